@@ -1,0 +1,32 @@
+# esi_fdw: PostgreSQL foreign data wrapper for EVE Online's ESI
+EXTENSION = esi_fdw
+MODULE_big = esi_fdw
+OBJS = \
+	src/esi_fdw.o \
+	src/option.o \
+	src/route.o \
+	src/request.o \
+	src/http.o \
+	src/crawl.o \
+	src/decode.o \
+	src/esi_error.o \
+	src/catalog.o \
+	src/esi_catalog_data.o
+
+DATA = $(wildcard src/esi_fdw--*.sql)
+PGFILEDESC = "esi_fdw - foreign data wrapper for EVE Online ESI"
+
+# pg_regress suite (sql/ + expected/); needs ESI_SIM_URL, see test/run_tests.sh
+REGRESS = setup options market pushdown paging explain errors catalog
+REGRESS_OPTS = 
+
+PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags libcurl json-c)
+SHLIB_LINK = $(shell pkg-config --libs libcurl json-c) -lz
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+
+# JIT bitcode is of no use for an extension that waits on HTTP
+override with_llvm = no
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
