@@ -69,7 +69,8 @@ enum
 {
 	PRIV_QUALS,
 	PRIV_ATTRS,
-	PRIV_BOUND
+	PRIV_BOUND,
+	PRIV_SHOWN_EXPRS			/* fdw_exprs before nestloop params replaced them */
 };
 
 /* execution state of one scan */
@@ -80,6 +81,7 @@ typedef struct EsiScanState
 	List	   *quals;			/* EsiParamQual */
 	List	   *exprs;			/* fdw_exprs */
 	List	   *expr_states;
+	List	   *shown_exprs;	/* the same, as written, for EXPLAIN */
 	double		row_bound;
 	EsiDecodeColumn *cols;
 	int			ncols;
@@ -421,9 +423,10 @@ esiGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 							extract_actual_clauses(scan_clauses, false),
 							baserel->relid,
 							fdw_exprs,
-							list_make3(squals, retrieved,
+							list_make4(squals, retrieved,
 									   makeInteger(bound < 0 ? -1 :
-												   (int) Min(bound, INT_MAX))),
+												   (int) Min(bound, INT_MAX)),
+									   copyObject(fdw_exprs)),
 							NIL, NIL, outer_plan);
 }
 
@@ -447,6 +450,7 @@ esiBeginForeignScan(ForeignScanState *node, int eflags)
 	st->opts = esi_get_server_options(GetForeignServer(GetForeignTable(relid)->serverid));
 	st->quals = esi_param_quals_from_list(list_nth(fsplan->fdw_private, PRIV_QUALS));
 	st->exprs = fsplan->fdw_exprs;
+	st->shown_exprs = list_nth(fsplan->fdw_private, PRIV_SHOWN_EXPRS);
 	st->row_bound = intVal(list_nth(fsplan->fdw_private, PRIV_BOUND));
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
@@ -661,7 +665,7 @@ esiExplainForeignScan(ForeignScanState *node, ExplainState *es)
 
 		ctx = set_deparse_context_plan(es->deparse_cxt, node->ss.ps.plan, NIL);
 		initStringInfo(&buf);
-		foreach(lc, st->exprs)
+		foreach(lc, st->shown_exprs)
 		{
 			appendStringInfo(&buf, "%s$%d = %s", i ? ", " : "", i + 1,
 							 deparse_expression(lfirst(lc), ctx, true, false));
