@@ -19,7 +19,7 @@ CREATE SCHEMA sim;
 CREATE FOREIGN TABLE sim.requests (
   seq bigint, method text, path text, query text, page integer, status integer,
   bytes bigint, if_none_match text, accept_encoding text, user_agent text,
-  compat_date text, authorization boolean
+  compat_date text, "authorization" boolean
 ) SERVER esi OPTIONS (route '/_sim/requests');
 CREATE FOREIGN TABLE sim.reset (reset boolean) SERVER esi OPTIONS (route '/_sim/reset');
 CREATE FOREIGN TABLE sim.fault (
@@ -39,7 +39,21 @@ CREATE FOREIGN TABLE sim.config (
 
 -- requests since the last reset, without the control routes
 CREATE VIEW sim.log AS
-  SELECT seq, path, query, status FROM sim.requests ORDER BY seq;
+  SELECT seq, path, query, page, status FROM sim.requests ORDER BY seq;
 
 -- tests do not need to wait out real back-off delays
 ALTER DATABASE contrib_regression SET esi_fdw.retry_delay = '10ms';
+
+-- an error as data: SQLSTATE, message, DETAIL (wall-clock dates masked), HINT
+CREATE FUNCTION sim.error_of(q text,
+  OUT state text, OUT message text, OUT detail text, OUT hint text)
+LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE q;
+  state := '00000';
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
+                          detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+  detail := regexp_replace(detail, '[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT',
+                           '<date>', 'g');
+END $$;

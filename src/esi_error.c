@@ -126,7 +126,8 @@ esi_report_http_error(EsiRoute *route, EsiTransfer *t)
 		default:
 			code = t->status >= 500 ? ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION : ERRCODE_FDW_ERROR;
 			hint = t->status >= 500 ?
-				psprintf("ESI is failing; esi_fdw tried %d times (esi_fdw.max_retries). Try again later.", t->attempt + 1) :
+				psprintf("ESI is failing; esi_fdw gave up after %d attempt%s (esi_fdw.max_retries). Try again later.",
+						 t->attempt + 1, t->attempt ? "s" : "") :
 				"See ESI's message above.";
 			break;
 	}
@@ -150,6 +151,7 @@ esi_report_transport_error(EsiRoute *route, EsiTransfer *t)
 			(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
 			 errmsg("could not read GET %s from ESI (foreign table \"%s\")",
 					t->display, route->relname),
-			 errdetail("%s (%d attempts).", t->curl_error, t->attempt + 1),
+			 errdetail("%s (%d attempt%s).", t->curl_error, t->attempt + 1,
+					   t->attempt ? "s" : ""),
 			 errhint("Check the server's base_url option and the network; esi_fdw.max_retries and esi_fdw.request_timeout control retrying.")));
 }

@@ -454,6 +454,8 @@ eval_qual_values(EsiRoute *route, EsiParamQual *q, List *exprs, List *states,
 	ExprState  *state;
 	Datum		value;
 	bool		isnull;
+	int16		typlen;
+	bool		typbyval;
 	Const	   *c;
 
 	*unknown = false;
@@ -467,7 +469,8 @@ eval_qual_values(EsiRoute *route, EsiParamQual *q, List *exprs, List *states,
 	expr = list_nth(exprs, q->exprno);
 	state = list_nth(states, q->exprno);
 	value = ExecEvalExpr(state, econtext, &isnull);
-	c = makeConst(exprType((Node *) expr), -1, InvalidOid, -1, value, isnull, false);
+	get_typlenbyval(exprType((Node *) expr), &typlen, &typbyval);
+	c = makeConst(exprType((Node *) expr), -1, InvalidOid, typlen, value, isnull, typbyval);
 	return const_values(p, c, q->is_array);
 }
 

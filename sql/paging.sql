@@ -1,0 +1,64 @@
+--
+-- paging: every page once, concurrently, one version only, retries
+--
+SET search_path = eve, public;
+SELECT * FROM sim.reset;
+
+-- the Forge-sized region: hundreds of pages of 1000 orders
+SELECT count(*), count(DISTINCT order_id), min(region_id), max(region_id)
+  FROM market_orders WHERE region_id = 10000002;
+SELECT count(*) AS requests, count(DISTINCT page) AS pages, min(page), max(page),
+       bool_and(status = 200) AS all_ok, bool_and(query LIKE 'order_type=all&page=%') AS same_query
+  FROM sim.requests;
+
+-- any number of connections gives the same rows
+SELECT * FROM sim.reset;
+SET esi_fdw.max_connections = 1;
+SELECT count(*), sum(volume_remain) FROM market_orders WHERE region_id = 10000042;
+SET esi_fdw.max_connections = 32;
+SELECT count(*), sum(volume_remain) FROM market_orders WHERE region_id = 10000042;
+RESET esi_fdw.max_connections;
+SELECT count(*) AS requests FROM sim.log;
+
+-- compression off: the same rows, no Accept-Encoding
+ALTER SERVER esi OPTIONS (ADD compression 'off');
+SELECT * FROM sim.reset;
+SELECT count(*), sum(volume_remain) FROM market_orders WHERE region_id = 10000042;
+SELECT DISTINCT accept_encoding FROM sim.requests;
+ALTER SERVER esi OPTIONS (DROP compression);
+
+-- a 5xx burst is retried, the scan completes
+SELECT * FROM sim.reset;
+SELECT id FROM sim.fault WHERE path = '/markets/10000042/orders' AND page = 3 AND kind = 'status'
+   AND status = 502 AND count = 2;
+SELECT count(*) FROM market_orders WHERE region_id = 10000042;
+SELECT page, status, count(*) FROM sim.requests WHERE page = 3 GROUP BY 1, 2 ORDER BY 2;
+
+-- so is a connection reset
+SELECT * FROM sim.reset;
+SELECT id FROM sim.fault WHERE path = '/markets/10000042/orders' AND page = 5 AND kind = 'reset' AND count = 1;
+SELECT count(*) FROM market_orders WHERE region_id = 10000042;
+SELECT count(*) AS page_5_served FROM sim.requests WHERE page = 5;
+
+-- 429 with Retry-After: the scan waits as told, then completes
+SELECT * FROM sim.reset;
+SELECT id FROM sim.fault WHERE path = '/markets/10000042/orders' AND page = 2 AND kind = 'rate_limit'
+   AND retry_after = 1 AND count = 1;
+SELECT count(*) FROM market_orders WHERE region_id = 10000042;
+SELECT status, count(*) FROM sim.requests WHERE page = 2 GROUP BY 1 ORDER BY 1;
+-- unless ESI asks for a longer wait than esi_fdw.max_retry_after
+SELECT * FROM sim.reset;
+SELECT id FROM sim.fault WHERE path = '/markets/10000042/orders' AND page = 2 AND kind = 'rate_limit'
+   AND retry_after = 600 AND count = 2;
+SELECT count(*) FROM market_orders WHERE region_id = 10000042;
+SELECT state FROM sim.error_of('SELECT count(*) FROM eve.market_orders WHERE region_id = 10000042');
+
+-- ESI refreshed the data mid-crawl: never mix two versions
+SELECT * FROM sim.reset;
+SELECT id FROM sim.fault WHERE path = '/markets/10000042/orders' AND page = 7 AND kind = 'xpages' AND count = 0;
+\x on
+SELECT * FROM sim.error_of('SELECT count(*) FROM eve.market_orders WHERE region_id = 10000042');
+\x off
+SELECT * FROM sim.reset;
+-- the next read is consistent again
+SELECT count(*) FROM market_orders WHERE region_id = 10000042;
