@@ -37,7 +37,7 @@ typedef struct EsiWork
 {
 	int			reqno;
 	int			page;			/* 0 when the route is not paged by number */
-	char	   *cursor;			/* before= token */
+	char	   *cursor;			/* before= token, or from_id= value */
 	int			attempt;		/* retries so far */
 	TimestampTz not_before;		/* retry back-off */
 } EsiWork;
@@ -151,7 +151,9 @@ display_of(EsiCrawl *c, EsiWork *w)
 	if (w->page > 0)
 		appendStringInfo(&buf, "%spage=%d", r->query[0] ? "&" : "", w->page);
 	else if (w->cursor)
-		appendStringInfo(&buf, "%sbefore=%s", r->query[0] ? "&" : "", w->cursor);
+		appendStringInfo(&buf, "%s%s=%s", r->query[0] ? "&" : "",
+						 c->route->paging == ESI_PAGING_FROM_ID ? "from_id" : "before",
+						 w->cursor);
 	if (buf.data[buf.len - 1] == '?')
 		buf.data[--buf.len] = '\0';
 	return buf.data;
@@ -496,7 +498,9 @@ esi_crawl_page_done(EsiCrawl *c, EsiPage *page, int64 rows,
 	c->rows_done += rows;
 	c->pages_done++;
 	c->stats->rows += rows;
-	if (c->route->paging == ESI_PAGING_CURSOR && rows > 0 && next_cursor &&
+	/* cursor and from_id walks go on while pages bring records */
+	if ((c->route->paging == ESI_PAGING_CURSOR ||
+		 c->route->paging == ESI_PAGING_FROM_ID) && rows > 0 && next_cursor &&
 		next_cursor[0] && (page->t->cursor == NULL ||
 						   strcmp(page->t->cursor, next_cursor) != 0))
 		queue_work(c, page->reqno, 0, next_cursor, true);

@@ -17,6 +17,7 @@
 
 #include "access/htup_details.h"
 #include "access/sysattr.h"
+#include "catalog/pg_type.h"
 #include "commands/explain.h"
 #include "executor/executor.h"
 #include "foreign/fdwapi.h"
@@ -94,6 +95,9 @@ typedef struct EsiScanState
 	MemoryContext tuple_cxt;	/* datums of one row */
 	Datum	   *page_values;	/* per param_atts */
 	bool	   *page_nulls;
+	int			id_attidx;		/* from_id walks: the id column, or -1 */
+	bool		have_min_id;	/* smallest id seen on the current page */
+	int64		min_id;
 	EsiCrawlStats stats;
 } EsiScanState;
 
@@ -459,6 +463,19 @@ esiBeginForeignScan(ForeignScanState *node, int eflags)
 
 	/* what to decode from the JSON, and which columns come from the request */
 	retrieved = list_nth(fsplan->fdw_private, PRIV_ATTRS);
+	st->id_attidx = -1;
+	if (st->route->paging == ESI_PAGING_FROM_ID)
+	{
+		/* the walk needs each record's id even if the query does not */
+		for (int i = 0; i < st->route->natts; i++)
+			if (st->route->fields[i] &&
+				strcmp(st->route->fields[i], st->route->id_field) == 0)
+			{
+				st->id_attidx = i;
+				retrieved = list_append_unique_int(list_copy(retrieved), i + 1);
+				break;
+			}
+	}
 	st->cols = palloc0(sizeof(EsiDecodeColumn) * (list_length(retrieved) + 1));
 	st->param_atts = palloc0(sizeof(int) * (list_length(retrieved) + 1));
 	foreach(lc, retrieved)
@@ -569,6 +586,30 @@ set_page_params(EsiScanState *st, EsiPage *page)
 	MemoryContextSwitchTo(old);
 }
 
+/*
+ * record_id
+ *		A from_id walk's id column as int64, whatever integer type it has.
+ */
+static int64
+record_id(EsiScanState *st, Datum d)
+{
+	switch (st->route->atttypes[st->id_attidx])
+	{
+		case INT2OID:
+			return DatumGetInt16(d);
+		case INT4OID:
+			return DatumGetInt32(d);
+		case INT8OID:
+			return DatumGetInt64(d);
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+			 errmsg("the id column of foreign table \"%s\" must be an integer",
+					st->route->relname),
+			 errhint("Declare it bigint.")));
+	return 0;
+}
+
 static TupleTableSlot *
 esiIterateForeignScan(ForeignScanState *node)
 {
@@ -599,6 +640,18 @@ esiIterateForeignScan(ForeignScanState *node)
 		got = esi_decoder_next(&st->decoder, slot->tts_values, slot->tts_isnull);
 		MemoryContextSwitchTo(old);
 
+		if (got && st->id_attidx >= 0 && !slot->tts_isnull[st->id_attidx])
+		{
+			int64		id = record_id(st, slot->tts_values[st->id_attidx]);
+
+			/* a from_id page starts with the record it was asked from */
+			if (st->page->t->cursor && id == strtoi64(st->page->t->cursor, NULL, 10))
+				continue;
+			if (!st->have_min_id || id < st->min_id)
+				st->min_id = id;
+			st->have_min_id = true;
+		}
+
 		if (got)
 		{
 			for (int i = 0; i < st->nparam_atts; i++)
@@ -610,8 +663,11 @@ esiIterateForeignScan(ForeignScanState *node)
 		}
 
 		esi_crawl_page_done(st->crawl, st->page, st->decoder.nrecords,
+							st->id_attidx >= 0 ?
+							(st->have_min_id ? psprintf(INT64_FORMAT, st->min_id) : NULL) :
 							st->decoder.cursor_before);
 		st->page = NULL;
+		st->have_min_id = false;
 	}
 }
 

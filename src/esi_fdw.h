@@ -100,6 +100,7 @@ typedef struct EsiRoute
 	char	   *records_key;
 	char	   *scope;			/* SSO scope or NULL */
 	char	   *fixed_query;	/* extra "a=b&c=d", or NULL */
+	char	   *id_field;		/* from_id walks: the record id's JSON key */
 	int			natts;
 	char	  **fields;			/* per attno-1: JSON key, or NULL */
 	Oid		   *atttypes;		/* per attno-1 */

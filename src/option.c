@@ -64,6 +64,7 @@ static const EsiOption esi_options[] = {
 	{"shape", ForeignTableRelationId, OPT_SHAPE},
 	{"records_key", ForeignTableRelationId, OPT_TEXT},
 	{"query", ForeignTableRelationId, OPT_TEXT},
+	{"id_field", ForeignTableRelationId, OPT_TEXT},
 	{"scope", ForeignTableRelationId, OPT_TEXT},
 	{"roles", ForeignTableRelationId, OPT_TEXT},
 	{"cache_seconds", ForeignTableRelationId, OPT_SECONDS},

@@ -123,6 +123,8 @@ esi_get_route(Oid relid)
 			r->scope = v;
 		else if (strcmp(def->defname, "query") == 0)
 			r->fixed_query = v;
+		else if (strcmp(def->defname, "id_field") == 0)
+			r->id_field = v;
 	}
 	(void) shape_set;
 
@@ -202,6 +204,22 @@ esi_get_route(Oid relid)
 	table_close(rel, AccessShareLock);
 
 	check_template(r);
+
+	/* a from_id walk needs to see each record's id */
+	if (r->paging == ESI_PAGING_FROM_ID)
+	{
+		bool		found = false;
+
+		if (r->id_field == NULL)
+			r->id_field = "transaction_id";
+		for (int i = 0; i < r->natts; i++)
+			if (r->fields[i] && strcmp(r->fields[i], r->id_field) == 0)
+				found = true;
+		if (!found)
+			route_error(r,
+						psprintf("Paging from_id walks on the field \"%s\", but no column holds it.", r->id_field),
+						"Add that column, or name the id field with OPTIONS (ADD id_field 'name').");
+	}
 	return r;
 }
 
