@@ -30,3 +30,6 @@ override with_llvm = no
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS does not track headers: rebuild everything when one changes
+$(OBJS): $(wildcard $(srcdir)/src/*.h)
