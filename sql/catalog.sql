@@ -53,3 +53,18 @@ SELECT count(*) > 0 AS rows FROM freelance_jobs;
 SELECT path, query, status FROM sim.log WHERE path LIKE '/freelance-jobs%' ORDER BY seq;
 -- routes that need a scope say so
 SELECT * FROM character_wallet WHERE character_id = 2112625428;
+
+-- the shapes and walks only SSO routes use, on simulator routes mapped by hand:
+-- a bare scalar (like the character wallet balance) ...
+CREATE FOREIGN TABLE public.sim_balance (balance double precision)
+  SERVER esi OPTIONS (route '/_sim/balance', shape 'value');
+SELECT * FROM public.sim_balance;
+-- ... and a from_id walk (like wallet transactions): every record once
+CREATE FOREIGN TABLE public.sim_transactions (
+  transaction_id bigint, date timestamptz, type_id bigint, unit_price double precision,
+  quantity integer, is_buy boolean
+) SERVER esi OPTIONS (route '/_sim/transactions', paging 'from_id');
+SELECT count(*), count(DISTINCT transaction_id), min(transaction_id), max(transaction_id)
+  FROM public.sim_transactions;
+SELECT sum(quantity) FROM public.sim_transactions;
+DROP FOREIGN TABLE public.sim_balance, public.sim_transactions;

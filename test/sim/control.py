@@ -1,0 +1,117 @@
+"""The /_sim/ control routes.
+
+Every answer is a JSON array of flat objects so that esi_fdw itself can read
+them as foreign tables.  Control requests are not logged and not limited.
+"""
+
+from .limits import FAULT_KINDS
+
+
+class ControlError(Exception):
+    pass
+
+
+def _int(q, name, default=None, lo=None):
+    v = q.get(name, [None])[0]
+    if v is None or v == "":
+        return default
+    try:
+        n = int(v)
+    except ValueError:
+        raise ControlError("%s must be an integer" % name)
+    if lo is not None and n < lo:
+        raise ControlError("%s must be at least %d" % (name, lo))
+    return n
+
+
+def _bool(q, name, default):
+    v = q.get(name, [None])[0]
+    if v is None or v == "":
+        return default
+    if v.lower() in ("1", "true", "on", "yes"):
+        return True
+    if v.lower() in ("0", "false", "off", "no"):
+        return False
+    raise ControlError("%s must be a boolean" % name)
+
+
+# A from_id walk like the wallet transaction routes (which need SSO): 120
+# records, newest first, at most 50 a reply, from_id inclusive.
+WALK_IDS = [5000001000 + 7 * i for i in range(120)]
+
+
+def _walk(q):
+    from_id = _int(q, "from_id", None)
+    ids = sorted(WALK_IDS, reverse=True)
+    if from_id is not None:
+        ids = [i for i in ids if i <= from_id]
+    return [{"transaction_id": i, "quantity": i % 97 + 1, "type_id": 34,
+             "unit_price": round(4 + (i % 13) / 10, 2), "is_buy": i % 2 == 0,
+             "date": "2026-11-%02dT%02d:00:00Z" % (1 + i % 20, i % 24)}
+            for i in ids[:50]]
+
+
+def handle(name, q, state, table):
+    """Returns (status, list of dicts)."""
+    try:
+        if name == "requests":
+            return 200, state.since(_int(q, "since", 0))
+        if name == "reset":
+            state.reset()
+            return 200, [{"reset": True}]
+        if name == "config":
+            s = state.settings
+            with state.lock:
+                updates = {
+                    "latency_ms": _int(q, "latency_ms", s.latency_ms, 0),
+                    "error_limit": _int(q, "error_limit", s.error_limit, 0),
+                    "error_window": _int(q, "error_window", s.error_window, 1),
+                    "rate_window": _int(q, "rate_window", s.rate_window, 1),
+                    "compat_strict": _bool(q, "compat_strict", s.compat_strict),
+                    "cache_refresh": _bool(q, "cache_refresh", s.cache_refresh),
+                }
+                rl = q.get("rate_limit", [None])[0]
+                if rl is not None:
+                    # rate_limit=default (or empty) goes back to each group's own limit
+                    updates["rate_limit"] = (None if rl in ("", "default")
+                                             else _int(q, "rate_limit", None, 0))
+                for k, v in updates.items():
+                    setattr(s, k, v)
+                return 200, [s.as_dict()]
+        if name == "fault":
+            path = q.get("path", [None])[0]
+            kind = q.get("kind", [None])[0]
+            if not path or not path.startswith("/"):
+                raise ControlError("path must be a path prefix such as /markets/10000002/orders")
+            if kind not in FAULT_KINDS:
+                raise ControlError("kind must be one of %s" % ", ".join(FAULT_KINDS))
+            if path.startswith("/latest/"):
+                path = path[7:]
+            if len(path) > 1:
+                path = path.rstrip("/")
+            f = state.add_fault(path, kind, page=_int(q, "page", None, 1),
+                                count=_int(q, "count", 1, 0), ms=_int(q, "ms", 0, 0),
+                                status=_int(q, "status", None, 100),
+                                retry_after=_int(q, "retry_after", None, 0))
+            return 200, [{"id": f.id}]
+        if name == "balance":
+            # a bare scalar reply, like the character wallet balance
+            return 200, 1234567.89
+        if name == "transactions":
+            return 200, _walk(q)
+        if name == "faults":
+            with state.lock:
+                return 200, [f.as_dict() for f in state.faults]
+        if name == "stats":
+            with state.lock:
+                return 200, [{"requests": state.requests, "bytes": state.bytes,
+                              "wire_bytes": state.wire_bytes}]
+        if name == "routes":
+            return 200, [{"path": r.path, "auth": r.auth, "paging": r.paging,
+                          "cache_seconds": r.cache_seconds, "rate_group": r.rate_group,
+                          "rate_tokens": r.rate_tokens if r.rate_group else None,
+                          "compat_date": r.compat_date, "builtin": r.builtin}
+                         for r in sorted(table.routes.values(), key=lambda r: r.path)]
+    except ControlError as e:
+        return 400, [{"error": str(e)}]
+    return 404, [{"error": "Unknown control route /_sim/%s" % name}]

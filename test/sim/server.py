@@ -1,0 +1,437 @@
+"""The HTTP/1.1 side: ESI's wire behaviour around the route handlers.
+
+A request goes through: injected latency, the error limit (420), an injected
+fault, route matching and the compatibility date (404), the rate limit
+(429), SSO (401/403), parameter checks (400), the handler, conditional
+requests (304); the response then pays its error-limit or rate-limit cost
+and is logged.  Bodies are pre-rendered, so serving a page is a lookup and a
+socket write.
+"""
+
+import email.utils
+import json
+import os
+import re
+import socket
+import struct
+import sys
+import time
+import traceback
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from . import catalog as cat
+from . import control
+from .body import Body
+from .limits import token_cost
+from .routes import Fail, generic
+from .universe import DATA_DAY
+
+JSON_TYPE = "application/json; charset=UTF-8"
+ERROR_LIMITED = ("This software has exceeded the error limit for ESI. If you are a user, "
+                 "please contact the maker of this software.")
+STATUS_MESSAGES = {
+    500: "Internal server error",
+    502: "No reply within 10 seconds",
+    503: "The datasource tranquility is temporarily unavailable",
+    504: "Timeout contacting tranquility",
+    520: "Internal error thrown from the EVE server",
+}
+REASONS = {420: "Error Limited", 520: "Unknown Error"}
+DAILY_OFFSET = 11 * 3600 + 5 * 60          # "expires daily at 11:05"
+COMPAT_MIN = "2020-01-01"
+_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def http_date(ts):
+    return email.utils.formatdate(ts, usegmt=True)
+
+
+def cache_times(route, now, start, refresh):
+    """(last_modified, expires) epoch seconds for a route.
+
+    Expires is now rounded up to the route's cache period.  Last-Modified is
+    the start of the period the simulator started in, so every page of a
+    result (and every crawl) sees the same value; with cache_refresh it is
+    the start of the current period, as on ESI."""
+    base = now if refresh else start
+    period = route.cache_seconds if route is not None else None
+    if period:
+        return (int(base) // period) * period, (int(now) // period + 1) * period
+    day = 86400
+    lm = ((int(base) - DAILY_OFFSET) // day) * day + DAILY_OFFSET
+    exp = ((int(now) - DAILY_OFFSET) // day + 1) * day + DAILY_OFFSET
+    return lm, exp
+
+
+def _accepts_gzip(header):
+    for part in (header or "").split(","):
+        bits = part.strip().split(";")
+        if bits[0].strip().lower() in ("gzip", "x-gzip"):
+            for b in bits[1:]:
+                b = b.strip().lower()
+                if b.startswith("q="):
+                    try:
+                        return float(b[2:]) > 0
+                    except ValueError:
+                        return False
+            return True
+    return False
+
+
+def _etag_matches(header, etag):
+    for tag in header.split(","):
+        tag = tag.strip()
+        if tag == "*":
+            return True
+        if tag.startswith("W/"):
+            tag = tag[2:]
+        if tag == etag:
+            return True
+    return False
+
+
+def _normalize(path):
+    """Strip the legacy /latest prefix and a trailing slash."""
+    if path == "/latest" or path.startswith("/latest/"):
+        path = path[7:] or "/"
+    if len(path) > 1 and path.endswith("/"):
+        path = path.rstrip("/") or "/"
+    return path
+
+
+def _error_body(status, message, extra=None):
+    obj = {"error": message}
+    if extra:
+        obj.update(extra)
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def _malformed(raw):
+    """Valid-looking but broken JSON: cut in the middle, then closed with ]."""
+    bad = raw[:max(1, len(raw) // 2)] + b"]"
+    try:
+        json.loads(bad)
+    except ValueError:
+        return bad
+    return raw[:max(1, len(raw) // 2)] + b'{"order_id":]'
+
+
+class Outcome:
+    """What to send: status, body bytes, and the headers that depend on it."""
+    __slots__ = ("status", "body", "raw", "pages", "route", "cacheable", "headers", "fault")
+
+    def __init__(self, status, body=None, raw=None, pages=None, route=None, cacheable=False):
+        self.status, self.body, self.raw, self.pages = status, body, raw, pages
+        self.route, self.cacheable = route, cacheable
+        self.headers = []
+        self.fault = None
+
+
+class SimServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+
+    def __init__(self, addr, world, table, state, sso, quiet=False):
+        self.world, self.table, self.state, self.sso = world, table, state, sso
+        self.quiet = quiet
+        self.start_time = time.time()
+        super().__init__(addr, Handler)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "esi_sim"
+    sys_version = ""
+    disable_nagle_algorithm = True
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def do_GET(self):
+        self._dispatch("GET")
+
+    def do_HEAD(self):
+        self._dispatch("HEAD")
+
+    def do_POST(self):
+        self._dispatch("POST")
+
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_POST
+
+    # -- dispatch ----------------------------------------------------------------------
+
+    def send_error(self, code, message=None, explain=None):
+        """Unparseable requests get ESI's JSON error shape too."""
+        body = _error_body(code, message or self.responses.get(code, ("Error",))[0])
+        self.close_connection = True
+        self._write(code, [("Date", http_date(time.time())), ("Content-Type", JSON_TYPE),
+                           ("Content-Length", str(len(body)))], body)
+
+    def _dispatch(self, method):
+        try:
+            n = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            return self.send_error(400, "Invalid Content-Length")
+        if n > 0:
+            self.rfile.read(n)      # keep the connection in step
+        split = urlsplit(self.path)
+        raw_path, qs = unquote(split.path) or "/", split.query
+        if raw_path.startswith("/_sim/"):
+            return self._control(raw_path[6:], qs, method)
+
+        srv, st = self.server, self.server.state
+        path = _normalize(raw_path)
+        query = parse_qs(qs, keep_blank_values=True)
+        pv = query.get("page", [None])[0]
+        page = int(pv) if pv is not None and re.fullmatch(r"\d{1,9}", pv) else None
+        ip = self.client_address[0]
+
+        delay = st.settings.latency_ms + st.take_faults(path, page, latency=True)[0]
+        # Logged on arrival (status null until answered), so a test can see
+        # a request that is still waiting out an injected latency.
+        entry = self._log_start(method, raw_path, qs, page, delay)
+        if delay:
+            time.sleep(delay / 1000.0)
+        now = time.time()
+        route, pparams = srv.table.match(path)
+
+        remain, _ = st.error_status(ip, now)
+        if remain <= 0:
+            out = Outcome(420, raw=_error_body(420, ERROR_LIMITED), route=route)
+            return self._finish(entry, method, out, ip, now, count=False)
+
+        fault = st.take_faults(path, page, latency=False)[1]
+        if fault is not None and fault.kind == "reset":
+            return self._reset(entry, route)
+        out = None
+        if fault is not None and fault.kind in ("status", "error_limit", "rate_limit"):
+            out = self._fault_outcome(fault, route)
+        if out is None:
+            try:
+                out = self._process(method, route, pparams, path, query, ip, now)
+            except Exception:
+                # A simulator bug: answer like ESI would and keep serving.
+                traceback.print_exc()
+                out = Outcome(500, raw=_error_body(500, "Internal server error"), route=route)
+        if fault is not None:
+            out.fault = fault
+        self._finish(entry, method, out, ip, now)
+
+    def _process(self, method, route, pparams, path, query, ip, now):
+        srv, st = self.server, self.server.state
+        if route is None:
+            return Outcome(404, raw=_error_body(404, "Not found"))
+        compat = self.headers.get("X-Compatibility-Date") or \
+            query.get("compatibility_date", [None])[0]
+        if compat is not None:
+            # ESI's day starts at 11:00 UTC; never earlier than the data day,
+            # so a wrong clock cannot reject the catalog's date.
+            today = max(time.strftime("%Y-%m-%d", time.gmtime(now - 11 * 3600)), DATA_DAY)
+            if not _DATE_RE.fullmatch(compat) or not COMPAT_MIN <= compat <= today:
+                return Outcome(400, route=route,
+                               raw=_error_body(400, "Invalid compatibility date: %s" % compat))
+        else:
+            compat = COMPAT_MIN
+        if st.settings.compat_strict and route.compat_date > compat:
+            return Outcome(404, raw=_error_body(404, "Not found"), route=route)
+        if method not in ("GET", "HEAD"):
+            return Outcome(405, raw=_error_body(405, "Method not allowed"), route=route)
+        if route.rate_group is not None:
+            limit, window = st.bucket_limits(route)
+            ok, _, retry = st.rate_check(route.rate_group, ip, limit, window, now)
+            if not ok:
+                out = Outcome(429, raw=_error_body(429, "Too many requests"), route=route)
+                out.headers.append(("Retry-After", str(retry)))
+                return out
+        denied = srv.sso.check(route, self.headers, pparams)
+        if denied is not None:
+            return Outcome(denied[0], raw=_error_body(denied[0], denied[1]), route=route)
+        try:
+            args = cat.parse_args(route, pparams, query)
+        except cat.ParamError as e:
+            return Outcome(400, raw=_error_body(400, str(e)), route=route)
+        if isinstance(args.get("page"), int) and args["page"] < 1:
+            return Outcome(400, route=route,
+                           raw=_error_body(400, "Invalid page: must be at least 1"))
+        req = Request(path, query, args, self.headers)
+        try:
+            handler = route.handler or generic
+            reply = handler(srv.world, route, req)
+        except Fail as e:
+            return Outcome(e.status, raw=_error_body(e.status, e.message, e.extra), route=route)
+        return Outcome(200, body=reply.body, pages=reply.pages, route=route, cacheable=True)
+
+    def _fault_outcome(self, fault, route):
+        if fault.kind == "status":
+            status = fault.status or 503
+            extra = {"timeout": 10} if status == 504 else None
+            msg = STATUS_MESSAGES.get(status, "Simulated error %d" % status)
+            return Outcome(status, raw=_error_body(status, msg, extra), route=route)
+        if fault.kind == "error_limit":
+            return Outcome(420, raw=_error_body(420, ERROR_LIMITED), route=route)
+        # rate_limit
+        out = Outcome(429, raw=_error_body(429, "Too many requests"), route=route)
+        retry = fault.retry_after if fault.retry_after is not None else 2
+        out.headers.append(("Retry-After", str(retry)))
+        return out
+
+    # -- response ----------------------------------------------------------------------
+
+    def _finish(self, entry, method, out, ip, now, count=True):
+        srv, st = self.server, self.server.state
+        route = out.route
+        fault = out.fault
+        kind = fault.kind if fault is not None else None
+        headers = [("Date", http_date(now)), ("Content-Type", JSON_TYPE)]
+        status = out.status
+        payload = out.raw
+        body = out.body
+        not_modified = False
+
+        if out.cacheable:
+            lm, exp = cache_times(route, now, srv.start_time, st.settings.cache_refresh)
+            pages = out.pages
+            if kind == "xpages":
+                # The resource refreshed under the client: newer Last-Modified,
+                # one page more.
+                lm += route.cache_seconds or 60
+                if pages is not None:
+                    pages += 1
+            if kind == "malformed":
+                body = Body(_malformed(body.raw))
+            headers += [("ETag", body.etag), ("Last-Modified", http_date(lm)),
+                        ("Expires", http_date(exp)),
+                        ("Cache-Control", "public, max-age=%d" % max(0, int(exp - now)))]
+            if pages is not None:
+                headers.append(("X-Pages", str(pages)))
+            inm = self.headers.get("If-None-Match")
+            ims = self.headers.get("If-Modified-Since")
+            if kind not in ("malformed", "truncate"):
+                if inm is not None:
+                    not_modified = _etag_matches(inm, body.etag)
+                elif ims is not None:
+                    try:
+                        not_modified = email.utils.parsedate_to_datetime(ims).timestamp() >= lm
+                    except (TypeError, ValueError):
+                        pass
+            if not_modified:
+                status = 304
+            payload = body.raw
+        headers.append(("X-Esi-Request-Id", str(uuid.uuid4())))
+        headers += out.headers
+
+        # Pay for the response: tokens for grouped routes, the error budget
+        # otherwise.  A 420 always speaks of the error limit.
+        if status != 420 and route is not None and route.rate_group is not None:
+            limit, window = st.bucket_limits(route)
+            used = st.rate_charge(route.rate_group, ip, limit, window, token_cost(status), now)
+            headers += [("X-Ratelimit-Group", route.rate_group),
+                        ("X-Ratelimit-Limit", "%d/%s" % (limit, cat.window_text(window))),
+                        ("X-Ratelimit-Remaining", str(max(0, limit - used))),
+                        ("X-Ratelimit-Used", str(used))]
+        else:
+            if count and status >= 400 and status != 420:
+                remain, reset = st.count_error(ip, now)
+            else:
+                remain, reset = st.error_status(ip, now)
+            if status == 420:
+                remain = 0
+                if kind == "error_limit" and fault.retry_after is not None:
+                    reset = fault.retry_after
+            headers += [("X-ESI-Error-Limit-Remain", str(remain)),
+                        ("X-ESI-Error-Limit-Reset", str(reset))]
+
+        gz = False
+        wire = b""
+        if status != 304 and payload is not None:
+            gz = _accepts_gzip(self.headers.get("Accept-Encoding"))
+            if gz:
+                # Served bodies keep their compressed copy; error bodies are small.
+                wire = body.gzipped if out.cacheable else Body(payload).gzipped
+                headers += [("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")]
+            else:
+                wire = payload
+            headers.append(("Content-Length", str(len(wire))))
+        truncate = kind == "truncate"
+        if truncate:
+            self.close_connection = True
+        sent = self._write(status, headers, wire if method != "HEAD" else b"", truncate)
+        nbytes = 0
+        if status != 304 and method != "HEAD" and payload is not None:
+            nbytes = len(payload) // 2 if truncate else len(payload)
+        self._log_end(entry, status, nbytes, kind, sent, "gzip" if gz else "identity", route)
+
+    def _write(self, status, headers, data, truncate=False):
+        reason = REASONS.get(status) or self.responses.get(status, ("Unknown",))[0]
+        lines = ["HTTP/1.1 %d %s" % (status, reason)]
+        lines += ["%s: %s" % kv for kv in headers]
+        if self.close_connection:
+            lines.append("Connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        if truncate:
+            data = data[:len(data) // 2]
+        try:
+            if len(data) < 65536:
+                self.wfile.write(head + data)
+            else:
+                self.wfile.write(head)
+                self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+            return 0
+        return len(head) + len(data)
+
+    def _reset(self, entry, route):
+        """Drop the connection with a TCP RST: SO_LINGER 0, then close the fd
+        itself (the socket object may still be referenced by rfile)."""
+        self.close_connection = True
+        self._log_end(entry, 0, 0, "reset", 0, "identity", route)
+        sock = self.connection
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            os.close(sock.detach())
+        except OSError:
+            pass
+
+    def _log_start(self, method, raw_path, qs, page, delay):
+        h = self.headers
+        entry = {
+            "seq": 0, "method": method, "path": raw_path, "query": qs, "page": page,
+            "status": None, "bytes": 0,
+            "if_none_match": h.get("If-None-Match"),
+            "accept_encoding": h.get("Accept-Encoding"),
+            "user_agent": h.get("User-Agent"),
+            "compat_date": h.get("X-Compatibility-Date"),
+            "authorization": h.get("Authorization") is not None,
+            "latency_ms": delay, "fault": None, "encoding": None, "route": None,
+        }
+        self.server.state.record_start(entry)
+        return entry
+
+    def _log_end(self, entry, status, nbytes, kind, wire, enc, route):
+        self.server.state.record_end(entry, {
+            "status": status, "bytes": nbytes, "fault": kind, "encoding": enc,
+            "route": route.path if route is not None else None}, wire)
+        if not self.server.quiet:
+            sys.stderr.write("%s %s %s%s %d %d\n" % (
+                self.client_address[0], entry["method"], entry["path"],
+                "?" + entry["query"] if entry["query"] else "", status, nbytes))
+
+    def _control(self, name, qs, method):
+        status, rows = control.handle(name.strip("/"), parse_qs(qs, keep_blank_values=True),
+                                      self.server.state, self.server.table)
+        data = json.dumps(rows, separators=(",", ":")).encode()
+        self._write(status, [("Date", http_date(time.time())), ("Content-Type", JSON_TYPE),
+                             ("Cache-Control", "no-store"), ("Content-Length", str(len(data)))],
+                    b"" if method == "HEAD" else data)
+
+
+class Request:
+    """What a handler sees: normalized path, raw query lists, typed args."""
+    __slots__ = ("path", "query", "args", "headers")
+
+    def __init__(self, path, query, args, headers):
+        self.path, self.query, self.args, self.headers = path, query, args, headers
