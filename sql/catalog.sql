@@ -54,6 +54,46 @@ SELECT path, query, status FROM sim.log WHERE path LIKE '/freelance-jobs%' ORDER
 -- routes that need a scope say so
 SELECT * FROM character_wallet WHERE character_id = 2112625428;
 
+-- every public route answers through its table: required parameters get a
+-- plausible value, the rows decode into the declared column types
+CREATE FUNCTION pg_temp.read_public_routes(OUT tbl text, OUT rows bigint, OUT err text)
+RETURNS SETOF record LANGUAGE plpgsql AS $$
+DECLARE
+  r record; c record; conds text; q text;
+BEGIN
+  FOR r IN SELECT table_name FROM esi.catalog() WHERE scope IS NULL ORDER BY 1 LOOP
+    conds := '';
+    FOR c IN SELECT a.attname, a.atttypid
+               FROM pg_attribute a
+              WHERE a.attrelid = format('esi_all.%I', r.table_name)::regclass AND a.attnum > 0
+                AND (a.attfdwoptions @> '{param=path}' OR a.attfdwoptions @> '{required=true}')
+                AND NOT EXISTS (SELECT FROM unnest(a.attfdwoptions) o WHERE o LIKE 'default=%')
+              ORDER BY a.attnum LOOP
+      conds := conds || CASE WHEN conds = '' THEN ' WHERE ' ELSE ' AND ' END
+        || quote_ident(c.attname) || ' = '
+        || CASE c.attname WHEN 'region_id' THEN '10000002' WHEN 'type_id' THEN '34'
+                          WHEN 'constellation_id' THEN '20000020' WHEN 'system_id' THEN '30000142'
+                          WHEN 'station_id' THEN '60003760'
+                          ELSE CASE WHEN c.atttypid = 'text'::regtype THEN '''1''' ELSE '1' END END;
+    END LOOP;
+    q := format('SELECT count(*) FROM esi_all.%I%s', r.table_name, conds);
+    tbl := r.table_name;
+    BEGIN
+      EXECUTE q INTO rows;
+      err := NULL;
+    EXCEPTION WHEN OTHERS THEN
+      rows := NULL;
+      err := SQLSTATE || ' ' || SQLERRM || ' in ' || q;
+    END;
+    RETURN NEXT;
+  END LOOP;
+END $$;
+CREATE TEMP TABLE public_reads AS SELECT * FROM pg_temp.read_public_routes();
+SELECT count(*) AS public_routes, count(*) FILTER (WHERE err IS NULL) AS read_ok,
+       count(*) FILTER (WHERE rows > 0) AS with_rows
+  FROM public_reads;
+SELECT tbl, err FROM public_reads WHERE err IS NOT NULL OR rows = 0;
+
 -- the shapes and walks only SSO routes use, on simulator routes mapped by hand:
 -- a bare scalar (like the character wallet balance) ...
 CREATE FOREIGN TABLE public.sim_balance (balance double precision)
