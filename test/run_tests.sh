@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# test/run_tests.sh - build esi_fdw and run all its tests.
+#
+#   bash test/run_tests.sh          (as root, or as a user with sudo)
+#
+# 1. installs missing packages, builds (warnings are errors) and installs;
+# 2. starts a throw-away cluster in .tmp/test (unix socket only, port 54330)
+#    and the ESI simulator (test/esi_sim.py);
+# 3. runs the pg_regress suite (make installcheck: sql/*.sql vs expected/);
+# 4. runs every executable or *.sh file in test/t/, in name order, with
+#    PGHOST, PGPORT, PGUSER, ESI_SIM_URL and TEST_DIR (a scratch directory)
+#    in the environment;
+# 5. prints a summary, stops the cluster and the simulator, and exits
+#    non-zero when anything failed.
+set -euo pipefail
+umask 022
+export LC_ALL=C
+
+# shellcheck source=test/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+RT_PORT=54330
+RT_REL_DIR=.tmp/test
+RT_DIR=$(esi_cluster_dir "$RT_REL_DIR" quiet)
+RT_TEST_TIMEOUT=${ESI_TEST_TIMEOUT:-600}
+RT_CHILD=
+
+# run_child LIMIT COMMAND... - runs COMMAND under timeout(1), which gives it
+# its own process group, in the background and waits for it: a SIGTERM or
+# Ctrl-C then reaches our traps at once, and cleanup can end the whole group.
+run_child() {
+	local limit=$1 rc=0
+	shift
+	timeout -k 10 "$limit" "$@" </dev/null &
+	RT_CHILD=$!
+	wait "$RT_CHILD" || rc=$?
+	RT_CHILD=
+	return "$rc"
+}
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	set +e
+	if [ -n "$RT_CHILD" ]; then
+		kill -TERM "$RT_CHILD" 2>/dev/null   # timeout(1) passes it to the group
+		wait "$RT_CHILD" 2>/dev/null
+	fi
+	esi_sim_stop "$RT_DIR"
+	esi_cluster_stop "$RT_REL_DIR"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+esi_install_packages
+esi_build_install
+
+ESI_CLUSTER_FRESH=1 esi_cluster_start "$RT_REL_DIR" "$RT_PORT"
+RT_DIR=$ESI_CLUSTER_DIR
+esi_sim_start "$RT_DIR"
+
+export PGHOST=$RT_DIR/sock PGPORT=$RT_PORT PGUSER=postgres ESI_SIM_URL
+export PATH=$ESI_PG_BIN:$PATH
+unset PGDATABASE PGPASSWORD PGSERVICE PGOPTIONS
+
+results=()
+failed=0
+
+# --- pg_regress -------------------------------------------------------------
+esi_log "running the pg_regress suite (make installcheck)"
+rm -f "$ESI_ROOT/regression.diffs" "$ESI_ROOT/regression.out"
+if run_child 3600 make -C "$ESI_ROOT" -s installcheck PG_CONFIG="$ESI_PG_CONFIG"; then
+	results+=("ok      pg_regress (make installcheck)")
+else
+	failed=$((failed + 1))
+	results+=("FAILED  pg_regress (make installcheck)")
+	if [ -f "$ESI_ROOT/regression.diffs" ]; then
+		echo "--- regression.diffs (first 300 lines; full file: $ESI_ROOT/regression.diffs) ---"
+		head -n 300 "$ESI_ROOT/regression.diffs"
+		echo "--- end of regression.diffs ---"
+	fi
+fi
+
+# --- shell tests in test/t ----------------------------------------------------
+shopt -s nullglob
+for t in "$ESI_ROOT"/test/t/*; do
+	[ -f "$t" ] || continue
+	name=$(basename "$t")
+	if [ -x "$t" ]; then
+		cmd=("$t")
+	elif [[ $name == *.sh ]]; then
+		cmd=(bash "$t")
+	else
+		continue
+	fi
+	test_dir=$RT_DIR/t/${name%.*}
+	rm -rf "$test_dir"
+	mkdir -p "$test_dir"
+	esi_log "running test/t/$name"
+	rc=0
+	TEST_DIR=$test_dir run_child "$RT_TEST_TIMEOUT" "${cmd[@]}" || rc=$?
+	if [ "$rc" -eq 0 ]; then
+		results+=("ok      test/t/$name")
+	else
+		failed=$((failed + 1))
+		if [ "$rc" -eq 124 ]; then
+			results+=("FAILED  test/t/$name (timed out after ${RT_TEST_TIMEOUT}s)")
+		else
+			results+=("FAILED  test/t/$name (exit status $rc)")
+		fi
+	fi
+done
+
+# --- summary ----------------------------------------------------------------
+echo
+echo "=== summary ==="
+printf '%s\n' "${results[@]}"
+if [ "$failed" -gt 0 ]; then
+	echo "$failed of ${#results[@]} test groups FAILED"
+	echo "(server log: $RT_DIR/log/postgresql.log, simulator log: $RT_DIR/sim.log)"
+	exit 1
+fi
+echo "all ${#results[@]} test groups passed"
