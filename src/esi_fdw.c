@@ -631,7 +631,10 @@ esiIterateForeignScan(ForeignScanState *node)
 			if (st->page == NULL)
 				return slot;
 			set_page_params(st, st->page);
+			/* the page's cursor strings must outlive the per-row context */
+			old = MemoryContextSwitchTo(st->page_cxt);
 			esi_decoder_begin_page(&st->decoder, st->page->t->buf, st->page->t->len);
+			MemoryContextSwitchTo(old);
 		}
 
 		MemoryContextReset(st->tuple_cxt);
