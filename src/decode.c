@@ -155,7 +155,8 @@ json_error(const EsiDecoder *d, const char *at, const char *what)
 			(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
 			 errmsg("invalid JSON in ESI reply for route %s", d->route),
 			 errdetail("%s at byte %zu of %zu, near \"%.*s\".",
-					   what, (size_t) (at - d->buf), len, n, snippet)));
+					   what, (size_t) (at - d->buf), len, n, snippet),
+			 errhint("ESI or a proxy sent a broken reply; run the query again, and check the server's base_url option if it persists.")));
 }
 
 /*
@@ -1552,7 +1553,8 @@ shape_error(EsiDecoder *d, const char *p, int depth, bool element)
 				 errmsg("unexpected JSON %s in ESI reply for route %s",
 						found, d->route),
 				 errdetail("Element %lld of the records array is a JSON %s, but records must be objects.",
-						   (long long) d->nrecords + 1, found)));
+						   (long long) d->nrecords + 1, found),
+			 errhint("Check the foreign table's shape and records_key options against the route's reply, or recreate the table with IMPORT FOREIGN SCHEMA.")));
 
 	check_trailing(d, e);
 	ereport(ERROR,
@@ -1563,7 +1565,8 @@ shape_error(EsiDecoder *d, const char *p, int depth, bool element)
 					   d->shape == ESI_SHAPE_ARRAY ?
 					   "an array of objects, or an object holding one" :
 					   d->shape == ESI_SHAPE_OBJECT ? "an object" :
-					   "an array of values")));
+					   "an array of values"),
+			 errhint("Check the foreign table's shape and records_key options against the route's reply, or recreate the table with IMPORT FOREIGN SCHEMA.")));
 }
 
 /*
@@ -1676,7 +1679,8 @@ scan_envelope(EsiDecoder *d, const char *p)
 							 errmsg("unexpected JSON %s in ESI reply for route %s",
 									found, d->route),
 							 errdetail("Member \"%s\" of the reply object is a JSON %s, not an array of records.",
-									   d->records_key, found)));
+									   d->records_key, found),
+			 errhint("Check the foreign table's shape and records_key options against the route's reply, or recreate the table with IMPORT FOREIGN SCHEMA.")));
 				}
 				records = (*p == '[') ? p : NULL;
 				have_records = true;
@@ -1706,13 +1710,15 @@ scan_envelope(EsiDecoder *d, const char *p)
 					 errmsg("unexpected JSON object in ESI reply for route %s",
 							d->route),
 					 errdetail("The reply object has no member \"%s\" holding the records.",
-							   d->records_key)));
+							   d->records_key),
+			 errhint("Check the foreign table's shape and records_key options against the route's reply, or recreate the table with IMPORT FOREIGN SCHEMA.")));
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 					 errmsg("unexpected JSON object in ESI reply for route %s",
 							d->route),
-					 errdetail("The reply was expected to be an array of objects, or an object with an array-valued member holding them.")));
+					 errdetail("The reply was expected to be an array of objects, or an object with an array-valued member holding them."),
+			 errhint("Check the foreign table's shape and records_key options against the route's reply, or recreate the table with IMPORT FOREIGN SCHEMA.")));
 	}
 	if (records)
 	{
