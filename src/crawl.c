@@ -487,6 +487,26 @@ esi_crawl_next_page(EsiCrawl *c)
 }
 
 /*
+ * esi_crawl_pump
+ *		Move transfers along without waiting, so that slots freed while the
+ *		scan decodes a page get their next request at once (with a latency
+ *		bound ESI, idle connections cost more than this call).
+ */
+void
+esi_crawl_pump(EsiCrawl *c)
+{
+	EsiTransfer *t;
+	int			code;
+
+	if (c->inflight == 0)
+		return;
+	esi_http_perform(c->multi, 0);
+	while ((t = esi_http_next_done(c->multi, &code)) != NULL)
+		handle_done(c, t, code);
+	fill_slots(c);
+}
+
+/*
  * esi_crawl_page_done
  *		The scan decoded a page: free it, and follow a cursor if the route
  *		has one.

@@ -657,6 +657,9 @@ esiIterateForeignScan(ForeignScanState *node)
 
 		if (got)
 		{
+			/* keep the connections busy while a long page is decoded */
+			if ((st->decoder.nrecords & 255) == 0)
+				esi_crawl_pump(st->crawl);
 			for (int i = 0; i < st->nparam_atts; i++)
 			{
 				slot->tts_values[st->param_atts[i] - 1] = st->page_values[i];

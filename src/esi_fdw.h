@@ -227,6 +227,7 @@ extern EsiCrawl *esi_crawl_begin(MemoryContext parent, EsiRoute *route,
 								 EsiServerOptions *opts, List *requests,
 								 double row_bound, EsiCrawlStats *stats);
 extern EsiPage *esi_crawl_next_page(EsiCrawl *c);
+extern void esi_crawl_pump(EsiCrawl *c);
 extern void esi_crawl_page_done(EsiCrawl *c, EsiPage *page, int64 rows,
 								const char *next_cursor);
 extern void esi_crawl_end(EsiCrawl *c);
