@@ -342,6 +342,7 @@ take_page(EsiCrawl *c, int slot)
 	snap->headers = NULL;
 	snap->active = false;
 	snap->url = NULL;
+	snap->display = pstrdup(t->display);	/* the slot frees its own */
 	if (snap->buf == NULL)
 	{
 		snap->buf = palloc(1);
@@ -526,6 +527,7 @@ esi_crawl_page_done(EsiCrawl *c, EsiPage *page, int64 rows,
 		queue_work(c, page->reqno, 0, next_cursor, true);
 	if (page->t->buf)
 		pfree(page->t->buf);
+	pfree(page->t->display);
 	pfree(page->t);
 	pfree(page);
 }

@@ -716,8 +716,7 @@ esiExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	ExplainPropertyText("ESI Route", psprintf("GET %s", route->route), es);
 	ExplainPropertyText("ESI Paging", paging_names[route->paging], es);
 	ExplainPropertyText("ESI Requests",
-						esi_describe_request_template(route, st->quals, st->exprs,
-													  NIL, NIL, es->verbose), es);
+						esi_describe_requests(route, st->quals), es);
 	if (es->verbose && st->exprs != NIL)
 	{
 		StringInfoData buf;

@@ -144,9 +144,7 @@ extern List *esi_missing_required(EsiRoute *route, List *quals);
 extern void esi_report_missing_param(EsiRoute *route, List *missing);
 extern List *esi_build_requests(EsiRoute *route, List *quals,
 								List *expr_states, ExprContext *econtext);
-extern char *esi_describe_request_template(EsiRoute *route, List *quals,
-										   List *exprs, List *rtable,
-										   List *ancestors, bool verbose);
+extern char *esi_describe_requests(EsiRoute *route, List *quals);
 extern char *esi_param_example(const char *param);
 extern void esi_param_quals_to_list(List *quals, List **out);
 extern List *esi_param_quals_from_list(List *in);

@@ -261,6 +261,8 @@ esi_http_prepare(EsiTransfer *t, EsiServerOptions *opts, const char *display)
 {
 	if (t->url)
 		pfree(t->url);
+	if (t->display)
+		pfree(t->display);
 	t->url = psprintf("%s%s", opts->base_url, display);
 	t->display = MemoryContextStrdup(t->cxt, display);
 	t->len = 0;

@@ -671,13 +671,12 @@ esi_build_requests(EsiRoute *route, List *quals, List *exprs_and_states,
 }
 
 /*
- * esi_describe_request_template
+ * esi_describe_requests
  *		The requests a scan will make, for EXPLAIN: with constants filled in
  *		and run-time values shown as $n (listed by EXPLAIN VERBOSE).
  */
 char *
-esi_describe_request_template(EsiRoute *route, List *quals, List *exprs,
-							  List *rtable, List *ancestors, bool verbose)
+esi_describe_requests(EsiRoute *route, List *quals)
 {
 	List	   *reqs = esi_build_requests(route, quals, NIL, NULL);
 	StringInfoData buf;

@@ -92,7 +92,6 @@ esi_get_route(Oid relid)
 	Relation	rel;
 	TupleDesc	tupdesc;
 	ListCell   *lc;
-	bool		shape_set = false;
 
 	r->relid = relid;
 	r->relname = get_rel_name(relid);
@@ -111,12 +110,9 @@ esi_get_route(Oid relid)
 				strcmp(v, "cursor") == 0 ? ESI_PAGING_CURSOR :
 				strcmp(v, "from_id") == 0 ? ESI_PAGING_FROM_ID : ESI_PAGING_NONE;
 		else if (strcmp(def->defname, "shape") == 0)
-		{
-			shape_set = true;
 			r->shape = strcmp(v, "object") == 0 ? ESI_SHAPE_OBJECT :
 				strcmp(v, "values") == 0 ? ESI_SHAPE_VALUES :
 				strcmp(v, "value") == 0 ? ESI_SHAPE_VALUE : ESI_SHAPE_ARRAY;
-		}
 		else if (strcmp(def->defname, "records_key") == 0)
 			r->records_key = v;
 		else if (strcmp(def->defname, "scope") == 0)
@@ -126,7 +122,6 @@ esi_get_route(Oid relid)
 		else if (strcmp(def->defname, "id_field") == 0)
 			r->id_field = v;
 	}
-	(void) shape_set;
 
 	if (r->route == NULL)
 		route_error(r, "The table has no \"route\" option.",
