@@ -69,6 +69,7 @@ struct EsiCrawl
 	double		row_bound;		/* LIMIT, or -1 */
 	int64		rows_done;		/* rows of pages already decoded */
 	int64		pages_done;
+	bool		decoding;		/* the scan holds a page it has not finished */
 	EsiCrawlStats *stats;
 	bool		ended;
 	MemoryContextCallback cb;
@@ -188,11 +189,12 @@ static double
 expected_rows_ahead(EsiCrawl *c)
 {
 	double		per_page;
+	int			pages = c->inflight + list_length(c->ready) + (c->decoding ? 1 : 0);
 
 	if (c->pages_done == 0)
-		return (c->inflight + list_length(c->ready)) > 0 ? INFINITY : 0;
+		return pages > 0 ? INFINITY : 0;
 	per_page = (double) c->rows_done / c->pages_done;
-	return per_page * (c->inflight + list_length(c->ready));
+	return per_page * pages;
 }
 
 /*
@@ -439,6 +441,7 @@ esi_crawl_next_page(EsiCrawl *c)
 			EsiPage    *p = linitial(c->ready);
 
 			c->ready = list_delete_first(c->ready);
+			c->decoding = true;
 			return p;
 		}
 		if (c->inflight == 0)
@@ -518,6 +521,7 @@ esi_crawl_page_done(EsiCrawl *c, EsiPage *page, int64 rows,
 {
 	c->rows_done += rows;
 	c->pages_done++;
+	c->decoding = false;
 	c->stats->rows += rows;
 	/* cursor and from_id walks go on while pages bring records */
 	if ((c->route->paging == ESI_PAGING_CURSOR ||
