@@ -10,6 +10,9 @@ SELECT count(*), count(DISTINCT order_id), min(region_id), max(region_id)
 SELECT count(*) AS requests, count(DISTINCT page) AS pages, min(page), max(page),
        bool_and(status = 200) AS all_ok, bool_and(query LIKE 'order_type=all&page=%') AS same_query
   FROM sim.requests;
+-- over at most esi_fdw.max_connections keep-alive connections, reused by the next scan
+SELECT count(*) FROM market_orders WHERE region_id = 10000030;
+SELECT count(DISTINCT conn) <= 8 AS few_connections, count(*) AS requests FROM sim.requests;
 
 -- any number of connections gives the same rows
 SELECT * FROM sim.reset;

@@ -19,7 +19,7 @@ CREATE SCHEMA sim;
 CREATE FOREIGN TABLE sim.requests (
   seq bigint, method text, path text, query text, page integer, status integer,
   bytes bigint, if_none_match text, accept_encoding text, user_agent text,
-  compat_date text, "authorization" boolean
+  compat_date text, "authorization" boolean, conn integer
 ) SERVER esi OPTIONS (route '/_sim/requests');
 CREATE FOREIGN TABLE sim.reset (reset boolean) SERVER esi OPTIONS (route '/_sim/reset');
 CREATE FOREIGN TABLE sim.fault (

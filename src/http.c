@@ -65,6 +65,7 @@ esi_http_multi_new(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("could not create a libcurl multi handle")));
+	curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, 64L);
 	return m;
 }
 
@@ -242,6 +243,8 @@ esi_http_new_transfer(MemoryContext cxt, EsiServerOptions *opts)
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long) esi_guc_connect_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long) esi_guc_request_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* keep every connection of a scan for the next one (libcurl keeps 5) */
+	curl_easy_setopt(e, CURLOPT_MAXCONNECTS, 64L);
 	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
 	if (opts->compression)
 		curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "gzip");

@@ -401,6 +401,8 @@ class Handler(BaseHTTPRequestHandler):
         entry = {
             "seq": 0, "method": method, "path": raw_path, "query": qs, "page": page,
             "status": None, "bytes": 0,
+            # the client's port names the TCP connection: shows keep-alive reuse
+            "conn": self.client_address[1],
             "if_none_match": h.get("If-None-Match"),
             "accept_encoding": h.get("Accept-Encoding"),
             "user_agent": h.get("User-Agent"),
