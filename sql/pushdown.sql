@@ -18,6 +18,11 @@ SELECT region_id, type_id, count(*) FROM market_orders
  WHERE region_id IN (10000002, 10000043) AND type_id = ANY (ARRAY[34, 35, 34])
  GROUP BY 1, 2 ORDER BY 1, 2;
 SELECT path, query FROM sim.log ORDER BY path, query;
+-- so do ORs of equalities on one parameter
+SELECT * FROM sim.reset;
+SELECT count(*) FROM market_orders
+ WHERE (region_id = 10000032 OR region_id IN (10000030, 10000032)) AND type_id = 34;
+SELECT path, query FROM sim.log ORDER BY path, query;
 
 -- conditions that cannot all hold: no request at all
 SELECT * FROM sim.reset;

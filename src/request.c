@@ -30,6 +30,10 @@
 
 #include "esi_fdw.h"
 
+static EsiParamQual *match_or(RelOptInfo *baserel, EsiRoute *route,
+							  BoolExpr *or, List **fdw_exprs, bool *exact);
+static bool same_param(EsiRoute *route, int a, int b);
+
 /*
  * is_equality_op
  *		A built-in "=" operator: these compare exactly what ESI compares.
@@ -189,6 +193,8 @@ match_clause(RelOptInfo *baserel, EsiRoute *route, Expr *clause,
 		other = lsecond(sa->args);
 		is_array = true;
 	}
+	else if (IsA(clause, BoolExpr) && ((BoolExpr *) clause)->boolop == OR_EXPR)
+		return match_or(baserel, route, (BoolExpr *) clause, fdw_exprs, exact);
 	else if (IsA(clause, Var) || (IsA(clause, BoolExpr) &&
 								  ((BoolExpr *) clause)->boolop == NOT_EXPR))
 	{
@@ -221,6 +227,34 @@ match_clause(RelOptInfo *baserel, EsiRoute *route, Expr *clause,
 	if (route->params[pidx].true_value)
 		*exact = false;
 	return q;
+}
+
+/*
+ * match_or
+ *		"a = 1 OR a = 2 OR a IN (3, 4)" on one parameter, with constants only:
+ *		the union of the arms' values.
+ */
+static EsiParamQual *
+match_or(RelOptInfo *baserel, EsiRoute *route, BoolExpr *or,
+		 List **fdw_exprs, bool *exact)
+{
+	EsiParamQual *result = NULL;
+	ListCell   *lc;
+
+	foreach(lc, or->args)
+	{
+		List	   *exprs = NIL;
+		EsiParamQual *q = match_clause(baserel, route, lfirst(lc), &exprs, exact);
+
+		if (q == NULL || q->exprno >= 0 ||
+			(result && !same_param(route, result->paramidx, q->paramidx)))
+			return NULL;
+		if (result == NULL)
+			result = q;
+		else
+			result->values = list_concat(result->values, q->values);
+	}
+	return result;
 }
 
 /*
