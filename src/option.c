@@ -250,6 +250,19 @@ check_route(const char *s)
 }
 
 /*
+ * int_in_range
+ *		True if s is a whole decimal integer from lo to hi.
+ */
+static bool
+int_in_range(const char *s, long lo, long hi)
+{
+	char	   *end;
+	long		n = strtol(s, &end, 10);
+
+	return s[0] != '\0' && *end == '\0' && n >= lo && n <= hi;
+}
+
+/*
  * check_value
  *		Raise an error if an option's value does not fit its kind.
  */
@@ -279,25 +292,15 @@ check_value(const EsiOption *o, DefElem *def)
 			(void) esi_option_bool(def);
 			break;
 		case OPT_INT:
-			{
-				char	   *end;
-				long		n = strtol(v, &end, 10);
-
-				if (*end != '\0' || n < 1 || n > 1024)
-					bad_value(def, "The value must be an integer from 1 to 1024.",
-							  "Use a number such as 8.");
-				break;
-			}
+			if (!int_in_range(v, 1, 1024))
+				bad_value(def, "The value must be an integer from 1 to 1024.",
+						  "Use a number such as 8.");
+			break;
 		case OPT_SECONDS:
-			{
-				char	   *end;
-				long		n = strtol(v, &end, 10);
-
-				if (*end != '\0' || n < -1 || n > 100000000)
-					bad_value(def, "The value must be a number of seconds, or -1 when unknown.",
-							  "Use a number such as 300.");
-				break;
-			}
+			if (!int_in_range(v, -1, 100000000))
+				bad_value(def, "The value must be a number of seconds, or -1 when unknown.",
+						  "Use a number such as 300.");
+			break;
 		case OPT_ROUTE:
 			if (!check_route(v))
 				bad_value(def, "A route is an ESI path starting with '/', with path parameters in braces and no query string.",
