@@ -422,7 +422,7 @@ esiGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	bound = row_bound_for(root, baserel, exact,
 						  best_path->path.param_info != NULL);
 
-	esi_param_quals_to_list(quals, &squals);
+	squals = esi_param_quals_to_list(quals);
 	return make_foreignscan(tlist,
 							extract_actual_clauses(scan_clauses, false),
 							baserel->relid,

@@ -146,7 +146,7 @@ extern List *esi_build_requests(EsiRoute *route, List *quals,
 								List *expr_states, ExprContext *econtext);
 extern char *esi_describe_requests(EsiRoute *route, List *quals);
 extern char *esi_param_example(const char *param);
-extern void esi_param_quals_to_list(List *quals, List **out);
+extern List *esi_param_quals_to_list(List *quals);
 extern List *esi_param_quals_from_list(List *in);
 
 /* ---- http.c ---- */

@@ -395,21 +395,22 @@ esi_report_missing_param(EsiRoute *route, List *missing)
 
 /* ---- fdw_private (de)serialization: EsiParamQuals must survive copyObject */
 
-void
-esi_param_quals_to_list(List *quals, List **out)
+List *
+esi_param_quals_to_list(List *quals)
 {
+	List	   *out = NIL;
 	ListCell   *lc;
 
-	*out = NIL;
 	foreach(lc, quals)
 	{
 		EsiParamQual *q = lfirst(lc);
 
-		*out = lappend(*out, list_make4(makeInteger(q->paramidx),
-										q->values,
-										makeInteger(q->exprno),
-										makeInteger(q->is_array ? 1 : 0)));
+		out = lappend(out, list_make4(makeInteger(q->paramidx),
+									  q->values,
+									  makeInteger(q->exprno),
+									  makeInteger(q->is_array ? 1 : 0)));
 	}
+	return out;
 }
 
 List *
