@@ -21,8 +21,8 @@
 #include "utils/array.h"
 #include "foreign/foreign.h"
 
+#include "catalog.h"
 #include "esi_catalog.h"
-#include "esi_fdw.h"
 
 PG_FUNCTION_INFO_V1(esi_catalog);
 

@@ -29,8 +29,11 @@
 #include "portability/instr_time.h"
 #include "storage/latch.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
-#include "esi_fdw.h"
+#include "crawl.h"
+#include "esi_error.h"
+#include "guc.h"
 
 /* a page to fetch */
 typedef struct EsiWork

@@ -11,11 +11,14 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include <json-c/json.h>
 
+#include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 
-#include "esi_fdw.h"
+#include "esi_error.h"
 
 /*
  * printable

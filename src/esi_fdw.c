@@ -36,23 +36,16 @@
 #include "utils/rel.h"
 #include "utils/ruleutils.h"
 
-#include "esi_catalog.h"
+#include "catalog.h"
+#include "crawl.h"
+#include "decode.h"
 #include "esi_fdw.h"
+#include "guc.h"
+#include "option.h"
+#include "request.h"
+#include "route.h"
 
 PG_MODULE_MAGIC;
-
-/* ---- settings ---- */
-char	   *esi_guc_base_url = NULL;
-char	   *esi_guc_user_agent = NULL;
-char	   *esi_guc_compat_date = NULL;
-int			esi_guc_max_connections = 8;
-int			esi_guc_connect_timeout_ms = 10000;
-int			esi_guc_request_timeout_ms = 60000;
-int			esi_guc_max_retries = 3;
-int			esi_guc_retry_delay_ms = 1000;
-int			esi_guc_max_retry_after = 60;
-char	   *esi_guc_ca_file = NULL;
-bool		esi_guc_verify_tls = true;
 
 /* cost model: a request is a network round trip, rows are cheap */
 #define ESI_REQUEST_COST	1000.0
@@ -112,55 +105,7 @@ PG_FUNCTION_INFO_V1(esi_fdw_handler);
 void
 _PG_init(void)
 {
-	DefineCustomStringVariable("esi_fdw.base_url",
-							   "Base URL of ESI, used when a server sets no base_url.",
-							   "Point it at an ESI simulator or proxy for tests.",
-							   &esi_guc_base_url, ESI_DEFAULT_BASE_URL,
-							   PGC_SUSET, 0, NULL, NULL, NULL);
-	DefineCustomStringVariable("esi_fdw.user_agent",
-							   "User-Agent sent to ESI when a server sets no user_agent.",
-							   "ESI asks for contact details: an email, app name and version.",
-							   &esi_guc_user_agent, "esi_fdw/" ESI_FDW_VERSION " (PostgreSQL foreign data wrapper)",
-							   PGC_USERSET, 0, NULL, NULL, NULL);
-	DefineCustomStringVariable("esi_fdw.compatibility_date",
-							   "X-Compatibility-Date sent to ESI when a server sets no compatibility_date.",
-							   "Defaults to the date of the OpenAPI description the catalog was generated from.",
-							   &esi_guc_compat_date, esi_catalog_version,
-							   PGC_USERSET, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("esi_fdw.max_connections",
-							"Concurrent HTTP connections one scan uses to fetch pages.",
-							NULL, &esi_guc_max_connections, 8, 1, 64,
-							PGC_USERSET, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("esi_fdw.connect_timeout",
-							"Time allowed to connect to ESI.",
-							NULL, &esi_guc_connect_timeout_ms, 10000, 100, 600000,
-							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
-	DefineCustomIntVariable("esi_fdw.request_timeout",
-							"Time allowed for one HTTP request to ESI, transfer included.",
-							NULL, &esi_guc_request_timeout_ms, 60000, 100, 3600000,
-							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
-	DefineCustomIntVariable("esi_fdw.max_retries",
-							"Retries of a request that failed with a 5xx status or a broken connection.",
-							NULL, &esi_guc_max_retries, 3, 0, 10,
-							PGC_USERSET, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("esi_fdw.retry_delay",
-							"Delay before the first retry; it doubles with each further retry.",
-							NULL, &esi_guc_retry_delay_ms, 1000, 0, 60000,
-							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
-	DefineCustomIntVariable("esi_fdw.max_retry_after",
-							"Longest Retry-After a scan waits out by itself after HTTP 429.",
-							"A longer wait ends the scan with an error.",
-							&esi_guc_max_retry_after, 60, 0, 3600,
-							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
-	DefineCustomStringVariable("esi_fdw.ca_file",
-							   "File of CA certificates to verify ESI's TLS certificate; empty for the system's.",
-							   NULL, &esi_guc_ca_file, "",
-							   PGC_SUSET, 0, NULL, NULL, NULL);
-	DefineCustomBoolVariable("esi_fdw.verify_tls",
-							 "Verify ESI's TLS certificate and host name.",
-							 NULL, &esi_guc_verify_tls, true,
-							 PGC_SUSET, 0, NULL, NULL, NULL);
-	MarkGUCPrefixReserved("esi_fdw");
+	esi_guc_define();
 }
 
 /* ---------------------------------------------------------------------

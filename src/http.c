@@ -23,7 +23,8 @@
 #include "miscadmin.h"
 #include "utils/memutils.h"
 
-#include "esi_fdw.h"
+#include "guc.h"
+#include "http.h"
 
 static CURLSH *esi_share = NULL;
 

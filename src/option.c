@@ -26,6 +26,8 @@
 #include "utils/varlena.h"
 
 #include "esi_fdw.h"
+#include "guc.h"
+#include "option.h"
 
 /* What an option's value must look like */
 typedef enum EsiOptKind

@@ -28,7 +28,7 @@
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
-#include "esi_fdw.h"
+#include "request.h"
 
 static EsiParamQual *match_or(RelOptInfo *baserel, EsiRoute *route,
 							  BoolExpr *or, List **fdw_exprs, bool *exact);

@@ -19,7 +19,8 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
-#include "esi_fdw.h"
+#include "option.h"
+#include "route.h"
 
 /*
  * route_error

@@ -92,7 +92,9 @@ esi_build_install() {
 	local jobs
 	jobs=$(nproc 2>/dev/null || echo 2)
 	esi_log "building esi_fdw"
-	make -C "$ESI_ROOT" -s -j"$jobs" PG_CONFIG="$ESI_PG_CONFIG" || esi_die "build failed"
+	# ESI_WERROR=1 (set by run_tests.sh) turns warnings into errors
+	make -C "$ESI_ROOT" -s -j"$jobs" PG_CONFIG="$ESI_PG_CONFIG" WERROR="${ESI_WERROR:-0}" \
+		|| esi_die "build failed"
 	esi_log "installing esi_fdw into $("$ESI_PG_CONFIG" --pkglibdir)"
 	esi_as_root make -C "$ESI_ROOT" -s install PG_CONFIG="$ESI_PG_CONFIG" || esi_die "make install failed"
 }

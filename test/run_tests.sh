@@ -55,7 +55,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 esi_install_packages
-esi_build_install
+ESI_WERROR=1 esi_build_install
 
 ESI_CLUSTER_FRESH=1 esi_cluster_start "$RT_REL_DIR" "$RT_PORT"
 RT_DIR=$ESI_CLUSTER_DIR

@@ -1,0 +1,20 @@
+/*-------------------------------------------------------------------------
+ *
+ * esi_error.h
+ *		  ESI's HTTP errors and transport failures turned into ereport()s.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef ESI_ESI_ERROR_H
+#define ESI_ESI_ERROR_H
+
+#include "postgres.h"
+
+#include "http.h"
+#include "route.h"
+
+extern void esi_report_http_error(EsiRoute *route, EsiTransfer *t);
+extern void esi_report_transport_error(EsiRoute *route, EsiTransfer *t);
+extern char *esi_error_text(const char *body, size_t len);
+
+#endif							/* ESI_ESI_ERROR_H */

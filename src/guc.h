@@ -1,0 +1,28 @@
+/*-------------------------------------------------------------------------
+ *
+ * guc.h
+ *		  esi_fdw's settings (GUCs), defined in guc.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef ESI_GUC_H
+#define ESI_GUC_H
+
+#include "postgres.h"
+
+
+extern char *esi_guc_base_url;
+extern char *esi_guc_user_agent;
+extern char *esi_guc_compat_date;
+extern int	esi_guc_max_connections;
+extern int	esi_guc_connect_timeout_ms;
+extern int	esi_guc_request_timeout_ms;
+extern int	esi_guc_max_retries;
+extern int	esi_guc_retry_delay_ms;
+extern int	esi_guc_max_retry_after;
+extern char *esi_guc_ca_file;
+extern bool esi_guc_verify_tls;
+
+extern void esi_guc_define(void);
+
+#endif							/* ESI_GUC_H */

@@ -1,0 +1,52 @@
+/*-------------------------------------------------------------------------
+ *
+ * request.h
+ *		  Quals turned into ESI request parameters; the requests of a scan.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef ESI_REQUEST_H
+#define ESI_REQUEST_H
+
+#include "postgres.h"
+
+#include "nodes/execnodes.h"
+#include "nodes/pathnodes.h"
+#include "route.h"
+
+/*
+ * One constraint on a parameter found in the quals: a fixed set of values
+ * (constants), or an expression evaluated at execution (a Param, an outer
+ * column of a nested loop, an array for = ANY).
+ */
+typedef struct EsiParamQual
+{
+	int			paramidx;		/* index into route->params */
+	List	   *values;			/* constant values as String nodes, or NIL */
+	int			exprno;			/* index into fdw_exprs, or -1 */
+	bool		is_array;		/* exprno yields an array (= ANY) */
+} EsiParamQual;
+
+/* The requests of one scan, after the parameters are known */
+typedef struct EsiRequest
+{
+	char	   *path;			/* /markets/10000002/orders */
+	char	   *query;			/* order_type=all&type_id=34 (no paging) */
+	char	  **values;			/* per route param: value sent, or NULL */
+} EsiRequest;
+
+extern List *esi_classify_quals(PlannerInfo *root, RelOptInfo *baserel,
+								EsiRoute *route, List *clauses,
+								List **fdw_exprs, bool *all_exact);
+extern bool esi_clause_pushable(RelOptInfo *baserel, EsiRoute *route,
+								Expr *clause);
+extern List *esi_missing_required(EsiRoute *route, List *quals);
+extern void esi_report_missing_param(EsiRoute *route, List *missing);
+extern List *esi_build_requests(EsiRoute *route, List *quals,
+								List *expr_states, ExprContext *econtext);
+extern char *esi_describe_requests(EsiRoute *route, List *quals);
+extern char *esi_param_example(const char *param);
+extern List *esi_param_quals_to_list(List *quals);
+extern List *esi_param_quals_from_list(List *in);
+
+#endif							/* ESI_REQUEST_H */

@@ -1,0 +1,63 @@
+/*-------------------------------------------------------------------------
+ *
+ * route.h
+ *		  A foreign table's options turned into an EsiRoute.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef ESI_ROUTE_H
+#define ESI_ROUTE_H
+
+#include "postgres.h"
+
+#include "decode.h"
+
+typedef enum EsiPaging
+{
+	ESI_PAGING_NONE,
+	ESI_PAGING_PAGES,			/* page=N with X-Pages */
+	ESI_PAGING_CURSOR,			/* before/after tokens in the body */
+	ESI_PAGING_FROM_ID			/* from_id=<last id> */
+} EsiPaging;
+
+/*
+ * A request parameter as the columns of a table define it.  Several columns
+ * may feed one parameter (order_type and is_buy_order); each is an EsiParamCol.
+ */
+typedef struct EsiParamCol
+{
+	AttrNumber	attnum;
+	char	   *colname;
+	char	   *param;			/* parameter name sent to ESI */
+	char		in;				/* 'p' path or 'q' query */
+	bool		required;
+	char	   *default_value;	/* or NULL */
+	char	   *true_value;		/* boolean mapping, or NULL */
+	char	   *false_value;
+	bool		is_field;		/* the row's value comes from the JSON */
+	Oid			typoid;
+} EsiParamCol;
+
+typedef struct EsiRoute
+{
+	Oid			relid;
+	char	   *relname;
+	char	   *route;			/* template: /markets/{region_id}/orders */
+	EsiShape	shape;
+	EsiPaging	paging;
+	char	   *records_key;
+	char	   *scope;			/* SSO scope or NULL */
+	char	   *fixed_query;	/* extra "a=b&c=d", or NULL */
+	char	   *id_field;		/* from_id walks: the record id's JSON key */
+	int			natts;
+	char	  **fields;			/* per attno-1: JSON key, or NULL */
+	Oid		   *atttypes;		/* per attno-1 */
+	int32	   *atttypmods;
+	int			nparams;
+	EsiParamCol *params;
+} EsiRoute;
+
+extern EsiRoute *esi_get_route(Oid relid);
+extern EsiParamCol *esi_route_param_for_att(EsiRoute *route, AttrNumber attnum);
+
+#endif							/* ESI_ROUTE_H */
