@@ -32,6 +32,7 @@
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -102,9 +103,12 @@ typedef struct EsiScanState
 	/* per (re)scan: the requests, and what a rescan can reuse */
 	bool		started;		/* requests built since the last rescan */
 	bool		crawl_done;		/* the crawl returned its last page */
-	MemoryContext req_cxt;		/* the current crawl's requests */
-	MemoryContext spare_cxt;	/* the next scan's requests, reset each time */
-	List	   *reqs;			/* EsiRequest, in req_cxt */
+	MemoryContext req_cxt;		/* the current crawl's requests and values */
+	MemoryContext spare_cxt;	/* the next scan's, reset each time */
+	Datum	   *values;			/* values of exprs the current crawl used */
+	bool	   *nulls;
+	int16	   *typlens;		/* per expr */
+	bool	   *typbyvals;
 	bool		keep_rows;		/* rescans may come: keep rows to replay */
 	MemoryContext rows_cxt;		/* the kept rows, at most work_mem */
 	MinimalTuple *rows;			/* the current crawl's rows so far */
@@ -638,13 +642,20 @@ esiBeginForeignScan(ForeignScanState *node, int eflags)
 	 * Requests and parameter values live in contexts reset per rescan, so a
 	 * nested loop's inner scan does not grow with every outer row.  When a
 	 * rescan may come (the inner side of a join, a correlated subquery) the
-	 * rows are kept, up to work_mem, so that a rescan sending the same
-	 * requests replays them instead of fetching again.
+	 * rows are kept, up to work_mem, so that a rescan with the same
+	 * parameter values replays them instead of fetching again.  (One set of
+	 * values is enough for consecutive outer rows that repeat a value; the
+	 * planner's Memoize node caches several.)
 	 */
 	st->req_cxt = AllocSetContextCreate(estate->es_query_cxt, "esi_fdw requests",
 										ALLOCSET_SMALL_SIZES);
 	st->spare_cxt = AllocSetContextCreate(estate->es_query_cxt, "esi_fdw requests",
 										  ALLOCSET_SMALL_SIZES);
+	st->typlens = palloc0(sizeof(int16) * (list_length(st->exprs) + 1));
+	st->typbyvals = palloc0(sizeof(bool) * (list_length(st->exprs) + 1));
+	foreach(lc, st->exprs)
+		get_typlenbyval(exprType(lfirst(lc)), &st->typlens[foreach_current_index(lc)],
+						&st->typbyvals[foreach_current_index(lc)]);
 	st->keep_rows = (eflags & EXEC_FLAG_REWIND) != 0 ||
 		!bms_is_empty(fsplan->scan.plan.extParam);
 	if (st->keep_rows)
@@ -671,23 +682,43 @@ check_scope(EsiRoute *route)
 }
 
 /*
- * same_requests
- *		Whether two lists of requests send exactly the same URLs.
+ * eval_params
+ *		The values of the scan's run-time expressions (fdw_exprs), in the
+ *		current memory context.  The requests are a function of these and
+ *		of the plan's constants only.
+ */
+static void
+eval_params(ForeignScanState *node, EsiScanState *st, Datum **values, bool **nulls)
+{
+	int			n = list_length(st->expr_states);
+	ListCell   *lc;
+
+	*values = palloc0(sizeof(Datum) * (n + 1));
+	*nulls = palloc0(sizeof(bool) * (n + 1));
+	foreach(lc, st->expr_states)
+	{
+		int			i = foreach_current_index(lc);
+		Datum		d = ExecEvalExpr(lfirst(lc), node->ss.ps.ps_ExprContext, &(*nulls)[i]);
+
+		(*values)[i] = (*nulls)[i] ? (Datum) 0 :
+			datumCopy(d, st->typbyvals[i], st->typlens[i]);
+	}
+}
+
+/*
+ * same_params
+ *		Whether the run-time values equal those of the current crawl (same
+ *		bytes: then the same requests go out).
  */
 static bool
-same_requests(List *a, List *b)
+same_params(EsiScanState *st, Datum *values, bool *nulls)
 {
-	ListCell   *la,
-			   *lb;
-
-	if (list_length(a) != list_length(b))
-		return false;
-	forboth(la, a, lb, b)
+	for (int i = 0; i < list_length(st->expr_states); i++)
 	{
-		EsiRequest *ra = lfirst(la);
-		EsiRequest *rb = lfirst(lb);
-
-		if (strcmp(ra->path, rb->path) != 0 || strcmp(ra->query, rb->query) != 0)
+		if (nulls[i] != st->nulls[i])
+			return false;
+		if (!nulls[i] &&
+			!datumIsEqual(values[i], st->values[i], st->typbyvals[i], st->typlens[i]))
 			return false;
 	}
 	return true;
@@ -695,14 +726,16 @@ same_requests(List *a, List *b)
 
 /*
  * start_scan
- *		Evaluate the parameter values and build the requests; replay the
- *		rows kept from the previous scan if it sent the same requests (and
- *		go on with its crawl if it stopped early), else start a new crawl.
+ *		Evaluate the parameter values; if they are those of the previous
+ *		scan, replay the rows it kept (and go on with its crawl if it
+ *		stopped early), else build the requests and start a new crawl.
  */
 static void
 start_scan(ForeignScanState *node, EsiScanState *st)
 {
 	List	   *reqs;
+	Datum	   *values;
+	bool	   *nulls;
 	MemoryContext old;
 
 	if (st->missing_att != 0)
@@ -713,13 +746,11 @@ start_scan(ForeignScanState *node, EsiScanState *st)
 
 	MemoryContextReset(st->spare_cxt);
 	old = MemoryContextSwitchTo(st->spare_cxt);
-	reqs = esi_build_requests(st->route, st->quals,
-							  list_make2(st->exprs, st->expr_states),
-							  node->ss.ps.ps_ExprContext);
+	eval_params(node, st, &values, &nulls);
 	MemoryContextSwitchTo(old);
 	st->started = true;
 
-	if (st->rows_valid && same_requests(st->reqs, reqs))
+	if (st->rows_valid && same_params(st, values, nulls))
 	{
 		st->replay_pos = 0;
 		return;
@@ -740,11 +771,17 @@ start_scan(ForeignScanState *node, EsiScanState *st)
 		st->rows_valid = true;
 	}
 
-	/* the new requests become current; the old ones are freed next time */
+	/* the new values become current; the old ones are freed next time */
+	old = MemoryContextSwitchTo(st->spare_cxt);
+	reqs = esi_build_requests(st->route, st->quals,
+							  list_make2(st->exprs, st->expr_states),
+							  node->ss.ps.ps_ExprContext);
+	MemoryContextSwitchTo(old);
 	old = st->req_cxt;
 	st->req_cxt = st->spare_cxt;
 	st->spare_cxt = old;
-	st->reqs = reqs;
+	st->values = values;
+	st->nulls = nulls;
 	st->crawl_done = false;
 	st->crawl = esi_crawl_begin(st->req_cxt, st->route, st->opts, reqs,
 								st->row_bound, &st->stats);
@@ -752,8 +789,8 @@ start_scan(ForeignScanState *node, EsiScanState *st)
 
 /*
  * keep_row
- *		Keep a copy of a row for replay by a rescan that sends the same
- *		requests, while the kept rows fit in work_mem; past that, give up
+ *		Keep a copy of a row for replay by a rescan with the same parameter
+ *		values, while the kept rows fit in work_mem; past that, give up
  *		keeping this crawl's rows (a rescan then fetches again).
  */
 static TupleTableSlot *
@@ -847,10 +884,10 @@ record_id(EsiScanState *st, Datum d)
 
 /*
  * esiIterateForeignScan
- *		FDW callback: the next row.  The first call after a (re)scan builds
- *		the requests; rows then come from the kept rows of an identical
- *		earlier scan, then from the pages of the crawl, decoded one record
- *		per call straight into the slot.
+ *		FDW callback: the next row.  The first call after a (re)scan
+ *		evaluates the parameters; rows then come from the rows kept from an
+ *		earlier scan with the same values, then from the pages of the
+ *		crawl, decoded one record per call straight into the slot.
  */
 static TupleTableSlot *
 esiIterateForeignScan(ForeignScanState *node)
@@ -939,9 +976,9 @@ esiIterateForeignScan(ForeignScanState *node)
 /*
  * esiReScanForeignScan
  *		FDW callback: parameter values may have changed.  Whether the next
- *		scan fetches again is decided when its first row is asked for and its
- *		requests are known (start_scan): the same requests replay the rows
- *		already read, other requests start a new crawl.
+ *		scan fetches again is decided when its first row is asked for
+ *		(start_scan): the same values replay the rows already read, other
+ *		values start a new crawl.
  */
 static void
 esiReScanForeignScan(ForeignScanState *node)
