@@ -6,7 +6,9 @@
  * Planning decides which quals become ESI parameters (request.c) and which
  * columns the scan must decode; execution builds the requests from the
  * parameter values, lets crawl.c fetch the pages and decode.c turn each
- * record into the slot's datums.
+ * record into the slot's datums.  A rescan (the inner side of a nested
+ * loop) with the same parameter values replays the rows it kept instead of
+ * asking ESI again.
  *
  *-------------------------------------------------------------------------
  */
@@ -17,7 +19,6 @@
 
 #include "access/htup_details.h"
 #include "access/sysattr.h"
-#include "access/tupdesc.h"
 #include "catalog/pg_type.h"
 #include "commands/explain.h"
 #include "executor/executor.h"
