@@ -87,7 +87,7 @@ CREATE FOREIGN TABLE q6 (x int) SERVER esi OPTIONS (route '/markets/prices', que
 CREATE FOREIGN TABLE q7 (x int) SERVER esi OPTIONS (route '/markets/prices', query E'a=1\r\nX-Evil: 1');
 CREATE FOREIGN TABLE q8 (x int) SERVER esi OPTIONS (route '/markets/prices', query 'a=b=c');
 CREATE FOREIGN TABLE q_ok (type_id bigint, average_price double precision)
-  SERVER esi OPTIONS (route '/markets/prices', query 'datasource=tranquility&name=Jita%20IV&empty=');
+  SERVER esi OPTIONS (route '/markets/prices', query 'datasource=tranquility&name=Jita%20IV&empty=&next=/a?b');
 SELECT * FROM sim.reset;
 SELECT count(*) > 0 AS has_rows FROM q_ok;
 SELECT path, query FROM sim.log;

@@ -81,6 +81,15 @@ CREATE SERVER anywhere FOREIGN DATA WRAPPER esi_fdw OPTIONS (base_url 'http://12
 DROP SERVER anywhere;
 RESET ROLE;
 RESET esi_fdw.allowed_base_urls;
+-- ... or let a role choose
+GRANT SET ON PARAMETER esi_fdw.allowed_base_urls TO regress_esi_user;
+SET ROLE regress_esi_user;
+SET esi_fdw.allowed_base_urls = 'http://127.0.0.1:1';
+CREATE SERVER mine FOREIGN DATA WRAPPER esi_fdw OPTIONS (base_url 'http://127.0.0.1:1/esi');
+DROP SERVER mine;
+RESET esi_fdw.allowed_base_urls;
+RESET ROLE;
+REVOKE SET ON PARAMETER esi_fdw.allowed_base_urls FROM regress_esi_user;
 
 DROP SCHEMA regress_esi_user_tables CASCADE;
 DROP SERVER vetted;

@@ -276,12 +276,13 @@ is_hex(char c)
 /*
  * url_char_len
  *		Length of the URL character at s: 3 for a %XX escape, 1 for a
- *		character allowed unencoded in a path segment or query component
- *		(RFC 3986 pchar, and '/' and '?' when slash_ok), 0 for anything else.
- *		extra lists further characters to refuse ('&' and '=' in a query).
+ *		character allowed unencoded in a path segment (RFC 3986 pchar) or,
+ *		with in_query, in a query string (also '/' and '?'), 0 for anything
+ *		else.  refuse lists further characters to refuse ('&' and '=' in a
+ *		query).
  */
 static int
-url_char_len(const char *s, bool slash_ok, const char *refuse)
+url_char_len(const char *s, bool in_query, const char *refuse)
 {
 	unsigned char c = (unsigned char) *s;
 
@@ -293,7 +294,7 @@ url_char_len(const char *s, bool slash_ok, const char *refuse)
 		return 1;
 	if (strchr("-._~!$&'()*+,;=:@", c))
 		return 1;
-	if (slash_ok && c == '/')
+	if (in_query && (c == '/' || c == '?'))
 		return 1;
 	return 0;
 }
