@@ -125,11 +125,20 @@ PG_FUNCTION_INFO_V1(esi_fdw_handler);
 
 /*
  * _PG_init
- *		Module load: define the settings (guc.c).
+ *		Module load: define the settings (guc.c).  esi_fdw keeps cluster-wide
+ *		state (the cache, ESI's limits, workers), which needs shared memory
+ *		reserved at server start: it refuses to load any other way than from
+ *		shared_preload_libraries.
  */
 void
 _PG_init(void)
 {
+	if (!process_shared_preload_libraries_in_progress)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("esi_fdw must be loaded via shared_preload_libraries"),
+				 errdetail("esi_fdw shares ESI's cache and limits between all sessions of the cluster, which needs shared memory set up when the server starts."),
+				 errhint("Add esi_fdw to shared_preload_libraries in postgresql.conf, for example: ALTER SYSTEM SET shared_preload_libraries = 'esi_fdw'; then restart the server.")));
 	esi_guc_define();
 }
 

@@ -10,6 +10,8 @@
 
 #include "postgres.h"
 
+/* the most connections one scan may use: the setting's and the option's range */
+#define ESI_MAX_CONNECTIONS 64
 
 extern char *esi_guc_base_url;
 extern char *esi_guc_user_agent;
@@ -22,6 +24,7 @@ extern int	esi_guc_retry_delay_ms;
 extern int	esi_guc_max_retry_after;
 extern char *esi_guc_ca_file;
 extern bool esi_guc_verify_tls;
+extern char *esi_guc_allowed_base_urls;
 
 extern void esi_guc_define(void);
 
