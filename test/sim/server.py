@@ -59,8 +59,8 @@ def http_date(ts):
 
 def iso_time(ts):
     """ISO 8601 UTC with microseconds, for the request log."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + ".%06dZ" % (
-        int(round(ts * 1e6)) % 1000000)
+    secs, micros = divmod(int(round(ts * 1e6)), 1000000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + ".%06dZ" % micros
 
 
 def cache_times(route, now, start, refresh):
@@ -422,23 +422,33 @@ class Handler(BaseHTTPRequestHandler):
             at = min(len(wire), fault.at) if fault.at is not None else len(wire) // 2
         if kind in ("truncate", "cut") or (chunked and at is not None):
             self.close_connection = True
+        head = self._head(status, headers)
         if chunked:
-            sent = self._write_chunked(status, headers, wire, fault.chunk or 1024, at)
+            plan = [head] + self._chunks(wire, fault.chunk or 1024, at)
         elif kind == "stall":
-            sent = self._write(status, headers, wire[:at])
-            time.sleep(fault.ms / 1000.0)
-            sent += self._write_raw(wire[at:])
+            plan = [head + wire[:at], fault.ms / 1000.0, wire[at:]]
         else:
-            sent = self._write(status, headers, wire[:at] if at is not None else wire)
-        if kind == "cut":
-            self._abort()
+            plan = [head + (wire[:at] if at is not None else wire)]
         nbytes = 0
         if status != 304 and method != "HEAD" and payload is not None:
             nbytes = len(payload)
             if at is not None and kind != "stall":
                 # bytes of the body sent (uncompressed: a share of the whole)
                 nbytes = len(payload) * at // max(1, len(wire))
-        self._log_end(entry, status, nbytes, kind, sent, "gzip" if gz else "identity", route)
+        # The log entry is completed just before the last bytes go out, so
+        # that a client that has its answer always finds it logged.
+        last = max(i for i, x in enumerate(plan) if isinstance(x, bytes))
+        for i, x in enumerate(plan):
+            if i == last:
+                self._log_end(entry, status, nbytes, kind,
+                              sum(len(y) for y in plan if isinstance(y, bytes)),
+                              "gzip" if gz else "identity", route)
+            if isinstance(x, bytes):
+                self._write_raw(x)
+            else:
+                time.sleep(x)
+        if kind == "cut":
+            self._abort()
 
     def _head(self, status, headers):
         reason = REASONS.get(status) or self.responses.get(status, ("Unknown",))[0]
@@ -463,19 +473,16 @@ class Handler(BaseHTTPRequestHandler):
             return 0
         return len(data)
 
-    def _write_chunked(self, status, headers, data, size, stop_at):
-        """The body in chunks of `size` bytes; with stop_at, the connection
-        closes after that many body bytes, without the last (empty) chunk."""
-        sent = self._write_raw(self._head(status, headers))
+    @staticmethod
+    def _chunks(data, size, stop_at):
+        """The body as chunks of `size` bytes and the last (empty) chunk;
+        with stop_at, only that many body bytes and no last chunk."""
         end = len(data) if stop_at is None else stop_at
-        pos = 0
-        while pos < end:
-            piece = data[pos:min(end, pos + size)]
-            sent += self._write_raw(b"%x\r\n" % len(piece) + piece + b"\r\n")
-            pos += len(piece)
+        out = [b"%x\r\n" % len(data[p:min(end, p + size)]) + data[p:min(end, p + size)] + b"\r\n"
+               for p in range(0, end, size)]
         if stop_at is None:
-            sent += self._write_raw(b"0\r\n\r\n")
-        return sent
+            out.append(b"0\r\n\r\n")
+        return out
 
     def _abort(self):
         """Reset the connection (RST) after what was written."""
