@@ -27,6 +27,7 @@ int			esi_guc_retry_delay_ms = 1000;
 int			esi_guc_max_retry_after = 60;
 char	   *esi_guc_ca_file = NULL;
 bool		esi_guc_verify_tls = true;
+int			esi_guc_max_requests = 10000;
 
 /*
  * esi_guc_define
@@ -83,5 +84,10 @@ esi_guc_define(void)
 							 "Verify ESI's TLS certificate and host name.",
 							 NULL, &esi_guc_verify_tls, true,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("esi_fdw.max_requests",
+							"Requests one scan may make to ESI.",
+							"A scan whose IN lists combine into more requests fails before sending any.",
+							&esi_guc_max_requests, 10000, 1, ESI_MAX_REQUESTS_LIMIT,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("esi_fdw");
 }

@@ -22,6 +22,10 @@ extern int	esi_guc_retry_delay_ms;
 extern int	esi_guc_max_retry_after;
 extern char *esi_guc_ca_file;
 extern bool esi_guc_verify_tls;
+extern int	esi_guc_max_requests;
+
+/* the largest esi_fdw.max_requests */
+#define ESI_MAX_REQUESTS_LIMIT 1000000
 
 extern void esi_guc_define(void);
 
