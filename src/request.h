@@ -22,7 +22,8 @@
 typedef struct EsiParamQual
 {
 	int			paramidx;		/* index into route->params */
-	List	   *values;			/* constant values as String nodes, or NIL */
+	List	   *values;			/* constants' canonical texts as String nodes
+								 * (in the parameter's vocabulary), or NIL */
 	int			exprno;			/* index into fdw_exprs, or -1 */
 	bool		is_array;		/* exprno yields an array (= ANY) */
 } EsiParamQual;
