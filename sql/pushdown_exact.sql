@@ -106,6 +106,18 @@ EXECUTE by_types('{34.5}', '{true}');
 SELECT count(*) AS requests FROM sim.log;
 DEALLOCATE by_types;
 RESET plan_cache_mode;
+-- a parameter column of a domain type compares as its base type
+CREATE DOMAIN pg_temp.type_id AS bigint;
+CREATE FOREIGN TABLE history_dom (
+  region_id bigint OPTIONS (param 'path'),
+  type_id pg_temp.type_id OPTIONS (param 'query', required 'true'),
+  date date, volume bigint
+) SERVER esi OPTIONS (route '/markets/{region_id}/history');
+SELECT * FROM sim.reset;
+SELECT count(*), count(DISTINCT type_id) FROM history_dom
+ WHERE region_id = 10000002 AND type_id IN (34, 35.0) AND type_id = ANY ('{34,35}'::pg_temp.type_id[]);
+SELECT path, query FROM sim.log ORDER BY query;
+DROP FOREIGN TABLE history_dom;
 
 --
 -- Parameter text is the same whatever DateStyle, TimeZone and

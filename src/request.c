@@ -162,6 +162,7 @@ value_source_ok(RelOptInfo *baserel, Node *node)
 
 /*
  * is_int_type
+ *		smallint, integer or bigint.
  */
 static bool
 is_int_type(Oid type)
@@ -251,11 +252,11 @@ int_value(Datum value, Oid type, int64 *result)
  *		SQL give the same text, so de-duplication is by text.
  */
 static char *
-canonical_value(EsiParamCol *p, Datum value, Oid type)
+canonical_value(EsiParamCol *p, Oid coltype, Datum value, Oid type)
 {
 	char		buf[MAXDATELEN + 1];
 
-	switch (p->typoid)
+	switch (coltype)
 	{
 		case INT2OID:
 		case INT4OID:
@@ -264,8 +265,8 @@ canonical_value(EsiParamCol *p, Datum value, Oid type)
 				int64		v;
 
 				if (!int_value(value, type, &v) ||
-					(p->typoid == INT2OID && (v < PG_INT16_MIN || v > PG_INT16_MAX)) ||
-					(p->typoid == INT4OID && (v < PG_INT32_MIN || v > PG_INT32_MAX)))
+					(coltype == INT2OID && (v < PG_INT16_MIN || v > PG_INT16_MAX)) ||
+					(coltype == INT4OID && (v < PG_INT32_MIN || v > PG_INT32_MAX)))
 					return NULL;
 				return psprintf(INT64_FORMAT, v);
 			}
@@ -287,7 +288,7 @@ canonical_value(EsiParamCol *p, Datum value, Oid type)
 
 				if (d == 0)
 					d = 0;		/* -0 = 0 */
-				if (p->typoid == FLOAT8OID)
+				if (coltype == FLOAT8OID)
 				{
 					double_to_shortest_decimal_buf(d, buf);
 					return pstrdup(buf);
@@ -352,7 +353,7 @@ canonical_value(EsiParamCol *p, Datum value, Oid type)
 							(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 							 errmsg("timestamp out of range")));
 				EncodeDateTime(&tm, fsec, false, 0, NULL, USE_XSD_DATES, buf);
-				return p->typoid == TIMESTAMPTZOID ? psprintf("%sZ", buf) : pstrdup(buf);
+				return coltype == TIMESTAMPTZOID ? psprintf("%sZ", buf) : pstrdup(buf);
 			}
 	}
 	elog(ERROR, "esi_fdw: parameter column \"%s\" of type %u cannot be pushed",
@@ -364,17 +365,20 @@ canonical_value(EsiParamCol *p, Datum value, Oid type)
  * const_values
  *		The canonical texts of a constant (an array for = ANY) as String
  *		nodes; values that no column value can equal are left out.
+ *		Domains compare as their base types.
  */
 static List *
 const_values(EsiParamCol *p, Const *c, bool is_array)
 {
 	List	   *result = NIL;
+	Oid			coltype = getBaseType(p->typoid);
 
 	if (c->constisnull)
 		return NIL;
 	if (!is_array)
 	{
-		char	   *s = canonical_value(p, c->constvalue, c->consttype);
+		char	   *s = canonical_value(p, coltype, c->constvalue,
+										getBaseType(c->consttype));
 
 		return s ? list_make1(makeString(s)) : NIL;
 	}
@@ -388,6 +392,7 @@ const_values(EsiParamCol *p, Const *c, bool is_array)
 		Datum	   *elems;
 		bool	   *nulls;
 		int			n;
+		Oid			baseelem = getBaseType(elemtype);
 
 		get_typlenbyvalalign(elemtype, &elmlen, &elmbyval, &elmalign);
 		deconstruct_array(arr, elemtype, elmlen, elmbyval, elmalign,
@@ -400,7 +405,7 @@ const_values(EsiParamCol *p, Const *c, bool is_array)
 				CHECK_FOR_INTERRUPTS();
 			if (nulls[i])
 				continue;
-			s = canonical_value(p, elems[i], elemtype);
+			s = canonical_value(p, coltype, elems[i], baseelem);
 			if (s)
 				result = lappend(result, makeString(s));
 		}
@@ -481,7 +486,8 @@ match_clause(RelOptInfo *baserel, EsiRoute *route, Expr *clause,
 		if (!OidIsValid(valtype))
 			return NULL;
 	}
-	if (!types_pushable(route->params[pidx].typoid, valtype))
+	if (!types_pushable(getBaseType(route->params[pidx].typoid),
+						getBaseType(valtype)))
 		return NULL;
 
 	q = palloc0(sizeof(EsiParamQual));
@@ -740,6 +746,10 @@ typedef struct ValueSet
 	strset_hash *hash;
 } ValueSet;
 
+/*
+ * vs_make
+ *		An empty set with room for capacity values.
+ */
 static ValueSet *
 vs_make(int capacity)
 {
@@ -750,6 +760,10 @@ vs_make(int capacity)
 	return s;
 }
 
+/*
+ * vs_add
+ *		Add v unless the set has it already.
+ */
 static void
 vs_add(ValueSet *s, char *v)
 {
@@ -760,6 +774,10 @@ vs_add(ValueSet *s, char *v)
 		s->items[s->n++] = v;
 }
 
+/*
+ * vs_has
+ *		Whether the set has v.
+ */
 static bool
 vs_has(ValueSet *s, const char *v)
 {
