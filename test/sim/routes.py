@@ -100,7 +100,11 @@ def markets_orders(w, route, req):
     if rid not in w.u.regions:
         raise Fail(404, "Region not found")
     # ESI declares order_type required but defaults it; a missing one means all.
+    # "If you query without type_id, we always return both buy and sell
+    # orders" (the route's description): order_type only filters with type_id.
     order_type = req.args.get("order_type", "all")
+    if req.args.get("type_id") is None:
+        order_type = "all"
     pages = w.m.order_pages(rid, order_type, req.args.get("type_id"))
     return pick(pages, req.args.get("page"))
 
