@@ -43,6 +43,7 @@ typedef struct EsiWork
 	EsiPageKey	key;
 	int			attempt;		/* retries after 5xx or broken connections */
 	int			rate_waits;		/* waits after 429 */
+	bool		fresh;			/* send on a new connection */
 	TimestampTz not_before;		/* retry back-off */
 } EsiWork;
 
@@ -229,7 +230,8 @@ fill_slots(EsiCrawl *c)
 		if (c->slots[slot] == NULL)
 			c->slots[slot] = esi_http_new_transfer(c->cxt, c->opts);
 		esi_http_prepare(c->slots[slot], c->opts,
-						 esi_paging_display(c->route, c->reqs[w->reqno], &w->key));
+						 esi_paging_display(c->route, c->reqs[w->reqno], &w->key),
+						 w->fresh);
 		c->slot_work[slot] = w;
 		esi_http_start(c->multi, c->slots[slot]);
 		c->inflight++;
@@ -350,6 +352,16 @@ handle_done(EsiCrawl *c, EsiTransfer *t)
 					(errcode(ERRCODE_OUT_OF_MEMORY),
 					 errmsg("out of memory while reading %s from ESI", esi_http_display(t))));
 			break;
+		case ESI_XFER_UNSOLICITED:
+			/* a kept-alive connection gone bad (now closed): again, anew */
+			if (!w->fresh)
+			{
+				w->fresh = true;
+				retry_later(c, w, 0);
+				break;
+			}
+			/* a new connection with bytes before the request: a failure */
+			/* FALLTHROUGH */
 		case ESI_XFER_FAILED:
 			c->stats->status_counts[0]++;
 			if (w->attempt >= esi_guc_max_retries)

@@ -21,7 +21,12 @@
  * a header value or URL with a control character is refused, never sent.
  * A reply is capped at esi_fdw.max_reply_size; a transfer aborted for that
  * (or for any other reason) leaves libcurl with a connection it closes
- * rather than reuse.
+ * rather than reuse.  A kept-alive connection is used again only if it is
+ * quiet: bytes waiting on it before a request is sent were never asked for
+ * (a second response smuggled after a reply, say) and would be read as the
+ * next request's reply.  libcurl (7.88) only checks for a closed peer, so
+ * esi_fdw keeps a list of libcurl's sockets and looks at the connection in
+ * a pre-request callback; a noisy one fails that transfer, which closes it.
  *
  *-------------------------------------------------------------------------
  */
@@ -29,8 +34,13 @@
 
 #include <curl/curl.h>
 #include <limits.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdlib.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "miscadmin.h"
 #include "portability/instr_time.h"
@@ -90,6 +100,7 @@ struct EsiTransfer
 	bool		too_large;
 	bool		oom;
 	bool		headers_done;	/* later header lines are trailers */
+	bool		unsolicited;	/* bytes waited on the connection */
 	EsiTransferResult result;
 	long		status;
 	char		curl_error[CURL_ERROR_SIZE];
@@ -98,6 +109,11 @@ struct EsiTransfer
 };
 
 static CURLSH *esi_share = NULL;
+
+/* every socket libcurl has open in this backend (malloc'd: outlives scans) */
+static curl_socket_t *curl_socks = NULL;
+static int	n_curl_socks = 0;
+static int	max_curl_socks = 0;
 
 /*
  * esi_http_init
@@ -404,6 +420,8 @@ esi_http_next_done(EsiMulti *mh)
 			t->result = ESI_XFER_TOO_LARGE;
 		else if (t->oom)
 			t->result = ESI_XFER_NO_MEMORY;
+		else if (t->unsolicited)
+			t->result = ESI_XFER_UNSOLICITED;
 		else if (code != CURLE_OK || status == 0)
 			t->result = ESI_XFER_FAILED;
 		else
@@ -590,6 +608,107 @@ check_wire_text(const char *what, const char *text, bool url)
 }
 
 /*
+ * open_socket_cb
+ *		libcurl's CURLOPT_OPENSOCKETFUNCTION: make the socket of a new
+ *		connection, and remember it.
+ */
+static curl_socket_t
+open_socket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+	curl_socket_t fd;
+
+	if (purpose != CURLSOCKTYPE_IPCXN)
+		return CURL_SOCKET_BAD;
+	if (n_curl_socks == max_curl_socks)
+	{
+		int			newmax = Max(64, max_curl_socks * 2);
+		curl_socket_t *n = realloc(curl_socks, sizeof(curl_socket_t) * newmax);
+
+		if (n == NULL)
+			return CURL_SOCKET_BAD; /* libcurl fails the connect */
+		curl_socks = n;
+		max_curl_socks = newmax;
+	}
+	fd = socket(addr->family, addr->socktype, addr->protocol);
+	if (fd != CURL_SOCKET_BAD)
+		curl_socks[n_curl_socks++] = fd;
+	return fd;
+}
+
+/*
+ * close_socket_cb
+ *		libcurl's CURLOPT_CLOSESOCKETFUNCTION: forget a socket and close it.
+ *		libcurl keeps the callback with the connection, so clientp (which
+ *		may be gone by then) is not used.
+ */
+static int
+close_socket_cb(void *clientp, curl_socket_t fd)
+{
+	for (int i = 0; i < n_curl_socks; i++)
+		if (curl_socks[i] == fd)
+		{
+			curl_socks[i] = curl_socks[--n_curl_socks];
+			break;
+		}
+	return close(fd);
+}
+
+/*
+ * same_endpoint
+ *		Whether a socket address is ip:port.
+ */
+static bool
+same_endpoint(struct sockaddr_storage *sa, socklen_t len, const char *ip, int port)
+{
+	char		host[NI_MAXHOST];
+	char		serv[NI_MAXSERV];
+
+	if (getnameinfo((struct sockaddr *) sa, len, host, sizeof(host), serv,
+					sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		return false;
+	return strcmp(host, ip) == 0 && atoi(serv) == port;
+}
+
+/*
+ * prereq_cb
+ *		libcurl's CURLOPT_PREREQFUNCTION, called when a transfer has its
+ *		connection (new or kept alive) and is about to send the request.
+ *		Refuse a connection with bytes already waiting: no request asked
+ *		for them.  The aborted transfer makes libcurl close it.
+ */
+static int
+prereq_cb(void *clientp, char *primary_ip, char *local_ip, int primary_port,
+		  int local_port)
+{
+	EsiTransfer *t = (EsiTransfer *) clientp;
+
+	for (int i = 0; i < n_curl_socks; i++)
+	{
+		struct sockaddr_storage la,
+					pa;
+		socklen_t	llen = sizeof(la),
+					plen = sizeof(pa);
+		struct pollfd pfd;
+
+		if (getsockname(curl_socks[i], (struct sockaddr *) &la, &llen) != 0 ||
+			getpeername(curl_socks[i], (struct sockaddr *) &pa, &plen) != 0 ||
+			!same_endpoint(&la, llen, local_ip, local_port) ||
+			!same_endpoint(&pa, plen, primary_ip, primary_port))
+			continue;
+		pfd.fd = curl_socks[i];
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 0) > 0)
+		{
+			t->unsolicited = true;
+			return CURL_PREREQFUNC_ABORT;
+		}
+		break;
+	}
+	return CURL_PREREQFUNC_OK;
+}
+
+/*
  * esi_http_new_transfer
  *		A reusable transfer slot: one easy handle and its header list.
  */
@@ -650,6 +769,10 @@ esi_http_new_transfer(MemoryContext cxt, EsiServerOptions *opts)
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
+	curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_socket_cb);
+	curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, prereq_cb);
+	curl_easy_setopt(e, CURLOPT_PREREQDATA, t);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->curl_error);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long) esi_guc_connect_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long) esi_guc_request_timeout_ms);
@@ -668,10 +791,12 @@ esi_http_new_transfer(MemoryContext cxt, EsiServerOptions *opts)
 
 /*
  * esi_http_prepare
- *		Point a slot at a new request and clear the previous response.
+ *		Point a slot at a new request and clear the previous response;
+ *		fresh_connection: do not use a kept-alive connection for it.
  */
 void
-esi_http_prepare(EsiTransfer *t, EsiServerOptions *opts, const char *display)
+esi_http_prepare(EsiTransfer *t, EsiServerOptions *opts, const char *display,
+				 bool fresh_connection)
 {
 	char	   *url = psprintf("%s%s", opts->base_url, display);
 
@@ -688,6 +813,7 @@ esi_http_prepare(EsiTransfer *t, EsiServerOptions *opts, const char *display)
 	t->too_large = false;
 	t->oom = false;
 	t->headers_done = false;
+	t->unsolicited = false;
 	t->result = ESI_XFER_FAILED;
 	t->status = 0;
 	t->curl_error[0] = '\0';
@@ -695,6 +821,7 @@ esi_http_prepare(EsiTransfer *t, EsiServerOptions *opts, const char *display)
 	if (t->buf)
 		t->buf[0] = '\0';
 	curl_easy_setopt(t->easy, CURLOPT_URL, t->url);
+	curl_easy_setopt(t->easy, CURLOPT_FRESH_CONNECT, fresh_connection ? 1L : 0L);
 	/* a Content-Length past the limit fails before any byte is kept */
 	curl_easy_setopt(t->easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) t->limit);
 }
@@ -771,6 +898,8 @@ esi_http_failure(EsiTransfer *t)
 {
 	if (t->oom)
 		return "out of memory while receiving the reply";
+	if (t->unsolicited)
+		return "the server sent data before the request";
 	return t->curl_error[0] ? t->curl_error : "no reply";
 }
 

@@ -35,6 +35,8 @@ typedef enum EsiTransferResult
 {
 	ESI_XFER_REPLY,				/* a complete HTTP reply (any status) */
 	ESI_XFER_FAILED,			/* no (complete) reply: worth a retry */
+	ESI_XFER_UNSOLICITED,		/* the connection had bytes before the
+								 * request was sent: not sent, closed */
 	ESI_XFER_TOO_LARGE,			/* the body passed esi_fdw.max_reply_size */
 	ESI_XFER_NO_MEMORY			/* no memory for the body */
 } EsiTransferResult;
@@ -49,7 +51,7 @@ extern EsiTransfer *esi_http_next_done(EsiMulti *m);
 extern EsiTransfer *esi_http_new_transfer(MemoryContext cxt,
 										  EsiServerOptions *opts);
 extern void esi_http_prepare(EsiTransfer *t, EsiServerOptions *opts,
-							 const char *display);
+							 const char *display, bool fresh_connection);
 extern void esi_http_start(EsiMulti *m, EsiTransfer *t);
 extern void esi_http_free_transfer(EsiTransfer *t);
 

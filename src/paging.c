@@ -188,7 +188,7 @@ esi_walk_reply(EsiWalk *w, const EsiPageKey *key, const char *x_pages,
 
 	if (x_pages)
 	{
-		if (!esi_http_parse_count(x_pages, &pages))
+		if (!esi_http_parse_count(x_pages, &pages) || pages > INT_MAX)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
 					 errmsg("malformed X-Pages header in ESI's reply to GET %s (foreign table \"%s\")",
