@@ -212,6 +212,7 @@ fill_slots(EsiCrawl *c)
 	{
 		EsiWork    *w;
 		int			slot;
+		char	   *display;
 
 		/* with a LIMIT, fetch no page the rows already coming make useless */
 		if (c->row_bound >= 0 &&
@@ -229,9 +230,9 @@ fill_slots(EsiCrawl *c)
 
 		if (c->slots[slot] == NULL)
 			c->slots[slot] = esi_http_new_transfer(c->cxt, c->opts);
-		esi_http_prepare(c->slots[slot], c->opts,
-						 esi_paging_display(c->route, c->reqs[w->reqno], &w->key),
-						 w->fresh);
+		display = esi_paging_display(c->route, c->reqs[w->reqno], &w->key);
+		esi_http_prepare(c->slots[slot], c->opts, display, w->fresh);
+		pfree(display);
 		c->slot_work[slot] = w;
 		esi_http_start(c->multi, c->slots[slot]);
 		c->inflight++;

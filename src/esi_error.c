@@ -187,7 +187,7 @@ esi_report_too_large(EsiRoute *route, EsiTransfer *t)
 			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 			 errmsg("ESI's reply to GET %s is larger than esi_fdw.max_reply_size (%d kB) (foreign table \"%s\")",
 					esi_http_display(t), esi_guc_max_reply_size_kb, route->relname),
-			 errdetail("esi_fdw stopped reading the reply at the limit; every connection of a scan may hold one reply of that size."),
+			 errdetail("esi_fdw stopped reading the reply at the limit; a scan holds up to twice esi_fdw.max_connections replies of that size."),
 			 errhint("Add conditions that make the reply smaller, or raise the limit: SET esi_fdw.max_reply_size = '%dMB';",
 					 Min(Max(esi_guc_max_reply_size_kb / 1024 * 4, 1), 1023))));
 	pg_unreachable();

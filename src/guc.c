@@ -87,7 +87,7 @@ esi_guc_define(void)
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("esi_fdw.max_reply_size",
 							"Largest reply body (after decompression) esi_fdw accepts from ESI.",
-							"A larger reply ends the scan with an error; each connection of a scan may hold one reply.",
+							"A larger reply ends the scan with an error; a scan holds up to twice max_connections replies.",
 							&esi_guc_max_reply_size_kb, 65536, 1, (int) (MaxAllocSize / 1024) - 1,
 							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
 	DefineCustomStringVariable("esi_fdw.ca_file",

@@ -34,7 +34,9 @@
 
 #include <curl/curl.h>
 #include <limits.h>
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <strings.h>
@@ -507,29 +509,26 @@ static void
 keep_header(EsiTransfer *t, EsiHeader h, const char *v, size_t vlen)
 {
 	char	   *dst = t->hdr[h];
-	size_t		used = 0;
+	size_t		used = t->have[h] ? strlen(dst) : 0;
 
-	if (t->have[h])
+	if (t->have[h] && used + 2 < ESI_HDR_LEN)
 	{
-		used = strlen(dst);
-		if (used + 2 < ESI_HDR_LEN)
-		{
-			memcpy(dst + used, ", ", 2);
-			used += 2;
-		}
+		memcpy(dst + used, ", ", 2);
+		used += 2;
 	}
-	if (used + vlen >= ESI_HDR_LEN)
-	{
-		/* cut, and mark it so that it is no valid number or date */
-		size_t		room = ESI_HDR_LEN - 4 - Min(used, ESI_HDR_LEN - 4);
-
-		memcpy(dst + used, v, room);
-		strcpy(dst + used + room, "...");
-	}
-	else
+	if (used + vlen < ESI_HDR_LEN)
 	{
 		memcpy(dst + used, v, vlen);
 		dst[used + vlen] = '\0';
+	}
+	else
+	{
+		/* cut, and mark it so that it is no valid number or date */
+		size_t		keep = ESI_HDR_LEN - 4; /* room for "..." and the NUL */
+
+		if (used < keep)
+			memcpy(dst + used, v, keep - used);
+		strcpy(dst + keep, "...");
 	}
 	t->have[h] = true;
 }
@@ -629,7 +628,11 @@ open_socket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
 		curl_socks = n;
 		max_curl_socks = newmax;
 	}
+#ifdef SOCK_CLOEXEC
+	fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+#else
 	fd = socket(addr->family, addr->socktype, addr->protocol);
+#endif
 	if (fd != CURL_SOCKET_BAD)
 		curl_socks[n_curl_socks++] = fd;
 	return fd;
@@ -655,18 +658,27 @@ close_socket_cb(void *clientp, curl_socket_t fd)
 
 /*
  * same_endpoint
- *		Whether a socket address is ip:port.
+ *		Whether a socket address is ip:port (the port compared first: it is
+ *		cheap and nearly always tells).
  */
 static bool
 same_endpoint(struct sockaddr_storage *sa, socklen_t len, const char *ip, int port)
 {
 	char		host[NI_MAXHOST];
-	char		serv[NI_MAXSERV];
+	int			p;
 
-	if (getnameinfo((struct sockaddr *) sa, len, host, sizeof(host), serv,
-					sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+	if (sa->ss_family == AF_INET)
+		p = ntohs(((struct sockaddr_in *) sa)->sin_port);
+	else if (sa->ss_family == AF_INET6)
+		p = ntohs(((struct sockaddr_in6 *) sa)->sin6_port);
+	else
 		return false;
-	return strcmp(host, ip) == 0 && atoi(serv) == port;
+	if (p != port)
+		return false;
+	if (getnameinfo((struct sockaddr *) sa, len, host, sizeof(host), NULL, 0,
+					NI_NUMERICHOST) != 0)
+		return false;
+	return strcmp(host, ip) == 0;
 }
 
 /*
@@ -691,8 +703,8 @@ prereq_cb(void *clientp, char *primary_ip, char *local_ip, int primary_port,
 		struct pollfd pfd;
 
 		if (getsockname(curl_socks[i], (struct sockaddr *) &la, &llen) != 0 ||
-			getpeername(curl_socks[i], (struct sockaddr *) &pa, &plen) != 0 ||
 			!same_endpoint(&la, llen, local_ip, local_port) ||
+			getpeername(curl_socks[i], (struct sockaddr *) &pa, &plen) != 0 ||
 			!same_endpoint(&pa, plen, primary_ip, primary_port))
 			continue;
 		pfd.fd = curl_socks[i];
@@ -873,26 +885,40 @@ esi_http_free_transfer(EsiTransfer *t)
  * ---------------------------------------------------------------------
  */
 
+/*
+ * esi_http_result
+ *		How a finished transfer ended.
+ */
 EsiTransferResult
 esi_http_result(EsiTransfer *t)
 {
 	return t->result;
 }
 
+/*
+ * esi_http_status
+ *		The HTTP status of a finished transfer (0 without a reply).
+ */
 long
 esi_http_status(EsiTransfer *t)
 {
 	return t->status;
 }
 
-/* path?query of the request: the base URL stays out of messages */
+/*
+ * esi_http_display
+ *		path?query of the request: the base URL stays out of messages.
+ */
 const char *
 esi_http_display(EsiTransfer *t)
 {
 	return t->display;
 }
 
-/* libcurl's word on a failed transfer */
+/*
+ * esi_http_failure
+ *		Why a transfer got no reply, for a message's DETAIL.
+ */
 const char *
 esi_http_failure(EsiTransfer *t)
 {
@@ -903,14 +929,21 @@ esi_http_failure(EsiTransfer *t)
 	return t->curl_error[0] ? t->curl_error : "no reply";
 }
 
-/* a kept header's value (repeats joined by ", "), or NULL when absent */
+/*
+ * esi_http_header
+ *		A kept header's value (repeats joined by ", "), or NULL when absent.
+ */
 const char *
 esi_http_header(EsiTransfer *t, EsiHeader h)
 {
 	return t->have[h] ? t->hdr[h] : NULL;
 }
 
-/* the body received so far (NUL-terminated), still owned by the slot */
+/*
+ * esi_http_body
+ *		The body received (NUL-terminated), still owned by the slot: for
+ *		error messages.
+ */
 const char *
 esi_http_body(EsiTransfer *t, size_t *len)
 {

@@ -13,7 +13,8 @@ Routes (every reply is JSON; keep-alive unless said otherwise):
 
   /xpages/<kind>          X-Pages routes: ok (3 pages), huge (1000000000),
                           20 (20 pages), 3abc, neg (-1), overflow
-                          (99999999999999), empty (""), twice (the header twice)
+                          (99999999999999), empty (""), twice (the header twice),
+                          long (201 digits), longtwice (127 digits, twice)
   /big/<mode>?kb=N        a body of about N kB: mode length (Content-Length),
                           chunked, or gzip (Content-Encoding: gzip)
   /ratelimit/<kind>       forever (429, Retry-After: 1), noheader (429 without
@@ -27,7 +28,8 @@ Routes (every reply is JSON; keep-alive unless said otherwise):
                           asked with from_id=X starts with record X
   /smuggle/<kind>         a reply followed by a second, smuggled response on
                           the same connection: now (in the same write) or late
-                          (0.2 s after the reply)
+                          (0.2 s after the reply); slow sends half its body,
+                          then the rest 3 s later
   /plain                  [{"id": 2, "v": "good"}]
 
 Control routes (not logged): /_log (every request so far, as JSON: seq, conn,
@@ -89,7 +91,8 @@ class Hostile:
         page = int(q.get("page", ["1"])[0] or 1)
         values = {"ok": ["3"], "huge": ["1000000000"], "20": ["20"], "3abc": ["3abc"],
                   "neg": ["-1"], "overflow": ["99999999999999"], "empty": [""],
-                  "twice": ["1", "1000000000"]}
+                  "twice": ["1", "1000000000"], "long": ["1" + "0" * 200],
+                  "longtwice": ["1" * 127, "2" * 127]}
         if kind not in values:
             return [response(404, json_body({"error": "no such scenario"}))]
         headers = [("X-Pages", v) for v in values[kind]]
@@ -172,6 +175,12 @@ class Hostile:
             return [reply + evil, ("event", "smuggled")]
         if kind == "late":
             return [reply, ("sleep", 0.2), evil, ("event", "smuggled")]
+        if kind == "slow":
+            # half a body, then (long after any sane client gave up) the rest
+            body = json_body([{"id": 1, "v": "slow"}])
+            head = response(200, body)[:-len(body)]
+            half = len(body) // 2
+            return [head + body[:half], ("sleep", 3), body[half:]]
         return [response(404, json_body({"error": "no such scenario"}))]
 
     # -- dispatch ----------------------------------------------------------------

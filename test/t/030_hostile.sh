@@ -173,7 +173,7 @@ expect_error pages_20 54000 'HINT:  .*SET esi_fdw.max_pages' \
 q pages_20b "SET esi_fdw.max_pages = 20" "SELECT count(*) FROM h_pages WHERE kind = '20'"
 expect_out pages_20b "20" "... and X-Pages equal to esi_fdw.max_pages is read in full"
 
-for kind in 3abc neg overflow empty twice; do
+for kind in 3abc neg overflow empty twice long longtwice; do
 	q "pages_$kind" "SELECT count(*) FROM h_pages WHERE kind = '$kind'"
 	expect_error "pages_$kind" HV00A 'DETAIL:  X-Pages: ".*" is not a page count' \
 		"malformed X-Pages ($kind) is an error (HV00A) with the header in DETAIL"
@@ -247,6 +247,13 @@ print(" ".join(str(r["conn"]) for r in json.load(sys.stdin)))')
 	check "... the smuggling connection was not reused ($conns), the next one was" \
 		test "$#" = 3 -a "$1" != "$2" -a "$2" = "$3"
 done
+
+# a scan cancelled in the middle of a body leaves no half-read connection behind
+hs /_reset >/dev/null
+q smuggle_slow "SET statement_timeout = '500ms'" "SELECT v FROM h_smuggle WHERE kind = 'slow'" \
+	"$SAFETY" "SELECT v FROM h_plain"
+expect_error smuggle_slow 57014 'statement timeout' "a scan cancelled mid-body by statement_timeout ..."
+check "... and the session's next query reads its own reply" grep -qx good "$TEST_DIR/smuggle_slow.out"
 
 # --- control characters never reach the wire ---------------------------------------------------------
 hs /_reset >/dev/null
