@@ -31,6 +31,7 @@ Routes (every reply is JSON; keep-alive unless said otherwise):
                           (0.2 s after the reply); slow sends half its body,
                           then the rest 3 s later
   /plain                  [{"id": 2, "v": "good"}]
+  /stall                  no answer for 10 minutes
 
 Control routes (not logged): /_log (every request so far, as JSON: seq, conn,
 path, query, headers, time), /_reset (forget the log and the scenario state),
@@ -219,6 +220,8 @@ class Hostile:
             return self.fromid(q)
         if parts[0] == "smuggle" and len(parts) == 2:
             return self.smuggle(parts[1])
+        if path == "/stall":
+            return [("sleep", 600)]
         if path == "/plain":
             return [response(200, json_body([{"id": 2, "v": "good"}]))]
         return [response(404, json_body({"error": "Not found"}))]
