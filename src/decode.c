@@ -35,6 +35,7 @@
 
 #include <errno.h>
 #include <float.h>
+#include <limits.h>
 #include <stdlib.h>
 
 #include "catalog/pg_type.h"
@@ -865,6 +866,148 @@ text_from_string_slow(EsiDecoder *d, EsiDecodeColumn *col,
 	return result;
 }
 
+/* Two decimal digits at p as a number, or -1 */
+#define TWO_DIGITS(p) \
+	((IS_DIGIT((p)[0]) && IS_DIGIT((p)[1])) ? \
+	 ((p)[0] - '0') * 10 + ((p)[1] - '0') : -1)
+
+static bool parse_ymd(const char *s, int *days);
+
+/*
+ * iso8601_parse
+ *		Parse ISO 8601 as ESI writes it, "YYYY-MM-DD" or
+ *		"YYYY-MM-DDTHH:MM:SS[.fff...][Z|+HH:MM|-HH:MM|+HHMM|+HH]", into
+ *		microseconds since the PostgreSQL epoch, in UTC.  A time without a
+ *		zone is UTC too: ESI's times are, and the result must not depend on
+ *		the session's TimeZone.  Fractions are rounded to microseconds.
+ *		*date_only says the text had no time.  False for anything else:
+ *		unlike the types' input functions, this never accepts "now",
+ *		"epoch", "today" or a DateStyle-dependent 01/02/2024.
+ */
+static bool
+iso8601_parse(const char *s, int64 *result, bool *date_only)
+{
+	size_t		len = strlen(s);
+	const char *p;
+	int			days,
+				hour,
+				min,
+				sec;
+	int64		usec = 0;
+	int64		offset = 0;		/* seconds east of UTC */
+
+	if (len < 10 || !parse_ymd(s, &days))
+		return false;
+	*date_only = (len == 10);
+	if (len == 10)
+	{
+		*result = (int64) days * USECS_PER_DAY;
+		return true;
+	}
+	if (len < 19 || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+		s[13] != ':' || s[16] != ':')
+		return false;
+	hour = TWO_DIGITS(s + 11);
+	min = TWO_DIGITS(s + 14);
+	sec = TWO_DIGITS(s + 17);
+	/* second 60 is a leap second; it rolls over as timestamptz_in does */
+	if (hour < 0 || hour > 23 || min < 0 || min > 59 || sec < 0 || sec > 60)
+		return false;
+
+	p = s + 19;
+	if (*p == '.' || *p == ',')
+	{
+		int			ndig = 0;
+		bool		round_up = false;
+
+		for (p++; IS_DIGIT(*p); p++, ndig++)
+		{
+			if (ndig < 6)
+				usec = usec * 10 + (*p - '0');
+			else if (ndig == 6)
+				round_up = (*p >= '5');
+		}
+		if (ndig == 0)
+			return false;
+		for (int i = ndig; i < 6; i++)
+			usec *= 10;
+		if (round_up)
+			usec++;
+	}
+
+	if (*p == 'Z' || *p == 'z')
+		p++;
+	else if (*p == '+' || *p == '-')
+	{
+		int			sign = (*p == '-') ? -1 : 1;
+		int			oh = TWO_DIGITS(p + 1);
+		int			om = 0;
+
+		if (oh < 0 || oh > 23)
+			return false;
+		p += 3;
+		if (*p == ':')
+			p++;
+		if (IS_DIGIT(*p))
+		{
+			om = TWO_DIGITS(p);
+			if (om < 0 || om > 59)
+				return false;
+			p += 2;
+		}
+		offset = sign * (oh * SECS_PER_HOUR + om * SECS_PER_MINUTE);
+	}
+	if (*p != '\0')
+		return false;
+
+	*result = ((int64) days * SECS_PER_DAY + hour * SECS_PER_HOUR +
+			   min * SECS_PER_MINUTE + sec - offset) * USECS_PER_SEC + usec;
+	return true;
+}
+
+/*
+ * iso8601_datum
+ *		A date, timestamp or timestamptz column's value from ESI's text,
+ *		independent of DateStyle and TimeZone.  Anything that is not ISO
+ *		8601 is an error.
+ */
+static Datum
+iso8601_datum(EsiDecodeColumn *col, const char *str)
+{
+	int64		ts;
+	bool		date_only;
+	bool		ok = iso8601_parse(str, &ts, &date_only);
+
+	if (ok && col->kind == ESI_V_DATE)
+	{
+		/* a date column takes a date; a full time is its UTC day */
+		int64		days = ts / USECS_PER_DAY - (ts < 0 && ts % USECS_PER_DAY != 0);
+
+		if (days >= INT_MIN && days <= INT_MAX && IS_VALID_DATE((int32) days))
+			return DateADTGetDatum((DateADT) days);
+		ok = false;
+	}
+	else if (ok)
+	{
+		Timestamp	t = ts;
+
+		if (col->typmod >= 0)
+			AdjustTimestampForTypmod(&t, col->typmod);
+		if (IS_VALID_TIMESTAMP(t))
+			return col->kind == ESI_V_TIMESTAMPTZ ? TimestampTzGetDatum(t) :
+				TimestampGetDatum(t);
+		ok = false;
+	}
+
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_DATETIME_FORMAT),
+			 errmsg("invalid ISO 8601 %s in ESI reply: \"%.64s\"",
+					col->kind == ESI_V_DATE ? "date" : "timestamp", str),
+			 errdetail("ESI writes dates as YYYY-MM-DD and times as YYYY-MM-DDTHH:MM:SSZ; esi_fdw reads nothing else, whatever DateStyle and TimeZone say."),
+			 errhint("Check that the server's base_url points at ESI, or declare the column text to see the raw value.")));
+	return (Datum) 0;			/* keep compiler quiet */
+}
+
 /*
  * Call the column's input function on a NUL-terminated string, with the
  * error context installed so that its errors name route, field and column.
@@ -877,8 +1020,12 @@ input_call(EsiDecoder *d, EsiDecodeColumn *col, char *str)
 	Datum		result;
 
 	PUSH_ERROR_CONTEXT(cb, ctx, d, col);
-	result = InputFunctionCall(&col->inputfn, str, col->typioparam,
-							   col->typmod);
+	if (col->kind == ESI_V_TIMESTAMPTZ || col->kind == ESI_V_TIMESTAMP ||
+		col->kind == ESI_V_DATE)
+		result = iso8601_datum(col, str);
+	else
+		result = InputFunctionCall(&col->inputfn, str, col->typioparam,
+								   col->typmod);
 	POP_ERROR_CONTEXT(cb);
 	return result;
 }
@@ -1223,11 +1370,6 @@ number_datum(EsiDecoder *d, EsiDecodeColumn *col,
 	}
 	return input_from_raw(d, col, s, e, false);
 }
-
-/* Two decimal digits at p as a number, or -1 */
-#define TWO_DIGITS(p) \
-	((IS_DIGIT((p)[0]) && IS_DIGIT((p)[1])) ? \
-	 ((p)[0] - '0') * 10 + ((p)[1] - '0') : -1)
 
 /*
  * Parse "YYYY-MM-DD" at s into days since the PostgreSQL epoch; false if

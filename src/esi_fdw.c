@@ -6,7 +6,9 @@
  * Planning decides which quals become ESI parameters (request.c) and which
  * columns the scan must decode; execution builds the requests from the
  * parameter values, lets crawl.c fetch the pages and decode.c turn each
- * record into the slot's datums.
+ * record into the slot's datums.  A rescan (the inner side of a nested
+ * loop) with the same parameter values replays the rows it kept instead of
+ * asking ESI again.
  *
  *-------------------------------------------------------------------------
  */
@@ -24,12 +26,14 @@
 #include "foreign/foreign.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
 #include "optimizer/paths.h"
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -56,6 +60,8 @@ PG_MODULE_MAGIC;
 typedef struct EsiRelInfo
 {
 	EsiRoute   *route;
+	List	   *join_params;	/* params a join could supply that rows
+								 * cannot carry otherwise (indexes) */
 } EsiRelInfo;
 
 /* indexes into a ForeignScan's fdw_private */
@@ -64,7 +70,8 @@ enum
 	PRIV_QUALS,
 	PRIV_ATTRS,
 	PRIV_BOUND,
-	PRIV_SHOWN_EXPRS			/* fdw_exprs before nestloop params replaced them */
+	PRIV_MISSING				/* (attnum, from_join) of a parameter with no
+								 * value, checked when the scan runs; or NIL */
 };
 
 /* execution state of one scan */
@@ -75,8 +82,9 @@ typedef struct EsiScanState
 	List	   *quals;			/* EsiParamQual */
 	List	   *exprs;			/* fdw_exprs */
 	List	   *expr_states;
-	List	   *shown_exprs;	/* the same, as written, for EXPLAIN */
 	double		row_bound;
+	AttrNumber	missing_att;	/* a parameter with no value (LIMIT 0 plans) */
+	bool		missing_join;	/* ... one only a join could have supplied */
 	EsiDecodeColumn *cols;
 	int			ncols;
 	int		   *param_atts;		/* param-only columns the query reads */
@@ -90,6 +98,23 @@ typedef struct EsiScanState
 	bool	   *page_nulls;
 	int			id_attidx;		/* from_id walks: the id column, or -1 */
 	EsiCrawlStats stats;
+
+	/* per (re)scan: the requests, and what a rescan can reuse */
+	bool		started;		/* requests built since the last rescan */
+	bool		crawl_done;		/* the crawl returned its last page */
+	MemoryContext req_cxt;		/* the current crawl's requests and values */
+	MemoryContext spare_cxt;	/* the next scan's, reset each time */
+	Datum	   *values;			/* values of exprs the current crawl used */
+	bool	   *nulls;
+	int16	   *typlens;		/* per expr */
+	bool	   *typbyvals;
+	bool		keep_rows;		/* rescans may come: keep rows to replay */
+	MemoryContext rows_cxt;		/* the kept rows, at most work_mem */
+	MinimalTuple *rows;			/* the current crawl's rows so far */
+	int64		nrows;
+	int64		maxrows;
+	bool		rows_valid;		/* rows[] holds every row returned so far */
+	int64		replay_pos;		/* next kept row to return, or -1 */
 } EsiScanState;
 
 void		_PG_init(void);
@@ -98,11 +123,20 @@ PG_FUNCTION_INFO_V1(esi_fdw_handler);
 
 /*
  * _PG_init
- *		Define the settings.
+ *		Module load: define the settings (guc.c).  esi_fdw keeps cluster-wide
+ *		state (the cache, ESI's limits, workers), which needs shared memory
+ *		reserved at server start: it refuses to load any other way than from
+ *		shared_preload_libraries.
  */
 void
 _PG_init(void)
 {
+	if (!process_shared_preload_libraries_in_progress)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("esi_fdw must be loaded via shared_preload_libraries"),
+				 errdetail("esi_fdw shares ESI's cache and limits between all sessions of the cluster, which needs shared memory set up when the server starts."),
+				 errhint("Add esi_fdw to shared_preload_libraries in postgresql.conf, for example: ALTER SYSTEM SET shared_preload_libraries = 'esi_fdw'; then restart the server.")));
 	esi_guc_define();
 }
 
@@ -156,6 +190,64 @@ count_requests(EsiRoute *route, List *quals)
 	return n;
 }
 
+/*
+ * param_covered
+ *		Whether some qual gives parameter i a value (through any of the
+ *		columns that feed the same ESI parameter).
+ */
+static bool
+param_covered(EsiRoute *route, List *quals, int i)
+{
+	ListCell   *lc;
+
+	foreach(lc, quals)
+	{
+		EsiParamQual *q = lfirst(lc);
+
+		if (strcmp(route->params[q->paramidx].param, route->params[i].param) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * lacking_param
+ *		The first parameter a path with these quals cannot send although it
+ *		must: a required one that no qual or default supplies, or one that a
+ *		join could supply but this path does not.  The latter are columns
+ *		that are not in ESI's reply: a row carries the value that was sent,
+ *		so a scan that sends none has NULL (or the default) there and the
+ *		join condition would drop every row, where the same values given
+ *		as an IN list return data.  *from_join tells which case it is.
+ *		NULL when the path can build its requests.
+ */
+static EsiParamCol *
+lacking_param(EsiRelInfo *info, List *quals, bool *from_join)
+{
+	EsiRoute   *route = info->route;
+	List	   *missing = esi_missing_required(route, quals);
+	ListCell   *lc;
+
+	*from_join = false;
+	if (missing != NIL)
+		return linitial(missing);
+	foreach(lc, info->join_params)
+	{
+		if (!param_covered(route, quals, lfirst_int(lc)))
+		{
+			*from_join = true;
+			return &route->params[lfirst_int(lc)];
+		}
+	}
+	return NULL;
+}
+
+/*
+ * esiGetForeignRelSize
+ *		FDW callback: read the table's route and estimate its rows from the
+ *		requests its own conditions make (rows per request by shape).  The
+ *		route is kept in baserel->fdw_private for the later callbacks.
+ */
 static void
 esiGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
@@ -176,21 +268,23 @@ esiGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 /*
  * add_path_for
  *		A ForeignPath whose cost reflects the requests it makes; one that
- *		lacks a required parameter costs so much that any path supplying it
+ *		lacks a parameter it needs costs so much that any path supplying it
  *		(a parameterized one, for a join) wins.
  */
 static void
-add_path_for(PlannerInfo *root, RelOptInfo *baserel, EsiRoute *route,
+add_path_for(PlannerInfo *root, RelOptInfo *baserel, EsiRelInfo *info,
 			 List *clauses, Relids required_outer, double rows)
 {
+	EsiRoute   *route = info->route;
 	List	   *exprs = NIL;
 	bool		exact;
+	bool		from_join;
 	List	   *quals = esi_classify_quals(root, baserel, route, clauses, &exprs, &exact);
 	double		nreq = count_requests(route, quals);
 	Cost		startup = ESI_REQUEST_COST;
 	Cost		total = startup + nreq * ESI_REQUEST_COST + rows * ESI_ROW_COST;
 
-	if (esi_missing_required(route, quals) != NIL)
+	if (lacking_param(info, quals, &from_join) != NULL)
 		total = startup = ESI_MISSING_COST;
 
 	add_path(baserel, (Path *)
@@ -216,6 +310,15 @@ ec_matches_att(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
 		((Var *) e)->varattno == *(AttrNumber *) arg;
 }
 
+/*
+ * esiGetForeignPaths
+ *		FDW callback: the plain scan, plus one parameterized path per set of
+ *		outer relations whose join clauses can feed parameters (a nested
+ *		loop then sends one request per outer row instead of a full scan).
+ *		Paths that cannot build their requests are priced out rather than
+ *		left out, so the planner still finds a plan and GetForeignPlan can
+ *		say what is missing.
+ */
 static void
 esiGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
@@ -223,11 +326,9 @@ esiGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	EsiRoute   *route = info->route;
 	List	   *candidates = NIL;
 	List	   *outer_sets = NIL;
+	List	   *exprs = NIL;
+	bool		exact;
 	ListCell   *lc;
-
-	/* the plain scan: only the table's own conditions */
-	add_path_for(root, baserel, route, baserel->baserestrictinfo,
-				 baserel->lateral_relids, baserel->rows);
 
 	/* join clauses that could feed a parameter: one request per outer row */
 	foreach(lc, baserel->joininfo)
@@ -254,6 +355,19 @@ esiGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 				candidates = lappend(candidates, ri);
 		}
 	}
+
+	/* parameters a join can supply that the rows cannot carry otherwise */
+	foreach(lc, esi_classify_quals(root, baserel, route, candidates, &exprs, &exact))
+	{
+		EsiParamQual *q = lfirst(lc);
+
+		if (!route->params[q->paramidx].is_field)
+			info->join_params = list_append_unique_int(info->join_params, q->paramidx);
+	}
+
+	/* the plain scan: only the table's own conditions */
+	add_path_for(root, baserel, info, baserel->baserestrictinfo,
+				 baserel->lateral_relids, baserel->rows);
 
 	foreach(lc, candidates)
 	{
@@ -287,12 +401,13 @@ esiGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		Relids		outer = lfirst(lc);
 		ParamPathInfo *ppi = get_baserel_parampathinfo(root, baserel, outer);
 		List	   *clauses = list_concat_copy(baserel->baserestrictinfo, ppi->ppi_clauses);
-		List	   *exprs = NIL;
-		bool		exact;
-		List	   *quals = esi_classify_quals(root, baserel, route, clauses, &exprs, &exact);
-		double		rows = Max(1, rows_per_request(route) * count_requests(route, quals));
+		List	   *quals;
+		double		rows;
 
-		add_path_for(root, baserel, route, clauses, outer, Min(rows, ppi->ppi_rows > 0 ? ppi->ppi_rows * 10 : rows));
+		exprs = NIL;
+		quals = esi_classify_quals(root, baserel, route, clauses, &exprs, &exact);
+		rows = Max(1, rows_per_request(route) * count_requests(route, quals));
+		add_path_for(root, baserel, info, clauses, outer, Min(rows, ppi->ppi_rows > 0 ? ppi->ppi_rows * 10 : rows));
 	}
 }
 
@@ -317,6 +432,62 @@ row_bound_for(PlannerInfo *root, RelOptInfo *baserel, bool exact,
 	return root->limit_tuples;
 }
 
+/*
+ * may_return_no_rows
+ *		Whether this query level, or one it is nested in, has a LIMIT that
+ *		is 0 or only known at run time (LIMIT $1 of a generic plan).  A
+ *		Limit node whose count is 0 never runs the plan below it, so BI
+ *		tools' "LIMIT 0" probes must not fail for want of a parameter: such
+ *		a scan checks its parameters when (if ever) it runs.
+ */
+static bool
+may_return_no_rows(PlannerInfo *root)
+{
+	for (; root != NULL; root = root->parent_root)
+	{
+		Node	   *count = root->parse->limitCount;
+
+		if (count == NULL)
+			continue;
+		if (!IsA(count, Const))
+			return true;
+		if (!((Const *) count)->constisnull &&
+			DatumGetInt64(((Const *) count)->constvalue) <= 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * report_lacking_param
+ *		The error for a scan that cannot send a parameter it needs.
+ */
+static void
+report_lacking_param(EsiRoute *route, EsiParamCol *p, bool from_join)
+{
+	if (!from_join)
+		esi_report_missing_param(route, list_make1(p));
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED),
+				 errmsg("foreign table \"%s\" needs a value for column \"%s\" from the join",
+						route->relname, p->colname),
+				 errdetail("Column \"%s\" is the %s parameter \"%s\" of ESI route %s and is not in ESI's reply, so a join on it must send each outer row's value; the chosen plan reads the table without one.",
+						   p->colname, p->in == 'p' ? "path" : "query", p->param,
+						   route->route),
+				 errhint("Give the values in a condition such as: WHERE %s IN (...), or let the planner use a nested loop (enable_nestloop).",
+						 p->colname)));
+}
+
+/*
+ * esiGetForeignPlan
+ *		FDW callback: the ForeignScan for the chosen path.  The pushed quals
+ *		go to fdw_private (serialized, see request.c) with their run-time
+ *		expressions in fdw_exprs, so that setrefs and nestloop parameters
+ *		adjust them; every qual is also kept as a local filter.  A path
+ *		lacking a parameter fails here, with the condition to add, unless
+ *		a LIMIT 0 may mean the scan never runs.
+ */
 static ForeignScan *
 esiGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 				  ForeignPath *best_path, List *tlist, List *scan_clauses,
@@ -327,7 +498,9 @@ esiGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	List	   *fdw_exprs = NIL;
 	bool		exact;
 	List	   *quals;
-	List	   *missing;
+	EsiParamCol *lacking;
+	bool		from_join;
+	List	   *missing = NIL;
 	List	   *squals;
 	Bitmapset  *attrs = NULL;
 	List	   *retrieved = NIL;
@@ -336,9 +509,13 @@ esiGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	int			x;
 
 	quals = esi_classify_quals(root, baserel, route, scan_clauses, &fdw_exprs, &exact);
-	missing = esi_missing_required(route, quals);
-	if (missing != NIL)
-		esi_report_missing_param(route, missing);
+	lacking = lacking_param(info, quals, &from_join);
+	if (lacking != NULL)
+	{
+		if (!may_return_no_rows(root))
+			report_lacking_param(route, lacking, from_join);
+		missing = list_make2_int(lacking->attnum, from_join ? 1 : 0);
+	}
 
 	/* columns the query reads: output and every qual (all are rechecked) */
 	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid, &attrs);
@@ -373,7 +550,7 @@ esiGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 							list_make4(squals, retrieved,
 									   makeInteger(bound < 0 ? -1 :
 												   (int) Min(bound, INT_MAX)),
-									   copyObject(fdw_exprs)),
+									   missing),
 							NIL, NIL, outer_plan);
 }
 
@@ -382,6 +559,14 @@ esiGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
  * ---------------------------------------------------------------------
  */
 
+/*
+ * esiBeginForeignScan
+ *		FDW callback: set up the scan's state from the plan (nothing is sent
+ *		until the first row is asked for, so EXPLAIN and LIMIT 0 cost no
+ *		request): which JSON fields to decode into which columns, which
+ *		columns carry the request's values, and the per-page, per-row and
+ *		per-rescan memory contexts.
+ */
 static void
 esiBeginForeignScan(ForeignScanState *node, int eflags)
 {
@@ -389,6 +574,7 @@ esiBeginForeignScan(ForeignScanState *node, int eflags)
 	EState	   *estate = node->ss.ps.state;
 	Oid			relid = RelationGetRelid(node->ss.ss_currentRelation);
 	EsiScanState *st = palloc0(sizeof(EsiScanState));
+	List	   *missing;
 	List	   *retrieved;
 	ListCell   *lc;
 
@@ -397,8 +583,13 @@ esiBeginForeignScan(ForeignScanState *node, int eflags)
 	st->opts = esi_get_server_options(GetForeignServer(GetForeignTable(relid)->serverid));
 	st->quals = esi_param_quals_from_list(list_nth(fsplan->fdw_private, PRIV_QUALS));
 	st->exprs = fsplan->fdw_exprs;
-	st->shown_exprs = list_nth(fsplan->fdw_private, PRIV_SHOWN_EXPRS);
 	st->row_bound = intVal(list_nth(fsplan->fdw_private, PRIV_BOUND));
+	missing = list_nth(fsplan->fdw_private, PRIV_MISSING);
+	if (missing != NIL)
+	{
+		st->missing_att = linitial_int(missing);
+		st->missing_join = lsecond_int(missing) != 0;
+	}
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
 
@@ -454,6 +645,31 @@ esiBeginForeignScan(ForeignScanState *node, int eflags)
 										 ALLOCSET_SMALL_SIZES);
 	st->tuple_cxt = AllocSetContextCreate(estate->es_query_cxt, "esi_fdw tuple",
 										  ALLOCSET_DEFAULT_SIZES);
+
+	/*
+	 * Requests and parameter values live in contexts reset per rescan, so a
+	 * nested loop's inner scan does not grow with every outer row.  When a
+	 * rescan may come (the inner side of a join, a correlated subquery) the
+	 * rows are kept, up to work_mem, so that a rescan with the same
+	 * parameter values replays them instead of fetching again.  (One set of
+	 * values is enough for consecutive outer rows that repeat a value; the
+	 * planner's Memoize node caches several.)
+	 */
+	st->req_cxt = AllocSetContextCreate(estate->es_query_cxt, "esi_fdw requests",
+										ALLOCSET_SMALL_SIZES);
+	st->spare_cxt = AllocSetContextCreate(estate->es_query_cxt, "esi_fdw requests",
+										  ALLOCSET_SMALL_SIZES);
+	st->typlens = palloc0(sizeof(int16) * (list_length(st->exprs) + 1));
+	st->typbyvals = palloc0(sizeof(bool) * (list_length(st->exprs) + 1));
+	foreach(lc, st->exprs)
+		get_typlenbyval(exprType(lfirst(lc)), &st->typlens[foreach_current_index(lc)],
+						&st->typbyvals[foreach_current_index(lc)]);
+	st->keep_rows = (eflags & EXEC_FLAG_REWIND) != 0 ||
+		!bms_is_empty(fsplan->scan.plan.extParam);
+	if (st->keep_rows)
+		st->rows_cxt = AllocSetContextCreate(estate->es_query_cxt, "esi_fdw rows",
+											 ALLOCSET_DEFAULT_SIZES);
+	st->replay_pos = -1;
 }
 
 /*
@@ -474,23 +690,143 @@ check_scope(EsiRoute *route)
 }
 
 /*
- * start_crawl
- *		Evaluate the parameter values and start fetching.
+ * eval_params
+ *		The values of the scan's run-time expressions (fdw_exprs), in the
+ *		current memory context.  The requests are a function of these and
+ *		of the plan's constants only.
  */
 static void
-start_crawl(ForeignScanState *node, EsiScanState *st)
+eval_params(ForeignScanState *node, EsiScanState *st, Datum **values, bool **nulls)
+{
+	int			n = list_length(st->expr_states);
+	ListCell   *lc;
+
+	*values = palloc0(sizeof(Datum) * (n + 1));
+	*nulls = palloc0(sizeof(bool) * (n + 1));
+	foreach(lc, st->expr_states)
+	{
+		int			i = foreach_current_index(lc);
+		Datum		d = ExecEvalExpr(lfirst(lc), node->ss.ps.ps_ExprContext, &(*nulls)[i]);
+
+		(*values)[i] = (*nulls)[i] ? (Datum) 0 :
+			datumCopy(d, st->typbyvals[i], st->typlens[i]);
+	}
+}
+
+/*
+ * same_params
+ *		Whether the run-time values equal those of the current crawl (same
+ *		bytes: then the same requests go out).
+ */
+static bool
+same_params(EsiScanState *st, Datum *values, bool *nulls)
+{
+	for (int i = 0; i < list_length(st->expr_states); i++)
+	{
+		if (nulls[i] != st->nulls[i])
+			return false;
+		if (!nulls[i] &&
+			!datumIsEqual(values[i], st->values[i], st->typbyvals[i], st->typlens[i]))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * start_scan
+ *		Evaluate the parameter values; if they are those of the previous
+ *		scan, replay the rows it kept (and go on with its crawl if it
+ *		stopped early), else build the requests and start a new crawl.
+ */
+static void
+start_scan(ForeignScanState *node, EsiScanState *st)
 {
 	List	   *reqs;
+	Datum	   *values;
+	bool	   *nulls;
 	MemoryContext old;
 
+	if (st->missing_att != 0)
+		report_lacking_param(st->route,
+							 esi_route_param_for_att(st->route, st->missing_att),
+							 st->missing_join);
 	check_scope(st->route);
-	old = MemoryContextSwitchTo(node->ss.ps.state->es_query_cxt);
+
+	MemoryContextReset(st->spare_cxt);
+	old = MemoryContextSwitchTo(st->spare_cxt);
+	eval_params(node, st, &values, &nulls);
+	MemoryContextSwitchTo(old);
+	st->started = true;
+
+	if (st->rows_valid && same_params(st, values, nulls))
+	{
+		st->replay_pos = 0;
+		return;
+	}
+
+	/* a new crawl; a from_id walk starts afresh */
+	if (st->crawl)
+		esi_crawl_end(st->crawl);
+	st->crawl = NULL;
+	st->page = NULL;
+	st->replay_pos = -1;
+	if (st->keep_rows)
+	{
+		MemoryContextReset(st->rows_cxt);
+		st->rows = NULL;
+		st->nrows = st->maxrows = 0;
+		st->rows_valid = true;
+	}
+
+	/* the new values become current; the old ones are freed next time */
+	old = MemoryContextSwitchTo(st->spare_cxt);
 	reqs = esi_build_requests(st->route, st->quals,
 							  list_make2(st->exprs, st->expr_states),
 							  node->ss.ps.ps_ExprContext);
-	st->crawl = esi_crawl_begin(node->ss.ps.state->es_query_cxt, st->route,
-								st->opts, reqs, st->row_bound, &st->stats);
 	MemoryContextSwitchTo(old);
+	old = st->req_cxt;
+	st->req_cxt = st->spare_cxt;
+	st->spare_cxt = old;
+	st->values = values;
+	st->nulls = nulls;
+	st->crawl_done = false;
+	st->crawl = esi_crawl_begin(st->req_cxt, st->route, st->opts, reqs,
+								st->row_bound, &st->stats);
+}
+
+/*
+ * keep_row
+ *		Keep a copy of a row for replay by a rescan with the same parameter
+ *		values, while the kept rows fit in work_mem; past that, give up
+ *		keeping this crawl's rows (a rescan then fetches again).
+ */
+static TupleTableSlot *
+keep_row(EsiScanState *st, TupleTableSlot *slot)
+{
+	MemoryContext old;
+
+	if (!st->keep_rows || !st->rows_valid)
+		return slot;
+	if (MemoryContextMemAllocated(st->rows_cxt, false) > (Size) work_mem * 1024)
+	{
+		MemoryContextReset(st->rows_cxt);
+		st->rows = NULL;
+		st->nrows = st->maxrows = 0;
+		st->rows_valid = false;
+		return slot;
+	}
+	old = MemoryContextSwitchTo(st->rows_cxt);
+	if (st->nrows >= st->maxrows)
+	{
+		st->maxrows = Max(64, st->maxrows * 2);
+		st->rows = st->rows ? repalloc(st->rows, sizeof(MinimalTuple) * st->maxrows) :
+			palloc(sizeof(MinimalTuple) * st->maxrows);
+	}
+	st->rows[st->nrows++] = heap_form_minimal_tuple(slot->tts_tupleDescriptor,
+													slot->tts_values,
+													slot->tts_isnull);
+	MemoryContextSwitchTo(old);
+	return slot;
 }
 
 /*
@@ -553,6 +889,13 @@ record_id(EsiScanState *st, Datum d)
 	return 0;
 }
 
+/*
+ * esiIterateForeignScan
+ *		FDW callback: the next row.  The first call after a (re)scan
+ *		evaluates the parameters; rows then come from the rows kept from an
+ *		earlier scan with the same values, then from the pages of the
+ *		crawl, decoded one record per call straight into the slot.
+ */
 static TupleTableSlot *
 esiIterateForeignScan(ForeignScanState *node)
 {
@@ -561,8 +904,19 @@ esiIterateForeignScan(ForeignScanState *node)
 	MemoryContext old;
 
 	ExecClearTuple(slot);
-	if (st->crawl == NULL)
-		start_crawl(node, st);
+	if (!st->started)
+		start_scan(node, st);
+	if (st->replay_pos >= 0)
+	{
+		if (st->replay_pos < st->nrows)
+		{
+			ExecForceStoreMinimalTuple(st->rows[st->replay_pos++], slot, false);
+			return slot;
+		}
+		st->replay_pos = -1;
+	}
+	if (st->crawl_done)
+		return slot;
 
 	for (;;)
 	{
@@ -572,7 +926,13 @@ esiIterateForeignScan(ForeignScanState *node)
 		{
 			st->page = esi_crawl_next_page(st->crawl);
 			if (st->page == NULL)
+			{
+				/* done: free the transfers now, the rows may be replayed */
+				esi_crawl_end(st->crawl);
+				st->crawl = NULL;
+				st->crawl_done = true;
 				return slot;
+			}
 			set_page_params(st, st->page);
 			/* the page's cursor strings must outlive the per-row context */
 			old = MemoryContextSwitchTo(st->page_cxt);
@@ -603,7 +963,7 @@ esiIterateForeignScan(ForeignScanState *node)
 				slot->tts_values[st->param_atts[i] - 1] = st->page_values[i];
 				slot->tts_isnull[st->param_atts[i] - 1] = st->page_nulls[i];
 			}
-			return ExecStoreVirtualTuple(slot);
+			return keep_row(st, ExecStoreVirtualTuple(slot));
 		}
 
 		/* what the page's walk needs to know to find the next page */
@@ -614,18 +974,27 @@ esiIterateForeignScan(ForeignScanState *node)
 	}
 }
 
+/*
+ * esiReScanForeignScan
+ *		FDW callback: parameter values may have changed.  Whether the next
+ *		scan fetches again is decided when its first row is asked for
+ *		(start_scan): the same values replay the rows already read, other
+ *		values start a new crawl.
+ */
 static void
 esiReScanForeignScan(ForeignScanState *node)
 {
 	EsiScanState *st = node->fdw_state;
 
-	/* parameter values may have changed: start over on the next row */
-	if (st->crawl)
-		esi_crawl_end(st->crawl);
-	st->crawl = NULL;
-	st->page = NULL;
+	st->started = false;
+	st->replay_pos = -1;
 }
 
+/*
+ * esiEndForeignScan
+ *		FDW callback: stop the crawl and release its libcurl handles; the
+ *		memory goes with the query's context.
+ */
 static void
 esiEndForeignScan(ForeignScanState *node)
 {
@@ -643,6 +1012,213 @@ esiEndForeignScan(ForeignScanState *node)
  * ---------------------------------------------------------------------
  */
 
+/*
+ * plan_children
+ *		The plans directly below a plan node, as EXPLAIN walks them.
+ */
+static List *
+plan_children(Plan *plan)
+{
+	List	   *children = NIL;
+
+	if (plan->lefttree)
+		children = lappend(children, plan->lefttree);
+	if (plan->righttree)
+		children = lappend(children, plan->righttree);
+	switch (nodeTag(plan))
+	{
+		case T_Append:
+			children = list_concat(children, ((Append *) plan)->appendplans);
+			break;
+		case T_MergeAppend:
+			children = list_concat(children, ((MergeAppend *) plan)->mergeplans);
+			break;
+		case T_BitmapAnd:
+			children = list_concat(children, ((BitmapAnd *) plan)->bitmapplans);
+			break;
+		case T_BitmapOr:
+			children = list_concat(children, ((BitmapOr *) plan)->bitmapplans);
+			break;
+		case T_SubqueryScan:
+			children = lappend(children, ((SubqueryScan *) plan)->subplan);
+			break;
+		case T_CustomScan:
+			children = list_concat(children, ((CustomScan *) plan)->custom_plans);
+			break;
+		default:
+			break;
+	}
+	return children;
+}
+
+/*
+ * plan_path
+ *		Whether target is plan or below it; if so, the plans from target's
+ *		parent up to plan are appended to *ancestors, innermost first.
+ */
+static bool
+plan_path(Plan *plan, Plan *target, List **ancestors)
+{
+	ListCell   *lc;
+
+	if (plan == NULL)
+		return false;
+	if (plan == target)
+		return true;
+	foreach(lc, plan_children(plan))
+	{
+		if (plan_path(lfirst(lc), target, ancestors))
+		{
+			*ancestors = lappend(*ancestors, plan);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* find_subplan_walker's state */
+typedef struct SubPlanSearch
+{
+	int			plan_id;
+	SubPlan    *found;
+	Plan	   *holder;
+} SubPlanSearch;
+
+/*
+ * find_subplan_walker
+ *		expression_tree_walker callback: a SubPlan node running plan_id.
+ */
+static bool
+find_subplan_walker(Node *node, SubPlanSearch *s)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, SubPlan) && ((SubPlan *) node)->plan_id == s->plan_id)
+	{
+		s->found = (SubPlan *) node;
+		return true;
+	}
+	return expression_tree_walker(node, find_subplan_walker, s);
+}
+
+/*
+ * find_subplan_in
+ *		Search a plan tree for the node whose expressions (or initPlans) run
+ *		subplan s->plan_id; fills s->found and s->holder.
+ */
+static bool
+find_subplan_in(Plan *plan, SubPlanSearch *s)
+{
+	List	   *exprs;
+	ListCell   *lc;
+
+	if (plan == NULL)
+		return false;
+	exprs = list_make3(plan->targetlist, plan->qual, plan->initPlan);
+	switch (nodeTag(plan))
+	{
+		case T_NestLoop:
+		case T_MergeJoin:
+		case T_HashJoin:
+			exprs = lappend(exprs, ((Join *) plan)->joinqual);
+			break;
+		case T_Result:
+			exprs = lappend(exprs, ((Result *) plan)->resconstantqual);
+			break;
+		case T_ForeignScan:
+			exprs = lappend(exprs, ((ForeignScan *) plan)->fdw_exprs);
+			break;
+		case T_FunctionScan:
+			exprs = lappend(exprs, ((FunctionScan *) plan)->functions);
+			break;
+		case T_ValuesScan:
+			exprs = lappend(exprs, ((ValuesScan *) plan)->values_lists);
+			break;
+		case T_IndexScan:
+			exprs = lappend(exprs, ((IndexScan *) plan)->indexqualorig);
+			break;
+		case T_Limit:
+			exprs = lappend(exprs, ((Limit *) plan)->limitCount);
+			exprs = lappend(exprs, ((Limit *) plan)->limitOffset);
+			break;
+		default:
+			break;
+	}
+	if (find_subplan_walker((Node *) exprs, s))
+	{
+		s->holder = plan;
+		return true;
+	}
+	foreach(lc, plan_children(plan))
+		if (find_subplan_in(lfirst(lc), s))
+			return true;
+	return false;
+}
+
+/*
+ * explain_ancestors
+ *		The ancestors of a plan node as EXPLAIN passes them to ruleutils:
+ *		the plans above it, innermost first, and for a node inside a subplan
+ *		the SubPlan node, the plan running it, and that plan's ancestors.
+ *		ruleutils needs them to print a nested loop's parameter or a
+ *		correlated subquery's as the outer column it comes from; the FDW
+ *		callback is not given them, so they are found again in the plan.
+ */
+static List *
+explain_ancestors(PlannedStmt *pstmt, Plan *target)
+{
+	List	   *ancestors = NIL;
+	int			tree = -1;		/* 0: the main plan, n: subplan n */
+	ListCell   *lc;
+
+	if (pstmt == NULL)
+		return NIL;
+	if (plan_path(pstmt->planTree, target, &ancestors))
+		tree = 0;
+	foreach(lc, pstmt->subplans)
+	{
+		if (tree < 0 && plan_path(lfirst(lc), target, &ancestors))
+			tree = foreach_current_index(lc) + 1;
+	}
+
+	/* climb from a subplan to the node that runs it, at most once each */
+	for (int guard = list_length(pstmt->subplans); tree > 0 && guard > 0; guard--)
+	{
+		SubPlanSearch s = {tree, NULL, NULL};
+		int			holder_tree = -1;
+		Plan	   *root = NULL;
+
+		if (find_subplan_in(pstmt->planTree, &s))
+		{
+			holder_tree = 0;
+			root = pstmt->planTree;
+		}
+		foreach(lc, pstmt->subplans)
+		{
+			if (holder_tree < 0 && find_subplan_in(lfirst(lc), &s))
+			{
+				holder_tree = foreach_current_index(lc) + 1;
+				root = lfirst(lc);
+			}
+		}
+		if (holder_tree < 0)
+			break;
+		ancestors = lappend(ancestors, s.found);
+		ancestors = lappend(ancestors, s.holder);
+		(void) plan_path(root, s.holder, &ancestors);
+		tree = holder_tree;
+	}
+	return ancestors;
+}
+
+/*
+ * esiExplainForeignScan
+ *		FDW callback: the route, its paging and the requests the scan will
+ *		make, computed from the plan without contacting ESI (run-time values
+ *		as $n; VERBOSE lists what each $n is, deparsed from fdw_exprs, which
+ *		setrefs keeps valid inside subqueries and CTEs).  EXPLAIN ANALYZE
+ *		adds what the transfers did.
+ */
 static void
 esiExplainForeignScan(ForeignScanState *node, ExplainState *es)
 {
@@ -652,23 +1228,28 @@ esiExplainForeignScan(ForeignScanState *node, ExplainState *es)
 
 	ExplainPropertyText("ESI Route", psprintf("GET %s", route->route), es);
 	ExplainPropertyText("ESI Paging", paging_names[route->paging], es);
-	ExplainPropertyText("ESI Requests",
-						esi_describe_requests(route, st->quals), es);
+	if (st->missing_att != 0)
+		ExplainPropertyText("ESI Requests",
+							psprintf("none: no value for column \"%s\" (an error if the scan runs)",
+									 esi_route_param_for_att(route, st->missing_att)->colname),
+							es);
+	else
+		ExplainPropertyText("ESI Requests",
+							esi_describe_requests(route, st->quals), es);
 	if (es->verbose && st->exprs != NIL)
 	{
+		Plan	   *plan = node->ss.ps.plan;
 		StringInfoData buf;
 		List	   *ctx;
 		ListCell   *lc;
-		int			i = 0;
 
-		ctx = set_deparse_context_plan(es->deparse_cxt, node->ss.ps.plan, NIL);
+		ctx = set_deparse_context_plan(es->deparse_cxt, plan,
+									   explain_ancestors(es->pstmt, plan));
 		initStringInfo(&buf);
-		foreach(lc, st->shown_exprs)
-		{
-			appendStringInfo(&buf, "%s$%d = %s", i ? ", " : "", i + 1,
+		foreach(lc, st->exprs)
+			appendStringInfo(&buf, "%s$%d = %s", buf.len ? ", " : "",
+							 foreach_current_index(lc) + 1,
 							 deparse_expression(lfirst(lc), ctx, true, false));
-			i++;
-		}
 		ExplainPropertyText("ESI Parameters", buf.data, es);
 	}
 	if (es->verbose && st->row_bound >= 0)
@@ -704,6 +1285,11 @@ esiExplainForeignScan(ForeignScanState *node, ExplainState *es)
  * ---------------------------------------------------------------------
  */
 
+/*
+ * esiImportForeignSchema
+ *		FDW callback: CREATE FOREIGN TABLE statements for a group of routes
+ *		of the generated catalog (catalog.c).
+ */
 static List *
 esiImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 {
@@ -712,7 +1298,8 @@ esiImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 
 /*
  * esi_fdw_handler
- *		The wrapper's callbacks.
+ *		The wrapper's callbacks: scans of ESI routes (no modification) and
+ *		IMPORT FOREIGN SCHEMA.
  */
 Datum
 esi_fdw_handler(PG_FUNCTION_ARGS)

@@ -4,7 +4,9 @@
  *		  esi_fdw's settings (GUCs).
  *
  * Settings that decide where requests go or how TLS is checked are
- * superuser-only; the rest any user may set for a session.
+ * superuser-only; the rest any user may set for a session.  Text that is
+ * sent to ESI is checked like the server options that override it
+ * (option.c), so a setting cannot smuggle a line break into a header.
  *
  *-------------------------------------------------------------------------
  */
@@ -18,6 +20,7 @@
 #include "esi_catalog.h"
 #include "esi_fdw.h"
 #include "guc.h"
+#include "option.h"
 
 char	   *esi_guc_base_url = NULL;
 char	   *esi_guc_user_agent = NULL;
@@ -32,6 +35,91 @@ int			esi_guc_max_pages = 10000;
 int			esi_guc_max_reply_size_kb = 65536;
 char	   *esi_guc_ca_file = NULL;
 bool		esi_guc_verify_tls = true;
+char	   *esi_guc_allowed_base_urls = NULL;
+
+/*
+ * check_wire_text
+ *		Check hook of settings sent in a header: no control characters.
+ */
+static bool
+check_wire_text(char **newval, void **extra, GucSource source)
+{
+	const char *problem = esi_check_wire_text(*newval);
+
+	if (problem == NULL)
+		return true;
+	GUC_check_errdetail("%s", problem);
+	GUC_check_errhint("Remove the line breaks and other control characters from the value.");
+	return false;
+}
+
+/*
+ * check_compat_date
+ *		Check hook of esi_fdw.compatibility_date: a real date, YYYY-MM-DD,
+ *		as for the server option.
+ */
+static bool
+check_compat_date(char **newval, void **extra, GucSource source)
+{
+	const char *problem = esi_check_date(*newval);
+
+	if (problem == NULL)
+		return true;
+	GUC_check_errdetail("%s", problem);
+	GUC_check_errhint("Use a date such as '2026-08-04'.");
+	return false;
+}
+
+/*
+ * check_base_url
+ *		Check hook of esi_fdw.base_url: the checks of the server option.
+ */
+static bool
+check_base_url(char **newval, void **extra, GucSource source)
+{
+	const char *problem = esi_check_base_url(*newval);
+
+	if (problem == NULL)
+		return true;
+	GUC_check_errdetail("%s", problem);
+	GUC_check_errhint("Use a URL such as 'https://esi.evetech.net'.");
+	return false;
+}
+
+/*
+ * check_allowed_base_urls
+ *		Check hook of esi_fdw.allowed_base_urls: a comma list of base URLs,
+ *		or '*'.
+ */
+static bool
+check_allowed_base_urls(char **newval, void **extra, GucSource source)
+{
+	char	   *copy = pstrdup(*newval);
+	char	   *save;
+
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+	{
+		const char *problem;
+		char	   *end;
+
+		while (*tok == ' ')
+			tok++;
+		end = tok + strlen(tok);
+		while (end > tok && end[-1] == ' ')
+			*--end = '\0';
+		if (*tok == '\0' || strcmp(tok, "*") == 0)
+			continue;
+		if ((problem = esi_check_base_url(tok)) != NULL)
+		{
+			GUC_check_errdetail("Entry \"%s\": %s", tok, problem);
+			GUC_check_errhint("List base URLs separated by commas, such as 'https://esi.evetech.net, http://127.0.0.1:8080', or '*' for any.");
+			pfree(copy);
+			return false;
+		}
+	}
+	pfree(copy);
+	return true;
+}
 
 /*
  * esi_guc_define
@@ -44,20 +132,20 @@ esi_guc_define(void)
 							   "Base URL of ESI, used when a server sets no base_url.",
 							   "Point it at an ESI simulator or proxy for tests.",
 							   &esi_guc_base_url, ESI_DEFAULT_BASE_URL,
-							   PGC_SUSET, 0, NULL, NULL, NULL);
+							   PGC_SUSET, 0, check_base_url, NULL, NULL);
 	DefineCustomStringVariable("esi_fdw.user_agent",
 							   "User-Agent sent to ESI when a server sets no user_agent.",
 							   "ESI asks for contact details: an email, app name and version.",
 							   &esi_guc_user_agent, "esi_fdw/" ESI_FDW_VERSION " (PostgreSQL foreign data wrapper)",
-							   PGC_USERSET, 0, NULL, NULL, NULL);
+							   PGC_USERSET, 0, check_wire_text, NULL, NULL);
 	DefineCustomStringVariable("esi_fdw.compatibility_date",
 							   "X-Compatibility-Date sent to ESI when a server sets no compatibility_date.",
 							   "Defaults to the date of the OpenAPI description the catalog was generated from.",
 							   &esi_guc_compat_date, esi_catalog_version,
-							   PGC_USERSET, 0, NULL, NULL, NULL);
+							   PGC_USERSET, 0, check_compat_date, NULL, NULL);
 	DefineCustomIntVariable("esi_fdw.max_connections",
 							"Concurrent HTTP connections one scan uses to fetch pages.",
-							NULL, &esi_guc_max_connections, 8, 1, 64,
+							NULL, &esi_guc_max_connections, 8, 1, ESI_MAX_CONNECTIONS,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("esi_fdw.connect_timeout",
 							"Time allowed to connect to ESI.",
@@ -98,5 +186,10 @@ esi_guc_define(void)
 							 "Verify ESI's TLS certificate and host name.",
 							 NULL, &esi_guc_verify_tls, true,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("esi_fdw.allowed_base_urls",
+							   "Base URLs that servers of roles other than superusers may use.",
+							   "A comma list of base URLs (a server's base_url may also be below one of them), or '*' for any.",
+							   &esi_guc_allowed_base_urls, ESI_DEFAULT_BASE_URL,
+							   PGC_SUSET, 0, check_allowed_base_urls, NULL, NULL);
 	MarkGUCPrefixReserved("esi_fdw");
 }

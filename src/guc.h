@@ -10,6 +10,8 @@
 
 #include "postgres.h"
 
+/* the most connections one scan may use: the setting's and the option's range */
+#define ESI_MAX_CONNECTIONS 64
 
 extern char *esi_guc_base_url;
 extern char *esi_guc_user_agent;
@@ -24,6 +26,7 @@ extern int	esi_guc_max_pages;
 extern int	esi_guc_max_reply_size_kb;
 extern char *esi_guc_ca_file;
 extern bool esi_guc_verify_tls;
+extern char *esi_guc_allowed_base_urls;
 
 extern void esi_guc_define(void);
 

@@ -1,18 +1,24 @@
 /*-------------------------------------------------------------------------
  *
  * option.c
- *		  Validation of esi_fdw's options, and reading a server's settings.
+ *		  esi_fdw's options: their definitions, the validator, and the one
+ *		  parser that turns an option list into typed values.
  *
  * Every option is checked where it is written (CREATE/ALTER ... OPTIONS),
  * so a typo fails at once with the list of valid names instead of at the
- * first query.  Checks that need several options together (a route
- * template against its columns) happen in route.c when the table is used.
+ * first query.  The validator and the users of options (a server's
+ * settings below, a table's route in route.c) go through the same
+ * parse_options(), so they cannot disagree.  Checks that need several
+ * columns together (a route template against its columns) happen in
+ * route.c when the table is used.
+ *
+ * Any text that reaches the wire (headers, the URL) is refused if it holds
+ * a control character: a CR/LF in a header value would add headers or a
+ * whole second request on a keep-alive connection.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
-
-#include <ctype.h>
 
 #include "access/reloptions.h"
 #include "catalog/pg_attribute.h"
@@ -22,6 +28,7 @@
 #include "catalog/pg_user_mapping.h"
 #include "commands/defrem.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/varlena.h"
 
@@ -29,58 +36,93 @@
 #include "guc.h"
 #include "option.h"
 
-/* What an option's value must look like */
+/* What an option's value must look like, and the C type it is parsed to */
 typedef enum EsiOptKind
 {
-	OPT_TEXT,					/* any non-empty text */
-	OPT_URL,					/* http:// or https:// */
-	OPT_DATE,					/* YYYY-MM-DD */
-	OPT_BOOL,
-	OPT_INT,					/* 1 .. 1024 */
-	OPT_ROUTE,					/* /path/{param}/... */
-	OPT_PAGING,
-	OPT_SHAPE,
-	OPT_PARAM_IN,
-	OPT_SECONDS					/* -1 .. */
+	OPT_TEXT,					/* char *: non-empty text */
+	OPT_URL,					/* char *: http:// or https:// base URL */
+	OPT_DATE,					/* char *: YYYY-MM-DD */
+	OPT_QUERY,					/* char *: name=value&... percent-encoded */
+	OPT_ROUTE,					/* char * and segments: /path/{param}/... */
+	OPT_BOOL,					/* bool */
+	OPT_CONNECTIONS,			/* int: 1 .. ESI_MAX_CONNECTIONS */
+	OPT_SECONDS,				/* int: -1 .. */
+	OPT_PAGING,					/* EsiPaging */
+	OPT_SHAPE,					/* EsiShape */
+	OPT_PARAM_IN				/* char: 'p' or 'q' */
 } EsiOptKind;
 
 typedef struct EsiOption
 {
 	const char *name;
 	Oid			context;		/* catalog the option belongs to */
+	size_t		offset;			/* where parse_options stores the value */
 	EsiOptKind	kind;
 } EsiOption;
 
+#define SRV(f) ForeignServerRelationId, offsetof(EsiServerOptions, f)
+#define TBL(f) ForeignTableRelationId, offsetof(EsiTableOptions, f)
+#define COL(f) AttributeRelationId, offsetof(EsiColumnOptions, f)
+
 static const EsiOption esi_options[] = {
 	/* server */
-	{"base_url", ForeignServerRelationId, OPT_URL},
-	{"compatibility_date", ForeignServerRelationId, OPT_DATE},
-	{"user_agent", ForeignServerRelationId, OPT_TEXT},
-	{"language", ForeignServerRelationId, OPT_TEXT},
-	{"tenant", ForeignServerRelationId, OPT_TEXT},
-	{"compression", ForeignServerRelationId, OPT_BOOL},
-	{"max_connections", ForeignServerRelationId, OPT_INT},
+	{"base_url", SRV(base_url), OPT_URL},
+	{"compatibility_date", SRV(compat_date), OPT_DATE},
+	{"user_agent", SRV(user_agent), OPT_TEXT},
+	{"language", SRV(language), OPT_TEXT},
+	{"tenant", SRV(tenant), OPT_TEXT},
+	{"compression", SRV(compression), OPT_BOOL},
+	{"max_connections", SRV(max_connections), OPT_CONNECTIONS},
 	/* foreign table: the route it maps */
-	{"route", ForeignTableRelationId, OPT_ROUTE},
-	{"paging", ForeignTableRelationId, OPT_PAGING},
-	{"shape", ForeignTableRelationId, OPT_SHAPE},
-	{"records_key", ForeignTableRelationId, OPT_TEXT},
-	{"query", ForeignTableRelationId, OPT_TEXT},
-	{"id_field", ForeignTableRelationId, OPT_TEXT},
-	{"scope", ForeignTableRelationId, OPT_TEXT},
-	{"roles", ForeignTableRelationId, OPT_TEXT},
-	{"cache_seconds", ForeignTableRelationId, OPT_SECONDS},
-	{"rate_group", ForeignTableRelationId, OPT_TEXT},
-	{"compat_date", ForeignTableRelationId, OPT_DATE},
+	{"route", TBL(route), OPT_ROUTE},
+	{"paging", TBL(paging), OPT_PAGING},
+	{"shape", TBL(shape), OPT_SHAPE},
+	{"records_key", TBL(records_key), OPT_TEXT},
+	{"query", TBL(query), OPT_QUERY},
+	{"id_field", TBL(id_field), OPT_TEXT},
+	{"scope", TBL(scope), OPT_TEXT},
+	{"roles", TBL(roles), OPT_TEXT},
+	{"cache_seconds", TBL(cache_seconds), OPT_SECONDS},
+	{"rate_group", TBL(rate_group), OPT_TEXT},
+	{"compat_date", TBL(compat_date), OPT_DATE},
 	/* column: parameter and/or field */
-	{"param", AttributeRelationId, OPT_PARAM_IN},
-	{"param_name", AttributeRelationId, OPT_TEXT},
-	{"required", AttributeRelationId, OPT_BOOL},
-	{"default", AttributeRelationId, OPT_TEXT},
-	{"true_value", AttributeRelationId, OPT_TEXT},
-	{"false_value", AttributeRelationId, OPT_TEXT},
-	{"field", AttributeRelationId, OPT_TEXT},
-	{NULL, InvalidOid, OPT_TEXT}
+	{"param", COL(param_in), OPT_PARAM_IN},
+	{"param_name", COL(param_name), OPT_TEXT},
+	{"required", COL(required), OPT_BOOL},
+	{"default", COL(default_value), OPT_TEXT},
+	{"true_value", COL(true_value), OPT_TEXT},
+	{"false_value", COL(false_value), OPT_TEXT},
+	{"field", COL(field), OPT_TEXT},
+	{NULL}
+};
+
+/* Keyword options: each word and the value it is parsed to */
+typedef struct EsiKeyword
+{
+	const char *word;
+	int			value;
+} EsiKeyword;
+
+static const EsiKeyword paging_words[] = {
+	{"none", ESI_PAGING_NONE},
+	{"pages", ESI_PAGING_PAGES},
+	{"cursor", ESI_PAGING_CURSOR},
+	{"from_id", ESI_PAGING_FROM_ID},
+	{NULL}
+};
+
+static const EsiKeyword shape_words[] = {
+	{"array", ESI_SHAPE_ARRAY},
+	{"object", ESI_SHAPE_OBJECT},
+	{"values", ESI_SHAPE_VALUES},
+	{"value", ESI_SHAPE_VALUE},
+	{NULL}
+};
+
+static const EsiKeyword param_in_words[] = {
+	{"path", 'p'},
+	{"query", 'q'},
+	{NULL}
 };
 
 PG_FUNCTION_INFO_V1(esi_fdw_validator);
@@ -157,121 +199,396 @@ closest_name(const char *name, Oid context)
 }
 
 /*
- * esi_option_bool
- *		An option's value as a boolean, with a proper error when it is not.
- */
-bool
-esi_option_bool(DefElem *def)
-{
-	bool		result;
-
-	if (!parse_bool(defGetString(def), &result))
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-				 errmsg("invalid value for boolean option \"%s\": \"%s\"",
-						def->defname, defGetString(def)),
-				 errhint("Use true or false.")));
-	return result;
-}
-
-/*
  * bad_value
- *		Report an option value that does not have the required form.
+ *		Report an option value that does not have the required form.  The
+ *		value itself is not repeated when it holds control characters, so
+ *		the message stays on one line.
  */
 static void
 bad_value(DefElem *def, const char *detail, const char *hint)
 {
+	const char *v = defGetString(def);
+
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-			 errmsg("invalid value for option \"%s\": \"%s\"",
-					def->defname, defGetString(def)),
+			 esi_check_wire_text(v) ?
+			 errmsg("invalid value for option \"%s\"", def->defname) :
+			 errmsg("invalid value for option \"%s\": \"%s\"", def->defname, v),
 			 errdetail("%s", detail),
 			 errhint("%s", hint)));
 }
 
 /*
- * check_date
- *		True if s is a real calendar date written YYYY-MM-DD.
+ * esi_check_wire_text
+ *		Text sent in a header or a URL may not hold control characters
+ *		(below 0x20, and 0x7F): CR and LF would start a new header line.
  */
-static bool
-check_date(const char *s)
+const char *
+esi_check_wire_text(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char) *s < 0x20 || (unsigned char) *s == 0x7F)
+			return "The value contains a control character (such as a line break or a tab), which cannot be sent in an HTTP request.";
+	return NULL;
+}
+
+/*
+ * esi_check_date
+ *		A real calendar date written YYYY-MM-DD, as ESI's
+ *		X-Compatibility-Date takes it.
+ */
+const char *
+esi_check_date(const char *s)
 {
 	int			y,
 				m,
 				d;
 	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	const char *bad = "ESI compatibility dates are real dates written YYYY-MM-DD, from the year 2000.";
 
+	if (esi_check_wire_text(s) != NULL)
+		return esi_check_wire_text(s);
 	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-		return false;
+		return bad;
 	for (int i = 0; i < 10; i++)
-		if (i != 4 && i != 7 && !isdigit((unsigned char) s[i]))
-			return false;
+		if (i != 4 && i != 7 && !(s[i] >= '0' && s[i] <= '9'))
+			return bad;
 	y = atoi(s);
 	m = atoi(s + 5);
 	d = atoi(s + 8);
 	if (y < 2000 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
-		return false;
+		return bad;
 	if (m == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+		return bad;
+	return NULL;
+}
+
+/*
+ * is_hex
+ *		True for a hexadecimal digit.
+ */
+static bool
+is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/*
+ * url_char_len
+ *		Length of the URL character at s: 3 for a %XX escape, 1 for a
+ *		character allowed unencoded in a path segment (RFC 3986 pchar) or,
+ *		with in_query, in a query string (also '/' and '?'), 0 for anything
+ *		else.  refuse lists further characters to refuse ('&' and '=' in a
+ *		query).
+ */
+static int
+url_char_len(const char *s, bool in_query, const char *refuse)
+{
+	unsigned char c = (unsigned char) *s;
+
+	if (c == '%')
+		return (is_hex(s[1]) && is_hex(s[2])) ? 3 : 0;
+	if (c == '\0' || strchr(refuse, c))
+		return 0;
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+		return 1;
+	if (strchr("-._~!$&'()*+,;=:@", c))
+		return 1;
+	if (in_query && (c == '/' || c == '?'))
+		return 1;
+	return 0;
+}
+
+/*
+ * is_dot_segment
+ *		True if the path segment s[0..len) is "." or "..", also written with
+ *		%2E: servers and libcurl resolve those to another path.
+ */
+static bool
+is_dot_segment(const char *s, int len)
+{
+	int			dots = 0;
+
+	for (int i = 0; i < len;)
+	{
+		if (s[i] == '.')
+			i++;
+		else if (s[i] == '%' && i + 2 < len && s[i + 1] == '2' &&
+				 (s[i + 2] == 'e' || s[i + 2] == 'E'))
+			i += 3;
+		else
+			return false;
+		dots++;
+	}
+	return dots == 1 || dots == 2;
+}
+
+/*
+ * check_path
+ *		A URL path (possibly empty) made of percent-encoded segments with no
+ *		"." or ".." segment, no query string and no fragment.
+ */
+static const char *
+check_path(const char *s)
+{
+	const char *seg = s;
+
+	for (;;)
+	{
+		if (*s == '/' || *s == '\0')
+		{
+			if (is_dot_segment(seg, s - seg))
+				return "A path may not contain \".\" or \"..\" segments.";
+			if (*s == '\0')
+				return NULL;
+			seg = ++s;
+			continue;
+		}
+		if (*s == '?' || *s == '#')
+			return "A path may not contain '?' or '#': it has no query string or fragment.";
+		if (url_char_len(s, false, "") == 0)
+			return "A path may only contain letters, digits, -._~!$&'()*+,;=:@ and %XX escapes.";
+		s += url_char_len(s, false, "");
+	}
+}
+
+/*
+ * esi_check_base_url
+ *		An http or https URL of a host, with an optional port and path, no
+ *		user name or password, query string or fragment.
+ */
+const char *
+esi_check_base_url(const char *s)
+{
+	const char *p;
+	const char *host;
+
+	if ((p = esi_check_wire_text(s)) != NULL)
+		return p;
+	if (strncmp(s, "http://", 7) == 0)
+		p = s + 7;
+	else if (strncmp(s, "https://", 8) == 0)
+		p = s + 8;
+	else
+		return "Only http and https URLs are allowed.";
+
+	/* user:password@ would hide the real host from a quick look */
+	if (memchr(p, '@', strcspn(p, "/")) != NULL)
+		return "A base URL may not hold a user name or password.";
+	host = p;
+	if (*p == '[')
+	{
+		/* an IPv6 address */
+		for (p++; is_hex(*p) || *p == ':' || *p == '.'; p++)
+			;
+		if (*p != ']' || p == host + 1)
+			return "The URL's host is not a valid IPv6 address in brackets.";
+		p++;
+	}
+	else
+	{
+		for (; (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			 (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_'; p++)
+			;
+		if (p == host)
+			return "The URL has no host name.";
+	}
+	if (*p == ':')
+	{
+		long		port = 0;
+		const char *digits = ++p;
+
+		for (; *p >= '0' && *p <= '9' && p - digits < 6; p++)
+			port = port * 10 + (*p - '0');
+		if (p == digits || port < 1 || port > 65535)
+			return "The URL's port is not a number from 1 to 65535.";
+	}
+	if (*p != '\0' && *p != '/')
+		return "A base URL is scheme://host[:port][/path], with no user name, password, query string or fragment.";
+	return check_path(p);
+}
+
+/*
+ * esi_base_url_allowed
+ *		True if url is one of esi_fdw.allowed_base_urls, or below one of them
+ *		(the next character is '/').  Scheme and host compare without regard
+ *		to case; trailing slashes do not count.  '*' allows every URL.
+ */
+bool
+esi_base_url_allowed(const char *url)
+{
+	const char *list = esi_guc_allowed_base_urls ? esi_guc_allowed_base_urls : "";
+	size_t		ulen = strlen(url);
+
+	while (ulen > 0 && url[ulen - 1] == '/')
+		ulen--;
+
+	while (*list)
+	{
+		const char *start;
+		size_t		len;
+
+		while (*list == ' ' || *list == ',')
+			list++;
+		start = list;
+		while (*list && *list != ',')
+			list++;
+		len = list - start;
+		while (len > 0 && (start[len - 1] == ' ' || start[len - 1] == '/'))
+			len--;
+		if (len == 0)
+			continue;
+		if (len == 1 && start[0] == '*')
+			return true;
+		if (ulen >= len && pg_strncasecmp(url, start, len) == 0 &&
+			(ulen == len || url[len] == '/'))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * check_query
+ *		The table option "query": name=value pairs joined by '&', each part
+ *		percent-encoded, as it goes into the URL unchanged.
+ */
+static const char *
+check_query(const char *s)
+{
+	for (;;)
+	{
+		const char *name = s;
+
+		while (url_char_len(s, true, "&=?") > 0)
+			s += url_char_len(s, true, "&=?");
+		if (s == name || *s != '=')
+			return "A query string is name=value pairs joined by '&', such as 'datasource=tranquility&language=en'.";
+		s++;
+		while (url_char_len(s, true, "&=") > 0)
+			s += url_char_len(s, true, "&=");
+		if (*s == '\0')
+			return NULL;
+		if (*s != '&')
+			return "Names and values in a query string are percent-encoded: no spaces, '#', '=' in a value, or other characters outside letters, digits and -._~!$'()*+,;:@/?.";
+		s++;
+	}
+}
+
+/*
+ * parse_route
+ *		Parse a route template into its segments: literal path text and
+ *		{name} parameters.  Returns NULL, or a DETAIL saying what is wrong.
+ */
+static const char *
+parse_route(const char *s, EsiTableOptions *out)
+{
+	EsiRouteSegment *segs = palloc0(sizeof(EsiRouteSegment) * (strlen(s) + 1));
+	int			n = 0;
+	StringInfoData lit;
+	const char *seg = s;
+
+	if (s[0] != '/')
+		return "A route starts with '/'.";
+	initStringInfo(&lit);
+	for (;;)
+	{
+		if (*s == '/' || *s == '\0')
+		{
+			if (is_dot_segment(seg, s - seg))
+				return "A route may not contain \".\" or \"..\" segments.";
+			seg = s + 1;
+		}
+		if (*s == '\0')
+			break;
+		if (*s == '{')
+		{
+			const char *name = ++s;
+
+			while ((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_')
+				s++;
+			if (*s != '}')
+				return "A path parameter is {name}, a name of lower-case letters, digits and '_' between balanced braces.";
+			if (s == name)
+				return "A path parameter has an empty name \"{}\".";
+			if (lit.len)
+			{
+				segs[n].text = pstrdup(lit.data);
+				segs[n++].paramidx = -1;
+				resetStringInfo(&lit);
+			}
+			segs[n].text = pnstrdup(name, s - name);
+			segs[n].is_param = true;
+			segs[n++].paramidx = -1;
+			s++;
+			continue;
+		}
+		if (*s == '}')
+			return "The route has a '}' without a '{' before it.";
+		if (*s == '?' || *s == '#')
+			return "A route may not contain '?' or '#': put fixed query parameters in the table option \"query\".";
+		if (*s != '/' && url_char_len(s, false, "") == 0)
+			return "A route may only contain letters, digits, -._~!$&'()*+,;=:@, '/', %XX escapes and {parameters}.";
+		appendBinaryStringInfo(&lit, s, *s == '%' ? 3 : 1);
+		s += *s == '%' ? 3 : 1;
+	}
+	if (lit.len)
+	{
+		segs[n].text = lit.data;
+		segs[n++].paramidx = -1;
+	}
+	out->nsegments = n;
+	out->segments = segs;
+	return NULL;
+}
+
+/*
+ * parse_keyword
+ *		The value of a keyword option, or an error.
+ */
+static int
+parse_keyword(DefElem *def, const EsiKeyword *words, const char *detail,
+			  const char *hint)
+{
+	const char *v = defGetString(def);
+
+	for (const EsiKeyword *w = words; w->word; w++)
+		if (strcmp(v, w->word) == 0)
+			return w->value;
+	bad_value(def, detail, hint);
+	return 0;					/* not reached */
+}
+
+/*
+ * parse_int
+ *		A whole decimal integer from lo to hi, or false.
+ */
+static bool
+parse_int(const char *s, int lo, int hi, int *result)
+{
+	char	   *end;
+	long		n;
+
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (s[0] == '\0' || *end != '\0' || errno != 0 || n < lo || n > hi)
 		return false;
+	*result = (int) n;
 	return true;
 }
 
 /*
- * check_route
- *		A route template starts with '/', has balanced {param} names made of
- *		lower-case letters, digits and '_', and no query string.
- */
-static bool
-check_route(const char *s)
-{
-	bool		inparam = false;
-
-	if (s[0] != '/')
-		return false;
-	for (; *s; s++)
-	{
-		if (*s == '{')
-		{
-			if (inparam || s[1] == '}')
-				return false;
-			inparam = true;
-		}
-		else if (*s == '}')
-		{
-			if (!inparam)
-				return false;
-			inparam = false;
-		}
-		else if (inparam && !(islower((unsigned char) *s) ||
-							  isdigit((unsigned char) *s) || *s == '_'))
-			return false;
-		else if (*s == '?' || *s == '#' || isspace((unsigned char) *s))
-			return false;
-	}
-	return !inparam;
-}
-
-/*
- * int_in_range
- *		True if s is a whole decimal integer from lo to hi.
- */
-static bool
-int_in_range(const char *s, long lo, long hi)
-{
-	char	   *end;
-	long		n = strtol(s, &end, 10);
-
-	return s[0] != '\0' && *end == '\0' && n >= lo && n <= hi;
-}
-
-/*
- * check_value
- *		Raise an error if an option's value does not fit its kind.
+ * parse_value
+ *		Check one option's value and store it, typed, at its offset in out.
  */
 static void
-check_value(const EsiOption *o, DefElem *def)
+parse_value(const EsiOption *o, DefElem *def, void *out)
 {
 	char	   *v = defGetString(def);
+	void	   *dest = (char *) out + o->offset;
+	const char *problem;
+
+	if ((problem = esi_check_wire_text(v)) != NULL)
+		bad_value(def, problem, "Remove the line breaks and other control characters from the value.");
 
 	switch (o->kind)
 	{
@@ -279,65 +596,72 @@ check_value(const EsiOption *o, DefElem *def)
 			if (v[0] == '\0')
 				bad_value(def, "The value is empty.",
 						  "Give a value, or drop the option with OPTIONS (DROP name).");
+			*(char **) dest = v;
 			break;
 		case OPT_URL:
-			if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
-				bad_value(def, "Only http and https URLs are allowed.",
-						  "Use a URL such as 'https://esi.evetech.net'.");
+			if ((problem = esi_check_base_url(v)) != NULL)
+				bad_value(def, problem, "Use a URL such as 'https://esi.evetech.net'.");
+			*(char **) dest = v;
 			break;
 		case OPT_DATE:
-			if (!check_date(v))
-				bad_value(def, "ESI compatibility dates are written YYYY-MM-DD.",
-						  "Use a date such as '2026-08-04'.");
+			if ((problem = esi_check_date(v)) != NULL)
+				bad_value(def, problem, "Use a date such as '2026-08-04'.");
+			*(char **) dest = v;
+			break;
+		case OPT_QUERY:
+			if ((problem = check_query(v)) != NULL)
+				bad_value(def, problem, "Percent-encode names and values, for example 'datasource=tranquility&name=Jita%20IV'.");
+			*(char **) dest = v;
+			break;
+		case OPT_ROUTE:
+			if ((problem = parse_route(v, (EsiTableOptions *) out)) != NULL)
+				bad_value(def, problem, "Use a route such as '/markets/{region_id}/orders'.");
+			*(char **) dest = v;
 			break;
 		case OPT_BOOL:
-			(void) esi_option_bool(def);
+			if (!parse_bool(v, (bool *) dest))
+				bad_value(def, "The value is not a boolean.", "Use true or false.");
 			break;
-		case OPT_INT:
-			if (!int_in_range(v, 1, 1024))
-				bad_value(def, "The value must be an integer from 1 to 1024.",
+		case OPT_CONNECTIONS:
+			if (!parse_int(v, 1, ESI_MAX_CONNECTIONS, (int *) dest))
+				bad_value(def,
+						  psprintf("The value must be an integer from 1 to %d, the range of esi_fdw.max_connections.",
+								   ESI_MAX_CONNECTIONS),
 						  "Use a number such as 8.");
 			break;
 		case OPT_SECONDS:
-			if (!int_in_range(v, -1, 100000000))
+			if (!parse_int(v, -1, 100000000, (int *) dest))
 				bad_value(def, "The value must be a number of seconds, or -1 when unknown.",
 						  "Use a number such as 300.");
 			break;
-		case OPT_ROUTE:
-			if (!check_route(v))
-				bad_value(def, "A route is an ESI path starting with '/', with path parameters in braces and no query string.",
-						  "Use a route such as '/markets/{region_id}/orders'.");
-			break;
 		case OPT_PAGING:
-			if (strcmp(v, "none") != 0 && strcmp(v, "pages") != 0 &&
-				strcmp(v, "cursor") != 0 && strcmp(v, "from_id") != 0)
-				bad_value(def, "Paging is one of none, pages, cursor, from_id.",
-						  "Use paging 'pages' for routes that answer with X-Pages.");
+			*(EsiPaging *) dest = parse_keyword(def, paging_words,
+												"Paging is one of none, pages, cursor, from_id.",
+												"Use paging 'pages' for routes that answer with X-Pages.");
 			break;
 		case OPT_SHAPE:
-			if (strcmp(v, "array") != 0 && strcmp(v, "object") != 0 &&
-				strcmp(v, "values") != 0 && strcmp(v, "value") != 0)
-				bad_value(def, "Shape is one of array (of objects), object, values (array of scalars), value (one scalar).",
-						  "Use shape 'array' for routes that answer with a list of objects.");
+			*(EsiShape *) dest = parse_keyword(def, shape_words,
+											   "Shape is one of array (of objects), object, values (array of scalars), value (one scalar).",
+											   "Use shape 'array' for routes that answer with a list of objects.");
 			break;
 		case OPT_PARAM_IN:
-			if (strcmp(v, "path") != 0 && strcmp(v, "query") != 0)
-				bad_value(def, "A parameter is either in the path or in the query string.",
-						  "Use param 'path' or param 'query'.");
+			*(char *) dest = parse_keyword(def, param_in_words,
+										   "A parameter is either in the path or in the query string.",
+										   "Use param 'path' or param 'query'.");
 			break;
 	}
 }
 
 /*
- * esi_fdw_validator
- *		Check the options of the wrapper, a server, a user mapping, a foreign
- *		table or one of its columns.
+ * parse_options
+ *		Check every option of a list against the definitions of its context
+ *		and store the values in out (an EsiServerOptions, EsiTableOptions or
+ *		EsiColumnOptions, defaults already filled in).  Used by the validator
+ *		and by every reader of options.
  */
-Datum
-esi_fdw_validator(PG_FUNCTION_ARGS)
+static void
+parse_options(Oid context, List *options, void *out)
 {
-	List	   *options = untransformRelOptions(PG_GETARG_DATUM(0));
-	Oid			context = PG_GETARG_OID(1);
 	ListCell   *lc;
 
 	foreach(lc, options)
@@ -367,8 +691,6 @@ esi_fdw_validator(PG_FUNCTION_ARGS)
 							 context_name(context))));
 		}
 
-		check_value(o, def);
-
 		/* an option given twice is a mistake, not an override */
 		foreach(lc2, options)
 		{
@@ -383,6 +705,123 @@ esi_fdw_validator(PG_FUNCTION_ARGS)
 								def->defname),
 						 errhint("Give each option once.")));
 		}
+
+		parse_value(o, def, out);
+	}
+}
+
+/*
+ * server_defaults
+ *		A server's settings before its options: the GUCs.
+ */
+static void
+server_defaults(EsiServerOptions *opts)
+{
+	memset(opts, 0, sizeof(EsiServerOptions));
+	opts->base_url = esi_guc_base_url;
+	opts->compat_date = esi_guc_compat_date;
+	opts->user_agent = esi_guc_user_agent;
+	opts->compression = true;
+	opts->max_connections = esi_guc_max_connections;
+}
+
+/*
+ * esi_parse_table_options
+ *		A foreign table's options, typed, with their defaults.
+ */
+void
+esi_parse_table_options(List *options, EsiTableOptions *out)
+{
+	memset(out, 0, sizeof(EsiTableOptions));
+	out->paging = ESI_PAGING_NONE;
+	out->shape = ESI_SHAPE_ARRAY;
+	out->cache_seconds = -1;
+	parse_options(ForeignTableRelationId, options, out);
+}
+
+/*
+ * esi_parse_column_options
+ *		A foreign table column's options, typed.  A boolean column sent as
+ *		a parameter needs both of true_value and false_value.
+ */
+void
+esi_parse_column_options(List *options, EsiColumnOptions *out)
+{
+	memset(out, 0, sizeof(EsiColumnOptions));
+	parse_options(AttributeRelationId, options, out);
+	if ((out->true_value != NULL) != (out->false_value != NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("option \"%s\" needs option \"%s\"",
+						out->true_value ? "true_value" : "false_value",
+						out->true_value ? "false_value" : "true_value"),
+				 errdetail("A boolean column is sent as one of two parameter values."),
+				 errhint("Set both, for example OPTIONS (true_value 'buy', false_value 'sell').")));
+}
+
+/*
+ * check_base_url_privilege
+ *		Only a superuser may point a server anywhere: others may use the
+ *		base URLs in esi_fdw.allowed_base_urls.  Otherwise any role with
+ *		USAGE on the wrapper could make the database fetch from hosts on its
+ *		network and read the replies in error messages.
+ */
+static void
+check_base_url_privilege(const char *base_url)
+{
+	if (superuser() || esi_base_url_allowed(base_url))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to set option \"base_url\" to \"%s\"", base_url),
+			 errdetail("Only a superuser may point a server at a base URL that is not in esi_fdw.allowed_base_urls (\"%s\").",
+					   esi_guc_allowed_base_urls ? esi_guc_allowed_base_urls : ""),
+			 errhint("Ask a superuser to create the server, or to add the URL to esi_fdw.allowed_base_urls.")));
+}
+
+/*
+ * esi_fdw_validator
+ *		Check the options of the wrapper, a server, a user mapping, a foreign
+ *		table or one of its columns.
+ */
+Datum
+esi_fdw_validator(PG_FUNCTION_ARGS)
+{
+	List	   *options = untransformRelOptions(PG_GETARG_DATUM(0));
+	Oid			context = PG_GETARG_OID(1);
+
+	switch (context)
+	{
+		case ForeignServerRelationId:
+			{
+				EsiServerOptions srv;
+				ListCell   *lc;
+
+				server_defaults(&srv);
+				parse_options(context, options, &srv);
+				foreach(lc, options)
+					if (strcmp(((DefElem *) lfirst(lc))->defname, "base_url") == 0)
+						check_base_url_privilege(srv.base_url);
+				break;
+			}
+		case ForeignTableRelationId:
+			{
+				EsiTableOptions tbl;
+
+				esi_parse_table_options(options, &tbl);
+				break;
+			}
+		case AttributeRelationId:
+			{
+				EsiColumnOptions col;
+
+				esi_parse_column_options(options, &col);
+				break;
+			}
+		default:
+			/* the wrapper and user mappings take no options */
+			parse_options(context, options, NULL);
+			break;
 	}
 
 	PG_RETURN_VOID();
@@ -391,46 +830,34 @@ esi_fdw_validator(PG_FUNCTION_ARGS)
 /*
  * esi_get_server_options
  *		A server's settings, with the GUCs filling what it does not set.
+ *
+ *		A base_url outside esi_fdw.allowed_base_urls is used only if the
+ *		server belongs to a superuser: the validator checked who set it, but
+ *		the list may have shrunk since, and a server's owner may change.
  */
 EsiServerOptions *
 esi_get_server_options(ForeignServer *server)
 {
-	EsiServerOptions *opts = palloc0(sizeof(EsiServerOptions));
-	ListCell   *lc;
+	EsiServerOptions *opts = palloc(sizeof(EsiServerOptions));
+	size_t		n;
 
-	opts->base_url = esi_guc_base_url;
-	opts->compat_date = esi_guc_compat_date;
-	opts->user_agent = esi_guc_user_agent;
-	opts->compression = true;
-	opts->max_connections = esi_guc_max_connections;
+	server_defaults(opts);
+	parse_options(ForeignServerRelationId, server->options, opts);
 
-	foreach(lc, server->options)
-	{
-		DefElem    *def = (DefElem *) lfirst(lc);
-
-		if (strcmp(def->defname, "base_url") == 0)
-			opts->base_url = defGetString(def);
-		else if (strcmp(def->defname, "compatibility_date") == 0)
-			opts->compat_date = defGetString(def);
-		else if (strcmp(def->defname, "user_agent") == 0)
-			opts->user_agent = defGetString(def);
-		else if (strcmp(def->defname, "language") == 0)
-			opts->language = defGetString(def);
-		else if (strcmp(def->defname, "tenant") == 0)
-			opts->tenant = defGetString(def);
-		else if (strcmp(def->defname, "compression") == 0)
-			opts->compression = esi_option_bool(def);
-		else if (strcmp(def->defname, "max_connections") == 0)
-			opts->max_connections = atoi(defGetString(def));
-	}
+	/* the GUC's value (no base_url option) was set by a superuser */
+	if (opts->base_url != esi_guc_base_url &&
+		!esi_base_url_allowed(opts->base_url) && !superuser_arg(server->owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("server \"%s\" may not use base URL \"%s\"",
+						server->servername, opts->base_url),
+				 errdetail("The server's owner is not a superuser and the URL is not in esi_fdw.allowed_base_urls."),
+				 errhint("Ask a superuser to take ownership of the server or to add the URL to esi_fdw.allowed_base_urls.")));
 
 	/* join "base" and "/path" without doubling the slash */
 	opts->base_url = pstrdup(opts->base_url);
-	{
-		size_t		n = strlen(opts->base_url);
-
-		while (n > 0 && opts->base_url[n - 1] == '/')
-			opts->base_url[--n] = '\0';
-	}
+	n = strlen(opts->base_url);
+	while (n > 0 && opts->base_url[n - 1] == '/')
+		opts->base_url[--n] = '\0';
 	return opts;
 }

@@ -1,7 +1,12 @@
 /*-------------------------------------------------------------------------
  *
  * option.h
- *		  Option validation (the wrapper's validator) and a server's settings.
+ *		  esi_fdw's options: one table of definitions, parsed in one place.
+ *
+ * The validator and the code that uses options (a server's settings, a
+ * foreign table's route) read them through the same parser, so what the
+ * validator accepts is exactly what is used.  The checks on text that
+ * reaches the wire are shared with the settings' check hooks (guc.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -10,8 +15,10 @@
 
 #include "postgres.h"
 
-#include "nodes/parsenodes.h"
 #include "foreign/foreign.h"
+#include "nodes/pg_list.h"
+
+#include "decode.h"
 
 /* Settings of one foreign server (GUC defaults applied) */
 typedef struct EsiServerOptions
@@ -25,7 +32,68 @@ typedef struct EsiServerOptions
 	int			max_connections;
 } EsiServerOptions;
 
+typedef enum EsiPaging
+{
+	ESI_PAGING_NONE,
+	ESI_PAGING_PAGES,			/* page=N with X-Pages */
+	ESI_PAGING_CURSOR,			/* before/after tokens in the body */
+	ESI_PAGING_FROM_ID			/* from_id=<last id> */
+} EsiPaging;
+
+/*
+ * One piece of a route template: literal path text, or a {name} filled with
+ * a parameter's value.  The template is parsed once, by the option parser;
+ * esi_get_route binds each {name} to the column that feeds it.
+ */
+typedef struct EsiRouteSegment
+{
+	char	   *text;			/* literal text, or the name between braces */
+	bool		is_param;
+	int			paramidx;		/* a {name}'s index into EsiRoute.params */
+} EsiRouteSegment;
+
+/* A foreign table's options */
+typedef struct EsiTableOptions
+{
+	char	   *route;			/* the template as written */
+	int			nsegments;
+	EsiRouteSegment *segments;	/* paramidx not yet bound */
+	EsiPaging	paging;
+	EsiShape	shape;
+	char	   *records_key;
+	char	   *query;			/* fixed "a=b&c=d", or NULL */
+	char	   *id_field;
+	char	   *scope;
+	/* facts from the catalog, accepted and kept for later use */
+	char	   *roles;
+	int			cache_seconds;
+	char	   *rate_group;
+	char	   *compat_date;
+} EsiTableOptions;
+
+/* A foreign table column's options */
+typedef struct EsiColumnOptions
+{
+	char		param_in;		/* 'p' path, 'q' query, '\0' not a parameter */
+	char	   *param_name;
+	bool		required;
+	char	   *default_value;
+	char	   *true_value;
+	char	   *false_value;
+	char	   *field;
+} EsiColumnOptions;
+
 extern EsiServerOptions *esi_get_server_options(ForeignServer *server);
-extern bool esi_option_bool(DefElem *def);
+extern void esi_parse_table_options(List *options, EsiTableOptions *out);
+extern void esi_parse_column_options(List *options, EsiColumnOptions *out);
+
+/*
+ * Checks shared with the settings' check hooks: NULL when the value is
+ * fine, else a DETAIL sentence saying what is wrong.
+ */
+extern const char *esi_check_wire_text(const char *s);
+extern const char *esi_check_date(const char *s);
+extern const char *esi_check_base_url(const char *s);
+extern bool esi_base_url_allowed(const char *url);
 
 #endif							/* ESI_OPTION_H */

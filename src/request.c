@@ -540,32 +540,21 @@ make_request(EsiRoute *route, char **values, bool *placeholder)
 	EsiRequest *req = palloc0(sizeof(EsiRequest));
 	StringInfoData path;
 	StringInfoData query;
-	const char *s = route->route;
 
 	initStringInfo(&path);
-	while (*s)
+	for (int k = 0; k < route->nsegments; k++)
 	{
-		if (*s == '{')
-		{
-			const char *e = strchr(s, '}');
+		EsiRouteSegment *seg = &route->segments[k];
+		int			i = seg->paramidx;
 
-			for (int i = 0; i < route->nparams; i++)
-				if (route->params[i].in == 'p' &&
-					strlen(route->params[i].param) == (size_t) (e - s - 1) &&
-					strncmp(route->params[i].param, s + 1, e - s - 1) == 0)
-				{
-					if (values[i] == NULL)
-						appendBinaryStringInfo(&path, s, e - s + 1);
-					else if (placeholder && placeholder[i])
-						appendStringInfoString(&path, values[i]);
-					else
-						pct_encode(&path, values[i]);
-					break;
-				}
-			s = e + 1;
-		}
+		if (!seg->is_param)
+			appendStringInfoString(&path, seg->text);
+		else if (values[i] == NULL)
+			appendStringInfo(&path, "{%s}", seg->text);
+		else if (placeholder && placeholder[i])
+			appendStringInfoString(&path, values[i]);
 		else
-			appendStringInfoChar(&path, *s++);
+			pct_encode(&path, values[i]);
 	}
 
 	initStringInfo(&query);

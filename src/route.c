@@ -7,6 +7,9 @@
  * column options say which columns are request parameters and which are
  * response fields.  Everything the scan needs comes from here, so a table
  * written by hand behaves exactly like one made by IMPORT FOREIGN SCHEMA.
+ * The options are parsed by option.c (the validator's own parser); here
+ * they are checked against each other and against the columns, and the
+ * route template's {names} are bound to the columns that feed them.
  *
  *-------------------------------------------------------------------------
  */
@@ -14,7 +17,6 @@
 
 #include "access/htup_details.h"
 #include "access/table.h"
-#include "commands/defrem.h"
 #include "foreign/foreign.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -38,46 +40,88 @@ route_error(EsiRoute *r, const char *msg, const char *hint)
 }
 
 /*
- * check_template
- *		Every {name} in the route must be fed by a path parameter column, and
- *		every path parameter column must appear in the route.
+ * bind_template
+ *		Bind every {name} of the parsed route to the path parameter column
+ *		that feeds it; every path parameter column must appear in the route.
  */
 static void
-check_template(EsiRoute *r)
+bind_template(EsiRoute *r)
 {
-	const char *s = r->route;
-
-	while ((s = strchr(s, '{')) != NULL)
+	for (int k = 0; k < r->nsegments; k++)
 	{
-		const char *e = strchr(s, '}');
-		bool		found = false;
+		EsiRouteSegment *seg = &r->segments[k];
 
-		for (int i = 0; i < r->nparams; i++)
-			if (r->params[i].in == 'p' &&
-				strlen(r->params[i].param) == (size_t) (e - s - 1) &&
-				strncmp(r->params[i].param, s + 1, e - s - 1) == 0)
-				found = true;
-		if (!found)
+		if (!seg->is_param)
+			continue;
+		seg->paramidx = -1;
+		for (int i = 0; i < r->nparams && seg->paramidx < 0; i++)
+			if (r->params[i].in == 'p' && strcmp(r->params[i].param, seg->text) == 0)
+				seg->paramidx = i;
+		if (seg->paramidx < 0)
 			route_error(r,
-						psprintf("The route %s has the path parameter {%.*s} but no column supplies it.",
-								 r->route, (int) (e - s - 1), s + 1),
-						psprintf("Add a column with OPTIONS (param 'path'), for example: ALTER FOREIGN TABLE %s ADD COLUMN %.*s bigint OPTIONS (param 'path').",
-								 r->relname, (int) (e - s - 1), s + 1));
-		s = e + 1;
+						psprintf("The route %s has the path parameter {%s} but no column supplies it.",
+								 r->route, seg->text),
+						psprintf("Add a column with OPTIONS (param 'path'), for example: ALTER FOREIGN TABLE %s ADD COLUMN %s bigint OPTIONS (param 'path').",
+								 r->relname, seg->text));
 	}
 
 	for (int i = 0; i < r->nparams; i++)
 	{
-		char	   *needle;
+		bool		found = false;
 
 		if (r->params[i].in != 'p')
 			continue;
-		needle = psprintf("{%s}", r->params[i].param);
-		if (strstr(r->route, needle) == NULL)
+		for (int k = 0; k < r->nsegments && !found; k++)
+			found = r->segments[k].is_param &&
+				strcmp(r->segments[k].text, r->params[i].param) == 0;
+		if (!found)
 			route_error(r,
-						psprintf("Column %s is a path parameter, but the route %s has no %s.",
-								 r->params[i].colname, r->route, needle),
+						psprintf("Column %s is a path parameter, but the route %s has no {%s}.",
+								 r->params[i].colname, r->route, r->params[i].param),
 						"Use OPTIONS (param 'query') for query parameters.");
+	}
+}
+
+/*
+ * check_fields
+ *		Each JSON field feeds one column.  The decoder fills one column per
+ *		field, so a second column on the same field would get only some of
+ *		the values; a reply of scalars (shape values or value) has a single
+ *		field, so such a table has a single column read from the reply.
+ */
+static void
+check_fields(EsiRoute *r, TupleDesc tupdesc)
+{
+	int			first = -1;
+
+	for (int i = 0; i < r->natts; i++)
+	{
+		const char *a = NameStr(TupleDescAttr(tupdesc, i)->attname);
+
+		if (r->fields[i] == NULL)
+			continue;
+		if (r->shape == ESI_SHAPE_VALUES || r->shape == ESI_SHAPE_VALUE)
+		{
+			if (first < 0)
+			{
+				first = i;
+				continue;
+			}
+			route_error(r,
+						psprintf("A table of shape '%s' reads one value from each record, but columns %s and %s both read it.",
+								 r->shape == ESI_SHAPE_VALUES ? "values" : "value",
+								 NameStr(TupleDescAttr(tupdesc, first)->attname), a),
+						psprintf("Keep one such column: drop the other (ALTER FOREIGN TABLE %s DROP COLUMN %s) or make it a request parameter with OPTIONS (param 'query').",
+								 r->relname, a));
+		}
+		for (int j = 0; j < i; j++)
+			if (r->fields[j] && strcmp(r->fields[i], r->fields[j]) == 0)
+				route_error(r,
+							psprintf("Columns %s and %s both read the JSON field \"%s\".",
+									 NameStr(TupleDescAttr(tupdesc, j)->attname), a, r->fields[i]),
+							psprintf("Map each JSON field to one column: drop %s (ALTER FOREIGN TABLE %s DROP COLUMN %s) and select %s twice where both are needed.",
+									 a, r->relname, a,
+									 NameStr(TupleDescAttr(tupdesc, j)->attname)));
 	}
 }
 
@@ -90,39 +134,23 @@ esi_get_route(Oid relid)
 {
 	EsiRoute   *r = palloc0(sizeof(EsiRoute));
 	ForeignTable *ft = GetForeignTable(relid);
+	EsiTableOptions topts;
 	Relation	rel;
 	TupleDesc	tupdesc;
-	ListCell   *lc;
 
 	r->relid = relid;
 	r->relname = get_rel_name(relid);
-	r->shape = ESI_SHAPE_ARRAY;
-	r->paging = ESI_PAGING_NONE;
 
-	foreach(lc, ft->options)
-	{
-		DefElem    *def = (DefElem *) lfirst(lc);
-		char	   *v = defGetString(def);
-
-		if (strcmp(def->defname, "route") == 0)
-			r->route = v;
-		else if (strcmp(def->defname, "paging") == 0)
-			r->paging = strcmp(v, "pages") == 0 ? ESI_PAGING_PAGES :
-				strcmp(v, "cursor") == 0 ? ESI_PAGING_CURSOR :
-				strcmp(v, "from_id") == 0 ? ESI_PAGING_FROM_ID : ESI_PAGING_NONE;
-		else if (strcmp(def->defname, "shape") == 0)
-			r->shape = strcmp(v, "object") == 0 ? ESI_SHAPE_OBJECT :
-				strcmp(v, "values") == 0 ? ESI_SHAPE_VALUES :
-				strcmp(v, "value") == 0 ? ESI_SHAPE_VALUE : ESI_SHAPE_ARRAY;
-		else if (strcmp(def->defname, "records_key") == 0)
-			r->records_key = v;
-		else if (strcmp(def->defname, "scope") == 0)
-			r->scope = v;
-		else if (strcmp(def->defname, "query") == 0)
-			r->fixed_query = v;
-		else if (strcmp(def->defname, "id_field") == 0)
-			r->id_field = v;
-	}
+	esi_parse_table_options(ft->options, &topts);
+	r->route = topts.route;
+	r->nsegments = topts.nsegments;
+	r->segments = topts.segments;
+	r->paging = topts.paging;
+	r->shape = topts.shape;
+	r->records_key = topts.records_key;
+	r->scope = topts.scope;
+	r->fixed_query = topts.query;
+	r->id_field = topts.id_field;
 
 	if (r->route == NULL)
 		route_error(r, "The table has no \"route\" option.",
@@ -140,66 +168,43 @@ esi_get_route(Oid relid)
 	for (int i = 0; i < tupdesc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
-		List	   *opts;
-		char	   *param_in = NULL;
-		EsiParamCol *p;
-		char	   *field = NULL;
+		EsiColumnOptions copts;
+		char	   *field;
 
 		if (att->attisdropped)
 			continue;
 		r->atttypes[i] = att->atttypid;
 		r->atttypmods[i] = att->atttypmod;
 
-		opts = GetForeignColumnOptions(relid, att->attnum);
-		p = &r->params[r->nparams];
-		memset(p, 0, sizeof(EsiParamCol));
-		foreach(lc, opts)
+		esi_parse_column_options(GetForeignColumnOptions(relid, att->attnum),
+								 &copts);
+		field = copts.field;
+		if (copts.param_in)
 		{
-			DefElem    *def = (DefElem *) lfirst(lc);
-			char	   *v = defGetString(def);
+			EsiParamCol *p = &r->params[r->nparams++];
 
-			if (strcmp(def->defname, "param") == 0)
-				param_in = v;
-			else if (strcmp(def->defname, "param_name") == 0)
-				p->param = v;
-			else if (strcmp(def->defname, "required") == 0)
-				p->required = esi_option_bool(def);
-			else if (strcmp(def->defname, "default") == 0)
-				p->default_value = v;
-			else if (strcmp(def->defname, "true_value") == 0)
-				p->true_value = v;
-			else if (strcmp(def->defname, "false_value") == 0)
-				p->false_value = v;
-			else if (strcmp(def->defname, "field") == 0)
-				field = v;
-		}
-
-		if (param_in)
-		{
 			p->attnum = att->attnum;
 			p->colname = pstrdup(NameStr(att->attname));
-			if (p->param == NULL)
-				p->param = p->colname;
-			p->in = param_in[0] == 'p' ? 'p' : 'q';
-			if (p->in == 'p')
-				p->required = true;
+			p->param = copts.param_name ? copts.param_name : p->colname;
+			p->in = copts.param_in;
+			/* path parameters are always required */
+			p->required = (p->in == 'p') || copts.required;
+			p->default_value = copts.default_value;
+			p->true_value = copts.true_value;
+			p->false_value = copts.false_value;
 			p->typoid = att->atttypid;
 			/* a parameter column is also a field only when it says so */
 			p->is_field = (field != NULL);
-			if ((p->true_value != NULL) != (p->false_value != NULL))
-				route_error(r,
-							psprintf("Column %s sets only one of true_value and false_value.", p->colname),
-							"Set both, for example OPTIONS (true_value 'buy', false_value 'sell').");
-			r->nparams++;
 		}
 		else if (field == NULL)
 			field = pstrdup(NameStr(att->attname));
 
 		r->fields[i] = field;
 	}
-	table_close(rel, AccessShareLock);
 
-	check_template(r);
+	bind_template(r);
+	check_fields(r, tupdesc);
+	table_close(rel, AccessShareLock);
 
 	/* a from_id walk needs to see each record's id */
 	if (r->paging == ESI_PAGING_FROM_ID)

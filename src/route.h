@@ -11,14 +11,7 @@
 #include "postgres.h"
 
 #include "decode.h"
-
-typedef enum EsiPaging
-{
-	ESI_PAGING_NONE,
-	ESI_PAGING_PAGES,			/* page=N with X-Pages */
-	ESI_PAGING_CURSOR,			/* before/after tokens in the body */
-	ESI_PAGING_FROM_ID			/* from_id=<last id> */
-} EsiPaging;
+#include "option.h"				/* EsiPaging, EsiRouteSegment */
 
 /*
  * A request parameter as the columns of a table define it.  Several columns
@@ -43,6 +36,8 @@ typedef struct EsiRoute
 	Oid			relid;
 	char	   *relname;
 	char	   *route;			/* template: /markets/{region_id}/orders */
+	int			nsegments;		/* the template, parsed: literals and */
+	EsiRouteSegment *segments;	/* {name}s bound to params[paramidx] */
 	EsiShape	shape;
 	EsiPaging	paging;
 	char	   *records_key;

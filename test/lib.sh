@@ -214,6 +214,7 @@ esi_cluster_start() {
 		echo "lc_messages = 'C'"
 		echo "log_line_prefix = '%m [%p] %q%a '"
 		echo "log_min_messages = warning"
+		echo "shared_preload_libraries = 'esi_fdw'"
 		if [ -n "${ESI_CLUSTER_EXTRA_CONF:-}" ]; then
 			printf '%s\n' "$ESI_CLUSTER_EXTRA_CONF"
 		fi
