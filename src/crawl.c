@@ -248,9 +248,12 @@ fill_slots(EsiCrawl *c)
 static void
 retry_later(EsiCrawl *c, EsiWork *w, int64 delay_ms)
 {
+	MemoryContext old = MemoryContextSwitchTo(c->cxt);
+
 	w->not_before = GetCurrentTimestamp() + delay_ms * 1000;
 	c->retries = lappend(c->retries, w);
 	c->stats->retries++;
+	MemoryContextSwitchTo(old);
 }
 
 /*
@@ -392,7 +395,8 @@ handle_done(EsiCrawl *c, EsiTransfer *t)
 /*
  * wait_for_activity
  *		Wait for a transfer, the latch, or the first retry that is due, and
- *		act on whatever finished.
+ *		act on whatever finished.  The scan calls in per-tuple memory, reset
+ *		row after row: the crawl's lists and pages are made in its own.
  */
 static void
 wait_for_activity(EsiCrawl *c, long max_ms)
@@ -400,6 +404,7 @@ wait_for_activity(EsiCrawl *c, long max_ms)
 	EsiTransfer *t;
 	long		wait = max_ms;
 	ListCell   *lc;
+	MemoryContext old = MemoryContextSwitchTo(c->cxt);
 
 	if (wait > 0 && c->retries != NIL)
 	{
@@ -417,6 +422,7 @@ wait_for_activity(EsiCrawl *c, long max_ms)
 	c->stats->wait_ms += esi_http_wait(c->multi, wait);
 	while ((t = esi_http_next_done(c->multi)) != NULL)
 		handle_done(c, t);
+	MemoryContextSwitchTo(old);
 }
 
 /*
