@@ -19,7 +19,7 @@ DATA = $(wildcard src/esi_fdw--*.sql)
 PGFILEDESC = "esi_fdw - foreign data wrapper for EVE Online ESI"
 
 # pg_regress suite (sql/ + expected/); needs ESI_SIM_URL, see test/run_tests.sh
-REGRESS = setup options definitions security market pushdown paging explain errors catalog planner
+REGRESS = setup options definitions security market pushdown pushdown_exact paging explain errors catalog planner sim_contract sim_decoder sim_lang
 REGRESS_OPTS = 
 
 PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags libcurl json-c)

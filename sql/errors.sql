@@ -41,11 +41,11 @@ RESET esi_fdw.max_retries;
 -- malformed JSON names the route
 SELECT * FROM sim.reset;
 SELECT id FROM sim.fault WHERE path = '/markets/10000030/history' AND kind = 'malformed' AND count = 0;
-SELECT count(*) FROM market_history WHERE region_id = 10000030 AND type_id = 34;
+SELECT * FROM sim.error_of('SELECT count(*) FROM eve.market_history WHERE region_id = 10000030 AND type_id = 34');
 -- a truncated body is retried, then reported
 SELECT * FROM sim.reset;
 SELECT id FROM sim.fault WHERE path = '/markets/10000030/history' AND kind = 'truncate' AND count = 0;
-SELECT count(*) FROM market_history WHERE region_id = 10000030 AND type_id = 34;
+SELECT * FROM sim.error_of('SELECT count(*) FROM eve.market_history WHERE region_id = 10000030 AND type_id = 34');
 -- a dropped connection likewise
 SELECT * FROM sim.reset;
 SELECT id FROM sim.fault WHERE path = '/markets/10000030/history' AND kind = 'reset' AND count = 0;

@@ -14,6 +14,36 @@ SELECT count(*) AS requests, count(DISTINCT page) AS pages, min(page), max(page)
 SELECT count(*) FROM market_orders WHERE region_id = 10000030;
 SELECT count(DISTINCT conn) <= 8 AS few_connections, count(*) AS requests FROM sim.requests;
 
+-- pages are really in flight at the same time, up to max_connections: with
+-- 150 ms of latency per page, the simulator's log (when each request came
+-- and when its answer was written) shows how many overlapped
+CREATE FOREIGN TABLE sim.request_times (
+  seq bigint, path text, page integer, status integer, conn integer,
+  started timestamptz, finished timestamptz
+) SERVER esi OPTIONS (route '/_sim/requests');
+CREATE FUNCTION sim.max_in_flight(route_path text) RETURNS bigint LANGUAGE sql AS $$
+  -- at each request's start: the requests started by then and not yet answered
+  SELECT max((SELECT count(*) FROM sim.request_times b
+               WHERE b.path = route_path AND b.started <= a.started
+                 AND b.finished > a.started))
+    FROM sim.request_times a WHERE a.path = route_path
+$$;
+SELECT * FROM sim.reset;
+SELECT id FROM sim.fault WHERE path = '/markets/10000042/orders' AND kind = 'latency' AND ms = 150
+   AND count = 0;
+SET esi_fdw.max_connections = 4;
+SELECT count(*) FROM market_orders WHERE region_id = 10000042;
+SELECT count(*) AS requests, bool_and(finished > started) AS timed,
+       sim.max_in_flight('/markets/10000042/orders') AS max_in_flight
+  FROM sim.request_times;
+SELECT * FROM sim.reset;
+SELECT id FROM sim.fault WHERE path = '/markets/10000042/orders' AND kind = 'latency' AND ms = 150
+   AND count = 0;
+SET esi_fdw.max_connections = 2;
+SELECT count(*) FROM market_orders WHERE region_id = 10000042;
+SELECT sim.max_in_flight('/markets/10000042/orders') AS max_in_flight;
+RESET esi_fdw.max_connections;
+
 -- any number of connections gives the same rows
 SELECT * FROM sim.reset;
 SET esi_fdw.max_connections = 1;

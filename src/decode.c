@@ -882,27 +882,44 @@ static bool parse_ymd(const char *s, int *days);
  *		the session's TimeZone.  Fractions are rounded to microseconds.
  *		*date_only says the text had no time.  False for anything else:
  *		unlike the types' input functions, this never accepts "now",
- *		"epoch", "today" or a DateStyle-dependent 01/02/2024.
+ *		"epoch", "today" or a DateStyle-dependent 01/02/2024.  *overflow
+ *		tells a well-formed text with a field out of range (2024-13-01),
+ *		which gets the SQLSTATE timestamptz_in would give it.
  */
 static bool
-iso8601_parse(const char *s, int64 *result, bool *date_only)
+iso8601_parse(const char *s, int64 *result, bool *date_only, bool *overflow)
 {
 	size_t		len = strlen(s);
 	const char *p;
-	int			days,
+	int			days = 0,
+				year,
+				mon,
+				mday,
 				hour,
 				min,
 				sec;
 	int64		usec = 0;
 	int64		offset = 0;		/* seconds east of UTC */
+	bool		range_ok = true;
 
-	if (len < 10 || !parse_ymd(s, &days))
+	*overflow = false;
+	if (len < 10 || TWO_DIGITS(s) < 0 || TWO_DIGITS(s + 2) < 0 ||
+		s[4] != '-' || s[7] != '-' || TWO_DIGITS(s + 5) < 0 || TWO_DIGITS(s + 8) < 0)
 		return false;
+	year = TWO_DIGITS(s) * 100 + TWO_DIGITS(s + 2);
+	mon = TWO_DIGITS(s + 5);
+	mday = TWO_DIGITS(s + 8);
+	if (year < 1 || mon < 1 || mon > 12 || mday < 1 ||
+		mday > day_tab[isleap(year)][mon - 1])
+		range_ok = false;
+	else
+		days = date2j(year, mon, mday) - POSTGRES_EPOCH_JDATE;
 	*date_only = (len == 10);
 	if (len == 10)
 	{
 		*result = (int64) days * USECS_PER_DAY;
-		return true;
+		*overflow = !range_ok;
+		return range_ok;
 	}
 	if (len < 19 || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
 		s[13] != ':' || s[16] != ':')
@@ -910,9 +927,11 @@ iso8601_parse(const char *s, int64 *result, bool *date_only)
 	hour = TWO_DIGITS(s + 11);
 	min = TWO_DIGITS(s + 14);
 	sec = TWO_DIGITS(s + 17);
-	/* second 60 is a leap second; it rolls over as timestamptz_in does */
-	if (hour < 0 || hour > 23 || min < 0 || min > 59 || sec < 0 || sec > 60)
+	if (hour < 0 || min < 0 || sec < 0)
 		return false;
+	/* second 60 is a leap second; it rolls over as timestamptz_in does */
+	if (hour > 23 || min > 59 || sec > 60)
+		range_ok = false;
 
 	p = s + 19;
 	if (*p == '.' || *p == ',')
@@ -943,7 +962,7 @@ iso8601_parse(const char *s, int64 *result, bool *date_only)
 		int			oh = TWO_DIGITS(p + 1);
 		int			om = 0;
 
-		if (oh < 0 || oh > 23)
+		if (oh < 0)
 			return false;
 		p += 3;
 		if (*p == ':')
@@ -951,14 +970,21 @@ iso8601_parse(const char *s, int64 *result, bool *date_only)
 		if (IS_DIGIT(*p))
 		{
 			om = TWO_DIGITS(p);
-			if (om < 0 || om > 59)
+			if (om < 0)
 				return false;
 			p += 2;
 		}
+		if (oh > 23 || om > 59)
+			range_ok = false;
 		offset = sign * (oh * SECS_PER_HOUR + om * SECS_PER_MINUTE);
 	}
 	if (*p != '\0')
 		return false;
+	if (!range_ok)
+	{
+		*overflow = true;
+		return false;
+	}
 
 	*result = ((int64) days * SECS_PER_DAY + hour * SECS_PER_HOUR +
 			   min * SECS_PER_MINUTE + sec - offset) * USECS_PER_SEC + usec;
@@ -976,7 +1002,8 @@ iso8601_datum(EsiDecodeColumn *col, const char *str)
 {
 	int64		ts;
 	bool		date_only;
-	bool		ok = iso8601_parse(str, &ts, &date_only);
+	bool		overflow;
+	bool		ok = iso8601_parse(str, &ts, &date_only, &overflow);
 
 	if (ok && col->kind == ESI_V_DATE)
 	{
@@ -985,7 +1012,7 @@ iso8601_datum(EsiDecodeColumn *col, const char *str)
 
 		if (days >= INT_MIN && days <= INT_MAX && IS_VALID_DATE((int32) days))
 			return DateADTGetDatum((DateADT) days);
-		ok = false;
+		overflow = true;
 	}
 	else if (ok)
 	{
@@ -996,9 +1023,14 @@ iso8601_datum(EsiDecodeColumn *col, const char *str)
 		if (IS_VALID_TIMESTAMP(t))
 			return col->kind == ESI_V_TIMESTAMPTZ ? TimestampTzGetDatum(t) :
 				TimestampGetDatum(t);
-		ok = false;
+		overflow = true;
 	}
 
+	if (overflow)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("%s out of range in ESI reply: \"%.64s\"",
+						col->kind == ESI_V_DATE ? "date" : "timestamp", str)));
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_DATETIME_FORMAT),
 			 errmsg("invalid ISO 8601 %s in ESI reply: \"%.64s\"",

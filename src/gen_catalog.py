@@ -258,7 +258,18 @@ IDENT_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 # Keys kept in the simulator's copy of the schemas (structure, no prose).
 SIM_SCHEMA_KEYS = ("type", "format", "enum", "items", "properties",
                    "required", "default", "minimum", "maximum", "maxItems",
-                   "minItems", "oneOf", "additionalProperties")
+                   "minItems", "oneOf", "anyOf", "additionalProperties")
+
+# Schema keywords whose meaning the catalog cannot carry: the generator
+# fails on them instead of dropping them silently.
+UNREADABLE_SCHEMA_KEYS = ("not", "if", "then", "else", "$dynamicRef",
+                          "prefixItems", "patternProperties")
+
+# Parameter serializations esi_fdw sends: a path parameter as the plain
+# value (style simple), a query parameter as name=value (style form).  An
+# array query parameter goes out as one comma-separated value, ESI's form
+# (explode false, which ESI also assumes when explode is not stated).
+PARAM_STYLES = {"path": ("simple",), "query": ("form",)}
 
 COL_TYPE_NAMES = {
     "ESI_COL_INT4": "integer",
@@ -289,6 +300,8 @@ class Spec:
         """Follow $ref chains of one node (not recursive)."""
         while isinstance(node, dict) and "$ref" in node:
             ref = node["$ref"]
+            if not isinstance(ref, str):
+                raise GenError("$ref %r is not a string" % (ref,))
             if ref in seen:
                 raise GenError("reference cycle at %s" % ref)
             seen = seen + (ref,)
@@ -297,6 +310,8 @@ class Spec:
             target = self.doc
             for part in ref[2:].split("/"):
                 part = part.replace("~1", "/").replace("~0", "~")
+                if not isinstance(target, dict) or part not in target:
+                    raise GenError("unresolvable $ref %s" % ref)
                 target = target[part]
             # sibling keys next to $ref (3.1) override nothing structural
             # here; keep the target
@@ -304,7 +319,12 @@ class Spec:
         return node
 
     def resolve(self, node, stack=()):
-        """Fully resolve a schema, keeping only structural keys."""
+        """Fully resolve a schema, keeping only structural keys.
+
+        What the catalog cannot represent faithfully is an error rather
+        than a guess: a type list other than [T, "null"], oneOf/anyOf
+        whose alternatives are not all objects (those become jsonb),
+        allOf parts that do not merge, and "not"."""
         if isinstance(node, dict) and "$ref" in node:
             ref = node["$ref"]
             if ref in stack:
@@ -313,6 +333,17 @@ class Spec:
             return self.resolve(self.deref(node), stack + (ref,))
         if not isinstance(node, dict):
             return node
+        if "allOf" in node:
+            node = self.merge_all_of(node, stack)
+        for key in UNREADABLE_SCHEMA_KEYS:
+            if key in node:
+                raise GenError("schema keyword %r is not supported" % key)
+        t = node.get("type")
+        if isinstance(t, list):
+            rest = [x for x in t if x != "null"]
+            if len(rest) != 1:
+                raise GenError("multi-type schema %s (only [T, \"null\"]"
+                               " is supported)" % json.dumps(t))
         out = {}
         for key in SIM_SCHEMA_KEYS:
             if key not in node:
@@ -323,11 +354,50 @@ class Spec:
             elif key in ("items", "additionalProperties"):
                 out[key] = (self.resolve(val, stack)
                             if isinstance(val, dict) else val)
-            elif key == "oneOf":
-                out[key] = [self.resolve(v, stack) for v in val]
+            elif key in ("oneOf", "anyOf"):
+                alts = [self.resolve(v, stack) for v in val]
+                kinds = sorted({str(schema_type(a)) for a in alts})
+                if kinds != ["object"]:
+                    raise GenError("%s with alternatives of JSON types %s"
+                                   " (only alternatives that are all"
+                                   " objects are supported: they become"
+                                   " jsonb)" % (key, ", ".join(kinds)))
+                out[key] = alts
             else:
                 out[key] = val
         return out
+
+    def merge_all_of(self, node, stack):
+        """One schema from allOf: the union of the parts' properties and
+        required lists; every other structural key must agree."""
+        merged = {k: v for k, v in node.items() if k != "allOf"}
+        parts = node["allOf"]
+        if not isinstance(parts, list) or not parts:
+            raise GenError("allOf is not a non-empty list")
+        for part in parts:
+            part = self.resolve(part, stack)
+            for key, val in part.items():
+                if key == "properties":
+                    props = merged.setdefault("properties", {})
+                    for name, sub in val.items():
+                        if name in props and \
+                                self.resolve(props[name], stack) != sub:
+                            raise GenError("allOf parts define property"
+                                           " %r differently" % name)
+                        props[name] = sub
+                elif key == "required":
+                    req = merged.setdefault("required", [])
+                    req.extend(x for x in val if x not in req)
+                elif key in ("oneOf", "anyOf"):
+                    raise GenError("allOf part with %s cannot be merged"
+                                   % key)
+                elif key in merged and merged[key] != val:
+                    raise GenError("allOf parts disagree on %r (%s, %s)"
+                                   % (key, json.dumps(merged[key]),
+                                      json.dumps(val)))
+                else:
+                    merged[key] = val
+        return merged
 
 
 def schema_type(schema):
@@ -338,7 +408,7 @@ def schema_type(schema):
         t = rest[0] if len(rest) == 1 else None
     if t is None:
         if "properties" in schema or "oneOf" in schema or \
-                "additionalProperties" in schema:
+                "anyOf" in schema or "additionalProperties" in schema:
             return "object"
         if "items" in schema:
             return "array"
@@ -449,12 +519,23 @@ def build_route(spec, path, op, notes):
     if not r["operation_id"]:
         raise GenError("%s: no operationId" % path)
 
-    # auth
-    sec = op.get("security") or []
+    # auth: the operation's security, else the description's default
+    sec = op.get("security")
+    if sec is None:
+        sec = spec.doc.get("security")
+    sec = sec or []
     scopes = []
     for req in sec:
+        if not req:
+            # {} among the alternatives: a token is optional, and a table
+            # cannot be both public and authenticated
+            raise GenError("%s: optional authentication (an empty security"
+                           " alternative) is not supported" % path)
         for _scheme, sc in sorted(req.items()):
             scopes.extend(sc)
+    if len(sec) > 1:
+        raise GenError("%s: %d alternative security requirements are not"
+                       " supported" % (path, len(sec)))
     if len(scopes) > 1:
         raise GenError("%s: more than one scope %r" % (path, scopes))
     r["scope"] = scopes[0] if scopes else None
@@ -497,7 +578,12 @@ def build_route(spec, path, op, notes):
     plist = []
     for key in ordered:
         p = params[key]
-        schema = spec.resolve(p.get("schema", {}))
+        if "content" in p or "schema" not in p:
+            raise GenError("%s: parameter %s has no schema (content-typed"
+                           " parameters are not supported)"
+                           % (path, p["name"]))
+        schema = spec.resolve(p["schema"])
+        check_param_style(path, p, schema)
         plist.append({
             "name": p["name"],
             "in": p["in"],
@@ -559,6 +645,11 @@ def build_route(spec, path, op, notes):
         shape = "value"
     else:
         raise GenError("%s: unsupported response type %r" % (path, rt))
+    for where, sch in (("reply", rschema), ("record", rec)):
+        for key in ("oneOf", "anyOf"):
+            if key in sch:
+                raise GenError("%s: %s of the %s: the columns of its"
+                               " records cannot be known" % (path, key, where))
     r["shape"] = shape
     r["records_key"] = records_key
 
@@ -669,6 +760,31 @@ def route_groups(route):
     return sorted(groups)
 
 
+def check_param_style(path, p, schema):
+    """Fail on a parameter serialization esi_fdw does not send."""
+    style = p.get("style")
+    if style is not None and style not in PARAM_STYLES[p["in"]]:
+        raise GenError("%s: %s parameter %s has style %r; esi_fdw sends"
+                       " style %s only" % (path, p["in"], p["name"], style,
+                                           PARAM_STYLES[p["in"]][0]))
+    if schema_type(schema) == "object":
+        raise GenError("%s: parameter %s is an object, which esi_fdw"
+                       " cannot send" % (path, p["name"]))
+    if schema_type(schema) == "array":
+        if p.get("explode") is True:
+            raise GenError("%s: array parameter %s has explode true"
+                           " (name=a&name=b); esi_fdw sends one"
+                           " comma-separated value (explode false)"
+                           % (path, p["name"]))
+        item = schema.get("items") or {}
+        if schema_type(item) not in ("integer", "number", "string",
+                                     "boolean"):
+            raise GenError("%s: array parameter %s has items of type %s;"
+                           " only arrays of scalars can be sent as a"
+                           " comma-separated value"
+                           % (path, p["name"], schema_type(item)))
+
+
 def build_catalog(doc):
     spec = Spec(doc)
     version = doc.get("info", {}).get("version")
@@ -680,7 +796,15 @@ def build_catalog(doc):
         op = doc["paths"][path].get("get")
         if op is None:
             continue
-        routes.append(build_route(spec, path, op, notes))
+        try:
+            routes.append(build_route(spec, path, op, notes))
+        except (GenError, KeyError, TypeError, AttributeError) as e:
+            # name the route, whatever went wrong deep in its schemas
+            msg = str(e) if isinstance(e, GenError) else \
+                "malformed description (%s: %s)" % (type(e).__name__, e)
+            if not msg.startswith(path + ":"):
+                msg = "%s: %s" % (path, msg)
+            raise GenError("GET " + msg)
 
     overridden = []
     for r in routes:
@@ -892,7 +1016,14 @@ def write_doc(cat):
              " output for the same input. It fails, naming the route, when"
              " a new description breaks a rule below (for example two"
              " routes getting the same table name); extend the override"
-             " tables in the script then.")
+             " tables in the script then. It also fails, rather than"
+             " guess, on what it cannot read: an unresolvable `$ref`, a"
+             " type list other than `[T, \"null\"]`, `oneOf`/`anyOf`"
+             " unless all alternatives are objects inside a record (they"
+             " become `jsonb`), `allOf` parts that do not merge, optional"
+             " or alternative authentication, and parameter"
+             " serializations other than ESI's (path `simple`, query"
+             " `form`, arrays as one comma-separated value).")
     L.append("")
     L.append("What a route gives:")
     L.append("")
@@ -1071,9 +1202,17 @@ def main(argv=None):
 
     out_dir = Path(args.out_dir) if args.out_dir else \
         Path(__file__).resolve().parent.parent
-    with open(args.openapi, encoding="utf-8") as f:
-        doc = json.load(f)
     try:
+        with open(args.openapi, encoding="utf-8") as f:
+            doc = json.load(f)
+    except (OSError, ValueError) as e:
+        print("gen_catalog: error: cannot read %s: %s" % (args.openapi, e),
+              file=sys.stderr)
+        return 1
+    try:
+        if not isinstance(doc, dict) or \
+                not isinstance(doc.get("paths"), dict):
+            raise GenError("%s has no \"paths\" object" % args.openapi)
         cat = build_catalog(doc)
     except GenError as e:
         print("gen_catalog: error: %s" % e, file=sys.stderr)

@@ -36,6 +36,7 @@ int			esi_guc_max_reply_size_kb = 65536;
 char	   *esi_guc_ca_file = NULL;
 bool		esi_guc_verify_tls = true;
 char	   *esi_guc_allowed_base_urls = NULL;
+int			esi_guc_max_requests = 10000;
 
 /*
  * check_wire_text
@@ -121,6 +122,7 @@ check_allowed_base_urls(char **newval, void **extra, GucSource source)
 	return true;
 }
 
+
 /*
  * esi_guc_define
  *		Define the settings (called from _PG_init).
@@ -191,5 +193,10 @@ esi_guc_define(void)
 							   "A comma list of base URLs (a server's base_url may also be below one of them), or '*' for any.",
 							   &esi_guc_allowed_base_urls, ESI_DEFAULT_BASE_URL,
 							   PGC_SUSET, 0, check_allowed_base_urls, NULL, NULL);
+	DefineCustomIntVariable("esi_fdw.max_requests",
+							"Requests one scan may make to ESI.",
+							"A scan whose IN lists combine into more requests fails before sending any.",
+							&esi_guc_max_requests, 10000, 1, ESI_MAX_REQUESTS_LIMIT,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("esi_fdw");
 }

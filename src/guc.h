@@ -27,6 +27,10 @@ extern int	esi_guc_max_reply_size_kb;
 extern char *esi_guc_ca_file;
 extern bool esi_guc_verify_tls;
 extern char *esi_guc_allowed_base_urls;
+extern int	esi_guc_max_requests;
+
+/* the largest esi_fdw.max_requests */
+#define ESI_MAX_REQUESTS_LIMIT 1000000
 
 extern void esi_guc_define(void);
 

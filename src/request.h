@@ -22,7 +22,8 @@
 typedef struct EsiParamQual
 {
 	int			paramidx;		/* index into route->params */
-	List	   *values;			/* constant values as String nodes, or NIL */
+	List	   *values;			/* constants' canonical texts as String nodes
+								 * (in the parameter's vocabulary), or NIL */
 	int			exprno;			/* index into fdw_exprs, or -1 */
 	bool		is_array;		/* exprno yields an array (= ANY) */
 } EsiParamQual;
@@ -32,8 +33,13 @@ typedef struct EsiRequest
 {
 	char	   *path;			/* /markets/10000002/orders */
 	char	   *query;			/* order_type=all&type_id=34 (no paging) */
-	char	  **values;			/* per route param: value sent, or NULL */
+	char	  **values;			/* per route param column: what its rows read,
+								 * as text (a boolean column: its true_value
+								 * or false_value), or NULL */
 } EsiRequest;
+
+/* The requests of one scan, generated one at a time */
+typedef struct EsiRequestIter EsiRequestIter;
 
 extern List *esi_classify_quals(PlannerInfo *root, RelOptInfo *baserel,
 								EsiRoute *route, List *clauses,
@@ -45,6 +51,12 @@ extern void esi_report_missing_param(EsiRoute *route, List *missing);
 extern List *esi_build_requests(EsiRoute *route, List *quals,
 								List *expr_states, ExprContext *econtext);
 extern char *esi_describe_requests(EsiRoute *route, List *quals);
+extern EsiRequestIter *esi_requests_begin(EsiRoute *route, List *quals,
+										  List *exprs_and_states,
+										  ExprContext *econtext);
+extern double esi_requests_count(EsiRequestIter *it);
+extern EsiRequest *esi_requests_next(EsiRequestIter *it);
+extern void esi_requests_end(EsiRequestIter *it);
 extern char *esi_param_example(const char *param);
 extern List *esi_param_quals_to_list(List *quals);
 extern List *esi_param_quals_from_list(List *in);

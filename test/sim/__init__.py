@@ -6,7 +6,10 @@ The package is split by concern:
     universe   regions, constellations, systems, stations, item types
     market     market orders, history and prices; pre-rendered pages
     schemagen  data of any shape from a catalog route's response schema
-    catalog    the route table: hand-built routes plus test/sim_catalog.json
+    contract   the routes tests use most, written by hand from ESI's docs
+    catalog    the route table: the contract's routes plus test/sim_catalog.json
+    lang       names and descriptions in ESI's eight languages
+    fuzz       random JSON pages for the decoder's differential test
     routes     request handlers that turn a matched route into a body
     limits     error limit, rate-limit buckets, faults and global settings
     sso        authorization checks for SSO routes

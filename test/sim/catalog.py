@@ -1,4 +1,4 @@
-"""The route table: built-in routes plus the routes of test/sim_catalog.json.
+"""The route table: the contract's routes plus the routes of test/sim_catalog.json.
 
 The catalog file is generated from ESI's OpenAPI description by another tool,
 so the loader accepts a few spellings of each field.  The expected form is
@@ -43,7 +43,8 @@ class Param:
 class Route:
     __slots__ = ("path", "segments", "auth", "scopes", "roles", "paging", "cache_seconds",
                  "rate_group", "rate_tokens", "rate_window", "compat_date", "params",
-                 "response", "records_key", "handler", "builtin")
+                 "response", "records_key", "handler", "builtin", "shape", "languages",
+                 "per_page", "contract")
 
     def __init__(self, path, auth="public", paging="none", cache_seconds=None, rate_group=None,
                  rate_tokens=0, rate_window=900, compat_date=DEFAULT_COMPAT, params=(),
@@ -58,6 +59,8 @@ class Route:
         self.response, self.records_key = response, records_key
         self.handler = handler
         self.builtin = handler is not None
+        # set for the routes of the hand-written contract (routes.contract_route)
+        self.shape, self.languages, self.per_page, self.contract = None, False, None, False
 
     def path_params(self, segments):
         return {s[1:-1]: v for s, v in zip(self.segments, segments) if s.startswith("{")}
@@ -309,7 +312,11 @@ def parse_args(route, path_params, query):
             continue
         values = query.get(name)
         if not values:
-            if p.required:
+            if p.required and p.default is not None:
+                # declared required but with a default (order_type=all):
+                # ESI answers a request without it with the default
+                args[name] = p.default
+            elif p.required:
                 raise ParamError("Missing required parameter %s" % name)
             continue
         if p.type == "array":

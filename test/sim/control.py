@@ -1,9 +1,38 @@
 """The /_sim/ control routes.
 
 Every answer is a JSON array of flat objects so that esi_fdw itself can read
-them as foreign tables.  Control requests are not logged and not limited.
+them as foreign tables (except /_sim/fuzz/N, a raw decoder test body).
+Control requests are not logged and not limited.
+
+/_sim/fault?path=PREFIX&kind=KIND[&page=N][&count=N][&...] arms a fault for
+the requests whose path starts with PREFIX (and whose page is N, when
+given); count is how many requests it affects (default 1, 0 = every one
+until /_sim/reset).  Kinds and their parameters:
+
+    latency        ms: added delay before the answer
+    status         status (default 503), body=json|html|empty
+    reset          TCP RST instead of an answer
+    truncate       at: body bytes sent (default half), then FIN
+    cut            at: body bytes sent (default half), then RST
+    stall          at (default half), ms: pause in the middle of the body
+    chunked        chunk: bytes per chunk (default 1024); at: close after
+                   that many body bytes, before the last chunk
+    redirect       status (default 302), location (default /latest + the
+                   request's path and query, which serves the same data)
+    malformed      a 200 body that is not valid JSON
+    xpages         Last-Modified one period later and one page more
+    xpages_only    pages: X-Pages sent (default one more), same Last-Modified
+    lm_rollover    from this request on, every answer under PREFIX has the
+                   next Last-Modified (the resource refreshed mid-crawl)
+    cursor_repeat  a cursor page repeats a record of the page before it
+    error_limit    420; retry_after: X-ESI-Error-Limit-Reset
+    rate_limit     429; retry_after (default 2) and retry_format=seconds|
+                   date|none (none: no Retry-After, no rate-limit headers)
 """
 
+import base64
+
+from . import contract
 from .limits import FAULT_KINDS
 
 
@@ -22,6 +51,15 @@ def _int(q, name, default=None, lo=None):
     if lo is not None and n < lo:
         raise ControlError("%s must be at least %d" % (name, lo))
     return n
+
+
+def _choice(q, name, default, choices):
+    v = q.get(name, [None])[0]
+    if v is None or v == "":
+        return default
+    if v not in choices:
+        raise ControlError("%s must be one of %s" % (name, ", ".join(choices)))
+    return v
 
 
 def _bool(q, name, default):
@@ -89,10 +127,23 @@ def handle(name, q, state, table):
                 path = path[7:]
             if len(path) > 1:
                 path = path.rstrip("/")
+            status = _int(q, "status", None, 100)
+            if kind == "redirect" and status is not None and not 300 <= status <= 399:
+                raise ControlError("status of a redirect must be 3xx")
+            location = q.get("location", [None])[0] or None
+            if location is not None and not location.startswith(("/", "http://",
+                                                                  "https://")):
+                raise ControlError("location must be a path or an http(s) URL")
             f = state.add_fault(path, kind, page=_int(q, "page", None, 1),
                                 count=_int(q, "count", 1, 0), ms=_int(q, "ms", 0, 0),
-                                status=_int(q, "status", None, 100),
-                                retry_after=_int(q, "retry_after", None, 0))
+                                status=status,
+                                retry_after=_int(q, "retry_after", None, 0),
+                                at=_int(q, "at", None, 0), chunk=_int(q, "chunk", None, 1),
+                                body=_choice(q, "body", "json", ("json", "html", "empty")),
+                                location=location,
+                                retry_format=_choice(q, "retry_format", "seconds",
+                                                     ("seconds", "date", "none")),
+                                pages=_int(q, "pages", None, 0))
             return 200, [{"id": f.id}]
         if name == "balance":
             # a bare scalar reply, like the character wallet balance
@@ -106,6 +157,22 @@ def handle(name, q, state, table):
             with state.lock:
                 return 200, [{"requests": state.requests, "bytes": state.bytes,
                               "wire_bytes": state.wire_bytes}]
+        if name == "contract":
+            return 200, contract.rows()
+        if name == "contract_columns":
+            return 200, contract.column_rows()
+        if name == "fuzz" or name.startswith("fuzz/"):
+            from . import fuzz
+            seed = _int(q, "seed", 1, 0)
+            if name == "fuzz":
+                cases = fuzz.cases(seed, _int(q, "count", 300, 1))
+                return 200, [{"n": c.n, "kind": c.kind, "body_b64":
+                              base64.b64encode(c.body).decode()} for c in cases]
+            try:
+                n = int(name[5:])
+            except ValueError:
+                raise ControlError("/_sim/fuzz/N needs a case number")
+            return 200, fuzz.case(seed, n).body
         if name == "routes":
             return 200, [{"path": r.path, "auth": r.auth, "paging": r.paging,
                           "cache_seconds": r.cache_seconds, "rate_group": r.rate_group,

@@ -14,8 +14,9 @@ so contention is not an issue even with many keep-alive connections.
 import collections
 import threading
 
-FAULT_KINDS = ("latency", "status", "reset", "truncate", "malformed", "xpages",
-               "error_limit", "rate_limit")
+FAULT_KINDS = ("latency", "status", "reset", "truncate", "cut", "stall", "chunked",
+               "redirect", "malformed", "xpages", "xpages_only", "lm_rollover",
+               "cursor_repeat", "error_limit", "rate_limit")
 
 
 class Settings:
@@ -50,13 +51,16 @@ def token_cost(status):
 class Fault:
     """count: requests to affect (0 = all until reset); left: what remains."""
     __slots__ = ("id", "path", "kind", "page", "count", "left", "ms", "status", "retry_after",
-                 "hits")
+                 "hits", "at", "chunk", "body", "location", "retry_format", "pages")
 
     def as_dict(self):
         return {"id": self.id, "path": self.path, "kind": self.kind, "page": self.page,
                 "count": self.count, "remaining": self.left,
                 "active": self.left is None or self.left > 0, "ms": self.ms,
-                "status": self.status, "retry_after": self.retry_after, "hits": self.hits}
+                "status": self.status, "retry_after": self.retry_after, "hits": self.hits,
+                "at": self.at, "chunk": self.chunk, "body": self.body,
+                "location": self.location, "retry_format": self.retry_format,
+                "pages": self.pages}
 
 
 class State:
@@ -71,6 +75,7 @@ class State:
             self.buckets = {}                # (group, ip) -> [deque[(t, cost)], used]
             self.faults = []
             self.next_fault = 1
+            self.lm_shifts = {}              # path prefix -> seconds (lm_rollover)
             self.log = []
             self.seq = 0
             self.requests = 0
@@ -142,7 +147,9 @@ class State:
 
     # -- faults ----------------------------------------------------------------------
 
-    def add_fault(self, path, kind, page=None, count=1, ms=0, status=None, retry_after=None):
+    def add_fault(self, path, kind, page=None, count=1, ms=0, status=None, retry_after=None,
+                  at=None, chunk=None, body="json", location=None, retry_format="seconds",
+                  pages=None):
         with self.lock:
             f = Fault()
             f.id, f.path, f.kind, f.page = self.next_fault, path, kind, page
@@ -150,6 +157,8 @@ class State:
             if kind == "status" and status is None:
                 status = 503
             f.ms, f.status, f.retry_after, f.hits = ms, status, retry_after, 0
+            f.at, f.chunk, f.body, f.location = at, chunk, body, location
+            f.retry_format, f.pages = retry_format, pages
             self.next_fault += 1
             self.faults.append(f)
             return f
@@ -174,6 +183,15 @@ class State:
                     other = f
                     break
             return delay, other
+
+    def add_lm_shift(self, prefix, seconds):
+        """lm_rollover: answers under prefix carry a later Last-Modified."""
+        with self.lock:
+            self.lm_shifts[prefix] = self.lm_shifts.get(prefix, 0) + seconds
+
+    def lm_shift(self, path):
+        with self.lock:
+            return sum(v for k, v in self.lm_shifts.items() if path.startswith(k))
 
     # -- log -------------------------------------------------------------------------
 

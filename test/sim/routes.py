@@ -1,9 +1,12 @@
 """Request handlers: from a matched route and typed arguments to a body.
 
-Hand-built handlers serve the market and universe routes from the
-simulator's own consistent data; every other public catalog route is served
-by generic(), which fills the route's response schema.  A handler returns
-Reply (the page to send and the page count of paged routes) or raises Fail
+The routes of the hand-written contract (sim/contract.py: markets,
+universe, status, wallet, assets) take their parameters, paging, shape and
+reply schema from there, never from the generated catalog; hand-built
+handlers serve them from the simulator's own consistent data, or generic()
+fills the contract's schema.  Every other catalog route is served by
+generic() from its catalog schema.  A handler returns Reply (the page to
+send, the page count of paged routes, the reply's language) or raises Fail
 (an ESI error status and message).
 """
 
@@ -13,6 +16,8 @@ import json
 import threading
 
 from . import catalog as cat
+from . import contract
+from . import lang as L
 from .body import Body, BodyCache, json_array, paginate
 from .market import PER_PAGE
 from .rng import Rng, hash64
@@ -29,10 +34,17 @@ class Fail(Exception):
 
 
 class Reply:
-    __slots__ = ("body", "pages")
+    __slots__ = ("body", "pages", "language")
 
-    def __init__(self, body, pages=None):
-        self.body, self.pages = body, pages
+    def __init__(self, body, pages=None, language=None):
+        self.body, self.pages, self.language = body, pages, language
+
+
+def language(route, req):
+    """The reply's language: Accept-Language on routes ESI translates."""
+    if not route.languages:
+        return None
+    return L.pick(req.headers.get("Accept-Language"))
 
 
 def pick(pages, page):
@@ -59,6 +71,7 @@ class World:
         self._objects = {}
         self._olock = threading.Lock()
         self._generic = BodyCache(128 << 20)
+        self.walks = {}                        # character id -> [(id, record JSON)]
         self.compat_dates = ["2020-01-01"]     # replaced from the route table
         regions = sorted(universe.regions)
         self.regions_body = json_array([str(r) for r in regions])
@@ -67,13 +80,14 @@ class World:
         self.types_pages = paginate([str(t) for t in universe.type_ids], PER_PAGE)
 
     def cached_object(self, key, build):
-        """A hand-built object rendered once; build() returns a dict or None."""
+        """A hand-built object rendered once; build() returns a dict or None.
+        Descriptions are written with non-ASCII escaped (see lang.py)."""
         body = self._objects.get(key)
         if body is None:
             obj = build()
             if obj is None:
                 return None
-            body = Body(compact(obj).encode())
+            body = Body(L.dumps(obj).encode())
             with self._olock:
                 body = self._objects.setdefault(key, body)
         return body
@@ -86,7 +100,11 @@ def markets_orders(w, route, req):
     if rid not in w.u.regions:
         raise Fail(404, "Region not found")
     # ESI declares order_type required but defaults it; a missing one means all.
+    # "If you query without type_id, we always return both buy and sell
+    # orders" (the route's description): order_type only filters with type_id.
     order_type = req.args.get("order_type", "all")
+    if req.args.get("type_id") is None:
+        order_type = "all"
     pages = w.m.order_pages(rid, order_type, req.args.get("type_id"))
     return pick(pages, req.args.get("page"))
 
@@ -130,9 +148,11 @@ def universe_region(w, route, req):
     r = w.u.regions.get(rid)
     if r is None:
         raise Fail(404, "Region not found")
-    return Reply(w.cached_object(("region", rid), lambda: _fill(w, route, rid, {
-        "constellations": list(r.constellations), "description": r.description,
-        "name": r.name, "region_id": rid})))
+    lg = language(route, req)
+    return Reply(w.cached_object(("region", rid, lg), lambda: _fill(w, route, rid, {
+        "constellations": list(r.constellations),
+        "description": L.description(r.description, lg, plain_english=True),
+        "name": L.name("region", rid, r.name, lg), "region_id": rid})), language=lg)
 
 
 def universe_constellations(w, route, req):
@@ -144,9 +164,11 @@ def universe_constellation(w, route, req):
     c = w.u.constellations.get(cid)
     if c is None:
         raise Fail(404, "Constellation not found")
-    return Reply(w.cached_object(("constellation", cid), lambda: _fill(w, route, cid, {
-        "constellation_id": cid, "name": c.name, "position": _pos(c.position),
-        "region_id": c.region_id, "systems": list(c.systems)})))
+    lg = language(route, req)
+    return Reply(w.cached_object(("constellation", cid, lg), lambda: _fill(w, route, cid, {
+        "constellation_id": cid, "name": L.name("constellation", cid, c.name, lg),
+        "position": _pos(c.position), "region_id": c.region_id,
+        "systems": list(c.systems)})), language=lg)
 
 
 def universe_systems(w, route, req):
@@ -173,7 +195,8 @@ def universe_system(w, route, req):
                 p["asteroid_belts"] = belts
             planets.append(p)
         ss = s.security_status
-        obj = {"constellation_id": s.constellation_id, "name": s.name, "planets": planets,
+        obj = {"constellation_id": s.constellation_id,
+               "name": L.name("system", sid, s.name, lg), "planets": planets,
                "position": _pos(s.position),
                "security_class": ("A" if ss >= 0.9 else "B" if ss >= 0.7 else
                                   "C" if ss >= 0.5 else "D"),
@@ -184,7 +207,8 @@ def universe_system(w, route, req):
             obj["stations"] = list(s.stations)
         return _fill(w, route, sid, obj, only_required=True)
 
-    return Reply(w.cached_object(("system", sid), build))
+    lg = language(route, req)
+    return Reply(w.cached_object(("system", sid, lg), build), language=lg)
 
 
 _SERVICES = ["bounty-missions", "courier-missions", "interbus", "reprocessing-plant",
@@ -224,6 +248,8 @@ def universe_type(w, route, req):
     if t is None:
         raise Fail(404, "Type not found!")
 
+    lg = language(route, req)
+
     def build():
         rng = Rng("%d:type-info:%d" % (w.u.seed, tid))
         attrs = sorted({rng.between(1, 3000) for _ in range(rng.between(2, 8))})
@@ -232,10 +258,11 @@ def universe_type(w, route, req):
         obj = {
             "capacity": 0.0 if t.family in ("real", "charge", "material", "skill") else
             float(rng.between(0, 5000)),
-            "description": "%s. %s" % (t.name, rng.choice([
+            "description": L.description("%s. %s" % (t.name, rng.choice([
                 "A staple of New Eden's industry.", "Sought after by capsuleers everywhere.",
                 "Produced in vast quantities across the cluster.",
-                "Its origins are the subject of many rumours."])),
+                "Its origins are the subject of many rumours."])), lg,
+                plain_english=t.family == "real"),
             "dogma_attributes": [{"attribute_id": a, "value": float(rng.between(0, 1000))}
                                  for a in attrs],
             "dogma_effects": [{"effect_id": e, "is_default": k == 0}
@@ -244,7 +271,7 @@ def universe_type(w, route, req):
             "group_id": t.group_id,
             "icon_id": rng.between(1, 25000),
             "mass": float(rng.between(0, 100000000)) if t.family in ("ship",) else 0.0,
-            "name": t.name,
+            "name": L.name("type", tid, t.name, lg),
             "packaged_volume": vol,
             "portion_size": 100 if t.family == "charge" else 1,
             "published": t.published,
@@ -258,7 +285,7 @@ def universe_type(w, route, req):
             del obj["dogma_effects"]
         return obj
 
-    return Reply(w.cached_object(("type", tid), build))
+    return Reply(w.cached_object(("type", tid, lg), build), language=lg)
 
 
 def meta_compat_dates(w, route, req):
@@ -388,71 +415,119 @@ def _cursor(w, route, req):
     else:
         end = n if before in (None, "0") else _untoken(tag, before, n)
         start = max(0, end - limit)
+    page = recs[start:end]
+    if req.fault is not None and req.fault.kind == "cursor_repeat" and page:
+        # ESI warns that a record may come on two pages: repeat the one
+        # next to this page in the walk's direction (it was on the page
+        # before), or, on the first page, the page's own last record
+        if after is None and end < n:
+            page = page + [recs[end]]
+        elif after is not None and start > 0:
+            page = [recs[start - 1]] + page
+        else:
+            page = page + [page[-1]]
     body = '{"%s":[%s],"cursor":{"after":"%s","before":"%s"}}' % (
-        key, ",".join(recs[start:end]), _token(tag, end), _token(tag, start))
+        key, ",".join(page), _token(tag, end), _token(tag, start))
     return Reply(Body(body.encode()))
 
 
-# -- the built-in route table ------------------------------------------------------------
+# -- contract routes without their own data -------------------------------------------
 
-def _p(name, typ="integer", where="path", **kw):
-    fmt = kw.pop("format", "int64" if typ == "integer" else None)
-    return cat.Param(name, where, typ, format=fmt, required=kw.pop("required", where == "path"),
-                     **kw)
+def translated(w, route, req):
+    """An object of a translated route (groups, categories, market groups)
+    filled from the contract's schema, with name and description in the
+    requested language."""
+    lg = language(route, req)
+    key = req.path
+
+    def build():
+        rng = make_rng(w.u.seed, key)
+        obj = w.gen.value(route.response, rng, fixed=_path_args(route, req))
+        kind = route.segments[-2]
+        if isinstance(obj.get("name"), str):
+            obj["name"] = L.name(kind, key, obj["name"], lg)
+        if isinstance(obj.get("description"), str):
+            obj["description"] = L.description(obj["description"], lg)
+        return obj
+
+    return Reply(w.cached_object(("translated", key, lg), build), language=lg)
 
 
-DAILY = None  # cache_seconds None: expires daily at 11:05 UTC
+def wallet_transactions(w, route, req):
+    """A from_id walk as ESI documents it: the newest transactions first, at
+    most per_page a reply, from_id inclusive (so a walk ends when only the
+    record asked from comes back)."""
+    cid = req.args["character_id"]
+    recs = w.walks.get(cid)
+    if recs is None:
+        rng = make_rng(w.u.seed, "transactions:%d" % cid)
+        n, first = 4000 + rng.below(2000), 5_000_000_000 + rng.below(10_000_000)
+        ids = sorted((first + 3 * i + rng.below(3) for i in range(n)), reverse=True)
+        item = w.gen.deref(route.response)["items"]
+        recs = [(tid, compact(w.gen.value(item, make_rng(w.u.seed, "transaction:%d" % tid),
+                                          depth=1, fixed={"transaction_id": tid})))
+                for tid in ids]
+        with w._olock:
+            recs = w.walks.setdefault(cid, recs)
+    from_id = req.args.get("from_id")
+    if from_id is not None:
+        recs = [r for r in recs if r[0] <= from_id]
+    return Reply(json_array([r[1] for r in recs[:route.per_page]]))
 
-BUILTIN = [
-    cat.Route("/markets/{region_id}/orders", paging="pages", cache_seconds=300,
-              rate_group="market-order", rate_tokens=12000, rate_window=900,
-              params=[_p("region_id"),
-                      _p("order_type", "string", "query", enum=["buy", "sell", "all"],
-                         default="all"),
-                      _p("type_id", where="query"), PAGE],
-              handler=markets_orders),
-    cat.Route("/markets/{region_id}/history", cache_seconds=DAILY,
-              params=[_p("region_id"), _p("type_id", where="query", required=True)],
-              handler=markets_history),
-    cat.Route("/markets/{region_id}/types", paging="pages", cache_seconds=600,
-              params=[_p("region_id"), PAGE], handler=markets_types),
-    cat.Route("/markets/prices", cache_seconds=3600, handler=markets_prices),
-    cat.Route("/universe/regions", cache_seconds=DAILY, handler=universe_regions),
-    cat.Route("/universe/regions/{region_id}", cache_seconds=DAILY,
-              params=[_p("region_id")], handler=universe_region),
-    cat.Route("/universe/constellations", cache_seconds=DAILY, handler=universe_constellations),
-    cat.Route("/universe/constellations/{constellation_id}", cache_seconds=DAILY,
-              params=[_p("constellation_id")], handler=universe_constellation),
-    cat.Route("/universe/systems", cache_seconds=DAILY, handler=universe_systems),
-    cat.Route("/universe/systems/{system_id}", cache_seconds=DAILY,
-              params=[_p("system_id")], handler=universe_system),
-    cat.Route("/universe/stations/{station_id}", cache_seconds=DAILY,
-              params=[_p("station_id")], handler=universe_station),
-    cat.Route("/universe/types", paging="pages", cache_seconds=DAILY, params=[PAGE],
-              handler=universe_types),
-    cat.Route("/universe/types/{type_id}", cache_seconds=DAILY, params=[_p("type_id")],
-              handler=universe_type),
-    cat.Route("/meta/compatibility-dates", cache_seconds=600, rate_group="meta", rate_tokens=150,
-              rate_window=900, handler=meta_compat_dates),
-]
+
+HANDLERS = {
+    "/markets/{region_id}/orders": markets_orders,
+    "/markets/{region_id}/history": markets_history,
+    "/markets/{region_id}/types": markets_types,
+    "/markets/prices": markets_prices,
+    "/markets/groups/{market_group_id}": translated,
+    "/universe/regions": universe_regions,
+    "/universe/regions/{region_id}": universe_region,
+    "/universe/constellations": universe_constellations,
+    "/universe/constellations/{constellation_id}": universe_constellation,
+    "/universe/systems": universe_systems,
+    "/universe/systems/{system_id}": universe_system,
+    "/universe/stations/{station_id}": universe_station,
+    "/universe/types": universe_types,
+    "/universe/types/{type_id}": universe_type,
+    "/universe/groups/{group_id}": translated,
+    "/universe/categories/{category_id}": translated,
+    "/meta/compatibility-dates": meta_compat_dates,
+    "/characters/{character_id}/wallet/transactions": wallet_transactions,
+}
+
+
+def _param(p):
+    s = p.schema
+    return cat.Param(p.name, p.where, s.get("type", "string"), s.get("format"), s.get("enum"),
+                     p.required, s.get("default"), s.get("minimum"), s.get("maximum"),
+                     s.get("items"))
+
+
+def contract_route(c):
+    """A route table entry from the hand-written contract alone."""
+    r = cat.Route(c.path, auth="sso" if c.scope else "public", paging=c.paging,
+                  cache_seconds=c.cache,
+                  rate_group=c.rate[0] if c.rate else None,
+                  rate_tokens=c.rate[1] if c.rate else 0,
+                  rate_window=cat.window_seconds(c.rate[2]) if c.rate else 900,
+                  compat_date=c.compat, params=[_param(p) for p in c.params],
+                  response=c.reply, records_key=c.records_key,
+                  scopes=[c.scope] if c.scope else [], roles=c.roles,
+                  handler=HANDLERS.get(c.path, generic))
+    r.shape, r.languages, r.per_page, r.contract = c.shape, c.languages, c.per_page, True
+    return r
 
 
 def build_table(catalog_routes=()):
-    """Built-in routes (taking cache, rate-limit, compat date and response
-    schema from the catalog when it has them) plus every other catalog route."""
+    """The contract's routes (nothing of them from the catalog), plus every
+    other catalog route."""
     table = cat.RouteTable()
-    by_path = {r.path: r for r in catalog_routes}
-    for b in BUILTIN:
-        b = copy.copy(b)
-        c = by_path.pop(b.path, None)
-        if c is not None:
-            b.cache_seconds = c.cache_seconds if c.cache_seconds is not None else b.cache_seconds
-            if c.rate_group:
-                b.rate_group, b.rate_tokens = c.rate_group, c.rate_tokens
-                b.rate_window = c.rate_window
-            b.compat_date, b.response = c.compat_date, c.response
-        table.add(b)
-    for r in by_path.values():
+    for c in contract.ROUTES:
+        table.add(contract_route(c))
+    for r in catalog_routes:
+        if r.path in contract.BY_PATH:
+            continue
         if r.paging == "pages" and "page" not in r.params:
             r.params["page"] = PAGE
         table.add(r)

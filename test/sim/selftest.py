@@ -6,10 +6,17 @@ Starts a simulator in-process on a free port and prints TAP.  Useful after
 changing anything under test/sim/.
 """
 
+import base64
+import email.utils
 import gzip
 import http.client
 import json
+import os
+import socket
 import threading
+
+from . import contract
+from . import lang
 
 from .limits import State
 from .server import SimServer
@@ -38,6 +45,77 @@ class Client:
 
     def json(self, path, headers=None):
         return json.loads(self.get(path, headers)[2])
+
+    def raw(self, path, headers=None, first=None, stall_probe=None):
+        """A request over a plain socket: (head bytes, body bytes as sent on
+        the wire, how the connection ended: 'eof', 'reset' or 'open').
+        With first=N, read the head and N body bytes, then check that
+        nothing more comes within stall_probe seconds ('stalled' in the
+        result), then read on."""
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        lines = ["GET %s HTTP/1.1" % path, "Host: 127.0.0.1"]
+        for k, v in dict(COMPAT, **(headers or {})).items():
+            lines.append("%s: %s" % (k, v))
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        data, end, stalled = b"", "open", None
+        try:
+            while b"\r\n\r\n" not in data:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    end = "eof"
+                    break
+                data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            if first is not None and end == "open":
+                while len(body) < first:
+                    chunk = sock.recv(first - len(body))
+                    if not chunk:
+                        end = "eof"
+                        break
+                    body += chunk
+                sock.settimeout(stall_probe)
+                try:
+                    chunk = sock.recv(65536)
+                    stalled = False
+                    body += chunk
+                    if not chunk:
+                        end = "eof"
+                except socket.timeout:
+                    stalled = True
+                sock.settimeout(10)
+            length = None
+            for ln in head.split(b"\r\n")[1:]:
+                k, _, v = ln.partition(b":")
+                if k.strip().lower() == b"content-length":
+                    length = int(v)
+            while end == "open" and (length is None or len(body) < length):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    end = "eof"
+                    break
+                body += chunk
+                if length is None and body.endswith(b"0\r\n\r\n"):
+                    break
+        except ConnectionResetError:
+            end = "reset"
+            head = data.partition(b"\r\n\r\n")[0]
+        finally:
+            sock.close()
+        return head, body, end, stalled
+
+
+def dechunk(body):
+    """The payload of a chunked body, and whether it ended with the last chunk."""
+    out, pos = b"", 0
+    while True:
+        eol = body.find(b"\r\n", pos)
+        if eol < 0:
+            return out, False
+        size = int(body[pos:eol], 16)
+        if size == 0:
+            return out, body[eol:eol + 4] == b"\r\n\r\n"
+        out += body[eol + 2:eol + 2 + size]
+        pos = eol + 2 + size + 2
 
 
 def run(world, table, forge_pages):
@@ -132,10 +210,13 @@ def run(world, table, forge_pages):
             d = c.json("/freelance-jobs?before=" + d["cursor"]["before"])
             steps += 1
         check("cursor walk ends in 2-3 steps", 2 <= steps <= 3)
-    if table.get("/characters/{character_id}/assets") is not None:
-        check("SSO route without token is 401", c.get("/characters/1/assets")[0] == 401)
-        check("SSO route with a token is 403",
-              c.get("/characters/1/assets", {"Authorization": "Bearer x"})[0] == 403)
+    check("SSO route without token is 401", c.get("/characters/1/assets")[0] == 401)
+    check("SSO route with a token is 403",
+          c.get("/characters/1/assets", {"Authorization": "Bearer x"})[0] == 403)
+
+    wire_faults(c, check, table)
+    contract_checks(c, check, table)
+    language_checks(c, check)
 
     server.shutdown()
     server.server_close()
@@ -143,3 +224,209 @@ def run(world, table, forge_pages):
     for i, (name, ok) in enumerate(results, 1):
         print("%s %d - %s" % ("ok" if ok else "not ok", i, name))
     return 0 if all(ok for _, ok in results) else 1
+
+
+def wire_faults(c, check, table):
+    """The fault modes that break HTTP itself, seen with a plain client."""
+    c.get("/_sim/reset")
+
+    def fault(q):
+        return c.json("/_sim/fault?" + q)[0]["id"]
+
+    url = "/markets/10000043/orders?page=2"
+    _, h0, whole = c.get(url)
+
+    fault("path=/markets/10000043/orders&kind=chunked&chunk=4000")
+    s, h, b = c.get(url)
+    check("chunked: Transfer-Encoding chunked, no Content-Length, same body",
+          s == 200 and h.get("transfer-encoding") == "chunked"
+          and "content-length" not in h and b == whole)
+    fault("path=/markets/10000043/orders&kind=chunked&chunk=1000")
+    head, body, end, _ = c.raw(url)
+    payload, last = dechunk(body)
+    check("chunked: 1000-byte chunks ending with the zero chunk",
+          b"chunked" in head.lower() and last and payload == whole
+          and body.startswith(b"3e8\r\n"))
+    fault("path=/markets/10000043/orders&kind=chunked&at=5000")
+    head, body, end, _ = c.raw(url)
+    payload, last = dechunk(body)
+    check("chunked with at: the connection closes mid-body, no last chunk",
+          end == "eof" and not last and payload == whole[:5000])
+
+    fault("path=/markets/10000043/orders&kind=stall&at=3000&ms=1500")
+    head, body, end, stalled = c.raw(url, first=3000, stall_probe=0.3)
+    check("stall: 3000 body bytes, then nothing for a while, then the rest",
+          stalled is True and body == whole and b"200 OK" in head)
+
+    fault("path=/markets/10000043/orders&kind=cut&at=7000")
+    head, body, end, _ = c.raw(url)
+    # (a reset may discard what the client had not read yet: at most 7000)
+    check("cut: at most 7000 of the announced bytes, then the connection is reset",
+          end in ("reset", "eof") and len(body) <= 7000
+          and (not head or (b"Content-Length: %d" % len(whole)) in head))
+    log = c.json("/_sim/requests")
+    check("cut: logged as a cut after 7000 of the body's bytes",
+          log[-1]["fault"] == "cut" and 0 < log[-1]["bytes"] < len(whole))
+    fault("path=/markets/10000043/orders&kind=truncate&at=100")
+    head, body, end, _ = c.raw(url)
+    check("truncate with at: 100 bytes, then the connection closes",
+          end == "eof" and len(body) == 100)
+
+    fault("path=/markets/10000043/orders&kind=redirect")
+    s, h, b = c.get(url)
+    loc = h.get("location")
+    check("redirect: 302 to the /latest path of the same request",
+          s == 302 and loc == "/latest" + url and b == b"")
+    s2, _, b2 = c.get(loc)
+    check("redirect: its Location serves the same data", s2 == 200 and b2 == whole)
+    fault("path=/markets/10000043/orders&kind=redirect&status=301"
+          "&location=/markets/10000030/orders%3Fpage%3D2")
+    s, h, _ = c.get(url)
+    check("redirect: status and location as given",
+          s == 301 and h.get("location") == "/markets/10000030/orders?page=2")
+
+    fault("path=/markets/prices&kind=status&status=502&body=html")
+    s, h, b = c.get("/markets/prices")
+    check("5xx with an HTML body", s == 502 and h.get("content-type") == "text/html"
+          and b.startswith(b"<html>"))
+    fault("path=/markets/prices&kind=status&status=503&body=empty")
+    s, h, b = c.get("/markets/prices")
+    check("5xx with an empty body", s == 503 and h.get("content-length") == "0" and b == b"")
+
+    fault("path=/markets/10000043/orders&kind=rate_limit&retry_format=none")
+    s, h, _ = c.get(url)
+    check("429 without Retry-After nor rate-limit headers",
+          s == 429 and "retry-after" not in h and "x-ratelimit-group" not in h)
+    fault("path=/markets/10000043/orders&kind=rate_limit&retry_after=5&retry_format=date")
+    s, h, _ = c.get(url)
+    when = None
+    try:
+        when = email.utils.parsedate_to_datetime(h.get("retry-after", ""))
+    except (TypeError, ValueError):
+        pass
+    check("429 with Retry-After as an HTTP date",
+          s == 429 and when is not None and h["retry-after"].endswith("GMT"))
+
+    p1 = c.get("/markets/10000043/orders?page=1")[1]
+    fault("path=/markets/10000043/orders&kind=xpages_only&page=2")
+    h2 = c.get(url)[1]
+    check("xpages_only: one page more, the same Last-Modified",
+          int(h2["x-pages"]) == int(p1["x-pages"]) + 1
+          and h2["last-modified"] == p1["last-modified"])
+    fault("path=/markets/10000043/orders&kind=xpages_only&pages=1")
+    check("xpages_only: X-Pages as given", c.get(url)[1]["x-pages"] == "1")
+
+    fault("path=/markets/10000043/orders&kind=lm_rollover&page=3")
+    before = c.get(url)[1]["last-modified"]
+    p3 = c.get("/markets/10000043/orders?page=3")[1]
+    p4 = c.get("/markets/10000043/orders?page=4")[1]
+    again = c.get(url)[1]
+    check("lm_rollover: Last-Modified moves on at page 3 and stays moved",
+          before == p1["last-modified"] and p3["last-modified"] != before
+          and p4["last-modified"] == p3["last-modified"] == again["last-modified"]
+          and p3["x-pages"] == p1["x-pages"])
+    c.get("/_sim/reset")
+    check("lm_rollover: undone by /_sim/reset",
+          c.get(url)[1]["last-modified"] == p1["last-modified"])
+
+    if table.get("/freelance-jobs") is not None:
+        d1 = c.json("/freelance-jobs")
+        fault("path=/freelance-jobs&kind=cursor_repeat")
+        d2 = c.json("/freelance-jobs?before=" + d1["cursor"]["before"])
+        check("cursor_repeat: the next page repeats a record of the page before",
+              d2["freelance_jobs"][-1] == d1["freelance_jobs"][0]
+              and len(d2["freelance_jobs"]) == len(d1["freelance_jobs"]) + 1)
+
+    log = c.json("/_sim/requests")
+    bad = [(e["seq"], e["path"], e["fault"], e["started"], e["finished"]) for e in log
+           if not (e["started"] and e["finished"] and e["finished"] >= e["started"])]
+    check("the request log has start and end times%s" % (": %r" % bad[:3] if bad else ""),
+          log and not bad)
+    c.get("/_sim/reset")
+
+
+def contract_checks(c, check, table):
+    """The contract's routes are served from the contract, and agree with
+    the generated catalog."""
+    mine = [table.get(k.path) for k in contract.ROUTES]
+    check("every contract route is served from the contract",
+          all(r is not None and r.contract for r in mine))
+    rows = c.json("/_sim/contract")
+    check("/_sim/contract lists them", len(rows) == len(contract.ROUTES))
+    here = os.path.dirname(os.path.abspath(__file__))
+    cat_path = os.path.join(here, "..", "sim_catalog.json")
+    if os.path.exists(cat_path):
+        with open(cat_path) as f:
+            diffs = contract.check_catalog(json.load(f))
+        check("the contract agrees with the generated catalog%s"
+              % ("" if not diffs else ": " + "; ".join(diffs[:3])), not diffs)
+        with open(cat_path) as f:
+            broken = json.load(f)
+        for r in broken["routes"]:
+            if r["path"] == "/markets/{region_id}/orders":
+                r["paging"] = "none"
+            if r["path"] == "/universe/types/{type_id}":
+                r["response"]["properties"].pop("name")
+        diffs = contract.check_catalog(broken)
+        check("... and would see a generator bug", len(diffs) == 2)
+
+    tok = {"Authorization": "Bearer sim-2112625428"}
+    s, h, b = c.get("/characters/2112625428/wallet/transactions", tok)
+    page = json.loads(b) if s == 200 else []
+    seen, steps = {t["transaction_id"] for t in page}, 1
+    while s == 200 and steps < 10:
+        low = min(t["transaction_id"] for t in page)
+        s, _, b = c.get("/characters/2112625428/wallet/transactions?from_id=%d" % low, tok)
+        page = json.loads(b)
+        steps += 1
+        if [t["transaction_id"] for t in page] == [low]:
+            break
+        seen |= {t["transaction_id"] for t in page}
+    check("from_id walk with a test token: 2500 a page, inclusive, ends on the record asked from",
+          s == 200 and 3 <= steps <= 4 and len(seen) > 4000
+          and h.get("x-ratelimit-group") == "char-wallet")
+    check("a test token reads its own character only",
+          c.get("/characters/1/wallet/transactions", tok)[0] == 403)
+    s, h, b = c.get("/characters/2112625428/wallet/journal", tok)
+    check("the wallet journal is X-Pages", s == 200 and int(h.get("x-pages", 0)) >= 2)
+    s, _, b = c.get("/characters/2112625428/wallet", tok)
+    check("the wallet balance is one number", s == 200 and isinstance(json.loads(b), float))
+    check("a corporation route needs roles: 403",
+          c.get("/corporations/98000001/assets", tok)[0] == 403)
+    cases = c.json("/_sim/fuzz?seed=3&count=20")
+    check("/_sim/fuzz/N serves the listed body as it is",
+          len(cases) == 20 and c.get("/_sim/fuzz/7?seed=3")[2]
+          == base64.b64decode(cases[6]["body_b64"]))
+    c.get("/_sim/reset")
+
+
+def language_checks(c, check):
+    """Accept-Language, multi-byte names and escaped descriptions."""
+    s, h, b = c.get("/universe/types/34", {"Accept-Language": "ja"})
+    d = json.loads(b)
+    check("Accept-Language ja: Content-Language ja, a raw UTF-8 name",
+          s == 200 and h.get("content-language") == "ja" and d["name"] == "トリタニウム"
+          and "トリタニウム".encode() in b)
+    check("descriptions carry \\n, \\\", \\\\, \\u00e9 and a surrogate pair",
+          all(e in b for e in (b"\\n", b'\\"', b"\\\\", b"\\u00e9", b"\\ud83d\\ude80"))
+          and d["description"].endswith(lang.SENTENCES["ja"]))
+    s, h, b = c.get("/universe/types/34", {"Accept-Language": "de-DE,de;q=0.9"})
+    check("de-DE picks de", h.get("content-language") == "de")
+    s, h, b = c.get("/universe/types/34", {"Accept-Language": "xx"})
+    en = json.loads(b)
+    check("an unknown language gets en, and the real items' English is plain ASCII",
+          h.get("content-language") == "en" and en["name"] == "Tritanium"
+          and all(ch < 0x80 for ch in b))
+    tids = c.json("/universe/types?page=1")
+    other = next(t for t in tids if t not in (34, 35, 36, 44992))
+    names = {}
+    for lg in contract.LANGUAGES:
+        names[lg] = c.json("/universe/types/%d" % other, {"Accept-Language": lg})["name"]
+    check("every language gives another name", len(set(names.values())) == 8
+          and "Großhändlerausgabe" in names["de"] and "한국어판" in names["ko"])
+    for path in ("/universe/regions/10000002", "/universe/systems/30000142",
+                 "/universe/constellations/20000020", "/universe/groups/18",
+                 "/universe/categories/4", "/markets/groups/1857"):
+        s, h, b = c.get(path, {"Accept-Language": "ru"})
+        check("%s is translated (ru)" % path, s == 200 and h.get("content-language") == "ru"
+              and any(0x400 <= ord(ch) < 0x500 for ch in json.loads(b)["name"]))

@@ -6,6 +6,12 @@ fault, route matching and the compatibility date (404), the rate limit
 requests (304); the response then pays its error-limit or rate-limit cost
 and is logged.  Bodies are pre-rendered, so serving a page is a lookup and a
 socket write.
+
+Faults on the socket (see limits.FAULT_KINDS and control.py for the API):
+truncate (FIN) and cut (RST) part way through a body, stall in the middle
+of a body, chunked transfer encoding (optionally cut before its last
+chunk), redirects, 5xx with JSON, HTML or empty bodies, 429 with
+Retry-After in seconds, as an HTTP date or absent.
 """
 
 import email.utils
@@ -39,6 +45,9 @@ STATUS_MESSAGES = {
     520: "Internal error thrown from the EVE server",
 }
 REASONS = {420: "Error Limited", 520: "Unknown Error"}
+HTML_ERROR = ("<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n"
+              "<center><h1>%d %s</h1></center>\r\n<hr><center>nginx</center>\r\n"
+              "</body>\r\n</html>\r\n")
 DAILY_OFFSET = 11 * 3600 + 5 * 60          # "expires daily at 11:05"
 COMPAT_MIN = "2020-01-01"
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -46,6 +55,12 @@ _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 def http_date(ts):
     return email.utils.formatdate(ts, usegmt=True)
+
+
+def iso_time(ts):
+    """ISO 8601 UTC with microseconds, for the request log."""
+    secs, micros = divmod(int(round(ts * 1e6)), 1000000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + ".%06dZ" % micros
 
 
 def cache_times(route, now, start, refresh):
@@ -120,13 +135,16 @@ def _malformed(raw):
 
 class Outcome:
     """What to send: status, body bytes, and the headers that depend on it."""
-    __slots__ = ("status", "body", "raw", "pages", "route", "cacheable", "headers", "fault")
+    __slots__ = ("status", "body", "raw", "pages", "route", "cacheable", "headers", "fault",
+                 "ctype", "language")
 
     def __init__(self, status, body=None, raw=None, pages=None, route=None, cacheable=False):
         self.status, self.body, self.raw, self.pages = status, body, raw, pages
         self.route, self.cacheable = route, cacheable
         self.headers = []
         self.fault = None
+        self.ctype = JSON_TYPE
+        self.language = None
 
 
 class SimServer(ThreadingHTTPServer):
@@ -207,11 +225,17 @@ class Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "reset":
             return self._reset(entry, route)
         out = None
-        if fault is not None and fault.kind in ("status", "error_limit", "rate_limit"):
-            out = self._fault_outcome(fault, route)
+        if fault is not None and fault.kind in ("status", "error_limit", "rate_limit",
+                                                "redirect"):
+            out = self._fault_outcome(fault, route, raw_path, qs)
+        if fault is not None and fault.kind == "lm_rollover":
+            # the resource is refreshed now: this and every later answer
+            # under the fault's path carries the next Last-Modified
+            st.add_lm_shift(fault.path, (route.cache_seconds if route else None) or 60)
+        self._path = path
         if out is None:
             try:
-                out = self._process(method, route, pparams, path, query, ip, now)
+                out = self._process(method, route, pparams, path, query, ip, now, fault)
             except Exception:
                 # A simulator bug: answer like ESI would and keep serving.
                 traceback.print_exc()
@@ -220,7 +244,7 @@ class Handler(BaseHTTPRequestHandler):
             out.fault = fault
         self._finish(entry, method, out, ip, now)
 
-    def _process(self, method, route, pparams, path, query, ip, now):
+    def _process(self, method, route, pparams, path, query, ip, now, fault=None):
         srv, st = self.server, self.server.state
         if route is None:
             return Outcome(404, raw=_error_body(404, "Not found"))
@@ -256,26 +280,46 @@ class Handler(BaseHTTPRequestHandler):
         if isinstance(args.get("page"), int) and args["page"] < 1:
             return Outcome(400, route=route,
                            raw=_error_body(400, "Invalid page: must be at least 1"))
-        req = Request(path, query, args, self.headers)
+        req = Request(path, query, args, self.headers, fault)
         try:
             handler = route.handler or generic
             reply = handler(srv.world, route, req)
         except Fail as e:
             return Outcome(e.status, raw=_error_body(e.status, e.message, e.extra), route=route)
-        return Outcome(200, body=reply.body, pages=reply.pages, route=route, cacheable=True)
+        out = Outcome(200, body=reply.body, pages=reply.pages, route=route, cacheable=True)
+        out.language = reply.language
+        return out
 
-    def _fault_outcome(self, fault, route):
+    def _fault_outcome(self, fault, route, raw_path, qs):
         if fault.kind == "status":
             status = fault.status or 503
+            if fault.body == "empty":
+                return Outcome(status, raw=b"", route=route)
+            if fault.body == "html":
+                # what a proxy in front of ESI sends
+                reason = self.responses.get(status, ("Error",))[0]
+                out = Outcome(status, raw=(HTML_ERROR % (status, reason, status, reason))
+                              .encode(), route=route)
+                out.ctype = "text/html"
+                return out
             extra = {"timeout": 10} if status == 504 else None
             msg = STATUS_MESSAGES.get(status, "Simulated error %d" % status)
             return Outcome(status, raw=_error_body(status, msg, extra), route=route)
         if fault.kind == "error_limit":
             return Outcome(420, raw=_error_body(420, ERROR_LIMITED), route=route)
+        if fault.kind == "redirect":
+            status = fault.status or 302
+            target = fault.location or "/latest" + raw_path + ("?" + qs if qs else "")
+            out = Outcome(status, raw=b"", route=route)
+            out.headers.append(("Location", target))
+            return out
         # rate_limit
         out = Outcome(429, raw=_error_body(429, "Too many requests"), route=route)
         retry = fault.retry_after if fault.retry_after is not None else 2
-        out.headers.append(("Retry-After", str(retry)))
+        if fault.retry_format == "date":
+            out.headers.append(("Retry-After", http_date(time.time() + retry)))
+        elif fault.retry_format != "none":
+            out.headers.append(("Retry-After", str(retry)))
         return out
 
     # -- response ----------------------------------------------------------------------
@@ -285,7 +329,7 @@ class Handler(BaseHTTPRequestHandler):
         route = out.route
         fault = out.fault
         kind = fault.kind if fault is not None else None
-        headers = [("Date", http_date(now)), ("Content-Type", JSON_TYPE)]
+        headers = [("Date", http_date(now)), ("Content-Type", out.ctype)]
         status = out.status
         payload = out.raw
         body = out.body
@@ -293,6 +337,7 @@ class Handler(BaseHTTPRequestHandler):
 
         if out.cacheable:
             lm, exp = cache_times(route, now, srv.start_time, st.settings.cache_refresh)
+            lm += st.lm_shift(self._path)
             pages = out.pages
             if kind == "xpages":
                 # The resource refreshed under the client: newer Last-Modified,
@@ -300,6 +345,10 @@ class Handler(BaseHTTPRequestHandler):
                 lm += route.cache_seconds or 60
                 if pages is not None:
                     pages += 1
+            elif kind == "xpages_only":
+                # another page count, the same Last-Modified
+                if pages is not None:
+                    pages = fault.pages if fault.pages is not None else pages + 1
             if kind == "malformed":
                 body = Body(_malformed(body.raw))
             headers += [("ETag", body.etag), ("Last-Modified", http_date(lm)),
@@ -307,9 +356,11 @@ class Handler(BaseHTTPRequestHandler):
                         ("Cache-Control", "public, max-age=%d" % max(0, int(exp - now)))]
             if pages is not None:
                 headers.append(("X-Pages", str(pages)))
+            if out.language is not None:
+                headers.append(("Content-Language", out.language))
             inm = self.headers.get("If-None-Match")
             ims = self.headers.get("If-Modified-Since")
-            if kind not in ("malformed", "truncate"):
+            if kind not in ("malformed", "truncate", "cut", "stall", "chunked"):
                 if inm is not None:
                     not_modified = _etag_matches(inm, body.etag)
                 elif ims is not None:
@@ -324,8 +375,12 @@ class Handler(BaseHTTPRequestHandler):
         headers += out.headers
 
         # Pay for the response: tokens for grouped routes, the error budget
-        # otherwise.  A 420 always speaks of the error limit.
-        if status != 420 and route is not None and route.rate_group is not None:
+        # otherwise.  A 420 always speaks of the error limit.  Some 429s come
+        # from limiters in front of ESI without the rate-limit headers.
+        bare_429 = kind == "rate_limit" and fault.retry_format == "none"
+        if bare_429:
+            pass
+        elif status != 420 and route is not None and route.rate_group is not None:
             limit, window = st.bucket_limits(route)
             used = st.rate_charge(route.rate_group, ip, limit, window, token_cost(status), now)
             headers += [("X-Ratelimit-Group", route.rate_group),
@@ -346,55 +401,104 @@ class Handler(BaseHTTPRequestHandler):
 
         gz = False
         wire = b""
+        chunked = kind == "chunked" and status != 304 and payload is not None
         if status != 304 and payload is not None:
-            gz = _accepts_gzip(self.headers.get("Accept-Encoding"))
+            gz = _accepts_gzip(self.headers.get("Accept-Encoding")) and len(payload) > 0
             if gz:
                 # Served bodies keep their compressed copy; error bodies are small.
                 wire = body.gzipped if out.cacheable else Body(payload).gzipped
                 headers += [("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")]
             else:
                 wire = payload
-            headers.append(("Content-Length", str(len(wire))))
-        truncate = kind == "truncate"
-        if truncate:
+            if chunked:
+                headers.append(("Transfer-Encoding", "chunked"))
+            else:
+                headers.append(("Content-Length", str(len(wire))))
+        if method == "HEAD":
+            wire = b""
+        # where a broken body stops, in bytes of what goes on the wire
+        at = None
+        if kind in ("truncate", "cut", "stall") or (chunked and fault.at is not None):
+            at = min(len(wire), fault.at) if fault.at is not None else len(wire) // 2
+        if kind in ("truncate", "cut") or (chunked and at is not None):
             self.close_connection = True
-        sent = self._write(status, headers, wire if method != "HEAD" else b"", truncate)
+        head = self._head(status, headers)
+        if chunked:
+            plan = [head] + self._chunks(wire, fault.chunk or 1024, at)
+        elif kind == "stall":
+            plan = [head + wire[:at], fault.ms / 1000.0, wire[at:]]
+        else:
+            plan = [head + (wire[:at] if at is not None else wire)]
         nbytes = 0
         if status != 304 and method != "HEAD" and payload is not None:
-            nbytes = len(payload) // 2 if truncate else len(payload)
-        self._log_end(entry, status, nbytes, kind, sent, "gzip" if gz else "identity", route)
+            nbytes = len(payload)
+            if at is not None and kind != "stall":
+                # bytes of the body sent (uncompressed: a share of the whole)
+                nbytes = len(payload) * at // max(1, len(wire))
+        # The log entry is completed just before the last bytes go out, so
+        # that a client that has its answer always finds it logged.
+        last = max(i for i, x in enumerate(plan) if isinstance(x, bytes))
+        for i, x in enumerate(plan):
+            if i == last:
+                self._log_end(entry, status, nbytes, kind,
+                              sum(len(y) for y in plan if isinstance(y, bytes)),
+                              "gzip" if gz else "identity", route)
+            if isinstance(x, bytes):
+                self._write_raw(x)
+            else:
+                time.sleep(x)
+        if kind == "cut":
+            self._abort()
 
-    def _write(self, status, headers, data, truncate=False):
+    def _head(self, status, headers):
         reason = REASONS.get(status) or self.responses.get(status, ("Unknown",))[0]
         lines = ["HTTP/1.1 %d %s" % (status, reason)]
         lines += ["%s: %s" % kv for kv in headers]
         if self.close_connection:
             lines.append("Connection: close")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        if truncate:
-            data = data[:len(data) // 2]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def _write(self, status, headers, data):
+        head = self._head(status, headers)
+        if len(data) < 65536:
+            return self._write_raw(head + data)
+        return self._write_raw(head) + self._write_raw(data)
+
+    def _write_raw(self, data):
         try:
-            if len(data) < 65536:
-                self.wfile.write(head + data)
-            else:
-                self.wfile.write(head)
-                self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
+            self.wfile.write(data)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, OSError):
             self.close_connection = True
             return 0
-        return len(head) + len(data)
+        return len(data)
 
-    def _reset(self, entry, route):
-        """Drop the connection with a TCP RST: SO_LINGER 0, then close the fd
-        itself (the socket object may still be referenced by rfile)."""
+    @staticmethod
+    def _chunks(data, size, stop_at):
+        """The body as chunks of `size` bytes and the last (empty) chunk;
+        with stop_at, only that many body bytes and no last chunk."""
+        end = len(data) if stop_at is None else stop_at
+        out = [b"%x\r\n" % len(data[p:min(end, p + size)]) + data[p:min(end, p + size)] + b"\r\n"
+               for p in range(0, end, size)]
+        if stop_at is None:
+            out.append(b"0\r\n\r\n")
+        return out
+
+    def _abort(self):
+        """Reset the connection (RST) after what was written."""
         self.close_connection = True
-        self._log_end(entry, 0, 0, "reset", 0, "identity", route)
         sock = self.connection
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             os.close(sock.detach())
         except OSError:
             pass
+
+    def _reset(self, entry, route):
+        """Drop the connection with a TCP RST: SO_LINGER 0, then close the fd
+        itself (the socket object may still be referenced by rfile)."""
+        self._log_end(entry, 0, 0, "reset", 0, "identity", route)
+        self._abort()
 
     def _log_start(self, method, raw_path, qs, page, delay):
         h = self.headers
@@ -407,8 +511,12 @@ class Handler(BaseHTTPRequestHandler):
             "accept_encoding": h.get("Accept-Encoding"),
             "user_agent": h.get("User-Agent"),
             "compat_date": h.get("X-Compatibility-Date"),
+            "accept_language": h.get("Accept-Language"),
             "authorization": h.get("Authorization") is not None,
             "latency_ms": delay, "fault": None, "encoding": None, "route": None,
+            # when the request arrived and when its answer was written: tests
+            # compute from these how many requests were in flight at once
+            "started": iso_time(time.time()), "finished": None,
         }
         self.server.state.record_start(entry)
         return entry
@@ -416,7 +524,8 @@ class Handler(BaseHTTPRequestHandler):
     def _log_end(self, entry, status, nbytes, kind, wire, enc, route):
         self.server.state.record_end(entry, {
             "status": status, "bytes": nbytes, "fault": kind, "encoding": enc,
-            "route": route.path if route is not None else None}, wire)
+            "route": route.path if route is not None else None,
+            "finished": iso_time(time.time())}, wire)
         if not self.server.quiet:
             sys.stderr.write("%s %s %s%s %d %d\n" % (
                 self.client_address[0], entry["method"], entry["path"],
@@ -425,15 +534,19 @@ class Handler(BaseHTTPRequestHandler):
     def _control(self, name, qs, method):
         status, rows = control.handle(name.strip("/"), parse_qs(qs, keep_blank_values=True),
                                       self.server.state, self.server.table)
-        data = json.dumps(rows, separators=(",", ":")).encode()
+        # bytes are a body to send as it is (the decoder's fuzz cases)
+        data = rows if isinstance(rows, bytes) else json.dumps(rows, separators=(",", ":")).encode()
         self._write(status, [("Date", http_date(time.time())), ("Content-Type", JSON_TYPE),
                              ("Cache-Control", "no-store"), ("Content-Length", str(len(data)))],
                     b"" if method == "HEAD" else data)
 
 
 class Request:
-    """What a handler sees: normalized path, raw query lists, typed args."""
-    __slots__ = ("path", "query", "args", "headers")
+    """What a handler sees: normalized path, raw query lists, typed args, and
+    the fault the request triggered (for faults in the data, e.g.
+    cursor_repeat)."""
+    __slots__ = ("path", "query", "args", "headers", "fault")
 
-    def __init__(self, path, query, args, headers):
+    def __init__(self, path, query, args, headers, fault=None):
         self.path, self.query, self.args, self.headers = path, query, args, headers
+        self.fault = fault

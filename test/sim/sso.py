@@ -1,10 +1,15 @@
 """Authorization of SSO routes.
 
-For now there is no SSO server: a request without a bearer token is refused
-with 401 and one with any bearer token with 403, as ESI does for a missing or
-an unsuitable token.  A later SSO simulator will replace check() with JWT
-validation (signature, expiry, scope, character) behind the same interface.
+There is no SSO server yet: a request without a bearer token is refused
+with 401, as ESI does.  The simulator's own test tokens "sim-<character_id>"
+stand for a character that granted every scope: they read that character's
+routes (its wallet, assets, ...) and nothing else (403); corporation routes,
+which need roles too, and any other token get 403.  A later SSO simulator
+will replace check() with JWT validation (signature, expiry, scope,
+character) behind the same interface.
 """
+
+TEST_TOKEN_PREFIX = "sim-"
 
 
 class SsoAuthority:
@@ -15,4 +20,8 @@ class SsoAuthority:
         auth = headers.get("Authorization") or ""
         if not auth.lower().startswith("bearer ") or not auth[7:].strip():
             return 401, "authentication failure"
+        token = auth[7:].strip()
+        if token.startswith(TEST_TOKEN_PREFIX) and not route.roles and \
+                path_args.get("character_id") == token[len(TEST_TOKEN_PREFIX):]:
+            return None
         return 403, "token not valid for scope"
