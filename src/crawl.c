@@ -1,19 +1,19 @@
 /*-------------------------------------------------------------------------
  *
  * crawl.c
- *		  The transfers of one scan: paging, concurrency, retries and limits.
+ *		  The transfers of one scan: concurrency, retries and limits.
  *
- * A scan's requests (one per combination of parameter values) start with
- * their first page.  The first page of an X-Pages route tells how many
- * pages follow; those are fetched concurrently over up to max_connections
- * keep-alive connections and handed to the scan in the order they arrive.
- * At most 2 x max_connections pages are in flight or waiting to be decoded,
- * so memory stays flat however many pages a route has.
+ * A scan's requests (one per combination of parameter values) each walk
+ * through their pages (paging.c says which page comes next).  Pages that
+ * can be fetched together are fetched concurrently over up to
+ * max_connections keep-alive connections and handed to the scan in the
+ * order they arrive.  At most 2 x max_connections pages are in flight or
+ * waiting to be decoded, so memory stays flat however many pages a route
+ * has.
  *
- * All pages of one result must carry the same Last-Modified (ESI refreshed
- * the data otherwise): a scan never mixes two versions.  5xx replies and
- * broken connections are retried with back-off; 429 waits for Retry-After;
- * 420 and other 4xx end the scan with ESI's own message.
+ * 5xx replies and broken connections are retried with back-off; 429 waits
+ * for Retry-After (seconds or an HTTP date); both at most esi_fdw.max_retries
+ * times per page.  420 and other 4xx end the scan with ESI's own message.
  *
  * libcurl resources are released by a reset callback on the crawl's memory
  * context, so an ERROR (or Ctrl-C) anywhere leaks nothing.
@@ -25,45 +25,40 @@
 #include <math.h>
 
 #include "miscadmin.h"
-#include "pgstat.h"
-#include "portability/instr_time.h"
-#include "storage/latch.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "crawl.h"
 #include "esi_error.h"
 #include "guc.h"
+#include "http.h"
+
+/* longest single wait; a cancel ends it at once through the latch */
+#define ESI_MAX_WAIT_MS 1000
 
 /* a page to fetch */
 typedef struct EsiWork
 {
 	int			reqno;
-	int			page;			/* 0 when the route is not paged by number */
-	char	   *cursor;			/* before= token, or from_id= value */
-	int			attempt;		/* retries so far */
+	EsiPageKey	key;
+	int			attempt;		/* retries after 5xx or broken connections */
+	int			rate_waits;		/* waits after 429 */
+	bool		fresh;			/* send on a new connection */
 	TimestampTz not_before;		/* retry back-off */
 } EsiWork;
-
-/* per request state */
-typedef struct EsiReqState
-{
-	int			pages;			/* X-Pages of page 1; 0 until known */
-	char		last_modified[ESI_HDR_LEN];
-	bool		rest_queued;	/* pages 2..n queued */
-} EsiReqState;
 
 struct EsiCrawl
 {
 	MemoryContext cxt;
 	EsiRoute   *route;
 	EsiServerOptions *opts;
-	void	   *multi;
+	EsiMulti   *multi;
 	EsiRequest **reqs;
 	int			nreqs;
 	int			next_req;		/* next request to start */
-	EsiReqState *rs;
-	List	   *pending;		/* EsiWork, FIFO */
+	EsiWalk   **walks;			/* per request, once started */
+	List	   *walking;		/* reqnos whose walk may have more pages */
+	List	   *retries;		/* EsiWork waiting to be sent again */
 	int			nslots;
 	EsiTransfer **slots;
 	EsiWork   **slot_work;		/* what each busy slot is fetching */
@@ -80,8 +75,8 @@ struct EsiCrawl
 
 /*
  * crawl_cleanup
- *		Release every libcurl handle; runs at esi_crawl_end and when the
- *		crawl's context goes away on error.
+ *		Release every libcurl handle and the wait set; runs at esi_crawl_end
+ *		and when the crawl's context goes away on error.
  */
 static void
 crawl_cleanup(void *arg)
@@ -93,7 +88,7 @@ crawl_cleanup(void *arg)
 	c->ended = true;
 	for (int i = 0; i < c->nslots; i++)
 		if (c->slots[i])
-			esi_http_free_transfer(c->multi, c->slots[i]);
+			esi_http_free_transfer(c->slots[i]);
 	esi_http_multi_free(c->multi);
 	c->multi = NULL;
 }
@@ -120,7 +115,7 @@ esi_crawl_begin(MemoryContext parent, EsiRoute *route, EsiServerOptions *opts,
 	c->reqs = palloc0(sizeof(EsiRequest *) * (c->nreqs + 1));
 	foreach(lc, requests)
 		c->reqs[i++] = lfirst(lc);
-	c->rs = palloc0(sizeof(EsiReqState) * (c->nreqs + 1));
+	c->walks = palloc0(sizeof(EsiWalk *) * (c->nreqs + 1));
 	c->nslots = Max(1, opts->max_connections);
 	c->slots = palloc0(sizeof(EsiTransfer *) * c->nslots);
 	c->slot_work = palloc0(sizeof(EsiWork *) * c->nslots);
@@ -131,56 +126,10 @@ esi_crawl_begin(MemoryContext parent, EsiRoute *route, EsiServerOptions *opts,
 	c->cb.func = crawl_cleanup;
 	c->cb.arg = c;
 	MemoryContextRegisterResetCallback(cxt, &c->cb);
-	c->multi = esi_http_multi_new();
+	c->multi = esi_http_multi_new(cxt);
 
 	MemoryContextSwitchTo(old);
 	return c;
-}
-
-/*
- * display_of
- *		path?query with the paging parameter, as sent and as shown.
- */
-static char *
-display_of(EsiCrawl *c, EsiWork *w)
-{
-	EsiRequest *r = c->reqs[w->reqno];
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, r->path);
-	appendStringInfoChar(&buf, '?');
-	if (r->query[0])
-		appendStringInfoString(&buf, r->query);
-	if (w->page > 0)
-		appendStringInfo(&buf, "%spage=%d", r->query[0] ? "&" : "", w->page);
-	else if (w->cursor)
-		appendStringInfo(&buf, "%s%s=%s", r->query[0] ? "&" : "",
-						 c->route->paging == ESI_PAGING_FROM_ID ? "from_id" : "before",
-						 w->cursor);
-	if (buf.data[buf.len - 1] == '?')
-		buf.data[--buf.len] = '\0';
-	return buf.data;
-}
-
-/*
- * new_work
- *		A page to fetch, queued at the tail (or the head, for retries).
- */
-static void
-queue_work(EsiCrawl *c, int reqno, int page, const char *cursor, bool front)
-{
-	MemoryContext old = MemoryContextSwitchTo(c->cxt);
-	EsiWork    *w = palloc0(sizeof(EsiWork));
-
-	w->reqno = reqno;
-	w->page = page;
-	w->cursor = cursor ? pstrdup(cursor) : NULL;
-	if (front)
-		c->pending = lcons(w, c->pending);
-	else
-		c->pending = lappend(c->pending, w);
-	MemoryContextSwitchTo(old);
 }
 
 /*
@@ -201,6 +150,53 @@ expected_rows_ahead(EsiCrawl *c)
 }
 
 /*
+ * next_work
+ *		The next page to fetch: a retry that is due, else the next page of a
+ *		walk under way, else the first page of the next request.  NULL when
+ *		nothing can be sent now.
+ */
+static EsiWork *
+next_work(EsiCrawl *c, TimestampTz now)
+{
+	ListCell   *lc;
+	EsiPageKey	key;
+	EsiWork    *w;
+
+	foreach(lc, c->retries)
+	{
+		w = lfirst(lc);
+		if (w->not_before <= now)
+		{
+			c->retries = foreach_delete_current(c->retries, lc);
+			return w;
+		}
+	}
+
+	for (;;)
+	{
+		foreach(lc, c->walking)
+		{
+			int			reqno = lfirst_int(lc);
+
+			if (esi_walk_next(c->walks[reqno], &key))
+			{
+				w = palloc0(sizeof(EsiWork));
+				w->reqno = reqno;
+				w->key = key;
+				return w;
+			}
+			if (esi_walk_finished(c->walks[reqno]))
+				c->walking = foreach_delete_current(c->walking, lc);
+		}
+		if (c->next_req >= c->nreqs)
+			return NULL;
+		c->walks[c->next_req] = esi_walk_begin(c->route, c->reqs[c->next_req]);
+		c->walking = lappend_int(c->walking, c->next_req);
+		c->next_req++;
+	}
+}
+
+/*
  * fill_slots
  *		Start as many transfers as the connection limit and the read-ahead
  *		window allow.
@@ -209,162 +205,123 @@ static void
 fill_slots(EsiCrawl *c)
 {
 	TimestampTz now = GetCurrentTimestamp();
+	MemoryContext old = MemoryContextSwitchTo(c->cxt);
 
 	while (c->inflight < c->nslots &&
 		   c->inflight + list_length(c->ready) < 2 * c->nslots)
 	{
-		EsiWork    *w = NULL;
-		ListCell   *lc;
+		EsiWork    *w;
 		int			slot;
-		MemoryContext old;
+		char	   *display;
 
 		/* with a LIMIT, fetch no page the rows already coming make useless */
 		if (c->row_bound >= 0 &&
 			c->rows_done + expected_rows_ahead(c) >= c->row_bound)
 			break;
 
-		foreach(lc, c->pending)
-		{
-			EsiWork    *cand = lfirst(lc);
-
-			if (cand->not_before <= now)
-			{
-				w = cand;
-				c->pending = foreach_delete_current(c->pending, lc);
-				break;
-			}
-		}
+		w = next_work(c, now);
 		if (w == NULL)
-		{
-			if (c->next_req >= c->nreqs)
-				break;
-			queue_work(c, c->next_req,
-					   c->route->paging == ESI_PAGING_PAGES ? 1 : 0, NULL, false);
-			c->next_req++;
-			continue;
-		}
+			break;
 
 		for (slot = 0; slot < c->nslots; slot++)
 			if (c->slot_work[slot] == NULL)
 				break;
 		Assert(slot < c->nslots);
 
-		old = MemoryContextSwitchTo(c->cxt);
 		if (c->slots[slot] == NULL)
 			c->slots[slot] = esi_http_new_transfer(c->cxt, c->opts);
-		esi_http_prepare(c->slots[slot], c->opts, display_of(c, w));
-		MemoryContextSwitchTo(old);
-		c->slots[slot]->reqno = w->reqno;
-		c->slots[slot]->page = w->page;
-		c->slots[slot]->attempt = w->attempt;
-		c->slots[slot]->cursor = w->cursor;
+		display = esi_paging_display(c->route, c->reqs[w->reqno], &w->key);
+		esi_http_prepare(c->slots[slot], c->opts, display, w->fresh);
+		pfree(display);
 		c->slot_work[slot] = w;
 		esi_http_start(c->multi, c->slots[slot]);
 		c->inflight++;
 		c->stats->requests++;
 	}
+	MemoryContextSwitchTo(old);
 }
 
 /*
  * retry_later
- *		Queue a failed page again after a delay; false when out of tries.
+ *		Send a page again after a delay.
  */
-static bool
-retry_later(EsiCrawl *c, EsiWork *w, int delay_ms, bool counts)
+static void
+retry_later(EsiCrawl *c, EsiWork *w, int64 delay_ms)
 {
-	if (counts)
-	{
-		if (w->attempt >= esi_guc_max_retries)
-			return false;
-		w->attempt++;
-	}
-	w->not_before = GetCurrentTimestamp() + (int64) delay_ms * 1000;
-	c->pending = lcons(w, c->pending);
+	MemoryContext old = MemoryContextSwitchTo(c->cxt);
+
+	w->not_before = GetCurrentTimestamp() + delay_ms * 1000;
+	c->retries = lappend(c->retries, w);
 	c->stats->retries++;
-	return true;
+	MemoryContextSwitchTo(old);
 }
 
 /*
- * version_changed
- *		ESI refreshed a paged result while we were reading it.
+ * backoff_ms
+ *		The delay before a page's next retry: esi_fdw.retry_delay, doubled
+ *		for each retry before.
  */
-static void
-version_changed(EsiCrawl *c, EsiTransfer *t, const char *what,
-				const char *first, const char *now)
+static int64
+backoff_ms(int retries)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-			 errmsg("ESI data changed while foreign table \"%s\" was being read",
-					c->route->relname),
-			 errdetail("Page %d of %s has %s \"%s\" but page 1 had \"%s\"; esi_fdw does not mix two versions of a result.",
-					   t->page, c->reqs[t->reqno]->path, what, now, first),
-			 errhint("Run the query again: ESI refreshed this route and the next read gets one version.")));
+	return (int64) esi_guc_retry_delay_ms << Min(retries, 6);
 }
 
 /*
  * take_page
- *		A 200 reply: check it belongs to the same version as its first page,
- *		queue the rest of the pages, and hand the body to the scan.
+ *		A 200 reply: let the walk check it, and hand the body to the scan.
  */
 static void
-take_page(EsiCrawl *c, int slot)
+take_page(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
 {
-	EsiTransfer *t = c->slots[slot];
-	EsiReqState *rs = &c->rs[t->reqno];
+	MemoryContext old = MemoryContextSwitchTo(c->cxt);
 	EsiPage    *page;
-	EsiTransfer *snap;
-	MemoryContext old;
+	size_t		len;
 
-	if (c->route->paging == ESI_PAGING_PAGES)
-	{
-		int			pages = t->x_pages > 0 ? t->x_pages : 1;
+	esi_walk_reply(c->walks[w->reqno], &w->key,
+				   esi_http_header(t, ESI_HDR_X_PAGES),
+				   esi_http_header(t, ESI_HDR_LAST_MODIFIED));
 
-		if (t->page == 1)
-		{
-			rs->pages = pages;
-			strlcpy(rs->last_modified, t->last_modified, ESI_HDR_LEN);
-		}
-		else
-		{
-			if (strcmp(rs->last_modified, t->last_modified) != 0)
-				version_changed(c, t, "Last-Modified", rs->last_modified, t->last_modified);
-			if (rs->pages != pages)
-				version_changed(c, t, "X-Pages", psprintf("%d", rs->pages), psprintf("%d", pages));
-		}
-		if (t->page == 1 && !rs->rest_queued)
-		{
-			rs->rest_queued = true;
-			for (int p = 2; p <= rs->pages; p++)
-				queue_work(c, t->reqno, p, NULL, false);
-		}
-	}
-
-	/* the page takes the body; the slot gets a fresh buffer next time */
-	old = MemoryContextSwitchTo(c->cxt);
-	snap = palloc(sizeof(EsiTransfer));
-	memcpy(snap, t, sizeof(EsiTransfer));
-	snap->easy = NULL;
-	snap->headers = NULL;
-	snap->active = false;
-	snap->url = NULL;
-	snap->display = pstrdup(t->display);	/* the slot frees its own */
-	if (snap->buf == NULL)
-	{
-		snap->buf = palloc(1);
-		snap->buf[0] = '\0';
-	}
-	t->buf = NULL;
-	t->cap = 0;
-	t->len = 0;
 	page = palloc0(sizeof(EsiPage));
-	page->t = snap;
-	page->reqno = t->reqno;
-	page->req = c->reqs[t->reqno];
+	page->body = esi_http_take_body(t, &len);
+	page->len = len;
+	page->reqno = w->reqno;
+	page->req = c->reqs[w->reqno];
+	page->key = w->key;
 	c->ready = lappend(c->ready, page);
 	MemoryContextSwitchTo(old);
 
 	c->stats->pages++;
-	c->stats->bytes += snap->len;
+	c->stats->bytes += len;
+	pfree(w);
+}
+
+/*
+ * rate_limited
+ *		A 429: wait as long as Retry-After says (or back off when ESI says
+ *		nothing), unless that is longer than esi_fdw.max_retry_after or the
+ *		page was refused esi_fdw.max_retries times already.
+ */
+static void
+rate_limited(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
+{
+	const char *ra = esi_http_header(t, ESI_HDR_RETRY_AFTER);
+	int64		seconds = -1;
+
+	if (ra && !esi_http_parse_retry_after(ra, &seconds))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
+				 errmsg("malformed Retry-After header in ESI's reply to GET %s (foreign table \"%s\")",
+						esi_http_display(t), c->route->relname),
+				 errdetail("Retry-After: \"%s\" is neither a number of seconds nor an HTTP date.", ra),
+				 errhint("ESI's rate limit is exhausted; try again later.")));
+	if (seconds > esi_guc_max_retry_after || w->rate_waits >= esi_guc_max_retries)
+		esi_report_http_error(c->route, t, w->rate_waits + 1);
+	w->rate_waits++;
+	if (seconds >= 0)
+		retry_later(c, w, Max(seconds, 1) * 1000);
+	else
+		retry_later(c, w, backoff_ms(w->rate_waits - 1));
 }
 
 /*
@@ -372,7 +329,7 @@ take_page(EsiCrawl *c, int slot)
  *		Decide what a finished transfer means: a page, a retry, or an error.
  */
 static void
-handle_done(EsiCrawl *c, EsiTransfer *t, int curl_code)
+handle_done(EsiCrawl *c, EsiTransfer *t)
 {
 	int			slot;
 	EsiWork    *w;
@@ -384,59 +341,100 @@ handle_done(EsiCrawl *c, EsiTransfer *t, int curl_code)
 	if (slot >= c->nslots)
 		elog(ERROR, "esi_fdw: finished transfer not owned by this scan");
 
-	esi_http_complete(c->multi, t, curl_code);
 	w = c->slot_work[slot];
 	c->slot_work[slot] = NULL;
 	c->inflight--;
-	status = t->status;
+	status = esi_http_status(t);
 
-	if (curl_code != 0 || status == 0)
+	switch (esi_http_result(t))
 	{
-		c->stats->status_counts[0]++;
-		if (t->oom)
+		case ESI_XFER_TOO_LARGE:
+			esi_report_too_large(c->route, t);
+			break;
+		case ESI_XFER_NO_MEMORY:
 			ereport(ERROR,
 					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("out of memory while reading %s from ESI", t->display)));
-		if (!retry_later(c, w, esi_guc_retry_delay_ms << Min(w->attempt, 6), true))
-			esi_report_transport_error(c->route, t);
-		return;
+					 errmsg("out of memory while reading %s from ESI", esi_http_display(t))));
+			break;
+		case ESI_XFER_UNSOLICITED:
+			/* a kept-alive connection gone bad (now closed): again, anew */
+			if (!w->fresh)
+			{
+				w->fresh = true;
+				retry_later(c, w, 0);
+				break;
+			}
+			/* a new connection with bytes before the request: a failure */
+			/* FALLTHROUGH */
+		case ESI_XFER_FAILED:
+			c->stats->status_counts[0]++;
+			if (w->attempt >= esi_guc_max_retries)
+				esi_report_transport_error(c->route, t, w->attempt + 1);
+			retry_later(c, w, backoff_ms(w->attempt));
+			w->attempt++;
+			break;
+		case ESI_XFER_REPLY:
+			c->stats->status_counts[Min(status / 100, 5)]++;
+			if (status == 200)
+				take_page(c, t, w);
+			else if (status == 429)
+				rate_limited(c, t, w);
+			else if (status >= 500 && status != 501 && status != 505)
+			{
+				if (w->attempt >= esi_guc_max_retries)
+					esi_report_http_error(c->route, t, w->attempt + 1);
+				retry_later(c, w, backoff_ms(w->attempt));
+				w->attempt++;
+			}
+			else
+				esi_report_http_error(c->route, t, w->attempt + 1);
+			break;
 	}
+}
 
-	c->stats->status_counts[Min(status / 100, 5)]++;
-	if (status == 200)
-		take_page(c, slot);
-	else if (status == 429 && t->retry_after >= 0 &&
-			 t->retry_after <= esi_guc_max_retry_after)
+/*
+ * wait_for_activity
+ *		Wait for a transfer, the latch, or the first retry that is due, and
+ *		act on whatever finished.  The scan calls in per-tuple memory, reset
+ *		row after row: the crawl's lists and pages are made in its own.
+ */
+static void
+wait_for_activity(EsiCrawl *c, long max_ms)
+{
+	EsiTransfer *t;
+	long		wait = max_ms;
+	ListCell   *lc;
+	MemoryContext old = MemoryContextSwitchTo(c->cxt);
+
+	if (wait > 0 && c->retries != NIL)
 	{
-		/* the bucket refills: waiting is what ESI asks for */
-		if (!retry_later(c, w, Max(t->retry_after, 1) * 1000, false))
-			esi_report_http_error(c->route, t);
+		TimestampTz now = GetCurrentTimestamp();
+
+		foreach(lc, c->retries)
+		{
+			EsiWork    *w = lfirst(lc);
+			long		ms = w->not_before <= now ? 0 :
+				(long) ((w->not_before - now + 999) / 1000);
+
+			wait = Min(wait, ms);
+		}
 	}
-	else if (status >= 500 && status != 501 && status != 505)
-	{
-		if (!retry_later(c, w, esi_guc_retry_delay_ms << Min(w->attempt, 6), true))
-			esi_report_http_error(c->route, t);
-	}
-	else
-		esi_report_http_error(c->route, t);
+	c->stats->wait_ms += esi_http_wait(c->multi, wait);
+	while ((t = esi_http_next_done(c->multi)) != NULL)
+		handle_done(c, t);
+	MemoryContextSwitchTo(old);
 }
 
 /*
  * esi_crawl_next_page
  *		The next page that arrived, waiting for one if needed; NULL when
- *		every request is complete.
+ *		every request is complete (or a LIMIT needs no more).
  */
 EsiPage *
 esi_crawl_next_page(EsiCrawl *c)
 {
 	for (;;)
 	{
-		EsiTransfer *t;
-		int			code;
-		int			timeout = 100;	/* ms; bounds the delay before Ctrl-C acts */
-		instr_time	start,
-					dur;
-
 		CHECK_FOR_INTERRUPTS();
 		fill_slots(c);
 		if (c->ready != NIL)
@@ -447,49 +445,12 @@ esi_crawl_next_page(EsiCrawl *c)
 			c->decoding = true;
 			return p;
 		}
-		if (c->inflight == 0)
-		{
-			TimestampTz now,
-						next = 0;
-			ListCell   *lc;
-
-			if (c->pending == NIL && c->next_req >= c->nreqs)
-				return NULL;
-			if (c->row_bound >= 0 && c->rows_done >= c->row_bound)
-				return NULL;
-			/* only delayed retries are left: sleep until the first is due */
-			foreach(lc, c->pending)
-			{
-				EsiWork    *w = lfirst(lc);
-
-				if (next == 0 || w->not_before < next)
-					next = w->not_before;
-			}
-			now = GetCurrentTimestamp();
-			if (next > now)
-			{
-				long		ms = (long) ((next - now) / 1000) + 1;
-
-				INSTR_TIME_SET_CURRENT(start);
-				(void) WaitLatch(MyLatch,
-								 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-								 Min(ms, 100), PG_WAIT_EXTENSION);
-				ResetLatch(MyLatch);
-				INSTR_TIME_SET_CURRENT(dur);
-				INSTR_TIME_SUBTRACT(dur, start);
-				c->stats->wait_ms += INSTR_TIME_GET_MILLISEC(dur);
-			}
-			continue;
-		}
-
-		INSTR_TIME_SET_CURRENT(start);
-		esi_http_perform(c->multi, timeout);
-		INSTR_TIME_SET_CURRENT(dur);
-		INSTR_TIME_SUBTRACT(dur, start);
-		c->stats->wait_ms += INSTR_TIME_GET_MILLISEC(dur);
-
-		while ((t = esi_http_next_done(c->multi, &code)) != NULL)
-			handle_done(c, t, code);
+		/* nothing to send, receive or retry: every walk is complete */
+		if (c->inflight == 0 && c->retries == NIL)
+			return NULL;
+		if (c->inflight == 0 && c->row_bound >= 0 && c->rows_done >= c->row_bound)
+			return NULL;
+		wait_for_activity(c, ESI_MAX_WAIT_MS);
 	}
 }
 
@@ -502,40 +463,32 @@ esi_crawl_next_page(EsiCrawl *c)
 void
 esi_crawl_pump(EsiCrawl *c)
 {
-	EsiTransfer *t;
-	int			code;
-
 	if (c->inflight == 0)
 		return;
-	esi_http_perform(c->multi, 0);
-	while ((t = esi_http_next_done(c->multi, &code)) != NULL)
-		handle_done(c, t, code);
+	wait_for_activity(c, 0);
 	fill_slots(c);
 }
 
 /*
  * esi_crawl_page_done
- *		The scan decoded a page: free it, and follow a cursor if the route
- *		has one.
+ *		The scan decoded a page: its walk learns what was on it, and the
+ *		page is freed.
  */
 void
-esi_crawl_page_done(EsiCrawl *c, EsiPage *page, int64 rows,
-					const char *next_cursor)
+esi_crawl_page_done(EsiCrawl *c, EsiPage *page)
 {
-	c->rows_done += rows;
+	MemoryContext old;
+
+	c->rows_done += page->facts.rows;
 	c->pages_done++;
 	c->decoding = false;
-	c->stats->rows += rows;
-	/* cursor and from_id walks go on while pages bring records */
-	if ((c->route->paging == ESI_PAGING_CURSOR ||
-		 c->route->paging == ESI_PAGING_FROM_ID) && rows > 0 && next_cursor &&
-		next_cursor[0] && (page->t->cursor == NULL ||
-						   strcmp(page->t->cursor, next_cursor) != 0))
-		queue_work(c, page->reqno, 0, next_cursor, true);
-	if (page->t->buf)
-		pfree(page->t->buf);
-	pfree(page->t->display);
-	pfree(page->t);
+	c->stats->rows += page->facts.rows;
+
+	old = MemoryContextSwitchTo(c->cxt);
+	esi_walk_page_done(c->walks[page->reqno], &page->key, &page->facts);
+	MemoryContextSwitchTo(old);
+
+	pfree((char *) page->body);
 	pfree(page);
 }
 

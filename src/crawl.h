@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * crawl.h
- *		  The transfers of one scan: paging, concurrency, retries and limits.
+ *		  The transfers of one scan: concurrency, retries and limits.
  *
  *-------------------------------------------------------------------------
  */
@@ -10,7 +10,8 @@
 
 #include "postgres.h"
 
-#include "http.h"
+#include "option.h"
+#include "paging.h"
 #include "request.h"
 #include "route.h"
 
@@ -27,12 +28,18 @@ typedef struct EsiCrawlStats
 
 typedef struct EsiCrawl EsiCrawl;
 
-/* A page ready for decoding */
+/*
+ * A page ready for decoding.  The scan fills facts while it decodes and
+ * hands the page back with esi_crawl_page_done.
+ */
 typedef struct EsiPage
 {
-	EsiTransfer *t;
-	EsiRequest *req;
-	int			reqno;
+	const char *body;			/* the reply body, NUL-terminated */
+	size_t		len;
+	EsiRequest *req;			/* the request: values of parameter columns */
+	EsiPageKey	key;			/* which page of the request's walk */
+	EsiPageFacts facts;			/* what the scan found on it */
+	int			reqno;			/* private to crawl.c */
 } EsiPage;
 
 extern EsiCrawl *esi_crawl_begin(MemoryContext parent, EsiRoute *route,
@@ -40,8 +47,7 @@ extern EsiCrawl *esi_crawl_begin(MemoryContext parent, EsiRoute *route,
 								 double row_bound, EsiCrawlStats *stats);
 extern EsiPage *esi_crawl_next_page(EsiCrawl *c);
 extern void esi_crawl_pump(EsiCrawl *c);
-extern void esi_crawl_page_done(EsiCrawl *c, EsiPage *page, int64 rows,
-								const char *next_cursor);
+extern void esi_crawl_page_done(EsiCrawl *c, EsiPage *page);
 extern void esi_crawl_end(EsiCrawl *c);
 
 #endif							/* ESI_CRAWL_H */

@@ -19,6 +19,7 @@
 #include "mb/pg_wchar.h"
 
 #include "esi_error.h"
+#include "guc.h"
 
 /*
  * printable
@@ -87,16 +88,20 @@ esi_error_text(const char *body, size_t len)
 
 /*
  * esi_report_http_error
- *		An HTTP status that ends the scan.
+ *		An HTTP status that ends the scan, after attempts tries.
  */
 void
-esi_report_http_error(EsiRoute *route, EsiTransfer *t)
+esi_report_http_error(EsiRoute *route, EsiTransfer *t, int attempts)
 {
-	char	   *text = esi_error_text(t->buf, t->len);
+	size_t		len;
+	const char *body = esi_http_body(t, &len);
+	char	   *text = esi_error_text(body, len);
+	long		status = esi_http_status(t);
+	int64		secs;
 	int			code;
 	const char *hint;
 
-	switch (t->status)
+	switch (status)
 	{
 		case 400:
 		case 422:
@@ -116,21 +121,30 @@ esi_report_http_error(EsiRoute *route, EsiTransfer *t)
 			break;
 		case 420:
 			code = ERRCODE_FDW_UNABLE_TO_CREATE_EXECUTION;
-			hint = t->error_limit_reset >= 0 ?
-				psprintf("ESI's error limit is exhausted; try again in %d seconds.", t->error_limit_reset) :
+			/* a malformed or absurd reset time is left out, not trusted */
+			hint = esi_http_parse_count(esi_http_header(t, ESI_HDR_ERROR_LIMIT_RESET), &secs) &&
+				secs <= 3600 ?
+				psprintf("ESI's error limit is exhausted; try again in %d seconds.", (int) secs) :
 				"ESI's error limit is exhausted; try again in a minute.";
 			break;
 		case 429:
 			code = ERRCODE_FDW_UNABLE_TO_CREATE_EXECUTION;
-			hint = t->retry_after >= 0 ?
-				psprintf("ESI's rate limit is exhausted; try again in %d seconds (esi_fdw.max_retry_after sets how long a scan waits by itself).", t->retry_after) :
-				"ESI's rate limit is exhausted; try again later.";
+			if (!esi_http_parse_retry_after(esi_http_header(t, ESI_HDR_RETRY_AFTER), &secs))
+				secs = -1;
+			if (secs > esi_guc_max_retry_after)
+				hint = psprintf("ESI's rate limit is exhausted; try again in %lld seconds (esi_fdw.max_retry_after sets how long a scan waits by itself).",
+								(long long) secs);
+			else if (attempts > 1)
+				hint = psprintf("ESI's rate limit stayed exhausted; esi_fdw gave up after %d attempts (esi_fdw.max_retries). Try again later.",
+								attempts);
+			else
+				hint = "ESI's rate limit is exhausted; try again later.";
 			break;
 		default:
-			code = t->status >= 500 ? ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION : ERRCODE_FDW_ERROR;
-			hint = t->status >= 500 ?
+			code = status >= 500 ? ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION : ERRCODE_FDW_ERROR;
+			hint = status >= 500 ?
 				psprintf("ESI is failing; esi_fdw gave up after %d attempt%s (esi_fdw.max_retries). Try again later.",
-						 t->attempt + 1, t->attempt ? "s" : "") :
+						 attempts, attempts > 1 ? "s" : "") :
 				"See ESI's message above.";
 			break;
 	}
@@ -138,23 +152,43 @@ esi_report_http_error(EsiRoute *route, EsiTransfer *t)
 	ereport(ERROR,
 			(errcode(code),
 			 errmsg("ESI returned HTTP %ld for GET %s (foreign table \"%s\")",
-					t->status, t->display, route->relname),
+					status, esi_http_display(t), route->relname),
 			 errdetail("ESI said: %s", text),
 			 errhint("%s", hint)));
+	pg_unreachable();
 }
 
 /*
  * esi_report_transport_error
- *		No HTTP reply at all, after the retries.
+ *		No HTTP reply at all, after attempts tries.
  */
 void
-esi_report_transport_error(EsiRoute *route, EsiTransfer *t)
+esi_report_transport_error(EsiRoute *route, EsiTransfer *t, int attempts)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
 			 errmsg("could not read GET %s from ESI (foreign table \"%s\")",
-					t->display, route->relname),
-			 errdetail("%s (%d attempt%s).", t->curl_error, t->attempt + 1,
-					   t->attempt ? "s" : ""),
+					esi_http_display(t), route->relname),
+			 errdetail("%s (%d attempt%s).", esi_http_failure(t), attempts,
+					   attempts > 1 ? "s" : ""),
 			 errhint("Check the server's base_url option and the network; esi_fdw.max_retries and esi_fdw.request_timeout control retrying.")));
+	pg_unreachable();
+}
+
+/*
+ * esi_report_too_large
+ *		A reply larger than esi_fdw.max_reply_size (the transfer was cut off
+ *		there, and its connection closed).
+ */
+void
+esi_report_too_large(EsiRoute *route, EsiTransfer *t)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("ESI's reply to GET %s is larger than esi_fdw.max_reply_size (%d kB) (foreign table \"%s\")",
+					esi_http_display(t), esi_guc_max_reply_size_kb, route->relname),
+			 errdetail("esi_fdw stopped reading the reply at the limit; a scan holds up to twice esi_fdw.max_connections replies of that size."),
+			 errhint("Add conditions that make the reply smaller, or raise the limit: SET esi_fdw.max_reply_size = '%dMB';",
+					 Min(Max(esi_guc_max_reply_size_kb / 1024 * 4, 1), 1023))));
+	pg_unreachable();
 }

@@ -13,8 +13,12 @@
 #include "http.h"
 #include "route.h"
 
-extern void esi_report_http_error(EsiRoute *route, EsiTransfer *t);
-extern void esi_report_transport_error(EsiRoute *route, EsiTransfer *t);
+extern void esi_report_http_error(EsiRoute *route, EsiTransfer *t,
+								  int attempts) pg_attribute_noreturn();
+extern void esi_report_transport_error(EsiRoute *route, EsiTransfer *t,
+									   int attempts) pg_attribute_noreturn();
+extern void esi_report_too_large(EsiRoute *route,
+								 EsiTransfer *t) pg_attribute_noreturn();
 extern char *esi_error_text(const char *body, size_t len);
 
 #endif							/* ESI_ESI_ERROR_H */

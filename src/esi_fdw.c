@@ -97,8 +97,6 @@ typedef struct EsiScanState
 	Datum	   *page_values;	/* per param_atts */
 	bool	   *page_nulls;
 	int			id_attidx;		/* from_id walks: the id column, or -1 */
-	bool		have_min_id;	/* smallest id seen on the current page */
-	int64		min_id;
 	EsiCrawlStats stats;
 
 	/* per (re)scan: the requests, and what a rescan can reuse */
@@ -771,7 +769,6 @@ start_scan(ForeignScanState *node, EsiScanState *st)
 		esi_crawl_end(st->crawl);
 	st->crawl = NULL;
 	st->page = NULL;
-	st->have_min_id = false;
 	st->replay_pos = -1;
 	if (st->keep_rows)
 	{
@@ -939,7 +936,7 @@ esiIterateForeignScan(ForeignScanState *node)
 			set_page_params(st, st->page);
 			/* the page's cursor strings must outlive the per-row context */
 			old = MemoryContextSwitchTo(st->page_cxt);
-			esi_decoder_begin_page(&st->decoder, st->page->t->buf, st->page->t->len);
+			esi_decoder_begin_page(&st->decoder, st->page->body, st->page->len);
 			MemoryContextSwitchTo(old);
 		}
 
@@ -949,20 +946,15 @@ esiIterateForeignScan(ForeignScanState *node)
 		got = esi_decoder_next(&st->decoder, slot->tts_values, slot->tts_isnull);
 		MemoryContextSwitchTo(old);
 
-		if (got && st->id_attidx >= 0 && !slot->tts_isnull[st->id_attidx])
-		{
-			int64		id = record_id(st, slot->tts_values[st->id_attidx]);
-
-			/* a from_id page starts with the record it was asked from */
-			if (st->page->t->cursor && id == strtoi64(st->page->t->cursor, NULL, 10))
-				continue;
-			if (!st->have_min_id || id < st->min_id)
-				st->min_id = id;
-			st->have_min_id = true;
-		}
+		/* a from_id page starts with the record it was asked from */
+		if (got && st->id_attidx >= 0 && !slot->tts_isnull[st->id_attidx] &&
+			!esi_paging_keep_record(&st->page->key, &st->page->facts,
+									record_id(st, slot->tts_values[st->id_attidx])))
+			continue;
 
 		if (got)
 		{
+			st->page->facts.rows++;
 			/* keep the connections busy while a long page is decoded */
 			if ((st->decoder.nrecords & 255) == 0)
 				esi_crawl_pump(st->crawl);
@@ -974,12 +966,11 @@ esiIterateForeignScan(ForeignScanState *node)
 			return keep_row(st, ExecStoreVirtualTuple(slot));
 		}
 
-		esi_crawl_page_done(st->crawl, st->page, st->decoder.nrecords,
-							st->id_attidx >= 0 ?
-							(st->have_min_id ? psprintf(INT64_FORMAT, st->min_id) : NULL) :
-							st->decoder.cursor_before);
+		/* what the page's walk needs to know to find the next page */
+		st->page->facts.records = st->decoder.nrecords;
+		st->page->facts.cursor_before = st->decoder.cursor_before;
+		esi_crawl_page_done(st->crawl, st->page);
 		st->page = NULL;
-		st->have_min_id = false;
 	}
 }
 

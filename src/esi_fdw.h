@@ -12,7 +12,9 @@
  *	request.h	quals turned into ESI parameters; the requests of a scan
  *				(request.c)
  *	http.h		libcurl: transfers, headers, bodies (http.c)
- *	crawl.h		a scan's transfers: paging, concurrency, retries (crawl.c)
+ *	crawl.h		a scan's transfers: concurrency, retries, limits (crawl.c)
+ *	paging.h	the next page of a paged result, for every paging style
+ *				(paging.c)
  *	decode.h	JSON pages straight into tuple datums (decode.c)
  *	esi_error.h ESI's HTTP errors turned into ereport()s (esi_error.c)
  *	catalog.h	IMPORT FOREIGN SCHEMA and esi.catalog() (catalog.c) over the

@@ -12,7 +12,10 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include "utils/guc.h"
+#include "utils/memutils.h"
 
 #include "esi_catalog.h"
 #include "esi_fdw.h"
@@ -28,6 +31,8 @@ int			esi_guc_request_timeout_ms = 60000;
 int			esi_guc_max_retries = 3;
 int			esi_guc_retry_delay_ms = 1000;
 int			esi_guc_max_retry_after = 60;
+int			esi_guc_max_pages = 10000;
+int			esi_guc_max_reply_size_kb = 65536;
 char	   *esi_guc_ca_file = NULL;
 bool		esi_guc_verify_tls = true;
 char	   *esi_guc_allowed_base_urls = NULL;
@@ -153,7 +158,7 @@ esi_guc_define(void)
 							NULL, &esi_guc_request_timeout_ms, 60000, 100, 3600000,
 							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("esi_fdw.max_retries",
-							"Retries of a request that failed with a 5xx status or a broken connection.",
+							"Retries of a request that failed with a 5xx status or a broken connection, and waits after HTTP 429.",
 							NULL, &esi_guc_max_retries, 3, 0, 10,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("esi_fdw.retry_delay",
@@ -165,6 +170,16 @@ esi_guc_define(void)
 							"A longer wait ends the scan with an error.",
 							&esi_guc_max_retry_after, 60, 0, 3600,
 							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("esi_fdw.max_pages",
+							"Most pages one request of a scan may have (X-Pages, or the steps of a cursor or from_id walk).",
+							"A reply announcing more pages, or a longer walk, ends the scan with an error.",
+							&esi_guc_max_pages, 10000, 1, INT_MAX,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("esi_fdw.max_reply_size",
+							"Largest reply body (after decompression) esi_fdw accepts from ESI.",
+							"A larger reply ends the scan with an error; a scan holds up to twice max_connections replies.",
+							&esi_guc_max_reply_size_kb, 65536, 1, (int) (MaxAllocSize / 1024) - 1,
+							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
 	DefineCustomStringVariable("esi_fdw.ca_file",
 							   "File of CA certificates to verify ESI's TLS certificate; empty for the system's.",
 							   NULL, &esi_guc_ca_file, "",

@@ -22,6 +22,8 @@ extern int	esi_guc_request_timeout_ms;
 extern int	esi_guc_max_retries;
 extern int	esi_guc_retry_delay_ms;
 extern int	esi_guc_max_retry_after;
+extern int	esi_guc_max_pages;
+extern int	esi_guc_max_reply_size_kb;
 extern char *esi_guc_ca_file;
 extern bool esi_guc_verify_tls;
 extern char *esi_guc_allowed_base_urls;

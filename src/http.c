@@ -3,36 +3,125 @@
  * http.c
  *		  libcurl inside a backend: transfers, headers and the response body.
  *
- * Every transfer runs on a multi handle that the crawl drives itself, so
- * the backend never blocks inside libcurl for longer than one poll and can
- * honour Ctrl-C and statement_timeout between polls (libcurl callbacks must
- * never ereport: a longjmp through libcurl would corrupt it).  Connections,
- * DNS answers and TLS sessions live in one share handle per backend, so
- * keep-alive connections are reused from scan to scan.
+ * Every transfer of a scan runs on one multi handle driven through
+ * libcurl's socket interface: libcurl tells which sockets it wants watched
+ * and when its next timeout is due, and the backend waits on those sockets
+ * and its latch together in a WaitEventSet.  So a wait on ESI shows as an
+ * "Extension" wait event in pg_stat_activity, Ctrl-C and statement_timeout
+ * wake the backend at once (their signal handlers set the latch), and the
+ * backend exits when the postmaster dies.  Connections, DNS answers and TLS
+ * sessions live in one share handle per backend, so keep-alive connections
+ * are reused from scan to scan.
  *
- * Nothing here raises an error while libcurl is on the stack; allocation
- * failures in callbacks are flagged and reported by the caller.
+ * libcurl callbacks never ereport (a longjmp through libcurl would corrupt
+ * it) and never allocate with palloc's error exit: they record what went
+ * wrong in the transfer and the caller raises the error afterwards.
+ *
+ * What reaches the wire is checked here, whatever validated it before:
+ * a header value or URL with a control character is refused, never sent.
+ * A reply is capped at esi_fdw.max_reply_size; a transfer aborted for that
+ * (or for any other reason) leaves libcurl with a connection it closes
+ * rather than reuse.  A kept-alive connection is used again only if it is
+ * quiet: bytes waiting on it before a request is sent were never asked for
+ * (a second response smuggled after a reply, say) and would be read as the
+ * next request's reply.  libcurl (7.88) only checks for a closed peer, so
+ * esi_fdw keeps a list of libcurl's sockets and looks at the connection in
+ * a pre-request callback; a noisy one fails that transfer, which closes it.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include <curl/curl.h>
+#include <limits.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "miscadmin.h"
+#include "portability/instr_time.h"
+#include "storage/latch.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
 
 #include "guc.h"
 #include "http.h"
 
+/* longest header value kept; a longer one is cut and marked with "..." */
+#define ESI_HDR_LEN 128
+
+static const char *const header_names[ESI_NUM_HDRS] = {
+	"x-pages", "last-modified", "retry-after", "x-esi-error-limit-reset"
+};
+
+/* a socket libcurl wants watched */
+typedef struct EsiSocket
+{
+	curl_socket_t fd;
+	int			what;			/* CURL_POLL_IN / _OUT / _INOUT */
+} EsiSocket;
+
+struct EsiMulti
+{
+	CURLM	   *m;
+	MemoryContext cxt;
+	WaitEventSet *wes;			/* latch, postmaster death, the sockets */
+	WaitEvent  *events;			/* room for every event of wes */
+	int			nevents;
+	bool		stale;			/* the sockets changed since wes was built */
+	EsiSocket  *socks;
+	int			nsocks;
+	int			maxsocks;
+	bool		failed;			/* a callback could not record a socket */
+	bool		timer_set;		/* libcurl wants a call at timer_at */
+	TimestampTz timer_at;
+};
+
+struct EsiTransfer
+{
+	CURL	   *easy;
+	struct curl_slist *headers;
+	char	   *url;			/* full URL (not for messages: base may hide a port) */
+	char	   *display;		/* path?query, for messages and EXPLAIN */
+	MemoryContext cxt;			/* owns buf */
+	bool		active;			/* added to multi */
+	EsiMulti   *multi;
+
+	/* the reply */
+	char	   *buf;
+	size_t		len;
+	size_t		cap;
+	size_t		limit;			/* esi_fdw.max_reply_size, in bytes */
+	bool		too_large;
+	bool		oom;
+	bool		headers_done;	/* later header lines are trailers */
+	bool		unsolicited;	/* bytes waited on the connection */
+	EsiTransferResult result;
+	long		status;
+	char		curl_error[CURL_ERROR_SIZE];
+	bool		have[ESI_NUM_HDRS];
+	char		hdr[ESI_NUM_HDRS][ESI_HDR_LEN];
+};
+
 static CURLSH *esi_share = NULL;
+
+/* every socket libcurl has open in this backend (malloc'd: outlives scans) */
+static curl_socket_t *curl_socks = NULL;
+static int	n_curl_socks = 0;
+static int	max_curl_socks = 0;
 
 /*
  * esi_http_init
  *		Set up libcurl once per backend.
  */
-void
+static void
 esi_http_init(void)
 {
 	if (esi_share)
@@ -51,36 +140,309 @@ esi_http_init(void)
 	curl_share_setopt(esi_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
 }
 
-/*
- * esi_http_multi_new / esi_http_multi_free
- *		A multi handle for one crawl.
+/* ---------------------------------------------------------------------
+ * The multi handle and its wait
+ * ---------------------------------------------------------------------
  */
-void *
-esi_http_multi_new(void)
+
+/*
+ * socket_cb
+ *		libcurl's CURLMOPT_SOCKETFUNCTION: a socket to watch for reading
+ *		and/or writing, or no longer.  Only records; the wait set is rebuilt
+ *		before the next wait.
+ */
+static int
+socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
-	CURLM	   *m;
+	EsiMulti   *mh = (EsiMulti *) userp;
+	int			i;
+
+	for (i = 0; i < mh->nsocks; i++)
+		if (mh->socks[i].fd == fd)
+			break;
+
+	if (what == CURL_POLL_REMOVE)
+	{
+		if (i < mh->nsocks)
+		{
+			mh->socks[i] = mh->socks[--mh->nsocks];
+			mh->stale = true;
+		}
+		return 0;
+	}
+	if (i == mh->nsocks)
+	{
+		if (mh->nsocks == mh->maxsocks)
+		{
+			int			newmax = mh->maxsocks * 2;
+			EsiSocket  *n = MemoryContextAllocExtended(mh->cxt,
+													   sizeof(EsiSocket) * newmax,
+													   MCXT_ALLOC_NO_OOM);
+
+			if (n == NULL)
+			{
+				mh->failed = true;
+				return -1;
+			}
+			memcpy(n, mh->socks, sizeof(EsiSocket) * mh->nsocks);
+			pfree(mh->socks);
+			mh->socks = n;
+			mh->maxsocks = newmax;
+		}
+		mh->socks[mh->nsocks].fd = fd;
+		mh->socks[mh->nsocks].what = 0;
+		mh->nsocks++;
+	}
+	if (mh->socks[i].what != what)
+	{
+		mh->socks[i].what = what;
+		mh->stale = true;
+	}
+	return 0;
+}
+
+/*
+ * timer_cb
+ *		libcurl's CURLMOPT_TIMERFUNCTION: when to call it back with
+ *		CURL_SOCKET_TIMEOUT (-1: never).  A one-shot timer: libcurl sets it
+ *		again when it needs another.
+ */
+static int
+timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	EsiMulti   *mh = (EsiMulti *) userp;
+
+	if (timeout_ms < 0)
+		mh->timer_set = false;
+	else
+	{
+		mh->timer_set = true;
+		mh->timer_at = GetCurrentTimestamp() + (TimestampTz) timeout_ms * 1000;
+	}
+	return 0;
+}
+
+/*
+ * esi_http_multi_new
+ *		A multi handle for the transfers of one scan, in cxt.
+ */
+EsiMulti *
+esi_http_multi_new(MemoryContext cxt)
+{
+	EsiMulti   *mh;
 
 	esi_http_init();
-	m = curl_multi_init();
-	if (m == NULL)
+	mh = MemoryContextAllocZero(cxt, sizeof(EsiMulti));
+	mh->cxt = cxt;
+	mh->maxsocks = 16;
+	mh->socks = MemoryContextAlloc(cxt, sizeof(EsiSocket) * mh->maxsocks);
+	mh->m = curl_multi_init();
+	if (mh->m == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("could not create a libcurl multi handle")));
-	curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, 64L);
-	return m;
+	curl_multi_setopt(mh->m, CURLMOPT_MAXCONNECTS, 64L);
+	curl_multi_setopt(mh->m, CURLMOPT_SOCKETFUNCTION, socket_cb);
+	curl_multi_setopt(mh->m, CURLMOPT_SOCKETDATA, mh);
+	curl_multi_setopt(mh->m, CURLMOPT_TIMERFUNCTION, timer_cb);
+	curl_multi_setopt(mh->m, CURLMOPT_TIMERDATA, mh);
+	return mh;
 }
 
+/*
+ * esi_http_multi_free
+ *		Release the multi handle and the wait set (their file descriptors
+ *		are not released by a memory context reset).  Transfers must have
+ *		been freed first.  Safe on error paths.
+ */
 void
-esi_http_multi_free(void *multi)
+esi_http_multi_free(EsiMulti *mh)
 {
-	if (multi)
-		curl_multi_cleanup((CURLM *) multi);
+	if (mh == NULL)
+		return;
+	if (mh->wes)
+		FreeWaitEventSet(mh->wes);
+	mh->wes = NULL;
+	if (mh->m)
+		curl_multi_cleanup(mh->m);
+	mh->m = NULL;
 }
+
+/*
+ * rebuild_wait_set
+ *		A WaitEventSet of the latch, postmaster death and libcurl's sockets.
+ *		PostgreSQL 15 cannot remove an event from a set, so a change in the
+ *		sockets makes a new set (a handful of sockets: cheap).
+ */
+static void
+rebuild_wait_set(EsiMulti *mh)
+{
+	if (mh->wes)
+		FreeWaitEventSet(mh->wes);
+	mh->wes = NULL;
+	if (mh->events)
+		pfree(mh->events);
+	mh->events = NULL;
+
+	mh->wes = CreateWaitEventSet(mh->cxt, mh->nsocks + 2);
+	AddWaitEventToSet(mh->wes, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(mh->wes, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	for (int i = 0; i < mh->nsocks; i++)
+	{
+		uint32		ev = 0;
+
+		if (mh->socks[i].what & CURL_POLL_IN)
+			ev |= WL_SOCKET_READABLE;
+		if (mh->socks[i].what & CURL_POLL_OUT)
+			ev |= WL_SOCKET_WRITEABLE;
+		if (ev)
+			AddWaitEventToSet(mh->wes, ev, mh->socks[i].fd, NULL, NULL);
+	}
+	mh->nevents = mh->nsocks + 2;
+	mh->events = MemoryContextAlloc(mh->cxt, sizeof(WaitEvent) * mh->nevents);
+	mh->stale = false;
+}
+
+/*
+ * socket_action
+ *		Let libcurl act on a ready socket, or on its timeout.
+ */
+static void
+socket_action(EsiMulti *mh, curl_socket_t fd, int flags)
+{
+	int			running;
+	CURLMcode	rc = curl_multi_socket_action(mh->m, fd, flags, &running);
+
+	if (rc != CURLM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+				 errmsg("HTTP client failure while talking to ESI"),
+				 errdetail("%s", curl_multi_strerror(rc))));
+}
+
+/*
+ * esi_http_wait
+ *		Wait up to timeout_ms (0: only look) for a socket of a transfer, the
+ *		latch or libcurl's timer, and let libcurl move the transfers along.
+ *		Returns the milliseconds spent waiting.  The caller checks for
+ *		interrupts: a cancel sets the latch and ends the wait early.
+ */
+double
+esi_http_wait(EsiMulti *mh, long timeout_ms)
+{
+	long		wait = timeout_ms;
+	int			n;
+	instr_time	start,
+				dur;
+
+	if (mh->failed)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory while waiting on ESI")));
+	if (mh->timer_set)
+	{
+		TimestampTz now = GetCurrentTimestamp();
+		long		left = 0;
+
+		if (mh->timer_at > now)
+			left = (long) ((mh->timer_at - now + 999) / 1000);
+		wait = Min(wait, left);
+	}
+	if (mh->wes == NULL || mh->stale)
+		rebuild_wait_set(mh);
+
+	INSTR_TIME_SET_CURRENT(start);
+	n = WaitEventSetWait(mh->wes, wait, mh->events, mh->nevents, PG_WAIT_EXTENSION);
+	INSTR_TIME_SET_CURRENT(dur);
+	INSTR_TIME_SUBTRACT(dur, start);
+
+	for (int i = 0; i < n; i++)
+	{
+		WaitEvent  *ev = &mh->events[i];
+		int			flags = 0;
+
+		if (ev->events & WL_LATCH_SET)
+		{
+			ResetLatch(MyLatch);
+			continue;
+		}
+		if (ev->events & WL_SOCKET_READABLE)
+			flags |= CURL_CSELECT_IN;
+		if (ev->events & WL_SOCKET_WRITEABLE)
+			flags |= CURL_CSELECT_OUT;
+		if (flags)
+			socket_action(mh, ev->fd, flags);
+	}
+	if (mh->timer_set && GetCurrentTimestamp() >= mh->timer_at)
+	{
+		mh->timer_set = false;	/* one-shot; libcurl sets the next */
+		socket_action(mh, CURL_SOCKET_TIMEOUT, 0);
+	}
+	if (mh->failed)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory while waiting on ESI")));
+	return INSTR_TIME_GET_MILLISEC(dur);
+}
+
+/*
+ * esi_http_next_done
+ *		The next finished transfer, taken off the multi handle with its
+ *		outcome recorded; NULL when none.
+ */
+EsiTransfer *
+esi_http_next_done(EsiMulti *mh)
+{
+	CURLMsg    *msg;
+	int			left;
+
+	while ((msg = curl_multi_info_read(mh->m, &left)) != NULL)
+	{
+		char	   *priv = NULL;
+		EsiTransfer *t;
+		CURLcode	code;
+		long		status = 0;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		code = msg->data.result;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+		t = (EsiTransfer *) priv;
+
+		/* msg is invalid once the handle is removed */
+		curl_multi_remove_handle(mh->m, t->easy);
+		t->active = false;
+		t->multi = NULL;
+		curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+		t->status = status;
+		if (code != CURLE_OK && t->curl_error[0] == '\0')
+			strlcpy(t->curl_error, curl_easy_strerror(code), sizeof(t->curl_error));
+
+		if (t->too_large || code == CURLE_FILESIZE_EXCEEDED)
+			t->result = ESI_XFER_TOO_LARGE;
+		else if (t->oom)
+			t->result = ESI_XFER_NO_MEMORY;
+		else if (t->unsolicited)
+			t->result = ESI_XFER_UNSOLICITED;
+		else if (code != CURLE_OK || status == 0)
+			t->result = ESI_XFER_FAILED;
+		else
+			t->result = ESI_XFER_REPLY;
+		return t;
+	}
+	return NULL;
+}
+
+/* ---------------------------------------------------------------------
+ * Transfers
+ * ---------------------------------------------------------------------
+ */
 
 /*
  * grow
  *		Make room for n more bytes (plus the NUL the decoder wants) without
- *		raising an error: we are inside a libcurl callback.
+ *		raising an error: we are inside a libcurl callback.  Never allocates
+ *		more than the reply limit needs.
  */
 static bool
 grow(EsiTransfer *t, size_t n)
@@ -94,6 +456,7 @@ grow(EsiTransfer *t, size_t n)
 	newcap = t->cap ? t->cap : 256 * 1024;
 	while (newcap < need)
 		newcap *= 2;
+	newcap = Max(need, Min(newcap, t->limit + 1));
 	if (newcap > MaxAllocSize)
 		return false;
 	nb = MemoryContextAllocExtended(t->cxt, newcap, MCXT_ALLOC_NO_OOM);
@@ -111,7 +474,8 @@ grow(EsiTransfer *t, size_t n)
 
 /*
  * write_cb
- *		Append body bytes (already decompressed by libcurl).
+ *		Append body bytes (already decompressed by libcurl), up to the reply
+ *		limit; past it, abort the transfer (the connection is then closed).
  */
 static size_t
 write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -119,10 +483,16 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	EsiTransfer *t = (EsiTransfer *) userdata;
 	size_t		n = size * nmemb;
 
+	t->headers_done = true;
+	if (n > t->limit - t->len)
+	{
+		t->too_large = true;
+		return 0;				/* makes libcurl fail the transfer */
+	}
 	if (!grow(t, n))
 	{
 		t->oom = true;
-		return 0;				/* makes libcurl fail the transfer */
+		return 0;
 	}
 	memcpy(t->buf + t->len, ptr, n);
 	t->len += n;
@@ -131,67 +501,223 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 }
 
 /*
- * header_is
- *		Whether a header line starts with "name:" (case-insensitive); sets
- *		*value to its trimmed value.
+ * keep_header
+ *		Store a header's value; a repeated header is joined with ", " as
+ *		RFC 9110 allows (so "X-Pages: 1" twice reads "1, 1", not a number).
  */
-static bool
-header_is(const char *line, size_t len, const char *name, char *value)
+static void
+keep_header(EsiTransfer *t, EsiHeader h, const char *v, size_t vlen)
 {
-	size_t		nl = strlen(name);
-	size_t		i,
-				j;
+	char	   *dst = t->hdr[h];
+	size_t		used = t->have[h] ? strlen(dst) : 0;
 
-	if (len <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
-		return false;
-	i = nl + 1;
-	while (i < len && (line[i] == ' ' || line[i] == '\t'))
-		i++;
-	j = len;
-	while (j > i && (line[j - 1] == '\r' || line[j - 1] == '\n' || line[j - 1] == ' '))
-		j--;
-	if (j - i >= ESI_HDR_LEN)
-		j = i + ESI_HDR_LEN - 1;
-	memcpy(value, line + i, j - i);
-	value[j - i] = '\0';
-	return true;
+	if (t->have[h] && used + 2 < ESI_HDR_LEN)
+	{
+		memcpy(dst + used, ", ", 2);
+		used += 2;
+	}
+	if (used + vlen < ESI_HDR_LEN)
+	{
+		memcpy(dst + used, v, vlen);
+		dst[used + vlen] = '\0';
+	}
+	else
+	{
+		/* cut, and mark it so that it is no valid number or date */
+		size_t		keep = ESI_HDR_LEN - 4; /* room for "..." and the NUL */
+
+		if (used < keep)
+			memcpy(dst + used, v, keep - used);
+		strcpy(dst + keep, "...");
+	}
+	t->have[h] = true;
 }
 
 /*
  * header_cb
- *		Keep the response headers esi_fdw acts on.
+ *		Keep the response headers esi_fdw acts on.  Trailers (header lines
+ *		after the body started) are ignored: a header can not change its
+ *		meaning after the body.
  */
 static size_t
 header_cb(char *line, size_t size, size_t nitems, void *userdata)
 {
 	EsiTransfer *t = (EsiTransfer *) userdata;
 	size_t		len = size * nitems;
-	char		v[ESI_HDR_LEN];
+	size_t		end = len;
+
+	while (end > 0 && (line[end - 1] == '\r' || line[end - 1] == '\n'))
+		end--;
 
 	if (len >= 5 && strncmp(line, "HTTP/", 5) == 0)
 	{
 		/* a new response (after a 100 Continue, say): forget the old one */
-		t->x_pages = 0;
-		t->retry_after = -1;
-		t->error_limit_remain = -1;
-		t->error_limit_reset = -1;
-		t->last_modified[0] = t->etag[0] = t->expires[0] = '\0';
+		memset(t->have, 0, sizeof(t->have));
+		t->headers_done = false;
+		return len;
 	}
-	else if (header_is(line, len, "x-pages", v))
-		t->x_pages = atoi(v);
-	else if (header_is(line, len, "last-modified", v))
-		strlcpy(t->last_modified, v, ESI_HDR_LEN);
-	else if (header_is(line, len, "etag", v))
-		strlcpy(t->etag, v, ESI_HDR_LEN);
-	else if (header_is(line, len, "expires", v))
-		strlcpy(t->expires, v, ESI_HDR_LEN);
-	else if (header_is(line, len, "retry-after", v))
-		t->retry_after = atoi(v);
-	else if (header_is(line, len, "x-esi-error-limit-remain", v))
-		t->error_limit_remain = atoi(v);
-	else if (header_is(line, len, "x-esi-error-limit-reset", v))
-		t->error_limit_reset = atoi(v);
+	if (end == 0)
+	{
+		t->headers_done = true;
+		return len;
+	}
+	if (t->headers_done)
+		return len;
+
+	for (int h = 0; h < ESI_NUM_HDRS; h++)
+	{
+		size_t		nl = strlen(header_names[h]);
+		size_t		i,
+					j;
+
+		if (end <= nl || strncasecmp(line, header_names[h], nl) != 0 || line[nl] != ':')
+			continue;
+		i = nl + 1;
+		while (i < end && (line[i] == ' ' || line[i] == '\t'))
+			i++;
+		j = end;
+		while (j > i && (line[j - 1] == ' ' || line[j - 1] == '\t'))
+			j--;
+		keep_header(t, (EsiHeader) h, line + i, j - i);
+		break;
+	}
 	return len;
+}
+
+/*
+ * check_wire_text
+ *		Refuse to send text with a control character in a header value (a
+ *		CR or LF would start another header or request) or in a URL (where
+ *		a space would too).  Runs before anything reaches libcurl.
+ */
+static void
+check_wire_text(const char *what, const char *text, bool url)
+{
+	for (const unsigned char *p = (const unsigned char *) text; *p; p++)
+	{
+		if ((*p < 0x20 && !(*p == '\t' && !url)) || *p == 0x7f || (url && *p == ' '))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("esi_fdw will not send %s containing a control character", what),
+					 errdetail("Character 0x%02x at position %d would change the HTTP request.",
+							   *p, (int) (p - (const unsigned char *) text) + 1),
+					 errhint("Remove line breaks and other control characters from the setting or option that gives %s.",
+							 what)));
+	}
+}
+
+/*
+ * open_socket_cb
+ *		libcurl's CURLOPT_OPENSOCKETFUNCTION: make the socket of a new
+ *		connection, and remember it.
+ */
+static curl_socket_t
+open_socket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+	curl_socket_t fd;
+
+	if (purpose != CURLSOCKTYPE_IPCXN)
+		return CURL_SOCKET_BAD;
+	if (n_curl_socks == max_curl_socks)
+	{
+		int			newmax = Max(64, max_curl_socks * 2);
+		curl_socket_t *n = realloc(curl_socks, sizeof(curl_socket_t) * newmax);
+
+		if (n == NULL)
+			return CURL_SOCKET_BAD; /* libcurl fails the connect */
+		curl_socks = n;
+		max_curl_socks = newmax;
+	}
+#ifdef SOCK_CLOEXEC
+	fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+#else
+	fd = socket(addr->family, addr->socktype, addr->protocol);
+#endif
+	if (fd != CURL_SOCKET_BAD)
+		curl_socks[n_curl_socks++] = fd;
+	return fd;
+}
+
+/*
+ * close_socket_cb
+ *		libcurl's CURLOPT_CLOSESOCKETFUNCTION: forget a socket and close it.
+ *		libcurl keeps the callback with the connection, so clientp (which
+ *		may be gone by then) is not used.
+ */
+static int
+close_socket_cb(void *clientp, curl_socket_t fd)
+{
+	for (int i = 0; i < n_curl_socks; i++)
+		if (curl_socks[i] == fd)
+		{
+			curl_socks[i] = curl_socks[--n_curl_socks];
+			break;
+		}
+	return close(fd);
+}
+
+/*
+ * same_endpoint
+ *		Whether a socket address is ip:port (the port compared first: it is
+ *		cheap and nearly always tells).
+ */
+static bool
+same_endpoint(struct sockaddr_storage *sa, socklen_t len, const char *ip, int port)
+{
+	char		host[NI_MAXHOST];
+	int			p;
+
+	if (sa->ss_family == AF_INET)
+		p = ntohs(((struct sockaddr_in *) sa)->sin_port);
+	else if (sa->ss_family == AF_INET6)
+		p = ntohs(((struct sockaddr_in6 *) sa)->sin6_port);
+	else
+		return false;
+	if (p != port)
+		return false;
+	if (getnameinfo((struct sockaddr *) sa, len, host, sizeof(host), NULL, 0,
+					NI_NUMERICHOST) != 0)
+		return false;
+	return strcmp(host, ip) == 0;
+}
+
+/*
+ * prereq_cb
+ *		libcurl's CURLOPT_PREREQFUNCTION, called when a transfer has its
+ *		connection (new or kept alive) and is about to send the request.
+ *		Refuse a connection with bytes already waiting: no request asked
+ *		for them.  The aborted transfer makes libcurl close it.
+ */
+static int
+prereq_cb(void *clientp, char *primary_ip, char *local_ip, int primary_port,
+		  int local_port)
+{
+	EsiTransfer *t = (EsiTransfer *) clientp;
+
+	for (int i = 0; i < n_curl_socks; i++)
+	{
+		struct sockaddr_storage la,
+					pa;
+		socklen_t	llen = sizeof(la),
+					plen = sizeof(pa);
+		struct pollfd pfd;
+
+		if (getsockname(curl_socks[i], (struct sockaddr *) &la, &llen) != 0 ||
+			!same_endpoint(&la, llen, local_ip, local_port) ||
+			getpeername(curl_socks[i], (struct sockaddr *) &pa, &plen) != 0 ||
+			!same_endpoint(&pa, plen, primary_ip, primary_port))
+			continue;
+		pfd.fd = curl_socks[i];
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 0) > 0)
+		{
+			t->unsolicited = true;
+			return CURL_PREREQFUNC_ABORT;
+		}
+		break;
+	}
+	return CURL_PREREQFUNC_OK;
 }
 
 /*
@@ -201,11 +727,23 @@ header_cb(char *line, size_t size, size_t nitems, void *userdata)
 EsiTransfer *
 esi_http_new_transfer(MemoryContext cxt, EsiServerOptions *opts)
 {
-	EsiTransfer *t = MemoryContextAllocZero(cxt, sizeof(EsiTransfer));
+	EsiTransfer *t;
 	CURL	   *e;
 	struct curl_slist *h = NULL;
-	char	   *line;
+	char	   *compat = psprintf("X-Compatibility-Date: %s", opts->compat_date);
+	char	   *lang = opts->language ? psprintf("Accept-Language: %s", opts->language) : NULL;
+	char	   *tenant = opts->tenant ? psprintf("X-Tenant: %s", opts->tenant) : NULL;
 
+	/* every check before libcurl holds anything */
+	check_wire_text("a User-Agent", opts->user_agent, false);
+	check_wire_text("an X-Compatibility-Date", compat, false);
+	if (lang)
+		check_wire_text("an Accept-Language", lang, false);
+	if (tenant)
+		check_wire_text("an X-Tenant", tenant, false);
+
+	esi_http_init();
+	t = MemoryContextAllocZero(cxt, sizeof(EsiTransfer));
 	t->cxt = cxt;
 	e = curl_easy_init();
 	if (e == NULL)
@@ -214,19 +752,22 @@ esi_http_new_transfer(MemoryContext cxt, EsiServerOptions *opts)
 				 errmsg("could not create a libcurl handle")));
 	t->easy = e;
 
-	line = psprintf("X-Compatibility-Date: %s", opts->compat_date);
 	h = curl_slist_append(h, "Accept: application/json");
 	if (h)
-		h = curl_slist_append(h, line);
-	if (h && opts->language)
-		h = curl_slist_append(h, psprintf("Accept-Language: %s", opts->language));
-	if (h && opts->tenant)
-		h = curl_slist_append(h, psprintf("X-Tenant: %s", opts->tenant));
+		h = curl_slist_append(h, compat);
+	if (h && lang)
+		h = curl_slist_append(h, lang);
+	if (h && tenant)
+		h = curl_slist_append(h, tenant);
 	t->headers = h;
 	if (h == NULL)
+	{
+		curl_easy_cleanup(e);
+		t->easy = NULL;
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("could not build the HTTP headers")));
+	}
 
 	/* in a backend libcurl must not use signals (its DNS timeout does) */
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -240,6 +781,10 @@ esi_http_new_transfer(MemoryContext cxt, EsiServerOptions *opts)
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
+	curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_socket_cb);
+	curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, prereq_cb);
+	curl_easy_setopt(e, CURLOPT_PREREQDATA, t);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->curl_error);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long) esi_guc_connect_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long) esi_guc_request_timeout_ms);
@@ -258,30 +803,39 @@ esi_http_new_transfer(MemoryContext cxt, EsiServerOptions *opts)
 
 /*
  * esi_http_prepare
- *		Point a slot at a new request and clear the previous response.
+ *		Point a slot at a new request and clear the previous response;
+ *		fresh_connection: do not use a kept-alive connection for it.
  */
 void
-esi_http_prepare(EsiTransfer *t, EsiServerOptions *opts, const char *display)
+esi_http_prepare(EsiTransfer *t, EsiServerOptions *opts, const char *display,
+				 bool fresh_connection)
 {
+	char	   *url = psprintf("%s%s", opts->base_url, display);
+
+	check_wire_text("a URL", url, true);
 	if (t->url)
 		pfree(t->url);
 	if (t->display)
 		pfree(t->display);
-	t->url = psprintf("%s%s", opts->base_url, display);
+	t->url = MemoryContextStrdup(t->cxt, url);
 	t->display = MemoryContextStrdup(t->cxt, display);
+	pfree(url);
 	t->len = 0;
+	t->limit = (size_t) esi_guc_max_reply_size_kb * 1024;
+	t->too_large = false;
 	t->oom = false;
+	t->headers_done = false;
+	t->unsolicited = false;
+	t->result = ESI_XFER_FAILED;
 	t->status = 0;
-	t->curl_code = 0;
 	t->curl_error[0] = '\0';
-	t->x_pages = 0;
-	t->retry_after = -1;
-	t->error_limit_remain = -1;
-	t->error_limit_reset = -1;
-	t->last_modified[0] = t->etag[0] = t->expires[0] = '\0';
+	memset(t->have, 0, sizeof(t->have));
 	if (t->buf)
 		t->buf[0] = '\0';
-	curl_easy_setopt((CURL *) t->easy, CURLOPT_URL, t->url);
+	curl_easy_setopt(t->easy, CURLOPT_URL, t->url);
+	curl_easy_setopt(t->easy, CURLOPT_FRESH_CONNECT, fresh_connection ? 1L : 0L);
+	/* a Content-Length past the limit fails before any byte is kept */
+	curl_easy_setopt(t->easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) t->limit);
 }
 
 /*
@@ -289,9 +843,9 @@ esi_http_prepare(EsiTransfer *t, EsiServerOptions *opts, const char *display)
  *		Hand a prepared slot to the multi handle.
  */
 void
-esi_http_start(void *multi, EsiTransfer *t)
+esi_http_start(EsiMulti *mh, EsiTransfer *t)
 {
-	CURLMcode	rc = curl_multi_add_handle((CURLM *) multi, (CURL *) t->easy);
+	CURLMcode	rc = curl_multi_add_handle(mh->m, t->easy);
 
 	if (rc != CURLM_OK)
 		ereport(ERROR,
@@ -299,96 +853,175 @@ esi_http_start(void *multi, EsiTransfer *t)
 				 errmsg("could not start an HTTP request to ESI"),
 				 errdetail("%s", curl_multi_strerror(rc))));
 	t->active = true;
-}
-
-/*
- * esi_http_complete
- *		Take a finished transfer off the multi handle and record its outcome.
- */
-void
-esi_http_complete(void *multi, EsiTransfer *t, int curl_code)
-{
-	long		status = 0;
-
-	curl_multi_remove_handle((CURLM *) multi, (CURL *) t->easy);
-	t->active = false;
-	t->curl_code = curl_code;
-	curl_easy_getinfo((CURL *) t->easy, CURLINFO_RESPONSE_CODE, &status);
-	t->status = status;
-	if (curl_code != CURLE_OK && t->curl_error[0] == '\0')
-		strlcpy(t->curl_error, curl_easy_strerror(curl_code), sizeof(t->curl_error));
-	if (t->oom)
-		strlcpy(t->curl_error, "out of memory while receiving the reply", sizeof(t->curl_error));
+	t->multi = mh;
 }
 
 /*
  * esi_http_free_transfer
- *		Release a slot's libcurl resources.  Safe on error paths.
+ *		Release a slot's libcurl resources.  Safe on error paths, also while
+ *		the transfer is running (libcurl then closes its connection).
  */
 void
-esi_http_free_transfer(void *multi, EsiTransfer *t)
+esi_http_free_transfer(EsiTransfer *t)
 {
 	if (t->easy)
 	{
-		if (t->active && multi)
-			curl_multi_remove_handle((CURLM *) multi, (CURL *) t->easy);
-		curl_easy_cleanup((CURL *) t->easy);
+		if (t->active && t->multi && t->multi->m)
+			curl_multi_remove_handle(t->multi->m, t->easy);
+		curl_easy_cleanup(t->easy);
 		t->easy = NULL;
 	}
 	t->active = false;
+	t->multi = NULL;
 	if (t->headers)
 	{
-		curl_slist_free_all((struct curl_slist *) t->headers);
+		curl_slist_free_all(t->headers);
 		t->headers = NULL;
 	}
 }
 
-/*
- * esi_http_perform
- *		Move every transfer along, then wait up to timeout_ms for activity.
- *		Returns the number of transfers still running.
+/* ---------------------------------------------------------------------
+ * A finished transfer
+ * ---------------------------------------------------------------------
  */
-int
-esi_http_perform(void *multi, int timeout_ms)
-{
-	int			running = 0;
-	int			numfds;
-	CURLMcode	rc;
 
-	rc = curl_multi_perform((CURLM *) multi, &running);
-	if (rc == CURLM_OK && running > 0 && timeout_ms > 0)
-	{
-		rc = curl_multi_poll((CURLM *) multi, NULL, 0, timeout_ms, &numfds);
-		if (rc == CURLM_OK)
-			rc = curl_multi_perform((CURLM *) multi, &running);
-	}
-	if (rc != CURLM_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-				 errmsg("HTTP client failure while talking to ESI"),
-				 errdetail("%s", curl_multi_strerror(rc))));
-	return running;
+/*
+ * esi_http_result
+ *		How a finished transfer ended.
+ */
+EsiTransferResult
+esi_http_result(EsiTransfer *t)
+{
+	return t->result;
 }
 
 /*
- * esi_http_next_done
- *		The next finished transfer, or NULL.
+ * esi_http_status
+ *		The HTTP status of a finished transfer (0 without a reply).
  */
-EsiTransfer *
-esi_http_next_done(void *multi, int *curl_code)
+long
+esi_http_status(EsiTransfer *t)
 {
-	CURLMsg    *msg;
-	int			left;
+	return t->status;
+}
 
-	while ((msg = curl_multi_info_read((CURLM *) multi, &left)) != NULL)
+/*
+ * esi_http_display
+ *		path?query of the request: the base URL stays out of messages.
+ */
+const char *
+esi_http_display(EsiTransfer *t)
+{
+	return t->display;
+}
+
+/*
+ * esi_http_failure
+ *		Why a transfer got no reply, for a message's DETAIL.
+ */
+const char *
+esi_http_failure(EsiTransfer *t)
+{
+	if (t->oom)
+		return "out of memory while receiving the reply";
+	if (t->unsolicited)
+		return "the server sent data before the request";
+	return t->curl_error[0] ? t->curl_error : "no reply";
+}
+
+/*
+ * esi_http_header
+ *		A kept header's value (repeats joined by ", "), or NULL when absent.
+ */
+const char *
+esi_http_header(EsiTransfer *t, EsiHeader h)
+{
+	return t->have[h] ? t->hdr[h] : NULL;
+}
+
+/*
+ * esi_http_body
+ *		The body received (NUL-terminated), still owned by the slot: for
+ *		error messages.
+ */
+const char *
+esi_http_body(EsiTransfer *t, size_t *len)
+{
+	*len = t->len;
+	return t->buf ? t->buf : "";
+}
+
+/*
+ * esi_http_take_body
+ *		Hand the body (NUL-terminated, allocated in the slot's context) to
+ *		the caller; the slot gets a fresh buffer for its next request.
+ */
+char *
+esi_http_take_body(EsiTransfer *t, size_t *len)
+{
+	char	   *b = t->buf;
+
+	*len = t->len;
+	if (b == NULL)
+		b = MemoryContextAllocZero(t->cxt, 1);
+	t->buf = NULL;
+	t->cap = 0;
+	t->len = 0;
+	return b;
+}
+
+/* ---------------------------------------------------------------------
+ * Header values
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * esi_http_parse_count
+ *		A header's non-negative decimal integer: digits only (no sign, no
+ *		space, nothing after), at most PG_INT64_MAX.  atoi would read
+ *		"3abc" as 3 and "-1" as -1.
+ */
+bool
+esi_http_parse_count(const char *value, int64 *result)
+{
+	int64		v = 0;
+
+	if (value == NULL || *value == '\0')
+		return false;
+	for (const char *p = value; *p; p++)
 	{
-		char	   *priv = NULL;
-
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
-		*curl_code = msg->data.result;
-		return (EsiTransfer *) priv;
+		if (*p < '0' || *p > '9')
+			return false;
+		if (v > (PG_INT64_MAX - (*p - '0')) / 10)
+			return false;
+		v = v * 10 + (*p - '0');
 	}
-	return NULL;
+	*result = v;
+	return true;
+}
+
+/*
+ * esi_http_parse_retry_after
+ *		Retry-After as seconds from now: delay-seconds, or an HTTP-date
+ *		(RFC 9110 section 10.2.3), which always starts with a day name.  A
+ *		date in the past means no wait.
+ */
+bool
+esi_http_parse_retry_after(const char *value, int64 *seconds)
+{
+	time_t		when;
+	time_t		now;
+
+	if (value == NULL || *value == '\0')
+		return false;
+	if (*value >= '0' && *value <= '9')
+		return esi_http_parse_count(value, seconds);
+	if (!((*value >= 'A' && *value <= 'Z') || (*value >= 'a' && *value <= 'z')))
+		return false;
+	when = curl_getdate(value, NULL);
+	if (when < 0)
+		return false;
+	now = time(NULL);
+	*seconds = when > now ? (int64) (when - now) : 0;
+	return true;
 }

@@ -3,6 +3,11 @@
  * http.h
  *		  libcurl inside a backend: transfers, headers and the response body.
  *
+ * An EsiMulti runs the transfers of one scan and waits on their sockets
+ * together with the backend's latch; an EsiTransfer is one reusable
+ * connection slot.  Both are opaque: callers read a finished transfer
+ * through the functions below.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef ESI_HTTP_H
@@ -12,51 +17,55 @@
 
 #include "option.h"
 
-#define ESI_HDR_LEN 80
+typedef struct EsiMulti EsiMulti;
+typedef struct EsiTransfer EsiTransfer;
 
-typedef struct EsiTransfer
+/* The response headers esi_fdw acts on */
+typedef enum EsiHeader
 {
-	void	   *easy;			/* CURL * */
-	void	   *headers;		/* struct curl_slist * */
-	char	   *url;			/* full URL (not for messages: base may hide a port) */
-	char	   *display;		/* path?query, for messages and EXPLAIN */
-	MemoryContext cxt;			/* owns buf */
+	ESI_HDR_X_PAGES,
+	ESI_HDR_LAST_MODIFIED,
+	ESI_HDR_RETRY_AFTER,
+	ESI_HDR_ERROR_LIMIT_RESET,
+	ESI_NUM_HDRS
+} EsiHeader;
 
-	/* response */
-	char	   *buf;
-	size_t		len;
-	size_t		cap;
-	bool		oom;
-	long		status;
-	int			curl_code;		/* CURLcode */
-	char		curl_error[256];
-	int			x_pages;		/* 0 if absent */
-	int			retry_after;	/* seconds, -1 if absent */
-	int			error_limit_remain; /* -1 if absent */
-	int			error_limit_reset;
-	char		last_modified[ESI_HDR_LEN];
-	char		etag[ESI_HDR_LEN];
-	char		expires[ESI_HDR_LEN];
+/* How a transfer ended */
+typedef enum EsiTransferResult
+{
+	ESI_XFER_REPLY,				/* a complete HTTP reply (any status) */
+	ESI_XFER_FAILED,			/* no (complete) reply: worth a retry */
+	ESI_XFER_UNSOLICITED,		/* the connection had bytes before the
+								 * request was sent: not sent, closed */
+	ESI_XFER_TOO_LARGE,			/* the body passed esi_fdw.max_reply_size */
+	ESI_XFER_NO_MEMORY			/* no memory for the body */
+} EsiTransferResult;
 
-	/* crawl bookkeeping */
-	bool		active;			/* added to the multi handle */
-	int			reqno;			/* which EsiRequest */
-	int			page;			/* page number, or 0 */
-	char	   *cursor;			/* before= token, or NULL */
-	int			attempt;
-} EsiTransfer;
+/* the transfers of one scan; released by esi_http_multi_free */
+extern EsiMulti *esi_http_multi_new(MemoryContext cxt);
+extern void esi_http_multi_free(EsiMulti *m);
+extern double esi_http_wait(EsiMulti *m, long timeout_ms);
+extern EsiTransfer *esi_http_next_done(EsiMulti *m);
 
-extern void esi_http_init(void);
-extern void *esi_http_multi_new(void);
-extern void esi_http_multi_free(void *multi);
+/* one connection slot, reused request after request */
 extern EsiTransfer *esi_http_new_transfer(MemoryContext cxt,
 										  EsiServerOptions *opts);
 extern void esi_http_prepare(EsiTransfer *t, EsiServerOptions *opts,
-							 const char *display);
-extern void esi_http_start(void *multi, EsiTransfer *t);
-extern void esi_http_complete(void *multi, EsiTransfer *t, int curl_code);
-extern void esi_http_free_transfer(void *multi, EsiTransfer *t);
-extern int	esi_http_perform(void *multi, int timeout_ms);
-extern EsiTransfer *esi_http_next_done(void *multi, int *curl_code);
+							 const char *display, bool fresh_connection);
+extern void esi_http_start(EsiMulti *m, EsiTransfer *t);
+extern void esi_http_free_transfer(EsiTransfer *t);
+
+/* a finished transfer */
+extern EsiTransferResult esi_http_result(EsiTransfer *t);
+extern long esi_http_status(EsiTransfer *t);
+extern const char *esi_http_display(EsiTransfer *t);
+extern const char *esi_http_failure(EsiTransfer *t);
+extern const char *esi_http_header(EsiTransfer *t, EsiHeader h);
+extern const char *esi_http_body(EsiTransfer *t, size_t *len);
+extern char *esi_http_take_body(EsiTransfer *t, size_t *len);
+
+/* strict parsers for numeric header values */
+extern bool esi_http_parse_count(const char *value, int64 *result);
+extern bool esi_http_parse_retry_after(const char *value, int64 *seconds);
 
 #endif							/* ESI_HTTP_H */

@@ -71,7 +71,7 @@ trap 'finish; [ -z "$TEST_DIR_TMP" ] || rm -rf "$TEST_DIR_TMP"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-echo "1..12"
+echo "1..13"
 
 # 1: setup ---------------------------------------------------------------------
 DIAG=("$TEST_DIR/setup.err")
@@ -121,7 +121,7 @@ before_cancel=$(history_requests)
 echo "# the simulator got $before_cancel request(s) of $HISTORY_PATH so far"
 check "the timed-out scan was waiting on the simulator" test "$before_cancel" -ge 1
 
-# 6-10: pg_cancel_backend (what Ctrl-C in psql sends) --------------------------------
+# 6-11: pg_cancel_backend (what Ctrl-C in psql sends) --------------------------------
 PGAPPNAME=$APP timeout -k 10 "$SAFETY_TIMEOUT" "$PSQL" -X -A -t -d "$DB" \
 	-c "$QUERY" \
 	-c "SELECT 'alive-after-cancel'" \
@@ -154,6 +154,21 @@ DIAG=("$TEST_DIR/cancel.out" "$TEST_DIR/cancel.err" "$TEST_DIR/poll.err")
 check "the background query shows up as active in pg_stat_activity" test -n "$backend"
 check "its request is waiting on the simulator" test "$reached" = yes
 
+# While it waits on ESI the backend shows a wait event (sampled a few times:
+# it may be between two waits at any one moment).
+wait_type=
+if [ "$reached" = yes ]; then
+	for ((i = 0; i < 50; i++)); do
+		wait_type=$(psql_db postgres -c "SELECT wait_event_type FROM pg_stat_activity
+			WHERE pid = $backend" 2>>"$TEST_DIR/poll.err")
+		[ "$wait_type" = Extension ] && break
+		sleep 0.1
+	done
+fi
+echo "# wait_event_type of the waiting backend: '${wait_type}'"
+check "pg_stat_activity shows wait_event_type 'Extension' while the scan waits on ESI" \
+	test "$wait_type" = Extension
+
 cancelled=
 if [ -n "$backend" ]; then
 	cancelled=$(psql_db postgres -c "SELECT pg_cancel_backend($backend)" 2>>"$TEST_DIR/poll.err")
@@ -169,7 +184,7 @@ check "the cancelled scan reports 'canceling statement due to user request'" \
 check "the same session still works after the cancel" \
 	grep -qx 'alive-after-cancel' "$TEST_DIR/cancel.out"
 
-# 11, 12: everything still healthy -------------------------------------------------
+# 12, 13: everything still healthy -------------------------------------------------
 DIAG=("$TEST_DIR/health.err")
 check "a new connection still answers SELECT 1" \
 	test "$(psql_db "$DB" -c 'SELECT 1' 2>"$TEST_DIR/health.err")" = 1
