@@ -269,3 +269,33 @@ SELECT state, message FROM sim.error_of($$SELECT * FROM echo WHERE word = ''$$);
 -- '...' is an ordinary segment
 SELECT state FROM sim.error_of($$SELECT * FROM echo WHERE word = '...'$$);
 SELECT path, query, status FROM sim.log;
+
+--
+-- ESI ignores order_type without type_id ("we always return both buy and
+-- sell orders"): every row is checked against the order_type it was asked
+-- for, so asking for buy and sell separately still gives each order once
+--
+CREATE TEMP TABLE r42 AS
+  SELECT * FROM (SELECT * FROM eve.market_orders WHERE region_id = 10000042 OFFSET 0) s;
+SELECT count(*) > 0 AS has_rows, count(*) = count(DISTINCT order_id) AS distinct_ids FROM r42;
+SELECT * FROM sim.reset;
+SELECT count(*) = (SELECT count(*) FROM r42) AS same_count,
+       count(DISTINCT order_id) = count(*) AS each_once
+  FROM eve.market_orders WHERE region_id = 10000042 AND order_type IN ('buy', 'sell');
+SELECT regexp_replace(query, '&page=\d+$', '') AS request, count(*) > 0 AS sent
+  FROM sim.log GROUP BY 1 ORDER BY 1;
+-- each side is exactly the rows checked locally
+SELECT (SELECT count(*) FROM (
+          SELECT order_id, order_type FROM eve.market_orders
+           WHERE region_id = 10000042 AND order_type IN ('buy', 'sell')
+          EXCEPT ALL
+          SELECT order_id, CASE WHEN is_buy_order THEN 'buy' ELSE 'sell' END FROM r42) d) AS extra,
+       (SELECT count(*) FROM (
+          SELECT order_id, CASE WHEN is_buy_order THEN 'buy' ELSE 'sell' END FROM r42
+          EXCEPT ALL
+          SELECT order_id, order_type FROM eve.market_orders
+           WHERE region_id = 10000042 AND order_type IN ('buy', 'sell')) d) AS missing;
+SELECT count(*) = (SELECT count(*) FROM r42 WHERE is_buy_order) AS buy_rows
+  FROM eve.market_orders WHERE region_id = 10000042 AND order_type = 'buy';
+SELECT count(*) = (SELECT count(*) FROM r42 WHERE NOT is_buy_order) AS sell_rows
+  FROM eve.market_orders WHERE region_id = 10000042 AND NOT is_buy_order AND order_type = 'sell';

@@ -96,6 +96,10 @@ typedef struct EsiScanState
 	MemoryContext tuple_cxt;	/* datums of one row */
 	Datum	   *page_values;	/* per param_atts */
 	bool	   *page_nulls;
+	int		   *guard_params;	/* boolean reply fields that are also sent as
+								 * a parameter (is_buy_order): index into
+								 * route->params */
+	int			nguards;
 	int			id_attidx;		/* from_id walks: the id column, or -1 */
 	EsiCrawlStats stats;
 
@@ -610,6 +614,25 @@ esiBeginForeignScan(ForeignScanState *node, int eflags)
 				break;
 			}
 	}
+	/*
+	 * A boolean reply field that is also sent as a parameter through
+	 * true_value/false_value (is_buy_order as order_type=buy/sell) is checked
+	 * on every row against what was sent: ESI may ignore the parameter (it
+	 * does for order_type without type_id), and then the buy and the sell
+	 * request would both return every order.
+	 */
+	st->guard_params = palloc0(sizeof(int) * (st->route->nparams + 1));
+	for (int i = 0; i < st->route->nparams; i++)
+	{
+		EsiParamCol *p = &st->route->params[i];
+
+		if (p->true_value && p->false_value && p->typoid == BOOLOID &&
+			st->route->fields[p->attnum - 1])
+		{
+			st->guard_params[st->nguards++] = i;
+			retrieved = list_append_unique_int(list_copy(retrieved), p->attnum);
+		}
+	}
 	st->cols = palloc0(sizeof(EsiDecodeColumn) * (list_length(retrieved) + 1));
 	st->param_atts = palloc0(sizeof(int) * (list_length(retrieved) + 1));
 	foreach(lc, retrieved)
@@ -890,6 +913,32 @@ record_id(EsiScanState *st, Datum d)
 }
 
 /*
+ * row_matches_sent
+ *		Whether a row's boolean fields agree with the parameter values sent
+ *		for them (see guard_params).  ESI omits false optional fields, so an
+ *		absent one counts as false.
+ */
+static bool
+row_matches_sent(EsiScanState *st, TupleTableSlot *slot)
+{
+	for (int g = 0; g < st->nguards; g++)
+	{
+		EsiParamCol *p = &st->route->params[st->guard_params[g]];
+		const char *sent = st->page->req->sent[st->guard_params[g]];
+		int			att = p->attnum - 1;
+		bool		v = !slot->tts_isnull[att] && DatumGetBool(slot->tts_values[att]);
+
+		if (sent == NULL)
+			continue;
+		if (strcmp(sent, p->true_value) == 0 && !v)
+			return false;
+		if (strcmp(sent, p->false_value) == 0 && v)
+			return false;
+	}
+	return true;
+}
+
+/*
  * esiIterateForeignScan
  *		FDW callback: the next row.  The first call after a (re)scan
  *		evaluates the parameters; rows then come from the rows kept from an
@@ -950,6 +999,9 @@ esiIterateForeignScan(ForeignScanState *node)
 		if (got && st->id_attidx >= 0 && !slot->tts_isnull[st->id_attidx] &&
 			!esi_paging_keep_record(&st->page->key, &st->page->facts,
 									record_id(st, slot->tts_values[st->id_attidx])))
+			continue;
+
+		if (got && st->nguards > 0 && !row_matches_sent(st, slot))
 			continue;
 
 		if (got)

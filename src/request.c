@@ -958,8 +958,12 @@ make_request(EsiRoute *route, char **values, bool *placeholder)
 	req->path = path.data;
 	req->query = query.data;
 	req->values = palloc0(sizeof(char *) * (route->nparams + 1));
+	req->sent = palloc0(sizeof(char *) * (route->nparams + 1));
 	for (int i = 0; i < route->nparams; i++)
+	{
 		req->values[i] = values[i] ? pstrdup(values[i]) : NULL;
+		req->sent[i] = req->values[i];
+	}
 	return req;
 }
 

@@ -36,6 +36,8 @@ typedef struct EsiRequest
 	char	  **values;			/* per route param column: what its rows read,
 								 * as text (a boolean column: its true_value
 								 * or false_value), or NULL */
+	char	  **sent;			/* per route param column: the value sent
+								 * for its parameter, or NULL */
 } EsiRequest;
 
 /* The requests of one scan, generated one at a time */
