@@ -53,10 +53,11 @@ struct EsiCrawl
 	EsiRoute   *route;
 	EsiServerOptions *opts;
 	EsiMulti   *multi;
-	EsiRequest **reqs;
+	EsiRequestIter *requests;	/* built one at a time, as slots free up */
+	EsiRequest **reqs;			/* the requests started so far */
 	int			nreqs;
-	int			next_req;		/* next request to start */
-	EsiWalk   **walks;			/* per request, once started */
+	int			maxreqs;		/* allocated length of reqs and walks */
+	EsiWalk   **walks;			/* per request started */
 	List	   *walking;		/* reqnos whose walk may have more pages */
 	List	   *retries;		/* EsiWork waiting to be sent again */
 	int			nslots;
@@ -99,23 +100,20 @@ crawl_cleanup(void *arg)
  */
 EsiCrawl *
 esi_crawl_begin(MemoryContext parent, EsiRoute *route, EsiServerOptions *opts,
-				List *requests, double row_bound, EsiCrawlStats *stats)
+				EsiRequestIter *requests, double row_bound, EsiCrawlStats *stats)
 {
 	MemoryContext cxt = AllocSetContextCreate(parent, "esi_fdw crawl",
 											  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 	EsiCrawl   *c = palloc0(sizeof(EsiCrawl));
-	ListCell   *lc;
-	int			i = 0;
 
 	c->cxt = cxt;
 	c->route = route;
 	c->opts = opts;
-	c->nreqs = list_length(requests);
-	c->reqs = palloc0(sizeof(EsiRequest *) * (c->nreqs + 1));
-	foreach(lc, requests)
-		c->reqs[i++] = lfirst(lc);
-	c->walks = palloc0(sizeof(EsiWalk *) * (c->nreqs + 1));
+	c->requests = requests;
+	c->maxreqs = 16;
+	c->reqs = palloc0(sizeof(EsiRequest *) * c->maxreqs);
+	c->walks = palloc0(sizeof(EsiWalk *) * c->maxreqs);
 	c->nslots = Max(1, opts->max_connections);
 	c->slots = palloc0(sizeof(EsiTransfer *) * c->nslots);
 	c->slot_work = palloc0(sizeof(EsiWork *) * c->nslots);
@@ -147,6 +145,41 @@ expected_rows_ahead(EsiCrawl *c)
 		return pages > 0 ? INFINITY : 0;
 	per_page = (double) c->rows_done / c->pages_done;
 	return per_page * pages;
+}
+
+/*
+ * start_request
+ *		Build the scan's next request and begin its walk; false when every
+ *		request has been started.  Requests are built only as slots need
+ *		them, so a long IN list costs memory for what is in flight.
+ */
+static bool
+start_request(EsiCrawl *c)
+{
+	MemoryContext old;
+	EsiRequest *req;
+
+	if (c->requests == NULL)
+		return false;
+	req = esi_requests_next(c->requests);
+	if (req == NULL)
+	{
+		c->requests = NULL;
+		return false;
+	}
+	old = MemoryContextSwitchTo(c->cxt);
+	if (c->nreqs >= c->maxreqs)
+	{
+		c->maxreqs *= 2;
+		c->reqs = repalloc(c->reqs, sizeof(EsiRequest *) * c->maxreqs);
+		c->walks = repalloc(c->walks, sizeof(EsiWalk *) * c->maxreqs);
+	}
+	c->reqs[c->nreqs] = req;
+	c->walks[c->nreqs] = esi_walk_begin(c->route, req);
+	c->walking = lappend_int(c->walking, c->nreqs);
+	c->nreqs++;
+	MemoryContextSwitchTo(old);
+	return true;
 }
 
 /*
@@ -188,11 +221,8 @@ next_work(EsiCrawl *c, TimestampTz now)
 			if (esi_walk_finished(c->walks[reqno]))
 				c->walking = foreach_delete_current(c->walking, lc);
 		}
-		if (c->next_req >= c->nreqs)
+		if (!start_request(c))
 			return NULL;
-		c->walks[c->next_req] = esi_walk_begin(c->route, c->reqs[c->next_req]);
-		c->walking = lappend_int(c->walking, c->next_req);
-		c->next_req++;
 	}
 }
 

@@ -43,7 +43,8 @@ typedef struct EsiPage
 } EsiPage;
 
 extern EsiCrawl *esi_crawl_begin(MemoryContext parent, EsiRoute *route,
-								 EsiServerOptions *opts, List *requests,
+								 EsiServerOptions *opts,
+								 EsiRequestIter *requests,
 								 double row_bound, EsiCrawlStats *stats);
 extern EsiPage *esi_crawl_next_page(EsiCrawl *c);
 extern void esi_crawl_pump(EsiCrawl *c);

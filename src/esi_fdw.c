@@ -764,7 +764,7 @@ same_params(EsiScanState *st, Datum *values, bool *nulls)
 static void
 start_scan(ForeignScanState *node, EsiScanState *st)
 {
-	List	   *reqs;
+	EsiRequestIter *reqs;
 	Datum	   *values;
 	bool	   *nulls;
 	MemoryContext old;
@@ -803,7 +803,7 @@ start_scan(ForeignScanState *node, EsiScanState *st)
 
 	/* the new values become current; the old ones are freed next time */
 	old = MemoryContextSwitchTo(st->spare_cxt);
-	reqs = esi_build_requests(st->route, st->quals,
+	reqs = esi_requests_begin(st->route, st->quals,
 							  list_make2(st->exprs, st->expr_states),
 							  node->ss.ps.ps_ExprContext);
 	MemoryContextSwitchTo(old);

@@ -1316,25 +1316,6 @@ esi_requests_end(EsiRequestIter *it)
 }
 
 /*
- * esi_build_requests
- *		The requests a scan makes: one per combination of the distinct
- *		values of its parameters.  NIL when a qual rules out every value.
- */
-List *
-esi_build_requests(EsiRoute *route, List *quals, List *exprs_and_states,
-				   ExprContext *econtext)
-{
-	EsiRequestIter *it = esi_requests_begin(route, quals, exprs_and_states, econtext);
-	List	   *result = NIL;
-	EsiRequest *req;
-
-	while ((req = esi_requests_next(it)) != NULL)
-		result = lappend(result, req);
-	esi_requests_end(it);
-	return result;
-}
-
-/*
  * esi_describe_requests
  *		The requests a scan will make, for EXPLAIN: with constants filled in
  *		and run-time values shown as $n (listed by EXPLAIN VERBOSE).  Only

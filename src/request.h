@@ -50,8 +50,6 @@ extern bool esi_clause_pushable(RelOptInfo *baserel, EsiRoute *route,
 								Expr *clause);
 extern List *esi_missing_required(EsiRoute *route, List *quals);
 extern void esi_report_missing_param(EsiRoute *route, List *missing);
-extern List *esi_build_requests(EsiRoute *route, List *quals,
-								List *expr_states, ExprContext *econtext);
 extern char *esi_describe_requests(EsiRoute *route, List *quals);
 extern EsiRequestIter *esi_requests_begin(EsiRoute *route, List *quals,
 										  List *exprs_and_states,
