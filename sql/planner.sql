@@ -264,3 +264,14 @@ SET client_min_messages = warning;
 DROP SCHEMA everything CASCADE;
 DROP SCHEMA fl CASCADE;
 RESET client_min_messages;
+
+-- EXISTS in the select list: PostgreSQL also plans a hashed form of the
+-- sublink, whose scan lacks the correlated parameters; it is never run, so
+-- it must not fail the query
+SELECT * FROM sim.reset;
+SELECT h.t, EXISTS (SELECT 1 FROM eve.market_history m
+                    WHERE m.region_id = h.r AND m.type_id = h.t) AS traded
+  FROM (VALUES (10000002::bigint, 34::bigint), (10000002, 35)) h(r, t) ORDER BY 1;
+SELECT count(*) AS requests FROM sim.log;
+-- a subquery that really lacks the parameter still fails, when it runs
+SELECT state, message FROM sim.error_of($$SELECT (SELECT count(*) FROM eve.market_history WHERE type_id = 34)$$);

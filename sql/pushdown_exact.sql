@@ -299,3 +299,9 @@ SELECT count(*) = (SELECT count(*) FROM r42 WHERE is_buy_order) AS buy_rows
   FROM eve.market_orders WHERE region_id = 10000042 AND order_type = 'buy';
 SELECT count(*) = (SELECT count(*) FROM r42 WHERE NOT is_buy_order) AS sell_rows
   FROM eve.market_orders WHERE region_id = 10000042 AND NOT is_buy_order AND order_type = 'sell';
+
+-- a text value goes out as UTF-8 whatever the database's encoding (this
+-- file also runs in a LATIN1 database): é is %C3%A9
+SELECT * FROM sim.reset;
+SELECT state FROM sim.error_of($$SELECT * FROM echo WHERE word = 'x' AND q = chr(233) || 'x'$$);
+SELECT path, query FROM sim.log;

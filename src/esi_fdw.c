@@ -516,7 +516,12 @@ esiGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	lacking = lacking_param(info, quals, &from_join);
 	if (lacking != NULL)
 	{
-		if (!may_return_no_rows(root))
+		/*
+		 * A subquery's scan is checked when it runs: the planner also plans
+		 * alternatives it may not use (the hashed form of an EXISTS
+		 * sublink, whose correlation becomes hash keys).
+		 */
+		if (!may_return_no_rows(root) && root->parent_root == NULL)
 			report_lacking_param(route, lacking, from_join);
 		missing = list_make2_int(lacking->attnum, from_join ? 1 : 0);
 	}

@@ -34,6 +34,7 @@
 #include "common/hashfn.h"
 #include "common/shortest_dec.h"
 #include "executor/executor.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
@@ -866,6 +867,8 @@ eval_qual_values(EsiRoute *route, EsiParamQual *q, List *exprs, List *states,
 static void
 pct_encode(StringInfo buf, const char *s)
 {
+	/* ESI reads UTF-8 whatever the database's encoding */
+	s = pg_server_to_any(s, strlen(s), PG_UTF8);
 	for (; *s; s++)
 	{
 		unsigned char ch = (unsigned char) *s;
