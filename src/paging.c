@@ -277,6 +277,16 @@ esi_walk_page_done(EsiWalk *w, const EsiPageKey *key, const EsiPageFacts *facts)
 		/* ... this one when only the record asked from comes back */
 		if (facts->rows > 0 && facts->have_min_id)
 			next = psprintf(INT64_FORMAT, facts->min_id);
+		else if (facts->rows > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
+					 errmsg("ESI's reply to GET %s has no \"%s\" to page on (foreign table \"%s\")",
+							walk_display(w, key), w->route->id_field,
+							w->route->relname),
+					 errdetail("A from_id walk sends the smallest \"%s\" of a page to get the next one; no record of page %d has it, so the rest of the result cannot be asked for.",
+							   w->route->id_field, w->issued),
+					 errhint("Name the records' id field in the table's options: ALTER FOREIGN TABLE %s OPTIONS (SET id_field 'name'), or ADD if it is not set.",
+							 w->route->relname)));
 	}
 	if (next == NULL)
 	{

@@ -106,6 +106,8 @@ CREATE FOREIGN TABLE h_cursor (kind text OPTIONS (param 'path'), id bigint)
   SERVER hostile OPTIONS (route '/cursor/{kind}', paging 'cursor', records_key 'records');
 CREATE FOREIGN TABLE h_walk (transaction_id bigint, n integer)
   SERVER hostile OPTIONS (route '/fromid', paging 'from_id');
+CREATE FOREIGN TABLE h_walk_noid (id bigint, n integer)
+  SERVER hostile OPTIONS (route '/fromid', paging 'from_id', id_field 'id');
 CREATE FOREIGN TABLE h_smuggle (kind text OPTIONS (param 'path'), id bigint, v text)
   SERVER hostile OPTIONS (route '/smuggle/{kind}');
 CREATE FOREIGN TABLE h_plain (id bigint, v text) SERVER hostile OPTIONS (route '/plain');
@@ -229,6 +231,9 @@ q walk_limit "SELECT count(*) FROM (SELECT transaction_id FROM h_walk LIMIT 100)
 expect_out walk_limit "100" "LIMIT 100 over the walk gives exactly 100 rows (the skipped record does not count)"
 q walk_limit2 "SELECT count(*) FROM (SELECT transaction_id FROM h_walk LIMIT 149) s"
 expect_out walk_limit2 "149" "LIMIT 149 gives 149 rows"
+q walk_noid "SELECT count(*) FROM h_walk_noid"
+expect_error walk_noid HV00A 'has no "id" to page on' \
+	"a from_id walk whose records lack the id field is an error, not a result cut after page 1"
 
 # --- a response smuggled after a body --------------------------------------------------------------
 for kind in now late; do
