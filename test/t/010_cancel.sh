@@ -30,21 +30,7 @@ SAFETY_TIMEOUT=180   # a scan that ignores cancels ends after the 60 s delay
 
 psql_db() { "$PSQL" -X -q -A -t -d "$@"; }
 
-n=0
-failures=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-	n=$((n + 1))
-	failures=$((failures + 1))
-	echo "not ok $n - $1"
-	shift
-	local f
-	for f in "$@"; do
-		[ -s "$f" ] || continue
-		echo "# --- $(basename "$f") ---"
-		sed -e 's/^/#   /' "$f" | head -n 40
-	done
-}
+. "$(dirname "$0")/../tap.sh"
 check() { # check DESCRIPTION COMMAND... (diagnostic files in DIAG array)
 	local desc=$1
 	shift

@@ -27,21 +27,7 @@ PSQL=psql
 DB=t_hostile
 SAFETY="SET statement_timeout = '60s'"
 
-n=0
-failures=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-	n=$((n + 1))
-	failures=$((failures + 1))
-	echo "not ok $n - $1"
-	shift
-	local f
-	for f in "$@"; do
-		[ -s "$f" ] || continue
-		echo "# --- $(basename "$f") ---"
-		sed -e 's/^/#   /' "$f" | head -n 40
-	done
-}
+. "$(dirname "$0")/../tap.sh"
 
 srv_pid=
 finish() {

@@ -14,10 +14,7 @@ PSQL=psql
 [ -x /usr/lib/postgresql/15/bin/psql ] && PSQL=/usr/lib/postgresql/15/bin/psql
 DB=t_iso8601
 
-n=0
-failures=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failures=$((failures + 1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "$2" | sed 's/^/#   /'; }
+. "$(dirname "$0")/../tap.sh"
 
 cat >"$TEST_DIR/server.py" <<'PY'
 import http.server, json, sys

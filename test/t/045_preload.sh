@@ -10,10 +10,7 @@ TEST_DIR=${TEST_DIR:-$(mktemp -d)}
 REL=${TEST_DIR#"$ESI_ROOT"/}
 PORT=54339
 
-n=0
-failures=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failures=$((failures + 1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "$2" | sed 's/^/#   /'; }
+. "$(dirname "$0")/../tap.sh"
 
 dir=$TEST_DIR/nopreload
 trap 'esi_cluster_stop "$dir" >/dev/null 2>&1' EXIT
