@@ -1783,17 +1783,13 @@ scan_cursor(EsiDecoder *d, const char *p)
 			json_error(d, p, "expected ':' after object key");
 		p = skip_ws(p + 1);
 		is_before = key_equals(ks, ke, kflags, "before");
-		if (*p == '"' && (is_before || key_equals(ks, ke, kflags, "after")))
+		if (*p == '"' && is_before)
 		{
 			int			vflags = 0;
 			const char *ve = scan_string(d, p + 1, &vflags);
-			char	   *str = cursor_string(p + 1, ve);
 
 			/* a repeated key: the last one wins, as for record fields */
-			if (is_before)
-				d->cursor_before = str;
-			else
-				d->cursor_after = str;
+			d->cursor_before = cursor_string(p + 1, ve);
 			p = ve + 1;
 		}
 		else
@@ -1999,7 +1995,6 @@ esi_decoder_begin_page(EsiDecoder *d, const char *buf, size_t len)
 	d->hint = 0;
 	d->nrecords = 0;
 	d->cursor_before = NULL;
-	d->cursor_after = NULL;
 
 	p = skip_ws(buf);
 	d->pos = p;

@@ -83,7 +83,6 @@ typedef struct EsiDecoder
 
 	/* envelope extras found on this page (palloc'd, or NULL) */
 	char	   *cursor_before;	/* "cursor": {"before": ..} */
-	char	   *cursor_after;	/* "cursor": {"after": ..} */
 } EsiDecoder;
 
 /* Prepare a decoder; cols/route must outlive it */
@@ -100,7 +99,8 @@ extern void esi_decode_column_set_type(EsiDecodeColumn *col, Oid typoid,
  * Start decoding one page.  ESI_SHAPE_ARRAY accepts a bare array, or an
  * object holding the records under records_key (or, without records_key,
  * under its first array-valued member); such an envelope's "cursor" object
- * fills cursor_before/cursor_after.  Raises ERROR on a malformed page.
+ * fills cursor_before (the token of the page before).  Raises ERROR on a
+ * malformed page.
  */
 extern void esi_decoder_begin_page(EsiDecoder *d, const char *buf, size_t len);
 

@@ -100,6 +100,8 @@ typedef struct EsiScanState
 								 * a parameter (is_buy_order): index into
 								 * route->params */
 	int			nguards;
+	char	   *guard_want;		/* per guard, for the current page: 't' the
+								 * field must be true, 'f' false, 0 either */
 	int			id_attidx;		/* from_id walks: the id column, or -1 */
 	EsiCrawlStats stats;
 
@@ -627,6 +629,7 @@ esiBeginForeignScan(ForeignScanState *node, int eflags)
 	 * request would both return every order.
 	 */
 	st->guard_params = palloc0(sizeof(int) * (st->route->nparams + 1));
+	st->guard_want = palloc0(st->route->nparams + 1);
 	for (int i = 0; i < st->route->nparams; i++)
 	{
 		EsiParamCol *p = &st->route->params[i];
@@ -918,26 +921,40 @@ record_id(EsiScanState *st, Datum d)
 }
 
 /*
+ * set_page_guards
+ *		What each guarded boolean field must be on the rows of a page, from
+ *		the value its request sent (see guard_params).
+ */
+static void
+set_page_guards(EsiScanState *st, EsiPage *page)
+{
+	for (int g = 0; g < st->nguards; g++)
+	{
+		EsiParamCol *p = &st->route->params[st->guard_params[g]];
+		const char *sent = page->req->sent[st->guard_params[g]];
+
+		st->guard_want[g] = 0;
+		if (sent && strcmp(sent, p->true_value) == 0)
+			st->guard_want[g] = 't';
+		else if (sent && strcmp(sent, p->false_value) == 0)
+			st->guard_want[g] = 'f';
+	}
+}
+
+/*
  * row_matches_sent
- *		Whether a row's boolean fields agree with the parameter values sent
- *		for them (see guard_params).  ESI omits false optional fields, so an
- *		absent one counts as false.
+ *		Whether a row's guarded boolean fields are what its request asked
+ *		for.  ESI omits false optional fields, so an absent one is false.
  */
 static bool
 row_matches_sent(EsiScanState *st, TupleTableSlot *slot)
 {
 	for (int g = 0; g < st->nguards; g++)
 	{
-		EsiParamCol *p = &st->route->params[st->guard_params[g]];
-		const char *sent = st->page->req->sent[st->guard_params[g]];
-		int			att = p->attnum - 1;
+		int			att = st->route->params[st->guard_params[g]].attnum - 1;
 		bool		v = !slot->tts_isnull[att] && DatumGetBool(slot->tts_values[att]);
 
-		if (sent == NULL)
-			continue;
-		if (strcmp(sent, p->true_value) == 0 && !v)
-			return false;
-		if (strcmp(sent, p->false_value) == 0 && v)
+		if ((st->guard_want[g] == 't' && !v) || (st->guard_want[g] == 'f' && v))
 			return false;
 	}
 	return true;
@@ -988,6 +1005,7 @@ esiIterateForeignScan(ForeignScanState *node)
 				return slot;
 			}
 			set_page_params(st, st->page);
+			set_page_guards(st, st->page);
 			/* the page's cursor strings must outlive the per-row context */
 			old = MemoryContextSwitchTo(st->page_cxt);
 			esi_decoder_begin_page(&st->decoder, st->page->body, st->page->len);

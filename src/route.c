@@ -138,7 +138,6 @@ esi_get_route(Oid relid)
 	Relation	rel;
 	TupleDesc	tupdesc;
 
-	r->relid = relid;
 	r->relname = get_rel_name(relid);
 
 	esi_parse_table_options(ft->options, &topts);

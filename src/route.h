@@ -33,7 +33,6 @@ typedef struct EsiParamCol
 
 typedef struct EsiRoute
 {
-	Oid			relid;
 	char	   *relname;
 	char	   *route;			/* template: /markets/{region_id}/orders */
 	int			nsegments;		/* the template, parsed: literals and */

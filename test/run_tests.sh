@@ -70,40 +70,35 @@ unset PGDATABASE PGPASSWORD PGSERVICE PGOPTIONS
 results=()
 failed=0
 
-# --- pg_regress -------------------------------------------------------------
-esi_log "running the pg_regress suite (make installcheck)"
-rm -f "$ESI_ROOT/regression.diffs" "$ESI_ROOT/regression.out"
-if run_child 3600 make -C "$ESI_ROOT" -s installcheck PG_CONFIG="$ESI_PG_CONFIG"; then
-	results+=("ok      pg_regress (make installcheck)")
-else
-	failed=$((failed + 1))
-	results+=("FAILED  pg_regress (make installcheck)")
-	if [ -f "$ESI_ROOT/regression.diffs" ]; then
-		echo "--- regression.diffs (first 300 lines; full file: $ESI_ROOT/regression.diffs) ---"
-		head -n 300 "$ESI_ROOT/regression.diffs"
-		echo "--- end of regression.diffs ---"
+# run_regress LABEL [make arguments...] - the pg_regress suite once; shows
+# the head of regression.diffs when it fails
+run_regress() {
+	local label=$1
+	shift
+	esi_log "running the pg_regress suite ($label)"
+	rm -f "$ESI_ROOT/regression.diffs" "$ESI_ROOT/regression.out"
+	if run_child 3600 make -C "$ESI_ROOT" -s installcheck PG_CONFIG="$ESI_PG_CONFIG" "$@"; then
+		results+=("ok      pg_regress ($label)")
+	else
+		failed=$((failed + 1))
+		results+=("FAILED  pg_regress ($label)")
+		if [ -f "$ESI_ROOT/regression.diffs" ]; then
+			echo "--- regression.diffs, $label (first 300 lines; full file: $ESI_ROOT/regression.diffs) ---"
+			head -n 300 "$ESI_ROOT/regression.diffs"
+			echo "--- end of regression.diffs ---"
+		fi
 	fi
-fi
+}
+
+# --- pg_regress -------------------------------------------------------------
+run_regress "make installcheck"
 
 # --- pg_regress again, in a database that is not UTF-8 ---------------------------
 # ESI speaks UTF-8; a LATIN1 database must get converted text, and a clear
 # error (not garbage) for a character LATIN1 cannot hold.  Tests whose output
 # differs there have an expected/<name>_1.out variant.
 if [ "${ESI_SKIP_LATIN1:-0}" != 1 ]; then
-	esi_log "running the pg_regress suite in a LATIN1 database"
-	rm -f "$ESI_ROOT/regression.diffs" "$ESI_ROOT/regression.out"
-	if run_child 3600 make -C "$ESI_ROOT" -s installcheck PG_CONFIG="$ESI_PG_CONFIG" \
-		EXTRA_REGRESS_OPTS="--encoding=LATIN1 --no-locale"; then
-		results+=("ok      pg_regress in a LATIN1 database")
-	else
-		failed=$((failed + 1))
-		results+=("FAILED  pg_regress in a LATIN1 database")
-		if [ -f "$ESI_ROOT/regression.diffs" ]; then
-			echo "--- regression.diffs, LATIN1 (first 300 lines) ---"
-			head -n 300 "$ESI_ROOT/regression.diffs"
-			echo "--- end of regression.diffs ---"
-		fi
-	fi
+	run_regress "a LATIN1 database" EXTRA_REGRESS_OPTS="--encoding=LATIN1 --no-locale"
 fi
 
 # --- shell tests in test/t ----------------------------------------------------
