@@ -558,6 +558,27 @@ page1_key(EsiCrawl *c, int reqno)
 	return k;
 }
 
+/*
+ * usable_etag
+ *		An ETag worth sending back: printable, not cut short by http.c (a
+ *		hostile one must not make every revalidation fail).
+ */
+static const char *
+usable_etag(const char *etag)
+{
+	size_t		len;
+
+	if (etag == NULL)
+		return NULL;
+	len = strlen(etag);
+	if (len == 0 || (len >= 3 && strcmp(etag + len - 3, "...") == 0))
+		return NULL;
+	for (const unsigned char *p = (const unsigned char *) etag; *p; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			return NULL;
+	return etag;
+}
+
 /* a reply to store in the cache once the scan decoded it without error */
 typedef struct EsiPendingStore
 {
@@ -603,7 +624,7 @@ take_page(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
 		{
 			EsiPendingStore *ps = palloc0(sizeof(EsiPendingStore));
 			EsiPage    *page = llast(c->ready);
-			const char *etag = esi_http_header(t, ESI_HDR_ETAG);
+			const char *etag = usable_etag(esi_http_header(t, ESI_HDR_ETAG));
 
 			ps->key = w->cache_key;
 			ps->display = esi_paging_display(c->route, c->reqs[w->reqno], &w->key);
