@@ -17,6 +17,9 @@ OBJS = \
 	src/cache.o \
 	src/throttle.o \
 	src/stats.o \
+	src/sso.o \
+	src/tokens.o \
+	src/token_worker.o \
 	src/esi_catalog_data.o
 
 DATA = $(wildcard src/esi_fdw--*.sql)

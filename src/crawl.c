@@ -43,6 +43,7 @@
 #include "http.h"
 #include "stats.h"
 #include "throttle.h"
+#include "tokens.h"
 
 /* longest single wait; a cancel ends it at once through the latch */
 #define ESI_MAX_WAIT_MS 1000
@@ -103,6 +104,9 @@ struct EsiCrawl
 	bool		clean_end;		/* esi_crawl_end, not an error */
 	EsiRouteStats *rstats;		/* the route's shared counters, or NULL */
 	char		group[ESI_STATS_GROUP_LEN];	/* rate-limit group, "" unknown */
+	int			character_param;	/* authenticated: the character_id
+									 * parameter, else -1 */
+	List	   *bearers;		/* "<character_id>\n<access token>" used */
 	bool		ended;
 	MemoryContextCallback cb;
 };
@@ -122,6 +126,9 @@ crawl_cleanup(void *arg)
 	if (c->ended)
 		return;
 	c->ended = true;
+	foreach(lc, c->bearers)
+		explicit_bzero(lfirst(lc), strlen(lfirst(lc)));
+	c->bearers = NIL;
 	/* first let other sessions go on: claims, then requests in flight */
 	foreach(lc, c->claims)
 		esi_cache_release((const char *) lfirst(lc));
@@ -176,6 +183,7 @@ esi_crawl_begin(MemoryContext parent, EsiRoute *route, EsiServerOptions *opts,
 	c->stats = stats;
 	c->cache_mode = Max(Max((EsiCacheMode) esi_guc_cache_mode, opts->cache), route->cache);
 	c->rstats = esi_stats_route(route->route);
+	c->character_param = route->scope ? esi_route_character_param(route) : -1;
 	if (c->cache_mode != ESI_CACHE_OFF)
 		stats->cache_used = true;
 	if (route->rate_group && strlen(route->rate_group) < ESI_STATS_GROUP_LEN)
@@ -360,6 +368,64 @@ serve_cached(EsiCrawl *c, EsiWork *w, EsiCacheReply *r)
 }
 
 /*
+ * request_character
+ *		The character an authenticated request is made for (its
+ *		character_id), or NULL for a public route.
+ */
+static const char *
+request_character(EsiCrawl *c, int reqno)
+{
+	const char *v;
+
+	if (c->character_param < 0)
+		return NULL;
+	v = c->reqs[reqno]->sent[c->character_param];
+	if (v == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED),
+				 errmsg("foreign table \"%s\" needs a character_id", c->route->relname),
+				 errhint("Add a condition such as WHERE character_id = 2112625428.")));
+	return v;
+}
+
+/*
+ * bearer_for
+ *		The access token of a request's character (tokens.c checks the
+ *		role, the scope and the login, and refreshes it); kept for the
+ *		crawl's other pages.
+ */
+static const char *
+bearer_for(EsiCrawl *c, int reqno)
+{
+	const char *who = request_character(c, reqno);
+	size_t		wl;
+	ListCell   *lc;
+	char	   *end;
+	int64		id;
+	char	   *tok;
+
+	if (who == NULL)
+		return NULL;
+	wl = strlen(who);
+	foreach(lc, c->bearers)
+	{
+		char	   *b = lfirst(lc);
+
+		if (strncmp(b, who, wl) == 0 && b[wl] == '\n')
+			return b + wl + 1;
+	}
+	id = strtoi64(who, &end, 10);
+	if (*end != '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("character_id \"%s\" is not a number", who)));
+	tok = esi_token_for(c->opts, id, c->route->scope, c->route->relname);
+	c->bearers = lappend(c->bearers, psprintf("%s\n%s", who, tok));
+	explicit_bzero(tok, strlen(tok));
+	return (char *) llast(c->bearers) + wl + 1;
+}
+
+/*
  * cache_step
  *		Ask the cache about w.  true: w is dealt with (served, or parked to
  *		wait for another session); false: send it.
@@ -377,6 +443,10 @@ cache_step(EsiCrawl *c, EsiWork *w, TimestampTz now)
 
 		w->cache_key = esi_cache_key(c->opts, display);
 		pfree(display);
+		/* a character's data is its own: the cache keeps it apart */
+		if (c->character_param >= 0)
+			w->cache_key = psprintf("%s\ncharacter %s", w->cache_key,
+									request_character(c, w->reqno));
 	}
 	res = esi_cache_lookup(w->cache_key,
 						   w->revalidate ? ESI_CACHE_REFRESH : c->cache_mode,
@@ -509,7 +579,8 @@ fill_slots(EsiCrawl *c)
 		if (c->slots[slot] == NULL)
 			c->slots[slot] = esi_http_new_transfer(c->cxt, c->opts);
 		display = esi_paging_display(c->route, c->reqs[w->reqno], &w->key);
-		esi_http_prepare(c->slots[slot], c->opts, display, w->fresh, w->etag);
+		esi_http_prepare(c->slots[slot], c->opts, display, w->fresh, w->etag,
+						 bearer_for(c, w->reqno));
 		pfree(display);
 		c->slot_work[slot] = w;
 		w->sent_at = now;
@@ -562,6 +633,8 @@ page1_key(EsiCrawl *c, int reqno)
 	display = esi_paging_display(c->route, c->reqs[reqno], &key);
 	k = esi_cache_key(c->opts, display);
 	pfree(display);
+	if (c->character_param >= 0)
+		k = psprintf("%s\ncharacter %s", k, request_character(c, reqno));
 	return k;
 }
 

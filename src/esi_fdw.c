@@ -707,19 +707,22 @@ esiBeginForeignScan(ForeignScanState *node, int eflags)
 
 /*
  * check_scope
- *		Routes that need an SSO token cannot be read yet.
+ *		Routes that need an SSO token are read with the token of the
+ *		character in their character_id parameter (tokens.c); other
+ *		authenticated routes (a corporation's, an alliance's) cannot be
+ *		read yet.
  */
 static void
 check_scope(EsiRoute *route)
 {
-	if (route->scope)
+	if (route->scope && esi_route_character_param(route) < 0)
 		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-				 errmsg("foreign table \"%s\" needs an EVE SSO token with scope %s",
-						route->relname, route->scope),
-				 errdetail("ESI route %s is authenticated; this esi_fdw release cannot log in to EVE SSO yet.",
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("foreign table \"%s\" needs an EVE SSO token of a character chosen by its roles",
+						route->relname),
+				 errdetail("ESI route %s is authenticated but has no character_id parameter; this esi_fdw release reads only routes of a character.",
 						   route->route),
-				 errhint("Query a public route instead; esi.catalog() lists which tables need no scope (WHERE scope IS NULL).")));
+				 errhint("Query the character's own routes (with character_id), or a public route; esi.catalog() lists them.")));
 }
 
 /*

@@ -812,25 +812,39 @@ esi_http_new_transfer(MemoryContext cxt, EsiServerOptions *opts)
  */
 void
 esi_http_prepare(EsiTransfer *t, EsiServerOptions *opts, const char *display,
-				 bool fresh_connection, const char *if_none_match)
+				 bool fresh_connection, const char *if_none_match,
+				 const char *bearer_token)
 {
 	char	   *url = psprintf("%s%s", opts->base_url, display);
-	char	   *inm = NULL;
+	char	   *extra[2];
+	int			nextra = 0;
 
 	check_wire_text("a URL", url, true);
 	if (if_none_match)
 	{
-		inm = psprintf("If-None-Match: %s", if_none_match);
-		check_wire_text("an If-None-Match", inm, false);
+		extra[nextra] = psprintf("If-None-Match: %s", if_none_match);
+		check_wire_text("an If-None-Match", extra[nextra], false);
+		nextra++;
+	}
+	if (bearer_token)
+	{
+		extra[nextra] = psprintf("Authorization: Bearer %s", bearer_token);
+		for (const char *p = extra[nextra]; *p; p++)
+			if ((unsigned char) *p < 0x20 || *p == 0x7f)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("refusing to send an access token with a control character"),
+						 errhint("Log the character in again with esi.login().")));
+		nextra++;
 	}
 	if (t->revalidate)
 	{
 		curl_slist_free_all(t->revalidate);
 		t->revalidate = NULL;
 	}
-	if (inm)
+	if (nextra > 0)
 	{
-		/* the slot's headers plus one: a list of its own, freed with it */
+		/* the slot's headers plus these: a list of its own, freed with it */
 		struct curl_slist *h = NULL;
 
 		for (struct curl_slist *p = t->headers; p; p = p->next)
@@ -838,12 +852,16 @@ esi_http_prepare(EsiTransfer *t, EsiServerOptions *opts, const char *display,
 			struct curl_slist *n = curl_slist_append(h, p->data);
 
 			if (n == NULL)
+			{
+				curl_slist_free_all(h);
+				h = NULL;
 				break;
+			}
 			h = n;
 		}
-		if (h)
+		for (int i = 0; h && i < nextra; i++)
 		{
-			struct curl_slist *n = curl_slist_append(h, inm);
+			struct curl_slist *n = curl_slist_append(h, extra[i]);
 
 			if (n == NULL)
 			{
@@ -853,12 +871,16 @@ esi_http_prepare(EsiTransfer *t, EsiServerOptions *opts, const char *display,
 			else
 				h = n;
 		}
+		for (int i = 0; i < nextra; i++)
+		{
+			explicit_bzero(extra[i], strlen(extra[i]));
+			pfree(extra[i]);
+		}
 		if (h == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_OUT_OF_MEMORY),
 					 errmsg("could not build the HTTP headers")));
 		t->revalidate = h;
-		pfree(inm);
 	}
 	curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER,
 					 t->revalidate ? t->revalidate : t->headers);
@@ -1096,4 +1118,136 @@ esi_http_parse_date(const char *value, pg_time_t *when)
 		return false;
 	*when = (pg_time_t) t;
 	return true;
+}
+
+/* ---------------------------------------------------------------------
+ * One request run to completion (EVE SSO's endpoints)
+ * ---------------------------------------------------------------------
+ */
+
+typedef struct EsiOneRequest
+{
+	EsiMulti   *multi;
+	EsiTransfer *t;
+	MemoryContextCallback cb;
+} EsiOneRequest;
+
+static void
+one_request_cleanup(void *arg)
+{
+	EsiOneRequest *r = (EsiOneRequest *) arg;
+
+	if (r->t)
+		esi_http_free_transfer(r->t);
+	r->t = NULL;
+	esi_http_multi_free(r->multi);
+	r->multi = NULL;
+}
+
+/*
+ * esi_http_fetch
+ *		GET url (form NULL) or POST the form (application/x-www-form-
+ *		urlencoded) to it, with an Authorization header when given, and
+ *		wait for the reply (Ctrl-C and statement_timeout end the wait).
+ *		The form and the header may hold secrets: they appear in no
+ *		message.  out->body is allocated in the caller's context.
+ */
+void
+esi_http_fetch(const char *url, const char *form, const char *authorization,
+			   EsiHttpReply *out)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "esi_fdw request",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContext caller = MemoryContextSwitchTo(cxt);
+	EsiOneRequest *r = palloc0(sizeof(EsiOneRequest));
+	EsiServerOptions opts = {0};
+	EsiTransfer *done = NULL;
+	const char *slash;
+	char	   *base;
+	char	   *path;
+	size_t		len;
+
+	memset(out, 0, sizeof(EsiHttpReply));
+	r->cb.func = one_request_cleanup;
+	r->cb.arg = r;
+	MemoryContextRegisterResetCallback(cxt, &r->cb);
+
+	/* split url into the base and the path?query that messages show */
+	slash = strstr(url, "://");
+	slash = slash ? strchr(slash + 3, '/') : NULL;
+	base = slash ? pnstrdup(url, slash - url) : pstrdup(url);
+	path = slash ? pstrdup(slash) : pstrdup("/");
+
+	opts.base_url = base;
+	opts.compat_date = esi_guc_compat_date;
+	opts.user_agent = esi_guc_user_agent;
+	opts.compression = false;
+	opts.max_connections = 1;
+	r->multi = esi_http_multi_new(cxt);
+	r->t = esi_http_new_transfer(cxt, &opts);
+	esi_http_prepare(r->t, &opts, path, false, NULL, NULL);
+
+	if (form || authorization)
+	{
+		struct curl_slist *h = NULL;
+		char	   *auth = authorization ? psprintf("Authorization: %s", authorization) : NULL;
+
+		if (auth)
+			check_wire_text("an Authorization", auth, false);
+		for (struct curl_slist *p = r->t->headers; p; p = p->next)
+		{
+			struct curl_slist *n = curl_slist_append(h, p->data);
+
+			if (n == NULL)
+			{
+				curl_slist_free_all(h);
+				h = NULL;
+				break;
+			}
+			h = n;
+		}
+		if (h && auth)
+		{
+			struct curl_slist *n = curl_slist_append(h, auth);
+
+			if (n == NULL)
+				curl_slist_free_all(h);
+			h = n;
+		}
+		if (auth)
+		{
+			explicit_bzero(auth, strlen(auth));
+			pfree(auth);
+		}
+		if (h == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("could not build the HTTP headers")));
+		r->t->revalidate = h;	/* freed with the transfer */
+		curl_easy_setopt(r->t->easy, CURLOPT_HTTPHEADER, h);
+		if (form)
+			curl_easy_setopt(r->t->easy, CURLOPT_COPYPOSTFIELDS, form);
+	}
+
+	esi_http_start(r->multi, r->t);
+	while ((done = esi_http_next_done(r->multi)) == NULL)
+	{
+		CHECK_FOR_INTERRUPTS();
+		esi_http_wait(r->multi, 1000);
+	}
+
+	MemoryContextSwitchTo(caller);
+	out->result = esi_http_result(done);
+	out->status = esi_http_status(done);
+	out->failure = pstrdup(esi_http_failure(done));
+	out->display = pstrdup(esi_http_display(done));
+	{
+		const char *b = esi_http_body(done, &len);
+
+		out->body = palloc(len + 1);
+		memcpy(out->body, b, len);
+		out->body[len] = '\0';
+		out->len = len;
+	}
+	MemoryContextDelete(cxt);
 }

@@ -64,7 +64,8 @@ extern EsiTransfer *esi_http_new_transfer(MemoryContext cxt,
 										  EsiServerOptions *opts);
 extern void esi_http_prepare(EsiTransfer *t, EsiServerOptions *opts,
 							 const char *display, bool fresh_connection,
-							 const char *if_none_match);
+							 const char *if_none_match,
+							 const char *bearer_token);
 extern void esi_http_start(EsiMulti *m, EsiTransfer *t);
 extern void esi_http_free_transfer(EsiTransfer *t);
 
@@ -76,6 +77,20 @@ extern const char *esi_http_failure(EsiTransfer *t);
 extern const char *esi_http_header(EsiTransfer *t, EsiHeader h);
 extern const char *esi_http_body(EsiTransfer *t, size_t *len);
 extern char *esi_http_take_body(EsiTransfer *t, size_t *len);
+
+/* one request run to completion (EVE SSO) */
+typedef struct EsiHttpReply
+{
+	EsiTransferResult result;
+	long		status;
+	char	   *body;			/* NUL-terminated */
+	size_t		len;
+	char	   *failure;		/* why there was no reply */
+	char	   *display;		/* path?query, for messages */
+} EsiHttpReply;
+
+extern void esi_http_fetch(const char *url, const char *form,
+						   const char *authorization, EsiHttpReply *out);
 
 /* strict parsers for numeric header values */
 extern bool esi_http_parse_count(const char *value, int64 *result);

@@ -75,6 +75,9 @@ static const EsiOption esi_options[] = {
 	{"compression", SRV(compression), OPT_BOOL},
 	{"max_connections", SRV(max_connections), OPT_CONNECTIONS},
 	{"cache", SRV(cache), OPT_CACHE},
+	{"sso_url", SRV(sso_url), OPT_URL},
+	{"sso_client_id", SRV(sso_client_id), OPT_TEXT},
+	{"sso_redirect_uri", SRV(sso_redirect_uri), OPT_URL},
 	/* foreign table: the route it maps */
 	{"route", TBL(route), OPT_ROUTE},
 	{"paging", TBL(paging), OPT_PAGING},
@@ -738,6 +741,7 @@ server_defaults(EsiServerOptions *opts)
 	opts->user_agent = esi_guc_user_agent;
 	opts->compression = true;
 	opts->max_connections = esi_guc_max_connections;
+	opts->sso_url = ESI_DEFAULT_SSO_URL;
 }
 
 /*
@@ -782,13 +786,13 @@ esi_parse_column_options(List *options, EsiColumnOptions *out)
  *		network and read the replies in error messages.
  */
 static void
-check_base_url_privilege(const char *base_url)
+check_base_url_privilege(const char *option, const char *base_url)
 {
 	if (superuser() || esi_base_url_allowed(base_url))
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("permission denied to set option \"base_url\" to \"%s\"", base_url),
+			 errmsg("permission denied to set option \"%s\" to \"%s\"", option, base_url),
 			 errdetail("Only a superuser may point a server at a base URL that is not in esi_fdw.allowed_base_urls (\"%s\").",
 					   esi_guc_allowed_base_urls ? esi_guc_allowed_base_urls : ""),
 			 errhint("Ask a superuser to create the server, or to add the URL to esi_fdw.allowed_base_urls.")));
@@ -815,8 +819,14 @@ esi_fdw_validator(PG_FUNCTION_ARGS)
 				server_defaults(&srv);
 				parse_options(context, options, &srv);
 				foreach(lc, options)
-					if (strcmp(((DefElem *) lfirst(lc))->defname, "base_url") == 0)
-						check_base_url_privilege(srv.base_url);
+				{
+					const char *name = ((DefElem *) lfirst(lc))->defname;
+
+					if (strcmp(name, "base_url") == 0)
+						check_base_url_privilege(name, srv.base_url);
+					else if (strcmp(name, "sso_url") == 0)
+						check_base_url_privilege(name, srv.sso_url);
+				}
 				break;
 			}
 		case ForeignTableRelationId:
@@ -868,6 +878,16 @@ esi_get_server_options(ForeignServer *server)
 						server->servername, opts->base_url),
 				 errdetail("The server's owner is not a superuser and the URL is not in esi_fdw.allowed_base_urls."),
 				 errhint("Ask a superuser to take ownership of the server or to add the URL to esi_fdw.allowed_base_urls.")));
+
+	if (strcmp(opts->sso_url, ESI_DEFAULT_SSO_URL) != 0 &&
+		!esi_base_url_allowed(opts->sso_url) && !superuser_arg(server->owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("server \"%s\" may not use SSO URL \"%s\"",
+						server->servername, opts->sso_url),
+				 errdetail("The server's owner is not a superuser and the URL is not in esi_fdw.allowed_base_urls."),
+				 errhint("Ask a superuser to take ownership of the server or to add the URL to esi_fdw.allowed_base_urls.")));
+	opts->server_name = pstrdup(server->servername);
 
 	/* join "base" and "/path" without doubling the slash */
 	opts->base_url = pstrdup(opts->base_url);

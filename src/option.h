@@ -39,7 +39,14 @@ typedef struct EsiServerOptions
 	bool		compression;	/* ask for gzip */
 	int			max_connections;
 	EsiCacheMode cache;			/* the server's cache option */
+	/* EVE SSO */
+	char	   *sso_url;		/* SSO's base URL (metadata below it) */
+	char	   *sso_client_id;	/* the application's client id, or NULL */
+	char	   *sso_redirect_uri;	/* its registered callback URL, or NULL */
+	char	   *server_name;	/* the foreign server these belong to */
 } EsiServerOptions;
+
+#define ESI_DEFAULT_SSO_URL "https://login.eveonline.com"
 
 typedef enum EsiPaging
 {

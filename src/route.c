@@ -237,3 +237,17 @@ esi_route_param_for_att(EsiRoute *route, AttrNumber attnum)
 			return &route->params[i];
 	return NULL;
 }
+
+/*
+ * esi_route_character_param
+ *		The index of the path parameter character_id (whose token an
+ *		authenticated route is read with), or -1.
+ */
+int
+esi_route_character_param(EsiRoute *route)
+{
+	for (int i = 0; i < route->nparams; i++)
+		if (route->params[i].in == 'p' && strcmp(route->params[i].param, "character_id") == 0)
+			return i;
+	return -1;
+}

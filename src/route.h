@@ -55,5 +55,6 @@ typedef struct EsiRoute
 
 extern EsiRoute *esi_get_route(Oid relid);
 extern EsiParamCol *esi_route_param_for_att(EsiRoute *route, AttrNumber attnum);
+extern int	esi_route_character_param(EsiRoute *route);
 
 #endif							/* ESI_ROUTE_H */

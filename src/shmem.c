@@ -20,6 +20,7 @@
 #include "shmem.h"
 #include "stats.h"
 #include "throttle.h"
+#include "tokens.h"
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -33,9 +34,10 @@ esi_shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	RequestAddinShmemSpace(add_size(esi_cache_shmem_size(),
-									add_size(esi_limits_shmem_size(),
-											 esi_stats_shmem_size())));
+	RequestAddinShmemSpace(add_size(add_size(esi_cache_shmem_size(),
+											 esi_limits_shmem_size()),
+									add_size(esi_stats_shmem_size(),
+											 esi_tokens_shmem_size())));
 }
 
 /*
@@ -51,6 +53,7 @@ esi_shmem_startup(void)
 	esi_cache_shmem_init();
 	esi_limits_shmem_init();
 	esi_stats_shmem_init();
+	esi_tokens_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -1,0 +1,48 @@
+/*-------------------------------------------------------------------------
+ *
+ * sso.h
+ *		  EVE SSO v2, the client side: metadata, authorize URLs with PKCE,
+ *		  the token and revocation endpoints, and access-token checks.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef ESI_SSO_H
+#define ESI_SSO_H
+
+#include "postgres.h"
+
+#include "nodes/pg_list.h"
+
+#include "jwt.h"
+#include "option.h"
+
+/* what the token endpoint answered */
+typedef struct EsiSsoTokens
+{
+	char	   *access_token;
+	char	   *refresh_token;	/* NULL when none was issued */
+	int			expires_in;
+} EsiSsoTokens;
+
+typedef enum EsiSsoResult
+{
+	ESI_SSO_OK,
+	ESI_SSO_INVALID_GRANT,		/* the code or refresh token is no good */
+	ESI_SSO_REFUSED				/* another 4xx: a client problem */
+} EsiSsoResult;
+
+extern char *esi_sso_random(int nbytes);
+extern char *esi_sso_challenge(const char *verifier);
+extern char *esi_sso_authorize_url(EsiServerOptions *opts, List *scopes,
+								   const char *state, const char *challenge);
+extern EsiSsoResult esi_sso_token(EsiServerOptions *opts, const char *grant_form,
+								  const char *client_secret, EsiSsoTokens *out,
+								  char **error_text);
+extern void esi_sso_revoke(EsiServerOptions *opts, const char *refresh_token,
+						   const char *client_secret);
+extern void esi_sso_check_access_token(EsiServerOptions *opts,
+									   const char *access_token,
+									   EsiJwtClaims *claims);
+extern char *esi_sso_form_value(const char *value);
+
+#endif							/* ESI_SSO_H */

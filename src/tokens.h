@@ -1,0 +1,22 @@
+/*-------------------------------------------------------------------------
+ *
+ * tokens.h
+ *		  EVE SSO logins from SQL, and the access tokens scans send.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef ESI_TOKENS_H
+#define ESI_TOKENS_H
+
+#include "postgres.h"
+
+#include "option.h"
+
+extern char *esi_token_for(EsiServerOptions *opts, int64 character_id,
+						   const char *scope, const char *relname);
+
+/* its part of shared memory, set up by shmem.c when the server starts */
+extern Size esi_tokens_shmem_size(void);
+extern void esi_tokens_shmem_init(void);
+
+#endif							/* ESI_TOKENS_H */
