@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# test/t/070_sso.sh - EVE SSO from SQL (issue 8) against the simulator's SSO:
+# the login flow with PKCE, authenticated tables read with the character's
+# token, refresh with rotation (also when the query rolls back, and in a
+# read-only transaction), one refresh for concurrent sessions, a revoked
+# token, each failed JWT check, a character sold, missing scope, role
+# isolation and grants, re-keying, logout, and what pg_dump holds.
+# Prints TAP.
+set -uo pipefail
+export LC_ALL=C
+: "${PGHOST:?}" "${PGPORT:?}" "${PGUSER:?}" "${ESI_SIM_URL:?}"
+TEST_DIR=${TEST_DIR:-$(mktemp -d)}
+mkdir -p "$TEST_DIR"
+DB=t_sso
+# shellcheck source=test/lib.sh
+. "$(dirname "$0")/../lib.sh"
+# shellcheck source=test/tap.sh
+. "$(dirname "$0")/../tap.sh"
+# shellcheck source=test/simlib.sh
+. "$(dirname "$0")/../simlib.sh"
+
+AYLA=2112625428
+BORIS=2112625429
+SCOPES="ARRAY['esi-assets.read_assets.v1', 'esi-wallet.read_character_wallet.v1']"
+
+finish() {
+	sim /_sim/sso/reset >/dev/null 2>&1
+	"$PSQL" -X -q -d postgres -c "DROP ROLE IF EXISTS sso_b" >/dev/null 2>&1
+}
+trap finish EXIT
+
+sim /_sim/sso/reset >/dev/null
+simlib_setup_db \
+	"ALTER SERVER esi OPTIONS (ADD sso_url '$ESI_SIM_URL', ADD sso_client_id 'sim-native-client', ADD sso_redirect_uri 'http://localhost/callback')" \
+	"IMPORT FOREIGN SCHEMA characters LIMIT TO (character_assets, character_wallet, character_skills) FROM SERVER esi INTO public"
+
+# login CHARACTER [SCOPES] - the whole flow: esi.login(), the browser (curl,
+# which does not follow the redirect), esi.login_callback(); prints its row
+login() {
+	local url loc
+	url=$(q "SELECT esi.login('esi', ${2:-$SCOPES})") || { echo "$url"; return 1; }
+	loc=$(curl -sS -o /dev/null -w '%{redirect_url}' "$url&character_id=$1") || return 1
+	q "SELECT character_id, name, array_length(scopes, 1) FROM esi.login_callback('$loc')"
+}
+# sso_counter CHARACTER FIELD - one of the simulator's counters of a character
+sso_counter() {
+	sim /_sim/sso/characters | python3 -c "
+import json, sys
+for c in json.load(sys.stdin):
+    if str(c.get('character_id')) == '$1':
+        print(c.get('$2'))"
+}
+
+# --- login --------------------------------------------------------------------
+url=$(q "SELECT esi.login('esi', $SCOPES)")
+expect_match "esi.login() returns SSO's authorize URL with PKCE S256 and a state" "$url" \
+	"^$ESI_SIM_URL/v2/oauth/authorize\?response_type=code&client_id=sim-native-client&redirect_uri=http%3A%2F%2Flocalhost%2Fcallback&scope=esi-assets.read_assets.v1%20esi-wallet.read_character_wallet.v1&state=[A-Za-z0-9_-]{22}&code_challenge=[A-Za-z0-9_-]{43}&code_challenge_method=S256$"
+out=$(login $AYLA)
+expect "esi.login_callback() finishes the login: the character, its name, its scopes" "$out" "$AYLA|Ayla Sim|2"
+out=$(q "SELECT server_name, character_id, name, needs_login, owner::text = current_user FROM esi.characters")
+expect "esi.characters lists it for its role" "$out" "esi|$AYLA|Ayla Sim|f|t"
+out=$(q "SELECT esi.login_callback('http://localhost/callback?code=abc&state=nope')")
+expect_match "an unknown state is refused (28000)" "$out" "ERROR:  28000: unknown EVE SSO login state"
+
+# --- authenticated tables -----------------------------------------------------
+s=$(sim_seq)
+out=$(q "SELECT count(*) > 0 FROM character_assets WHERE character_id = $AYLA")
+expect "the character's assets are read with its token" "$out" "t" "log:$s"
+out=$(q "SELECT count(*) FROM character_wallet WHERE character_id = $AYLA")
+expect "... and its wallet" "$out" "1"
+out=$(q "SELECT count(*) FROM character_assets WHERE character_id = $BORIS")
+expect_match "a character that did not log in: 28000 with a HINT to log in" "$out" \
+	"ERROR:  28000: no EVE SSO login of character $BORIS.*HINT:  Log the character in: SELECT esi.login\('esi'"
+out=$(q "SELECT count(*) FROM character_skills WHERE character_id = $AYLA")
+expect_match "a scope the login lacks: 28000 naming it and the login call" "$out" \
+	"ERROR:  28000: the EVE SSO login of character $AYLA \(Ayla Sim\) lacks scope esi-skills.read_skills.v1.*SELECT esi.login\('esi', ARRAY\['esi-skills.read_skills.v1'\]\)"
+
+# --- refresh and rotation -----------------------------------------------------
+# tokens that live 30 s are refreshed on every use (esi_fdw refreshes 60 s early)
+sim "/_sim/sso/config?access_ttl=30" >/dev/null
+r0=$(sso_counter $AYLA refreshes)
+out=$(q "BEGIN" "SELECT count(*) > 0 FROM character_assets WHERE character_id = $AYLA" "ROLLBACK")
+expect "a query whose transaction rolls back refreshes the token" "$out" "t"
+out=$(q "SET default_transaction_read_only = on" "SELECT count(*) > 0 FROM character_assets WHERE character_id = $AYLA")
+expect "the rotated refresh token was kept: the next refresh works, in a read-only transaction" "$out" "t"
+r1=$(sso_counter $AYLA refreshes)
+f1=$(sso_counter $AYLA refresh_failures)
+expect "SSO saw two refreshes and no failure" "$((r1 - r0)) $f1" "2 0"
+# four sessions at once need a new token: one refresh
+for i in 1 2 3 4; do
+	q_bg "$TEST_DIR/par$i.out" "SELECT count(*) > 0 FROM character_wallet WHERE character_id = $AYLA"
+	pids[i]=$BG_PID
+done
+wait "${pids[@]}"
+r2=$(sso_counter $AYLA refreshes)
+out=$(cat "$TEST_DIR"/par{1,2,3,4}.out | sort | uniq -c | awk '{print $1, $2}')
+expect "four concurrent sessions all read the wallet" "$out" "4 t"
+expect_match "... with one or two refreshes (not four): tokens are shared" "$((r2 - r1))" "^[12]$"
+sim "/_sim/sso/config?access_ttl=1200" >/dev/null
+
+# --- JWT checks -----------------------------------------------------------------
+for kind in bad_signature wrong_audience expired unknown_kid wrong_iss alg_none; do
+	sim "/_sim/sso/flaw?kind=$kind&count=1" >/dev/null
+	out=$(login $AYLA 2>&1)
+	expect_match "a token with flaw $kind is refused at login (28000, names the check)" "$out" \
+		"ERROR:  28000: EVE SSO's access token failed verification"
+done
+sim "/_sim/sso/flaw?kind=none" >/dev/null
+
+# --- revoked, sold ------------------------------------------------------------
+out=$(login $BORIS)
+expect "a second character logs in" "$out" "$BORIS|Boris Sim|2"
+sim "/_sim/sso/config?access_ttl=30" >/dev/null
+sim "/_sim/sso/revoke?character_id=$BORIS" >/dev/null
+out=$(q "SELECT count(*) FROM character_wallet WHERE character_id = $BORIS")
+expect_match "a revoked refresh token: 28000, the login is no longer valid" "$out" \
+	"ERROR:  28000: the EVE SSO login of character $BORIS \(Boris Sim\) is no longer valid"
+out=$(q "SELECT needs_login FROM esi.characters WHERE character_id = $BORIS")
+expect "... and the character is marked as needing a new login" "$out" "t"
+out=$(q "SELECT count(*) FROM character_wallet WHERE character_id = $BORIS")
+expect_match "... which the next query says without asking SSO" "$out" "ERROR:  28000: character $BORIS \(Boris Sim\) needs a new EVE SSO login"
+sim "/_sim/sso/sell?character_id=$AYLA&keep_tokens=1" >/dev/null
+out=$(q "SELECT count(*) FROM character_wallet WHERE character_id = $AYLA")
+expect_match "a character sold (new owner hash): 28000, changed hands" "$out" "ERROR:  28000: character $AYLA \(Ayla Sim\) changed hands"
+sim "/_sim/sso/config?access_ttl=1200" >/dev/null
+out=$(login $AYLA)
+expect "a new login makes it usable again" "$out" "$AYLA|Ayla Sim|2"
+
+# --- roles --------------------------------------------------------------------
+"$PSQL" -X -q -d postgres -c "DROP ROLE IF EXISTS sso_b" -c "CREATE ROLE sso_b LOGIN" >/dev/null 2>&1
+q "GRANT USAGE ON SCHEMA esi TO sso_b" "GRANT USAGE ON FOREIGN SERVER esi TO sso_b" \
+	"GRANT SELECT ON character_wallet TO sso_b" >/dev/null
+qb() { PGUSER=sso_b q "$@"; }
+out=$(qb "SELECT count(*) FROM esi.characters")
+expect "another role sees none of the characters" "$out" "0"
+out=$(qb "SELECT count(*) FROM character_wallet WHERE character_id = $AYLA")
+expect_match "... cannot read them (28000)" "$out" "ERROR:  28000: no EVE SSO login of character $AYLA for role \"sso_b\""
+out=$(qb "SELECT count(*) FROM esi.sso_characters")
+expect_match "... cannot read the tokens table" "$out" "ERROR:  42501: permission denied for table sso_characters"
+out=$(qb "SELECT esi.logout('esi', $AYLA)")
+expect_match "... cannot log them out" "$out" "ERROR:  42501"
+PGUSER=sso_b "$ESI_PG_BIN/pg_dump" -d "$DB" >"$TEST_DIR/dump_b.sql" 2>"$TEST_DIR/dump_b.err"
+if grep -q "sso_characters" "$TEST_DIR/dump_b.err" || ! grep -q "COPY esi.sso_characters" "$TEST_DIR/dump_b.sql"; then
+	ok "pg_dump as that role does not get the tokens table"
+else
+	not_ok "pg_dump as that role does not get the tokens table" "$TEST_DIR/dump_b.err"
+fi
+q "SELECT esi.grant_character('esi', $AYLA, 'sso_b')" >/dev/null
+out=$(qb "SELECT count(*) FROM character_wallet WHERE character_id = $AYLA" "SELECT name FROM esi.characters")
+expect "after esi.grant_character() it reads the character, and sees it" "$out" $'1\nAyla Sim'
+q "SELECT esi.revoke_character('esi', $AYLA, 'sso_b')" >/dev/null
+out=$(qb "SELECT count(*) FROM esi.characters")
+expect "esi.revoke_character() takes it back" "$out" "0"
+
+# --- at rest ------------------------------------------------------------------
+"$ESI_PG_BIN/pg_dump" -d "$DB" >"$TEST_DIR/dump.sql" 2>"$TEST_DIR/dump.err"
+rows=$(awk '/^COPY esi.sso_characters /{f=1; next} /^\\\.$/{f=0} f' "$TEST_DIR/dump.sql")
+expect_match "pg_dump holds the logins, each refresh token sealed (bytea)" "$rows" "\\\\x[0-9a-f]{60,}"
+if grep -qiE "sim-web-secret|Bearer " "$TEST_DIR/dump.sql"; then
+	not_ok "pg_dump holds no secret in clear" "$TEST_DIR/dump.sql"
+else
+	ok "pg_dump holds no secret in clear"
+fi
+before=$(q "SELECT md5(string_agg(refresh_token::text, ',' ORDER BY character_id)) FROM esi.sso_characters")
+out=$(q "SELECT esi.rekey()")
+expect_match "esi.rekey() seals every value again" "$out" "^[1-9][0-9]*$"
+after=$(q "SELECT md5(string_agg(refresh_token::text, ',' ORDER BY character_id)) FROM esi.sso_characters")
+[ "$before" != "$after" ] && ok "... with new ciphertexts" || not_ok "... with new ciphertexts"
+sim "/_sim/sso/config?access_ttl=30" >/dev/null
+out=$(q "SELECT count(*) FROM character_wallet WHERE character_id = $AYLA")
+expect "... that still open (a refresh after re-keying works)" "$out" "1"
+sim "/_sim/sso/config?access_ttl=1200" >/dev/null
+
+# --- logout -------------------------------------------------------------------
+v0=$(sso_counter $AYLA revocations)
+out=$(q "SELECT esi.logout('esi', $AYLA)" "SELECT count(*) FROM esi.characters WHERE character_id = $AYLA")
+expect "esi.logout() forgets the character" "$out" $'\n0'
+v1=$(sso_counter $AYLA revocations)
+expect "... after revoking its refresh token at SSO" "$((v1 - v0))" "1"
+s=$(sim_seq)
+if sim "/_sim/requests?since=0" | grep -qE "sim-web-secret|eyJ[A-Za-z0-9_-]{20,}"; then
+	not_ok "the simulator's request log holds no token or secret"
+else
+	ok "the simulator's request log holds no token or secret"
+fi
+log=$(grep -hE "eyJ[A-Za-z0-9_-]{20,}\.|refresh_token=" "$PGDATA_LOG" 2>/dev/null | head -3)
+expect "the server log holds no token" "$log" ""
+
+[ "$failures" -eq 0 ] && simlib_drop_db
+echo "1..$n"
+[ "$failures" -eq 0 ]
