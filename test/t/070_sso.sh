@@ -183,7 +183,7 @@ if sim "/_sim/requests?since=0" | grep -qE "sim-web-secret|eyJ[A-Za-z0-9_-]{20,}
 else
 	ok "the simulator's request log holds no token or secret"
 fi
-log=$(grep -hE "eyJ[A-Za-z0-9_-]{20,}\.|refresh_token=" "$PGDATA_LOG" 2>/dev/null | head -3)
+log=$(grep -hE "eyJ[A-Za-z0-9_-]{20,}\.|refresh_token=" "${PGHOST%/sock}/log/postgresql.log" 2>/dev/null | head -3)
 expect "the server log holds no token" "$log" ""
 
 [ "$failures" -eq 0 ] && simlib_drop_db
