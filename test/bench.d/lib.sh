@@ -175,7 +175,7 @@ bench_pages() {
 bench_fresh_for() {
 	local exp
 	exp=$(curl -sSf -D - -o /dev/null "$ESI_SIM_URL/markets/$1/orders?order_type=all&page=1" |
-		tr -d '\r' | awk -F': *' 'tolower($1) == "expires" { print $2 }')
+		tr -d '\r' | awk 'tolower($0) ~ /^expires:/ { sub(/^[^:]*: */, ""); print }')
 	exp=$(date -d "$exp" +%s 2>/dev/null) || bench_die "no Expires for region $1"
 	echo $((exp - $(date +%s)))
 }
