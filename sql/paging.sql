@@ -53,11 +53,20 @@ SELECT count(*), sum(volume_remain) FROM market_orders WHERE region_id = 1000004
 RESET esi_fdw.max_connections;
 SELECT count(*) AS requests FROM sim.log;
 
--- compression off: the same rows, no Accept-Encoding
+-- compression off: the same rows, no Accept-Encoding; every column of every
+-- row inflated by esi_fdw is the same as without gzip (EXCEPT ALL both ways)
+SELECT * FROM sim.reset;
+CREATE TEMP TABLE orders_gzip AS SELECT * FROM market_orders WHERE region_id = 10000042;
+SELECT DISTINCT accept_encoding FROM sim.requests;
 ALTER SERVER esi OPTIONS (ADD compression 'off');
 SELECT * FROM sim.reset;
 SELECT count(*), sum(volume_remain) FROM market_orders WHERE region_id = 10000042;
 SELECT DISTINCT accept_encoding FROM sim.requests;
+CREATE TEMP TABLE orders_plain AS SELECT * FROM market_orders WHERE region_id = 10000042;
+SELECT (SELECT count(*) FROM orders_gzip) AS rows,
+       (SELECT count(*) FROM (TABLE orders_gzip EXCEPT ALL TABLE orders_plain) a) AS only_gzip,
+       (SELECT count(*) FROM (TABLE orders_plain EXCEPT ALL TABLE orders_gzip) b) AS only_plain;
+DROP TABLE orders_gzip, orders_plain;
 ALTER SERVER esi OPTIONS (DROP compression);
 
 -- a 5xx burst is retried, the scan completes
