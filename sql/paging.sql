@@ -99,7 +99,9 @@ SELECT * FROM sim.reset;
 SELECT state, regexp_replace(message, '\d+ more', 'N more') AS message, detail,
        regexp_replace(hint, '\d+', 'N') AS hint
   FROM sim.error_of('SELECT count(*) FROM eve.market_orders WHERE region_id = 10000042');
-SELECT count(*) AS sent FROM sim.log;
+-- (pages the first scan had in flight when it failed may reach the
+-- simulator late; a new scan would start with page 1)
+SELECT count(*) AS sent FROM sim.log WHERE page = 1;
 SELECT esi.limits_reset();
 
 -- ESI refreshed the data mid-crawl: never mix two versions
