@@ -17,6 +17,9 @@ OBJS = \
 	src/cache.o \
 	src/throttle.o \
 	src/stats.o \
+	src/crypto.o \
+	src/jwt.o \
+	src/sso_test.o \
 	src/sso.o \
 	src/tokens.o \
 	src/token_worker.o \
@@ -26,15 +29,15 @@ DATA = $(wildcard src/esi_fdw--*.sql)
 PGFILEDESC = "esi_fdw - foreign data wrapper for EVE Online ESI"
 
 # pg_regress suite (sql/ + expected/); needs ESI_SIM_URL, see test/run_tests.sh
-REGRESS = setup options definitions security market pushdown pushdown_exact paging explain errors catalog planner sim_contract sim_decoder sim_lang cache
+REGRESS = setup options definitions security market pushdown pushdown_exact paging explain errors catalog planner sim_contract sim_decoder sim_lang cache crypto
 REGRESS_OPTS = 
 
 # libdeflate inflates gzip replies; plain -ldeflate where it was installed
 # without its pkg-config file
 DEFLATE_CFLAGS := $(shell pkg-config --cflags libdeflate 2>/dev/null)
 DEFLATE_LIBS := $(shell pkg-config --libs libdeflate 2>/dev/null || echo -ldeflate)
-PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags libcurl json-c) $(DEFLATE_CFLAGS)
-SHLIB_LINK = $(shell pkg-config --libs libcurl json-c) $(DEFLATE_LIBS)
+PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags libcurl json-c libcrypto) $(DEFLATE_CFLAGS)
+SHLIB_LINK = $(shell pkg-config --libs libcurl json-c libcrypto) $(DEFLATE_LIBS)
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 # the test suite builds with WERROR=1; a plain "make" must not fail on a
 # newer compiler's new warning

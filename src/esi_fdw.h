@@ -28,6 +28,12 @@
  *	stats.h		per-route counters behind esi.route_stats (stats.c)
  *	shmem.h		the one shared-memory request at server start (shmem.c)
  *
+ * EVE SSO:
+ *
+ *	crypto.h	tokens at rest: AES-256-GCM under the key file (crypto.c)
+ *	jwt.h		verification of SSO access tokens against a JWKS (jwt.c)
+ *				(sso_test.c: SQL entry points into both, for the tests)
+ *
  * esi_fdw.c holds module load and the FDW callbacks.
  *
  *-------------------------------------------------------------------------

@@ -43,6 +43,8 @@ int			esi_guc_cache_max_entries = 65536;
 int			esi_guc_negative_cache_ttl = 60;
 int			esi_guc_error_limit_threshold = 10;
 int			esi_guc_rate_limit_reserve = 5;
+char	   *esi_guc_key_file = NULL;
+int			esi_guc_sso_clock_skew = 60;
 
 /*
  * check_wire_text
@@ -236,5 +238,14 @@ esi_guc_define(void)
 							"Share of a rate-limit bucket (percent) kept unused: below it, requests are paced to the bucket's refill rate.",
 							NULL, &esi_guc_rate_limit_reserve, 5, 0, 100,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("esi_fdw.key_file",
+							   "File of the keys that encrypt SSO tokens at rest; empty for esi_fdw.key beside the data directory.",
+							   "A relative path is relative to the data directory.  Keep the file out of the data directory so that base backups do not hold it.",
+							   &esi_guc_key_file, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+	DefineCustomIntVariable("esi_fdw.sso_clock_skew",
+							"How far this server's clock and EVE SSO's may disagree when a token's expiry is checked.",
+							NULL, &esi_guc_sso_clock_skew, 60, 0, 600,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("esi_fdw");
 }

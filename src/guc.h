@@ -34,6 +34,8 @@ extern int	esi_guc_cache_max_entries;
 extern int	esi_guc_negative_cache_ttl;
 extern int	esi_guc_error_limit_threshold;
 extern int	esi_guc_rate_limit_reserve;
+extern char *esi_guc_key_file;
+extern int	esi_guc_sso_clock_skew;
 
 /* the largest esi_fdw.max_requests */
 #define ESI_MAX_REQUESTS_LIMIT 1000000
