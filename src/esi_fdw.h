@@ -33,6 +33,12 @@
  *	crypto.h	tokens at rest: AES-256-GCM under the key file (crypto.c)
  *	jwt.h		verification of SSO access tokens against a JWKS (jwt.c)
  *				(sso_test.c: SQL entry points into both, for the tests)
+ *	sso.h		SSO's protocol: metadata, authorize URL with PKCE, the token
+ *				and revocation endpoints (sso.c)
+ *	tokens.h	logins from SQL, characters and grants, access tokens for
+ *				scans, refreshed once for all sessions (tokens.c)
+ *	token_worker.h	the background worker that commits every token write
+ *				(token_worker.c)
  *
  * esi_fdw.c holds module load and the FDW callbacks.
  *
