@@ -101,7 +101,8 @@ def main(argv=None):
         from sim import selftest
         return selftest.run(world, table, a.forge_pages)
 
-    server = SimServer((a.host, a.port), world, table, State(), SsoAuthority(), a.quiet)
+    sso = SsoAuthority(a.seed, {s for r in table.routes.values() for s in r.scopes})
+    server = SimServer((a.host, a.port), world, table, State(), sso, a.quiet)
     host, port = server.server_address[:2]
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -34,10 +34,13 @@ class Fail(Exception):
 
 
 class Reply:
-    __slots__ = ("body", "pages", "language")
+    """modified: when the data changed (epoch), for data a test changes
+    (Last-Modified is then at least that)."""
+    __slots__ = ("body", "pages", "language", "modified")
 
-    def __init__(self, body, pages=None, language=None):
+    def __init__(self, body, pages=None, language=None, modified=None):
         self.body, self.pages, self.language = body, pages, language
+        self.modified = modified
 
 
 def language(route, req):
@@ -72,6 +75,8 @@ class World:
         self._olock = threading.Lock()
         self._generic = BodyCache(128 << 20)
         self.walks = {}                        # character id -> [(id, record JSON)]
+        self.asset_lists = {}                  # (owner, version) -> asset records
+        self.sso = None                        # the SSO state (set by the server)
         self.compat_dates = ["2020-01-01"]     # replaced from the route table
         regions = sorted(universe.regions)
         self.regions_body = json_array([str(r) for r in regions])
@@ -530,5 +535,15 @@ def build_table(catalog_routes=()):
             continue
         if r.paging == "pages" and "page" not in r.params:
             r.params["page"] = PAGE
+        if r.path in HANDLERS:
+            r.handler, r.builtin = HANDLERS[r.path], True
         table.add(r)
     return table
+
+
+# The handlers of the authenticated routes read the SSO state (characters,
+# roles, asset versions); they live in private.py, which uses Reply and
+# the helpers above.
+from . import private  # noqa: E402
+
+HANDLERS.update(private.HANDLERS)
