@@ -133,7 +133,7 @@ def run(port, check):
     base = "http://127.0.0.1:%d" % port
     secrets = set()
 
-    # -- metadata and keys ----------------------------------------------------------------
+    # -- metadata and keys --------------------------------------------------------------------
     s, _, b = h.request("GET", "/.well-known/oauth-authorization-server")
     md = json.loads(b)
     check("SSO metadata: issuer and endpoints on the simulator",
@@ -154,7 +154,7 @@ def run(port, check):
           and "+" not in k["n"] and "/" not in k["n"]
           and int.from_bytes(unb64url(k["n"]), "big").bit_length() == 2048)
 
-    # -- authorize -------------------------------------------------------------------------
+    # -- authorize ----------------------------------------------------------------------------
     verifier, challenge = pkce()
     s, loc, p = authorize(h, scopes=(ASSETS, WALLET), state="abc 123", challenge=challenge)
     check("authorize: 302 to the redirect URI with a code and the state",
@@ -176,7 +176,7 @@ def run(port, check):
     check("authorize: response_type=token redirects with unsupported_response_type",
           s == 302 and p2.get("error") == "unsupported_response_type")
 
-    # -- token: authorization_code with PKCE -----------------------------------------------
+    # -- token: authorization_code with PKCE --------------------------------------------------
     tok = "/v2/oauth/token"
     s, hd, r = h.form(tok, {"grant_type": "authorization_code", "code": code,
                             "code_verifier": "x" * 43, "client_id": NATIVE})
@@ -240,7 +240,7 @@ def run(port, check):
     check("token: grant_type password is unsupported_grant_type",
           s == 400 and r["error"] == "unsupported_grant_type")
 
-    # -- ESI with the access token ---------------------------------------------------------
+    # -- ESI with the access token ------------------------------------------------------------
     s, hd, b = h.get("/characters/%d/assets" % AYLA, at)
     check("ESI: the access token reads its character's assets (X-Pages, rate-limit headers)",
           s == 200 and int(hd.get("x-pages", 0)) >= 2 and hd.get("x-ratelimit-group")
@@ -260,7 +260,7 @@ def run(port, check):
     s, _, b = h.get("/characters/%d/assets" % AYLA, "not-a-jwt")
     check("ESI: a token that is no JWT is 401", s == 401)
 
-    # -- refresh: rotation and reuse --------------------------------------------------------
+    # -- refresh: rotation and reuse ----------------------------------------------------------
     s, hd, r = refresh(h, rt)
     ok = s == 200 and "refresh_token" in r
     check("refresh: a new access token and a NEW refresh token",
@@ -319,7 +319,7 @@ def run(port, check):
                            "client_id": NATIVE, "client_secret": "x"})
     check("public client: a secret is 401 invalid_client", s == 401)
 
-    # -- revoke --------------------------------------------------------------------------------
+    # -- revoke -------------------------------------------------------------------------------
     s, _, r = h.form("/v2/oauth/revoke", {"token": rt4, "token_type_hint": "refresh_token",
                                           "client_id": NATIVE})
     check("revoke: 200", s == 200)
@@ -335,7 +335,7 @@ def run(port, check):
     check("revoke: a revoked access token is 401 on ESI",
           h.get("/characters/%d/assets" % AYLA, rr["access_token"])[0] == 401)
 
-    # -- flawed tokens ---------------------------------------------------------------------------
+    # -- flawed tokens ------------------------------------------------------------------------
     good = h.ctl("token", character_id=AYLA, scopes=ASSETS)[1][0]["access_token"]
     check("/_sim/sso/token: a good token reads the route",
           h.get("/characters/%d/assets" % AYLA, good)[0] == 200)
@@ -364,7 +364,7 @@ def run(port, check):
           and h.get("/characters/%d/assets" % AYLA, r1["access_token"])[0] == 401
           and h.get("/characters/%d/assets" % AYLA, r2["access_token"])[0] == 200)
 
-    # -- characters, corporations, roles -------------------------------------------------------
+    # -- characters, corporations, roles ------------------------------------------------------
     def direct(cid, *scopes):
         return h.ctl("token", character_id=cid, scopes=",".join(scopes))[1][0]["access_token"]
 
@@ -403,7 +403,7 @@ def run(port, check):
           [r["character_id"] for r in rows][:4] == [AYLA, BORIS, CIRA, DAX]
           and rows[0]["logins"] >= 5 and rows[0]["refreshes"] >= 4)
 
-    # -- who logs in ------------------------------------------------------------------------------
+    # -- who logs in --------------------------------------------------------------------------
     r, c = login(h, character=DAX)
     check("authorize with character_id logs that character in", c["name"] == "Dax Sim")
     h.ctl("next_character", character_id=BORIS)
@@ -417,7 +417,7 @@ def run(port, check):
     r, c = login(h, character=777)
     check("any other character id can log in", c["name"] == "Pilot 777")
 
-    # -- sold characters and revoking all tokens -------------------------------------------------
+    # -- sold characters and revoking all tokens ----------------------------------------------
     r, c = login(h, character=BORIS)
     owner = c["owner"]
     h.ctl("sell", character_id=BORIS)
@@ -435,7 +435,7 @@ def run(port, check):
           refresh(h, r["refresh_token"])[0] == 400
           and h.get("/characters/%d/assets" % CIRA, r["access_token"])[0] == 401)
 
-    # -- assets versions ----------------------------------------------------------------------------
+    # -- assets versions ----------------------------------------------------------------------
     tok_a = direct(AYLA, ASSETS)
     url = "/characters/%d/assets" % AYLA
 
@@ -466,7 +466,7 @@ def run(port, check):
     _, again1 = all_assets()
     check("assets: versions are deterministic", again == v0 and again1 == v1)
 
-    # -- keys ------------------------------------------------------------------------------------------
+    # -- keys ---------------------------------------------------------------------------------
     old = direct(AYLA, ASSETS)
     s, rows = h.ctl("rotate_key")
     jw = json.loads(h.request("GET", "/oauth/jwks")[2])
@@ -492,7 +492,7 @@ def run(port, check):
           and jw["keys"][1]["kid"] == "JWT-Signature-Key"
           and h.get(url, direct(AYLA, ASSETS))[0] == 200)
 
-    # -- config, faults, buckets, the log ---------------------------------------------------------
+    # -- config, faults, buckets, the log -----------------------------------------------------
     h.ctl("config", access_ttl=60, iss="https://login.eveonline.com", code_ttl=0)
     verifier, challenge = pkce()
     _, _, p = authorize(h, challenge=challenge)

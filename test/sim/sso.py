@@ -63,7 +63,10 @@ Clients registered at start (more with /_sim/sso/client):
 
 both with the redirect URIs http://localhost/callback,
 http://127.0.0.1/callback and https://localhost/callback, and any scope
-(a scope is an esi-*.*.vN name, or one of the route table's).
+(a scope is an esi-*.*.vN name, or one of the route table's).  Options of
+test/esi_sim.py add clients (--sso-client ID[:SECRET]) and redirect URIs
+for every client (--sso-redirect-uri URI), and set the access tokens'
+lifetime (--sso-access-ttl SECONDS).
 
 Characters (any other positive id can log in too: it gets the name
 "Pilot <id>", corporation 98000009 and no roles):
@@ -273,9 +276,16 @@ class SsoAuthority:
     """EVE SSO's state (clients, characters, codes, tokens, keys) and the
     bearer-token checks of ESI routes.  One lock guards everything."""
 
-    def __init__(self, seed=1, scopes=()):
+    def __init__(self, seed=1, scopes=(), clients=(), redirect_uris=(), access_ttl=1200):
+        """clients: more (client_id, secret or None) to register;
+        redirect_uris: more callback URLs for every client (both are
+        kept by /_sim/sso/reset)."""
         self.seed = seed
         self.route_scopes = set(scopes)
+        self.extra_clients = list(clients)
+        self.redirect_uris = list(REDIRECT_URIS) + [u for u in redirect_uris
+                                                    if u not in REDIRECT_URIS]
+        self.start_access_ttl = access_ttl
         self.lock = threading.Lock()
         self._keys = {}
         self._keys_ready = threading.Event()
@@ -313,8 +323,11 @@ class SsoAuthority:
 
     def reset(self):
         with self.lock:
-            self.clients = {NATIVE_CLIENT: Client(NATIVE_CLIENT),
-                            WEB_CLIENT: Client(WEB_CLIENT, WEB_SECRET)}
+            uris = self.redirect_uris
+            self.clients = {NATIVE_CLIENT: Client(NATIVE_CLIENT, None, uris),
+                            WEB_CLIENT: Client(WEB_CLIENT, WEB_SECRET, uris)}
+            for cid, secret in self.extra_clients:
+                self.clients[cid] = Client(cid, secret, uris)
             self.characters = {}
             for cid, name, corp, alliance, roles in ROSTER:
                 self.characters[cid] = Character(cid, name, corp, alliance, roles)
@@ -326,7 +339,7 @@ class SsoAuthority:
             self.decoy = False
             self.flaws = []                 # [kind, count left]
             self.next_login = None          # (character_id, deny)
-            self.access_ttl = 1200
+            self.access_ttl = self.start_access_ttl
             self.code_ttl = 300
             self.iss_mode = "alternate"
             self.iss_turn = 1               # the first token has the bare form
@@ -892,7 +905,7 @@ class SsoAuthority:
             cid = text("client_id")
             if not cid:
                 raise ValueError("client_id is required")
-            uris = q.get("redirect_uri") or list(REDIRECT_URIS)
+            uris = q.get("redirect_uri") or list(self.redirect_uris)
             scopes = text("scopes")
             with self.lock:
                 self.clients[cid] = Client(cid, text("secret") or None, uris,
