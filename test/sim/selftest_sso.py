@@ -385,6 +385,19 @@ def run(port, check):
           h.get(corp, direct(AYLA, ASSETS))[0] == 403)
     check("corporation route: one of several roles is enough (Accountant for wallets)",
           h.get("/corporations/98000001/wallets", direct(BORIS, CORP_WALLETS))[0] == 200)
+    tw = direct(BORIS, CORP_WALLETS)
+    walk = "/corporations/98000001/wallets/1/transactions"
+    page = json.loads(h.get(walk, tw)[2])
+    steps, seen = 1, {t["transaction_id"] for t in page}
+    while steps < 10:
+        low = min(t["transaction_id"] for t in page)
+        page = json.loads(h.get(walk + "?from_id=%d" % low, tw)[2])
+        steps += 1
+        if [t["transaction_id"] for t in page] == [low]:
+            break
+        seen |= {t["transaction_id"] for t in page}
+    check("corporation wallet transactions: a from_id walk with a token ends",
+          2 <= steps <= 4 and len(seen) >= 4000)
     h.ctl("roles", character_id=CIRA, roles="Director")
     s, _, b = h.get("/characters/%d/roles" % CIRA, direct(CIRA, ROLES))
     check("/_sim/sso/roles: roles change, and the route and the check follow",

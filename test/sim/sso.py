@@ -90,10 +90,12 @@ character (403 "token not valid for character"); /corporations/{id}/...
 and /corporation/{id}/...: a member (403 "Character is not in the
 corporation") holding one of the route's roles when it has any (403
 "Character does not have required role(s)", the roles in details);
-/alliances/{id}/...: a member of the alliance.  The rate-limit bucket of an
-authenticated request is (group, client id:character id), as on ESI.
-The old test tokens "sim-<character_id>" still work: every scope for that
-character's /characters/ routes, 403 anywhere else.
+/alliances/{id}/...: a member of the alliance.  (A sold character's access
+tokens still read until they expire; its refresh tokens die.)  The
+rate-limit bucket of an authenticated request is (group, client
+id:character id), as on ESI.  The old test tokens "sim-<character_id>"
+still work: every scope for that character's /characters/ routes, 403
+anywhere else.  The data of these routes: see sim/private.py.
 
 Controls (JSON arrays of flat objects, like every /_sim/ route; not logged;
 /_sim/reset leaves SSO alone, /_sim/sso/reset resets it):
@@ -765,7 +767,8 @@ class SsoAuthority:
         kind = route.segments[0] if route.segments else ""
         if token.startswith(TEST_TOKEN_PREFIX):
             cid = token[len(TEST_TOKEN_PREFIX):]
-            if kind == "characters" and not route.roles and path_args.get("character_id") == cid:
+            if kind == "characters" and not route.roles and cid.isdigit() \
+                    and path_args.get("character_id") == cid:
                 return Auth(bucket="sim:" + cid, character_id=int(cid))
             return Auth((403, "token not valid for scope", None))
         try:
