@@ -152,7 +152,7 @@ class RsaKey:
             return False
         return pow(s, self.e, self.n) == self._encode(message)
 
-    def public_der_like(self):
+    def hs256_confusion_secret(self):
         """Bytes that stand for the public key in the HS256 key-confusion
         flaw (a client that HMACs with 'the key' it has would accept it)."""
         return json.dumps(self.jwk(), sort_keys=True).encode()

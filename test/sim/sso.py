@@ -440,7 +440,7 @@ class SsoAuthority:
             return rsa.jwt_encode(header, claims, None)
         elif flaw == "alg_hs256":
             header["alg"] = "HS256"
-            return rsa.jwt_encode(header, claims, self._key(kid).public_der_like())
+            return rsa.jwt_encode(header, claims, self._key(kid).hs256_confusion_secret())
         elif flaw == "malformed":
             return rsa.jwt_encode(header, claims, self._key(kid)).rsplit(".", 1)[0]
         token = rsa.jwt_encode(header, claims, self._key(kid))
