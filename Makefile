@@ -13,13 +13,17 @@ OBJS = \
 	src/decode.o \
 	src/esi_error.o \
 	src/catalog.o \
+	src/shmem.o \
+	src/cache.o \
+	src/throttle.o \
+	src/stats.o \
 	src/esi_catalog_data.o
 
 DATA = $(wildcard src/esi_fdw--*.sql)
 PGFILEDESC = "esi_fdw - foreign data wrapper for EVE Online ESI"
 
 # pg_regress suite (sql/ + expected/); needs ESI_SIM_URL, see test/run_tests.sh
-REGRESS = setup options definitions security market pushdown pushdown_exact paging explain errors catalog planner sim_contract sim_decoder sim_lang
+REGRESS = setup options definitions security market pushdown pushdown_exact paging explain errors catalog planner sim_contract sim_decoder sim_lang cache
 REGRESS_OPTS = 
 
 PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags libcurl json-c)

@@ -24,10 +24,17 @@ SELECT count(*) FROM market_orders WHERE region_id = 12345;
 SELECT count(*) FROM market_history WHERE region_id = 11000001 AND type_id = 34;
 SELECT path, query, status FROM sim.log;
 
--- 420: the error limit is exhausted
+-- 420: the error limit is exhausted (and the reset is further away than a
+-- scan waits by itself)
+SET esi_fdw.max_retry_after = '5s';
 SELECT * FROM sim.reset;
 SELECT id FROM sim.fault WHERE path = '/markets/10000030/history' AND kind = 'error_limit' AND retry_after = 42 AND count = 1;
 SELECT count(*) FROM market_history WHERE region_id = 10000030 AND type_id = 34;
+-- every session now holds off until the reset
+SELECT state, regexp_replace(message, '\d+ more', 'N more') AS message, detail,
+       regexp_replace(hint, '\d+', 'N') AS hint
+  FROM sim.error_of('SELECT count(*) FROM eve.market_region_types WHERE region_id = 10000002');
+SELECT esi.limits_reset();
 
 -- 5xx that does not stop
 SELECT * FROM sim.reset;
@@ -85,6 +92,7 @@ SELECT * FROM sim.error_of('SELECT * FROM eve.market_history WHERE region_id = 1
 SELECT * FROM sim.reset;
 SELECT id FROM sim.fault WHERE path = '/markets/10000030/history' AND kind = 'error_limit' AND retry_after = 7 AND count = 1;
 SELECT * FROM sim.error_of('SELECT * FROM eve.market_history WHERE region_id = 10000030 AND type_id = 34');
+SELECT esi.limits_reset();
 SELECT id FROM sim.fault WHERE path = '/markets/10000030/history' AND kind = 'malformed' AND count = 1;
 SELECT * FROM sim.error_of('SELECT * FROM eve.market_history WHERE region_id = 10000030 AND type_id = 34');
 \x off

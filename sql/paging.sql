@@ -84,7 +84,14 @@ SELECT * FROM sim.reset;
 SELECT id FROM sim.fault WHERE path = '/markets/10000042/orders' AND page = 2 AND kind = 'rate_limit'
    AND retry_after = 600 AND count = 2;
 SELECT count(*) FROM market_orders WHERE region_id = 10000042;
-SELECT state FROM sim.error_of('SELECT count(*) FROM eve.market_orders WHERE region_id = 10000042');
+-- ... and then every session holds off the group for that long: the next
+-- scan fails at once, sending nothing
+SELECT * FROM sim.reset;
+SELECT state, regexp_replace(message, '\d+ more', 'N more') AS message, detail,
+       regexp_replace(hint, '\d+', 'N') AS hint
+  FROM sim.error_of('SELECT count(*) FROM eve.market_orders WHERE region_id = 10000042');
+SELECT count(*) AS sent FROM sim.log;
+SELECT esi.limits_reset();
 
 -- ESI refreshed the data mid-crawl: never mix two versions
 SELECT * FROM sim.reset;

@@ -5,6 +5,13 @@
 --
 \getenv esi_url ESI_SIM_URL
 CREATE EXTENSION esi_fdw;
+-- These files check the exact requests each query sends, so they run with
+-- the response cache off (this session and every later one in this
+-- database); the cache itself is tested by sql/cache.sql and test/t/05*.
+SET esi_fdw.cache = off;
+DO $$ BEGIN
+  EXECUTE format('ALTER DATABASE %I SET esi_fdw.cache = off', current_database());
+END $$;
 CREATE SERVER esi FOREIGN DATA WRAPPER esi_fdw
   OPTIONS (base_url :'esi_url', user_agent 'esi_fdw regression tests (dev@example.com)');
 CREATE SCHEMA eve;

@@ -15,8 +15,16 @@
  * for Retry-After (seconds or an HTTP date); both at most esi_fdw.max_retries
  * times per page.  420 and other 4xx end the scan with ESI's own message.
  *
- * libcurl resources are released by a reset callback on the crawl's memory
- * context, so an ERROR (or Ctrl-C) anywhere leaks nothing.
+ * Before a page is sent, the cluster-wide cache (cache.c) may answer it,
+ * or say that another session is fetching it (the page then waits and asks
+ * again: coalescing); and ESI's limits (throttle.c) may say to wait.  Such
+ * a page is parked, like a retry, until its time comes; a wait that would
+ * outlast statement_timeout fails at once.  420 waits for the error-limit
+ * window like 429 waits for Retry-After.
+ *
+ * libcurl resources, cache claims and limit tickets are released by a
+ * reset callback on the crawl's memory context, so an ERROR (or Ctrl-C)
+ * anywhere leaks nothing and leaves no other session waiting.
  *
  *-------------------------------------------------------------------------
  */
@@ -28,13 +36,18 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "cache.h"
 #include "crawl.h"
 #include "esi_error.h"
 #include "guc.h"
 #include "http.h"
+#include "stats.h"
+#include "throttle.h"
 
 /* longest single wait; a cancel ends it at once through the latch */
 #define ESI_MAX_WAIT_MS 1000
+/* how often a page another session is fetching is looked up again */
+#define ESI_COALESCE_POLL_MS 10
 
 /* a page to fetch */
 typedef struct EsiWork
@@ -44,7 +57,19 @@ typedef struct EsiWork
 	int			attempt;		/* retries after 5xx or broken connections */
 	int			rate_waits;		/* waits after 429 */
 	bool		fresh;			/* send on a new connection */
-	TimestampTz not_before;		/* retry back-off */
+	TimestampTz not_before;		/* retry back-off, or a parked page's turn */
+	/* the cache */
+	char	   *cache_key;		/* NULL until looked up (or not cached) */
+	bool		looked_up;		/* the cache said: send it */
+	bool		claimed;		/* this crawl fetches it for every session */
+	bool		revalidate;		/* the kept copy is of another version */
+	char	   *etag;			/* revalidate the kept copy */
+	TimestampTz wait_since;		/* waiting for another session's fetch */
+	/* the limits */
+	bool		admitted;		/* counted in flight (ticket) */
+	EsiLimitTicket ticket;
+	TimestampTz limit_since;	/* waiting for a limit since */
+	TimestampTz sent_at;
 } EsiWork;
 
 struct EsiCrawl
@@ -70,6 +95,12 @@ struct EsiCrawl
 	int64		pages_done;
 	bool		decoding;		/* the scan holds a page it has not finished */
 	EsiCrawlStats *stats;
+	EsiCacheMode cache_mode;	/* the strictest of setting, server, table */
+	bool	   *page1_cached;	/* per request started: page 1 came from
+								 * the cache */
+	List	   *claims;			/* cache keys this crawl claimed */
+	EsiRouteStats *rstats;		/* the route's shared counters, or NULL */
+	char		group[ESI_STATS_GROUP_LEN];	/* rate-limit group, "" unknown */
 	bool		ended;
 	MemoryContextCallback cb;
 };
@@ -84,9 +115,25 @@ crawl_cleanup(void *arg)
 {
 	EsiCrawl   *c = (EsiCrawl *) arg;
 
+	ListCell   *lc;
+
 	if (c->ended)
 		return;
 	c->ended = true;
+	/* first let other sessions go on: claims, then requests in flight */
+	foreach(lc, c->claims)
+		esi_cache_release((const char *) lfirst(lc));
+	c->claims = NIL;
+	for (int i = 0; i < c->nslots; i++)
+		if (c->slot_work[i] && c->slot_work[i]->admitted)
+			esi_limits_abandon(&c->slot_work[i]->ticket);
+	foreach(lc, c->retries)
+	{
+		EsiWork    *w = lfirst(lc);
+
+		if (w->admitted)
+			esi_limits_abandon(&w->ticket);
+	}
 	for (int i = 0; i < c->nslots; i++)
 		if (c->slots[i])
 			esi_http_free_transfer(c->slots[i]);
@@ -114,11 +161,20 @@ esi_crawl_begin(MemoryContext parent, EsiRoute *route, EsiServerOptions *opts,
 	c->maxreqs = 16;
 	c->reqs = palloc0(sizeof(EsiRequest *) * c->maxreqs);
 	c->walks = palloc0(sizeof(EsiWalk *) * c->maxreqs);
+	c->page1_cached = palloc0(sizeof(bool) * c->maxreqs);
 	c->nslots = Max(1, opts->max_connections);
 	c->slots = palloc0(sizeof(EsiTransfer *) * c->nslots);
 	c->slot_work = palloc0(sizeof(EsiWork *) * c->nslots);
 	c->row_bound = row_bound;
 	c->stats = stats;
+	c->cache_mode = Max(Max((EsiCacheMode) esi_guc_cache_mode, opts->cache), route->cache);
+	c->rstats = esi_stats_route(route->route);
+	if (c->cache_mode != ESI_CACHE_OFF)
+		stats->cache_used = true;
+	if (route->rate_group && strlen(route->rate_group) < ESI_STATS_GROUP_LEN)
+		strlcpy(c->group, route->rate_group, ESI_STATS_GROUP_LEN);
+	else
+		(void) esi_stats_group(c->rstats, c->group);
 
 	/* register cleanup before creating anything that needs it */
 	c->cb.func = crawl_cleanup;
@@ -173,7 +229,9 @@ start_request(EsiCrawl *c)
 		c->maxreqs *= 2;
 		c->reqs = repalloc(c->reqs, sizeof(EsiRequest *) * c->maxreqs);
 		c->walks = repalloc(c->walks, sizeof(EsiWalk *) * c->maxreqs);
+		c->page1_cached = repalloc(c->page1_cached, sizeof(bool) * c->maxreqs);
 	}
+	c->page1_cached[c->nreqs] = false;
 	c->reqs[c->nreqs] = req;
 	c->walks[c->nreqs] = esi_walk_begin(c->route, req);
 	c->walking = lappend_int(c->walking, c->nreqs);
@@ -227,9 +285,186 @@ next_work(EsiCrawl *c, TimestampTz now)
 }
 
 /*
+ * park
+ *		Set a page aside until at (a limit's wait, or another session's
+ *		fetch); it is picked up again like a retry, but is not one.
+ */
+static void
+park(EsiCrawl *c, EsiWork *w, TimestampTz at)
+{
+	w->not_before = at;
+	c->retries = lappend(c->retries, w);
+}
+
+/*
+ * add_ready
+ *		Queue a page for the scan.
+ */
+static void
+add_ready(EsiCrawl *c, EsiWork *w, char *body, size_t len, char *storage)
+{
+	EsiPage    *page = palloc0(sizeof(EsiPage));
+
+	page->body = body;
+	page->len = len;
+	page->storage = storage;
+	page->reqno = w->reqno;
+	page->req = c->reqs[w->reqno];
+	page->key = w->key;
+	c->ready = lappend(c->ready, page);
+	c->stats->pages++;
+}
+
+/*
+ * forget_claim
+ *		The cache entry of w is stored or released: no longer ours.
+ */
+static void
+forget_claim(EsiCrawl *c, EsiWork *w)
+{
+	if (w->claimed)
+	{
+		c->claims = list_delete_ptr(c->claims, w->cache_key);
+		w->claimed = false;
+	}
+}
+
+/*
+ * serve_cached
+ *		A stored reply answers w: a page for the scan, or (a remembered 404
+ *		or 403) the error the reply raised when it came.  false when the
+ *		copy is of another version of a paged result than the walk reads.
+ */
+static bool
+serve_cached(EsiCrawl *c, EsiWork *w, EsiCacheReply *r)
+{
+	EsiWalk    *walk = c->walks[w->reqno];
+
+	if (r->status != 200)
+		esi_report_http_reply(c->route, r->status, r->url ? r->url : "?",
+							  r->body, r->len, NULL, NULL, 1);
+	if (!esi_walk_matches(walk, &w->key, r->x_pages, r->last_modified))
+		return false;
+	esi_walk_reply(walk, &w->key, r->x_pages, r->last_modified);
+	if (w->key.page == 1)
+		c->page1_cached[w->reqno] = true;
+	add_ready(c, w, r->body, r->len, r->storage);
+	return true;
+}
+
+/*
+ * cache_step
+ *		Ask the cache about w.  true: w is dealt with (served, or parked to
+ *		wait for another session); false: send it.
+ */
+static bool
+cache_step(EsiCrawl *c, EsiWork *w, TimestampTz now)
+{
+	EsiCacheReply r;
+	bool		claimed;
+	EsiCacheResult res;
+
+	if (w->cache_key == NULL)
+	{
+		char	   *display = esi_paging_display(c->route, c->reqs[w->reqno], &w->key);
+
+		w->cache_key = esi_cache_key(c->opts, display);
+		pfree(display);
+	}
+	res = esi_cache_lookup(w->cache_key,
+						   w->revalidate ? ESI_CACHE_REFRESH : c->cache_mode,
+						   w->wait_since, &r, &claimed);
+	if (w->wait_since != 0 && res != ESI_CACHE_BUSY)
+	{
+		double		ms = (double) (now - w->wait_since) / 1000.0;
+
+		c->stats->coalesce_wait_ms += ms;
+		ESI_STAT_ADD(c->rstats, coalesce_wait_us, now - w->wait_since);
+		if (res == ESI_CACHE_HIT)
+			ESI_STAT_ADD(c->rstats, coalesced, 1);
+		w->wait_since = 0;
+	}
+	switch (res)
+	{
+		case ESI_CACHE_HIT:
+			if (serve_cached(c, w, &r))
+			{
+				c->stats->cache_hits++;
+				ESI_STAT_ADD(c->rstats, cache_hits, 1);
+				pfree(w->cache_key);
+				pfree(w);
+				return true;
+			}
+			/* a copy of another version: ask ESI, with its ETag */
+			pfree(r.storage);
+			w->revalidate = true;
+			return cache_step(c, w, now);
+		case ESI_CACHE_BUSY:
+			if (w->wait_since == 0)
+				w->wait_since = now;
+			else if (now - w->wait_since > (int64) esi_guc_request_timeout_ms * 1000)
+			{
+				/*
+				 * The session fetching it is alive but not getting on (a
+				 * cursor nobody reads from, say): ask ESI ourselves.
+				 */
+				c->stats->coalesce_wait_ms += (double) (now - w->wait_since) / 1000.0;
+				ESI_STAT_ADD(c->rstats, coalesce_wait_us, now - w->wait_since);
+				w->wait_since = 0;
+				w->looked_up = true;
+				return false;
+			}
+			park(c, w, now + ESI_COALESCE_POLL_MS * 1000);
+			return true;
+		case ESI_CACHE_FETCH:
+			w->looked_up = true;
+			w->claimed = claimed;
+			if (claimed)
+				c->claims = lappend(c->claims, w->cache_key);
+			if (r.etag)
+				w->etag = pstrdup(r.etag);
+			if (r.storage)
+				pfree(r.storage);
+			return false;
+	}
+	return false;
+}
+
+/*
+ * admit
+ *		Ask ESI's limits whether w may be sent now; if not, park it until
+ *		its turn (or fail when that is past statement_timeout).
+ */
+static bool
+admit(EsiCrawl *c, EsiWork *w, TimestampTz now)
+{
+	TimestampTz retry_at;
+	EsiLimitReason why;
+
+	if (esi_limits_admit(c->opts->base_url, c->group[0] ? c->group : NULL,
+						 &w->ticket, &retry_at, &why))
+	{
+		w->admitted = true;
+		if (w->limit_since != 0)
+		{
+			c->stats->limit_wait_ms += (double) (now - w->limit_since) / 1000.0;
+			ESI_STAT_ADD(c->rstats, limit_wait_us, now - w->limit_since);
+			w->limit_since = 0;
+		}
+		return true;
+	}
+	esi_limits_check_deadline(c->opts->base_url, c->group[0] ? c->group : NULL,
+							  retry_at, why, c->route->relname);
+	if (w->limit_since == 0)
+		w->limit_since = now;
+	park(c, w, retry_at);
+	return false;
+}
+
+/*
  * fill_slots
  *		Start as many transfers as the connection limit and the read-ahead
- *		window allow.
+ *		window allow; pages the cache answers go straight to the scan.
  */
 static void
 fill_slots(EsiCrawl *c)
@@ -253,6 +488,12 @@ fill_slots(EsiCrawl *c)
 		if (w == NULL)
 			break;
 
+		if (!w->looked_up && c->cache_mode != ESI_CACHE_OFF &&
+			cache_step(c, w, now))
+			continue;
+		if (!w->admitted && !admit(c, w, now))
+			continue;
+
 		for (slot = 0; slot < c->nslots; slot++)
 			if (c->slot_work[slot] == NULL)
 				break;
@@ -261,12 +502,14 @@ fill_slots(EsiCrawl *c)
 		if (c->slots[slot] == NULL)
 			c->slots[slot] = esi_http_new_transfer(c->cxt, c->opts);
 		display = esi_paging_display(c->route, c->reqs[w->reqno], &w->key);
-		esi_http_prepare(c->slots[slot], c->opts, display, w->fresh);
+		esi_http_prepare(c->slots[slot], c->opts, display, w->fresh, w->etag);
 		pfree(display);
 		c->slot_work[slot] = w;
+		w->sent_at = now;
 		esi_http_start(c->multi, c->slots[slot]);
 		c->inflight++;
 		c->stats->requests++;
+		ESI_STAT_ADD(c->rstats, requests, 1);
 	}
 	MemoryContextSwitchTo(old);
 }
@@ -298,32 +541,190 @@ backoff_ms(int retries)
 }
 
 /*
+ * page1_key
+ *		The cache key of page 1 of request reqno.
+ */
+static char *
+page1_key(EsiCrawl *c, int reqno)
+{
+	EsiPageKey	key = {0};
+	char	   *display;
+	char	   *k;
+
+	key.page = 1;
+	display = esi_paging_display(c->route, c->reqs[reqno], &key);
+	k = esi_cache_key(c->opts, display);
+	pfree(display);
+	return k;
+}
+
+/*
+ * usable_etag
+ *		An ETag worth sending back: printable, not cut short by http.c (a
+ *		hostile one must not make every revalidation fail).
+ */
+static const char *
+usable_etag(const char *etag)
+{
+	size_t		len;
+
+	if (etag == NULL)
+		return NULL;
+	len = strlen(etag);
+	if (len == 0 || (len >= 3 && strcmp(etag + len - 3, "...") == 0))
+		return NULL;
+	for (const unsigned char *p = (const unsigned char *) etag; *p; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			return NULL;
+	return etag;
+}
+
+/* a reply to store in the cache once the scan decoded it without error */
+typedef struct EsiPendingStore
+{
+	char	   *key;			/* also in c->claims */
+	char	   *display;
+	EsiCacheReply reply;		/* all but the body */
+} EsiPendingStore;
+
+/*
  * take_page
  *		A 200 reply: let the walk check it, and hand the body to the scan.
+ *		The cache stores it once it decoded (a reply the scan cannot read is
+ *		not kept, so the next read asks ESI again).
  */
 static void
 take_page(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
 {
 	MemoryContext old = MemoryContextSwitchTo(c->cxt);
-	EsiPage    *page;
+	EsiWalk    *walk = c->walks[w->reqno];
+	const char *x_pages = esi_http_header(t, ESI_HDR_X_PAGES);
+	const char *lm = esi_http_header(t, ESI_HDR_LAST_MODIFIED);
 	size_t		len;
+	char	   *body;
 
-	esi_walk_reply(c->walks[w->reqno], &w->key,
-				   esi_http_header(t, ESI_HDR_X_PAGES),
-				   esi_http_header(t, ESI_HDR_LAST_MODIFIED));
+	/*
+	 * A page 1 the cache kept may be older than what ESI serves now: forget
+	 * it, so that the next read (after the error below) gets one version.
+	 */
+	if (c->page1_cached[w->reqno] && !esi_walk_matches(walk, &w->key, x_pages, lm))
+		esi_cache_forget(page1_key(c, w->reqno));
 
-	page = palloc0(sizeof(EsiPage));
-	page->body = esi_http_take_body(t, &len);
-	page->len = len;
-	page->reqno = w->reqno;
-	page->req = c->reqs[w->reqno];
-	page->key = w->key;
-	c->ready = lappend(c->ready, page);
-	MemoryContextSwitchTo(old);
-
-	c->stats->pages++;
+	esi_walk_reply(walk, &w->key, x_pages, lm);
+	body = esi_http_take_body(t, &len);
+	add_ready(c, w, body, len, NULL);
 	c->stats->bytes += len;
+
+	if (w->claimed)
+	{
+		bool		cacheable;
+		TimestampTz expires = esi_cache_expiry(t, &cacheable);
+
+		if (cacheable)
+		{
+			EsiPendingStore *ps = palloc0(sizeof(EsiPendingStore));
+			EsiPage    *page = llast(c->ready);
+			const char *etag = usable_etag(esi_http_header(t, ESI_HDR_ETAG));
+
+			ps->key = w->cache_key;
+			ps->display = esi_paging_display(c->route, c->reqs[w->reqno], &w->key);
+			ps->reply.status = 200;
+			ps->reply.etag = etag ? pstrdup(etag) : NULL;
+			ps->reply.last_modified = lm ? pstrdup(lm) : NULL;
+			ps->reply.x_pages = x_pages ? pstrdup(x_pages) : NULL;
+			ps->reply.stored_at = GetCurrentTimestamp();
+			ps->reply.expires = expires;
+			page->to_store = ps;
+			w->claimed = false; /* the page holds the claim now */
+		}
+		else
+		{
+			esi_cache_release(w->cache_key);
+			forget_claim(c, w);
+		}
+	}
+	MemoryContextSwitchTo(old);
 	pfree(w);
+}
+
+/*
+ * not_modified
+ *		A 304 to a revalidation: the kept copy is good until the new expiry.
+ */
+static void
+not_modified(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
+{
+	MemoryContext old = MemoryContextSwitchTo(c->cxt);
+	EsiCacheReply r;
+	bool		cacheable;
+
+	c->stats->not_modified++;
+	if (!esi_cache_read(w->cache_key, &r) || r.status != 200)
+	{
+		/* the copy is gone meanwhile: ask again, for the whole reply */
+		w->etag = NULL;
+		retry_later(c, w, 0);
+		MemoryContextSwitchTo(old);
+		return;
+	}
+	esi_cache_refreshed(w->cache_key, esi_cache_expiry(t, &cacheable));
+	forget_claim(c, w);
+	if (!serve_cached(c, w, &r))
+	{
+		/* same ETag, another version: cannot be; read it whole */
+		pfree(r.storage);
+		esi_cache_forget(w->cache_key);
+		w->etag = NULL;
+		retry_later(c, w, 0);
+		MemoryContextSwitchTo(old);
+		return;
+	}
+	MemoryContextSwitchTo(old);
+	pfree(w);
+}
+
+/*
+ * remember_error
+ *		A 404 or 403 is kept for esi_fdw.negative_cache_ttl, so that asking
+ *		again raises the same error without costing ESI's error limit.
+ */
+static void
+remember_error(EsiCrawl *c, EsiTransfer *t, EsiWork *w, long status)
+{
+	EsiCacheReply r = {0};
+
+	if (!w->claimed)
+		return;
+	if ((status == 404 || status == 403) && esi_guc_negative_cache_ttl > 0)
+	{
+		r.status = (int) status;
+		r.body = (char *) esi_http_body(t, &r.len);
+		r.stored_at = GetCurrentTimestamp();
+		r.expires = r.stored_at + (int64) esi_guc_negative_cache_ttl * USECS_PER_SEC;
+		esi_cache_store(w->cache_key, c->route->route, esi_http_display(t), &r);
+	}
+	else
+		esi_cache_release(w->cache_key);
+	forget_claim(c, w);
+}
+
+/*
+ * error_limited
+ *		A 420: every session now waits for the error-limit window to reset
+ *		(throttle.c holds them off); this page waits for it too, like after
+ *		a 429, within the same bounds.
+ */
+static void
+error_limited(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
+{
+	int64		seconds;
+
+	if (!esi_http_parse_count(esi_http_header(t, ESI_HDR_ERROR_LIMIT_RESET), &seconds))
+		seconds = 60;
+	if (seconds > esi_guc_max_retry_after || w->rate_waits >= esi_guc_max_retries)
+		esi_report_http_error(c->route, t, w->rate_waits + 1);
+	w->rate_waits++;
+	retry_later(c, w, Max(seconds, 1) * 1000);
 }
 
 /*
@@ -376,6 +777,30 @@ handle_done(EsiCrawl *c, EsiTransfer *t)
 	c->inflight--;
 	status = esi_http_status(t);
 
+	/* every session learns the limits from the reply */
+	esi_limits_reply(&w->ticket, c->opts->base_url, c->group[0] ? c->group : NULL, t);
+	w->admitted = false;
+	if (esi_http_result(t) == ESI_XFER_REPLY)
+	{
+		const char *g = esi_http_header(t, ESI_HDR_RATELIMIT_GROUP);
+
+		if (g && c->group[0] == '\0' && strlen(g) < ESI_STATS_GROUP_LEN)
+		{
+			strlcpy(c->group, g, ESI_STATS_GROUP_LEN);
+			esi_stats_learn_group(c->rstats, g);
+		}
+		esi_stats_status(c->rstats, status);
+	}
+	else
+		ESI_STAT_ADD(c->rstats, transport_errors, 1);
+	ESI_STAT_ADD(c->rstats, esi_us, GetCurrentTimestamp() - w->sent_at);
+	{
+		size_t		blen;
+
+		(void) esi_http_body(t, &blen);
+		ESI_STAT_ADD(c->rstats, bytes, blen);
+	}
+
 	switch (esi_http_result(t))
 	{
 		case ESI_XFER_TOO_LARGE:
@@ -407,8 +832,12 @@ handle_done(EsiCrawl *c, EsiTransfer *t)
 			c->stats->status_counts[Min(status / 100, 5)]++;
 			if (status == 200)
 				take_page(c, t, w);
+			else if (status == 304 && w->etag)
+				not_modified(c, t, w);
 			else if (status == 429)
 				rate_limited(c, t, w);
+			else if (status == 420)
+				error_limited(c, t, w);
 			else if (status >= 500 && status != 501 && status != 505)
 			{
 				if (w->attempt >= esi_guc_max_retries)
@@ -417,7 +846,10 @@ handle_done(EsiCrawl *c, EsiTransfer *t)
 				w->attempt++;
 			}
 			else
+			{
+				remember_error(c, t, w, status);
 				esi_report_http_error(c->route, t, w->attempt + 1);
+			}
 			break;
 	}
 }
@@ -518,7 +950,22 @@ esi_crawl_page_done(EsiCrawl *c, EsiPage *page)
 	esi_walk_page_done(c->walks[page->reqno], &page->key, &page->facts);
 	MemoryContextSwitchTo(old);
 
-	pfree((char *) page->body);
+	if (page->to_store)
+	{
+		EsiPendingStore *ps = page->to_store;
+
+		ps->reply.body = (char *) page->body;
+		ps->reply.len = page->len;
+		esi_cache_store(ps->key, c->route->route, ps->display, &ps->reply);
+		c->claims = list_delete_ptr(c->claims, ps->key);
+		pfree(ps->display);
+		pfree(ps);
+	}
+
+	if (page->storage)
+		pfree(page->storage);
+	else
+		pfree((char *) page->body);
 	pfree(page);
 }
 

@@ -24,6 +24,11 @@ typedef struct EsiCrawlStats
 	int64		status_counts[6];	/* [0] transport errors, [n] nxx */
 	int64		rows;
 	double		wait_ms;
+	bool		cache_used;		/* the scan used the cache */
+	int64		cache_hits;		/* pages served by the cache */
+	int64		not_modified;	/* 304 replies */
+	double		limit_wait_ms;	/* waiting for ESI's error or rate limit */
+	double		coalesce_wait_ms;	/* waiting for another session's request */
 } EsiCrawlStats;
 
 typedef struct EsiCrawl EsiCrawl;
@@ -40,6 +45,8 @@ typedef struct EsiPage
 	EsiPageKey	key;			/* which page of the request's walk */
 	EsiPageFacts facts;			/* what the scan found on it */
 	int			reqno;			/* private to crawl.c */
+	char	   *storage;		/* private: the block a cached body is in */
+	void	   *to_store;		/* private: stored in the cache once decoded */
 } EsiPage;
 
 extern EsiCrawl *esi_crawl_begin(MemoryContext parent, EsiRoute *route,

@@ -95,8 +95,24 @@ esi_report_http_error(EsiRoute *route, EsiTransfer *t, int attempts)
 {
 	size_t		len;
 	const char *body = esi_http_body(t, &len);
+
+	esi_report_http_reply(route, esi_http_status(t), esi_http_display(t),
+						  body, len,
+						  esi_http_header(t, ESI_HDR_ERROR_LIMIT_RESET),
+						  esi_http_header(t, ESI_HDR_RETRY_AFTER), attempts);
+}
+
+/*
+ * esi_report_http_reply
+ *		The same, from the parts of a reply: a 404 remembered by the cache
+ *		raises exactly what the reply itself raised.
+ */
+void
+esi_report_http_reply(EsiRoute *route, long status, const char *display,
+					  const char *body, size_t len, const char *reset,
+					  const char *retry_after, int attempts)
+{
 	char	   *text = esi_error_text(body, len);
-	long		status = esi_http_status(t);
 	int64		secs;
 	int			code;
 	const char *hint;
@@ -122,14 +138,14 @@ esi_report_http_error(EsiRoute *route, EsiTransfer *t, int attempts)
 		case 420:
 			code = ERRCODE_FDW_UNABLE_TO_CREATE_EXECUTION;
 			/* a malformed or absurd reset time is left out, not trusted */
-			hint = esi_http_parse_count(esi_http_header(t, ESI_HDR_ERROR_LIMIT_RESET), &secs) &&
+			hint = esi_http_parse_count(reset, &secs) &&
 				secs <= 3600 ?
 				psprintf("ESI's error limit is exhausted; try again in %d seconds.", (int) secs) :
 				"ESI's error limit is exhausted; try again in a minute.";
 			break;
 		case 429:
 			code = ERRCODE_FDW_UNABLE_TO_CREATE_EXECUTION;
-			if (!esi_http_parse_retry_after(esi_http_header(t, ESI_HDR_RETRY_AFTER), &secs))
+			if (!esi_http_parse_retry_after(retry_after, &secs))
 				secs = -1;
 			if (secs > esi_guc_max_retry_after)
 				hint = psprintf("ESI's rate limit is exhausted; try again in %lld seconds (esi_fdw.max_retry_after sets how long a scan waits by itself).",
@@ -152,7 +168,7 @@ esi_report_http_error(EsiRoute *route, EsiTransfer *t, int attempts)
 	ereport(ERROR,
 			(errcode(code),
 			 errmsg("ESI returned HTTP %ld for GET %s (foreign table \"%s\")",
-					status, esi_http_display(t), route->relname),
+					status, display, route->relname),
 			 errdetail("ESI said: %s", text),
 			 errhint("%s", hint)));
 	pg_unreachable();

@@ -15,6 +15,11 @@
 
 extern void esi_report_http_error(EsiRoute *route, EsiTransfer *t,
 								  int attempts) pg_attribute_noreturn();
+extern void esi_report_http_reply(EsiRoute *route, long status,
+								  const char *display, const char *body,
+								  size_t len, const char *reset,
+								  const char *retry_after,
+								  int attempts) pg_attribute_noreturn();
 extern void esi_report_transport_error(EsiRoute *route, EsiTransfer *t,
 									   int attempts) pg_attribute_noreturn();
 extern void esi_report_too_large(EsiRoute *route,

@@ -48,6 +48,7 @@
 #include "option.h"
 #include "request.h"
 #include "route.h"
+#include "shmem.h"
 
 PG_MODULE_MAGIC;
 
@@ -144,6 +145,7 @@ _PG_init(void)
 				 errdetail("esi_fdw shares ESI's cache and limits between all sessions of the cluster, which needs shared memory set up when the server starts."),
 				 errhint("Add esi_fdw to shared_preload_libraries in postgresql.conf, for example: ALTER SYSTEM SET shared_preload_libraries = 'esi_fdw'; then restart the server.")));
 	esi_guc_define();
+	esi_shmem_register();
 }
 
 /* ---------------------------------------------------------------------
@@ -1350,8 +1352,17 @@ esiExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		}
 		ExplainPropertyText("ESI HTTP Status", buf.len ? buf.data : "none", es);
 		ExplainPropertyInteger("ESI Retries", NULL, s->retries, es);
+		if (s->cache_used)
+		{
+			ExplainPropertyInteger("ESI Cache Hits", NULL, s->cache_hits, es);
+			ExplainPropertyInteger("ESI Not Modified", NULL, s->not_modified, es);
+		}
 		if (es->timing)
+		{
 			ExplainPropertyFloat("ESI Wait Time", "ms", s->wait_ms, 3, es);
+			ExplainPropertyFloat("ESI Limit Wait", "ms", s->limit_wait_ms, 3, es);
+			ExplainPropertyFloat("ESI Coalesced Wait", "ms", s->coalesce_wait_ms, 3, es);
+		}
 	}
 }
 

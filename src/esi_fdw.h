@@ -20,6 +20,14 @@
  *	catalog.h	IMPORT FOREIGN SCHEMA and esi.catalog() (catalog.c) over the
  *				generated catalog (esi_catalog.h, esi_catalog_data.c)
  *
+ * Shared by every session of the cluster (shared memory set up by shmem.c):
+ *
+ *	cache.h		the response cache: index in shared memory, bodies in
+ *				files; coalescing of concurrent requests (cache.c)
+ *	throttle.h	ESI's error limit and rate limits (throttle.c)
+ *	stats.h		per-route counters behind esi.route_stats (stats.c)
+ *	shmem.h		the one shared-memory request and its locks (shmem.c)
+ *
  * esi_fdw.c holds module load and the FDW callbacks.
  *
  *-------------------------------------------------------------------------
@@ -27,7 +35,7 @@
 #ifndef ESI_FDW_H
 #define ESI_FDW_H
 
-#define ESI_FDW_VERSION "0.1.0"
+#define ESI_FDW_VERSION "0.2.0"
 #define ESI_DEFAULT_BASE_URL "https://esi.evetech.net"
 
 #endif							/* ESI_FDW_H */

@@ -37,6 +37,12 @@ char	   *esi_guc_ca_file = NULL;
 bool		esi_guc_verify_tls = true;
 char	   *esi_guc_allowed_base_urls = NULL;
 int			esi_guc_max_requests = 10000;
+int			esi_guc_cache_mode = ESI_CACHE_ON;
+int			esi_guc_cache_size_mb = 1024;
+int			esi_guc_cache_max_entries = 65536;
+int			esi_guc_negative_cache_ttl = 60;
+int			esi_guc_error_limit_threshold = 10;
+int			esi_guc_rate_limit_reserve = 5;
 
 /*
  * check_wire_text
@@ -123,6 +129,13 @@ check_allowed_base_urls(char **newval, void **extra, GucSource source)
 }
 
 
+static const struct config_enum_entry cache_mode_options[] = {
+	{"on", ESI_CACHE_ON, false},
+	{"refresh", ESI_CACHE_REFRESH, false},
+	{"off", ESI_CACHE_OFF, false},
+	{NULL, 0, false}
+};
+
 /*
  * esi_guc_define
  *		Define the settings (called from _PG_init).
@@ -198,5 +211,30 @@ esi_guc_define(void)
 							"A scan whose IN lists combine into more requests fails before sending any.",
 							&esi_guc_max_requests, 10000, 1, ESI_MAX_REQUESTS_LIMIT,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("esi_fdw.cache",
+							 "How scans use the cluster-wide response cache: on, refresh (revalidate every reply) or off.",
+							 "A server's or a foreign table's cache option can make it stricter (off > refresh > on).",
+							 &esi_guc_cache_mode, ESI_CACHE_ON, cache_mode_options,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("esi_fdw.cache_size",
+							"Most bytes of reply bodies the response cache keeps on disk; the least recently used go first.",
+							NULL, &esi_guc_cache_size_mb, 1024, 1, INT_MAX / 2,
+							PGC_SIGHUP, GUC_UNIT_MB, NULL, NULL, NULL);
+	DefineCustomIntVariable("esi_fdw.cache_max_entries",
+							"Most replies (pages) the response cache indexes in shared memory.",
+							NULL, &esi_guc_cache_max_entries, 65536, 64, 16 * 1024 * 1024,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("esi_fdw.negative_cache_ttl",
+							"How long a 404 or 403 reply is remembered and raised again without asking ESI; 0 disables it.",
+							NULL, &esi_guc_negative_cache_ttl, 60, 0, 86400,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("esi_fdw.error_limit_threshold",
+							"Remaining errors of ESI's error-limit window below which requests wait for the window to reset.",
+							NULL, &esi_guc_error_limit_threshold, 10, 0, 100,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("esi_fdw.rate_limit_reserve",
+							"Share of a rate-limit bucket (percent) kept unused: below it, requests are paced to the bucket's refill rate.",
+							NULL, &esi_guc_rate_limit_reserve, 5, 0, 100,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("esi_fdw");
 }

@@ -28,6 +28,12 @@ extern char *esi_guc_ca_file;
 extern bool esi_guc_verify_tls;
 extern char *esi_guc_allowed_base_urls;
 extern int	esi_guc_max_requests;
+extern int	esi_guc_cache_mode;
+extern int	esi_guc_cache_size_mb;
+extern int	esi_guc_cache_max_entries;
+extern int	esi_guc_negative_cache_ttl;
+extern int	esi_guc_error_limit_threshold;
+extern int	esi_guc_rate_limit_reserve;
 
 /* the largest esi_fdw.max_requests */
 #define ESI_MAX_REQUESTS_LIMIT 1000000

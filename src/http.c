@@ -58,7 +58,10 @@
 #define ESI_HDR_LEN 128
 
 static const char *const header_names[ESI_NUM_HDRS] = {
-	"x-pages", "last-modified", "retry-after", "x-esi-error-limit-reset"
+	"x-pages", "last-modified", "retry-after", "x-esi-error-limit-reset",
+	"x-esi-error-limit-remain", "etag", "expires", "cache-control", "date",
+	"age", "x-ratelimit-group", "x-ratelimit-limit", "x-ratelimit-remaining",
+	"x-ratelimit-used"
 };
 
 /* a socket libcurl wants watched */
@@ -88,6 +91,7 @@ struct EsiTransfer
 {
 	CURL	   *easy;
 	struct curl_slist *headers;
+	struct curl_slist *revalidate;	/* headers plus If-None-Match, or NULL */
 	char	   *url;			/* full URL (not for messages: base may hide a port) */
 	char	   *display;		/* path?query, for messages and EXPLAIN */
 	MemoryContext cxt;			/* owns buf */
@@ -808,11 +812,56 @@ esi_http_new_transfer(MemoryContext cxt, EsiServerOptions *opts)
  */
 void
 esi_http_prepare(EsiTransfer *t, EsiServerOptions *opts, const char *display,
-				 bool fresh_connection)
+				 bool fresh_connection, const char *if_none_match)
 {
 	char	   *url = psprintf("%s%s", opts->base_url, display);
+	char	   *inm = NULL;
 
 	check_wire_text("a URL", url, true);
+	if (if_none_match)
+	{
+		inm = psprintf("If-None-Match: %s", if_none_match);
+		check_wire_text("an If-None-Match", inm, false);
+	}
+	if (t->revalidate)
+	{
+		curl_slist_free_all(t->revalidate);
+		t->revalidate = NULL;
+	}
+	if (inm)
+	{
+		/* the slot's headers plus one: a list of its own, freed with it */
+		struct curl_slist *h = NULL;
+
+		for (struct curl_slist *p = t->headers; p; p = p->next)
+		{
+			struct curl_slist *n = curl_slist_append(h, p->data);
+
+			if (n == NULL)
+				break;
+			h = n;
+		}
+		if (h)
+		{
+			struct curl_slist *n = curl_slist_append(h, inm);
+
+			if (n == NULL)
+			{
+				curl_slist_free_all(h);
+				h = NULL;
+			}
+			else
+				h = n;
+		}
+		if (h == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("could not build the HTTP headers")));
+		t->revalidate = h;
+		pfree(inm);
+	}
+	curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER,
+					 t->revalidate ? t->revalidate : t->headers);
 	if (t->url)
 		pfree(t->url);
 	if (t->display)
@@ -877,6 +926,11 @@ esi_http_free_transfer(EsiTransfer *t)
 	{
 		curl_slist_free_all(t->headers);
 		t->headers = NULL;
+	}
+	if (t->revalidate)
+	{
+		curl_slist_free_all(t->revalidate);
+		t->revalidate = NULL;
 	}
 }
 
@@ -1023,5 +1077,23 @@ esi_http_parse_retry_after(const char *value, int64 *seconds)
 		return false;
 	now = time(NULL);
 	*seconds = when > now ? (int64) (when - now) : 0;
+	return true;
+}
+
+/*
+ * esi_http_parse_date
+ *		An HTTP-date (Expires, Date, Last-Modified) as a Unix time.
+ */
+bool
+esi_http_parse_date(const char *value, pg_time_t *when)
+{
+	time_t		t;
+
+	if (value == NULL || !((*value >= 'A' && *value <= 'Z') || (*value >= 'a' && *value <= 'z')))
+		return false;
+	t = curl_getdate(value, NULL);
+	if (t < 0)
+		return false;
+	*when = (pg_time_t) t;
 	return true;
 }

@@ -15,6 +15,8 @@
 
 #include "postgres.h"
 
+#include "pgtime.h"
+
 #include "option.h"
 
 typedef struct EsiMulti EsiMulti;
@@ -27,6 +29,16 @@ typedef enum EsiHeader
 	ESI_HDR_LAST_MODIFIED,
 	ESI_HDR_RETRY_AFTER,
 	ESI_HDR_ERROR_LIMIT_RESET,
+	ESI_HDR_ERROR_LIMIT_REMAIN,
+	ESI_HDR_ETAG,
+	ESI_HDR_EXPIRES,
+	ESI_HDR_CACHE_CONTROL,
+	ESI_HDR_DATE,
+	ESI_HDR_AGE,
+	ESI_HDR_RATELIMIT_GROUP,
+	ESI_HDR_RATELIMIT_LIMIT,
+	ESI_HDR_RATELIMIT_REMAINING,
+	ESI_HDR_RATELIMIT_USED,
 	ESI_NUM_HDRS
 } EsiHeader;
 
@@ -51,7 +63,8 @@ extern EsiTransfer *esi_http_next_done(EsiMulti *m);
 extern EsiTransfer *esi_http_new_transfer(MemoryContext cxt,
 										  EsiServerOptions *opts);
 extern void esi_http_prepare(EsiTransfer *t, EsiServerOptions *opts,
-							 const char *display, bool fresh_connection);
+							 const char *display, bool fresh_connection,
+							 const char *if_none_match);
 extern void esi_http_start(EsiMulti *m, EsiTransfer *t);
 extern void esi_http_free_transfer(EsiTransfer *t);
 
@@ -67,5 +80,6 @@ extern char *esi_http_take_body(EsiTransfer *t, size_t *len);
 /* strict parsers for numeric header values */
 extern bool esi_http_parse_count(const char *value, int64 *result);
 extern bool esi_http_parse_retry_after(const char *value, int64 *seconds);
+extern bool esi_http_parse_date(const char *value, pg_time_t *when);
 
 #endif							/* ESI_HTTP_H */

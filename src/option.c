@@ -49,7 +49,8 @@ typedef enum EsiOptKind
 	OPT_SECONDS,				/* int: -1 .. */
 	OPT_PAGING,					/* EsiPaging */
 	OPT_SHAPE,					/* EsiShape */
-	OPT_PARAM_IN				/* char: 'p' or 'q' */
+	OPT_PARAM_IN,				/* char: 'p' or 'q' */
+	OPT_CACHE					/* EsiCacheMode */
 } EsiOptKind;
 
 typedef struct EsiOption
@@ -73,6 +74,7 @@ static const EsiOption esi_options[] = {
 	{"tenant", SRV(tenant), OPT_TEXT},
 	{"compression", SRV(compression), OPT_BOOL},
 	{"max_connections", SRV(max_connections), OPT_CONNECTIONS},
+	{"cache", SRV(cache), OPT_CACHE},
 	/* foreign table: the route it maps */
 	{"route", TBL(route), OPT_ROUTE},
 	{"paging", TBL(paging), OPT_PAGING},
@@ -85,6 +87,7 @@ static const EsiOption esi_options[] = {
 	{"cache_seconds", TBL(cache_seconds), OPT_SECONDS},
 	{"rate_group", TBL(rate_group), OPT_TEXT},
 	{"compat_date", TBL(compat_date), OPT_DATE},
+	{"cache", TBL(cache), OPT_CACHE},
 	/* column: parameter and/or field */
 	{"param", COL(param_in), OPT_PARAM_IN},
 	{"param_name", COL(param_name), OPT_TEXT},
@@ -116,6 +119,13 @@ static const EsiKeyword shape_words[] = {
 	{"object", ESI_SHAPE_OBJECT},
 	{"values", ESI_SHAPE_VALUES},
 	{"value", ESI_SHAPE_VALUE},
+	{NULL}
+};
+
+static const EsiKeyword cache_words[] = {
+	{"on", ESI_CACHE_ON},
+	{"refresh", ESI_CACHE_REFRESH},
+	{"off", ESI_CACHE_OFF},
 	{NULL}
 };
 
@@ -648,6 +658,11 @@ parse_value(const EsiOption *o, DefElem *def, void *out)
 			*(char *) dest = parse_keyword(def, param_in_words,
 										   "A parameter is either in the path or in the query string.",
 										   "Use param 'path' or param 'query'.");
+			break;
+		case OPT_CACHE:
+			*(EsiCacheMode *) dest = parse_keyword(def, cache_words,
+												   "The cache option is one of on, refresh (revalidate every reply), off.",
+												   "Use cache 'off' to neither read nor write the response cache.");
 			break;
 	}
 }

@@ -20,6 +20,14 @@
 
 #include "decode.h"
 
+/* How a scan uses the response cache; a stricter mode wins (off > refresh > on) */
+typedef enum EsiCacheMode
+{
+	ESI_CACHE_ON,				/* serve fresh replies, revalidate stale ones */
+	ESI_CACHE_REFRESH,			/* revalidate every reply (If-None-Match) */
+	ESI_CACHE_OFF				/* neither read nor write the cache */
+} EsiCacheMode;
+
 /* Settings of one foreign server (GUC defaults applied) */
 typedef struct EsiServerOptions
 {
@@ -30,6 +38,7 @@ typedef struct EsiServerOptions
 	char	   *tenant;			/* X-Tenant, or NULL */
 	bool		compression;	/* ask for gzip */
 	int			max_connections;
+	EsiCacheMode cache;			/* the server's cache option */
 } EsiServerOptions;
 
 typedef enum EsiPaging
@@ -69,6 +78,7 @@ typedef struct EsiTableOptions
 	int			cache_seconds;
 	char	   *rate_group;
 	char	   *compat_date;
+	EsiCacheMode cache;			/* the table's cache option */
 } EsiTableOptions;
 
 /* A foreign table column's options */

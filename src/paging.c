@@ -219,6 +219,27 @@ esi_walk_reply(EsiWalk *w, const EsiPageKey *key, const char *x_pages,
 }
 
 /*
+ * esi_walk_matches
+ *		Whether a page's reply belongs to the version of the result the walk
+ *		is reading (a page the cache kept may be of an older one).  Only
+ *		X-Pages walks have versions, told by page 1.
+ */
+bool
+esi_walk_matches(EsiWalk *w, const EsiPageKey *key, const char *x_pages,
+				 const char *last_modified)
+{
+	int64		pages = 1;
+
+	if (w->route->paging != ESI_PAGING_PAGES || key->page == 1 || w->last_modified == NULL)
+		return true;
+	if (x_pages && (!esi_http_parse_count(x_pages, &pages) || pages > INT_MAX))
+		return false;
+	pages = Max(pages, 1);
+	return strcmp(w->last_modified, last_modified ? last_modified : "") == 0 &&
+		pages == w->pages;
+}
+
+/*
  * seen_before
  *		Whether a walk already followed token; remembers it if not.
  */

@@ -46,6 +46,8 @@ extern bool esi_walk_next(EsiWalk *w, EsiPageKey *key);
 extern bool esi_walk_finished(EsiWalk *w);
 extern void esi_walk_reply(EsiWalk *w, const EsiPageKey *key,
 						   const char *x_pages, const char *last_modified);
+extern bool esi_walk_matches(EsiWalk *w, const EsiPageKey *key,
+							 const char *x_pages, const char *last_modified);
 extern void esi_walk_page_done(EsiWalk *w, const EsiPageKey *key,
 							   const EsiPageFacts *facts);
 

@@ -148,6 +148,8 @@ esi_get_route(Oid relid)
 	r->shape = topts.shape;
 	r->records_key = topts.records_key;
 	r->scope = topts.scope;
+	r->rate_group = topts.rate_group;
+	r->cache = topts.cache;
 	r->fixed_query = topts.query;
 	r->id_field = topts.id_field;
 

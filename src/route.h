@@ -43,6 +43,8 @@ typedef struct EsiRoute
 	char	   *scope;			/* SSO scope or NULL */
 	char	   *fixed_query;	/* extra "a=b&c=d", or NULL */
 	char	   *id_field;		/* from_id walks: the record id's JSON key */
+	char	   *rate_group;		/* X-Ratelimit-Group from the catalog, or NULL */
+	EsiCacheMode cache;			/* the table's cache option */
 	int			natts;
 	char	  **fields;			/* per attno-1: JSON key, or NULL */
 	Oid		   *atttypes;		/* per attno-1 */

@@ -67,6 +67,7 @@ esi_log "creating the extension, the server \"esi\" and the foreign tables in sc
 esi_psql -q <<SQL
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS esi_fdw;
+ALTER EXTENSION esi_fdw UPDATE;
 DROP SERVER IF EXISTS esi CASCADE;
 CREATE SERVER esi FOREIGN DATA WRAPPER esi_fdw $server_options;
 DROP SCHEMA IF EXISTS eve CASCADE;
@@ -103,6 +104,16 @@ SELECT date, average, highest, lowest, volume, order_count
  WHERE region_id = 10000002 AND type_id = 34
  ORDER BY date DESC
  LIMIT 10;
+
+\pset title 'The first query again: answered by the cluster-wide cache (ESI Cache Hits), nothing sent'
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+SELECT min(price)
+  FROM eve.market_orders
+ WHERE region_id = 10000002 AND type_id = 34
+   AND NOT is_buy_order AND location_id = 60003760;
+
+\pset title 'What each route cost ESI so far (esi.route_stats)'
+SELECT route, requests, cache_hits, not_modified, errors FROM esi.route_stats ORDER BY route;
 
 \pset title 'How the first query is run'
 EXPLAIN (VERBOSE, COSTS OFF)

@@ -1,0 +1,60 @@
+/*-------------------------------------------------------------------------
+ *
+ * cache.h
+ *		  The response cache shared by every session of the cluster.
+ *
+ * One entry per request (each page of a paged result is a request): the
+ * reply's decoded body and the headers esi_fdw needs again (ETag,
+ * Last-Modified, X-Pages), fresh until ESI's expiry.  A session that needs
+ * an entry nobody has claims it and sends the request; others asking for it
+ * meanwhile are told to wait (coalescing) and then read what it stored.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef ESI_CACHE_H
+#define ESI_CACHE_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+
+#include "http.h"
+#include "option.h"
+
+/* a stored reply */
+typedef struct EsiCacheReply
+{
+	int			status;			/* 200, or a 404/403 remembered */
+	char	   *body;			/* NUL-terminated; points into storage */
+	size_t		len;
+	char	   *storage;		/* palloc'd block holding all of it */
+	char	   *etag;			/* NULL when absent */
+	char	   *last_modified;
+	char	   *x_pages;
+	char	   *route;			/* the route template, for esi.cache */
+	char	   *url;			/* path and query, for esi.cache */
+	TimestampTz stored_at;
+	TimestampTz expires;
+} EsiCacheReply;
+
+typedef enum EsiCacheResult
+{
+	ESI_CACHE_HIT,				/* use the stored reply; send nothing */
+	ESI_CACHE_FETCH,			/* send the request (claimed when *claimed);
+								 * reply->etag set: revalidate a stale copy */
+	ESI_CACHE_BUSY				/* another session is fetching it: ask again */
+} EsiCacheResult;
+
+extern char *esi_cache_key(EsiServerOptions *opts, const char *display);
+extern EsiCacheResult esi_cache_lookup(const char *key, EsiCacheMode mode,
+									   TimestampTz accept_since,
+									   EsiCacheReply *reply, bool *claimed);
+extern bool esi_cache_read(const char *key, EsiCacheReply *reply);
+extern void esi_cache_store(const char *key, const char *route,
+							const char *url, EsiCacheReply *reply);
+extern void esi_cache_refreshed(const char *key, TimestampTz expires);
+extern void esi_cache_release(const char *key);
+extern void esi_cache_forget(const char *key);
+extern TimestampTz esi_cache_expiry(EsiTransfer *t, bool *cacheable);
+
+#endif							/* ESI_CACHE_H */

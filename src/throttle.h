@@ -1,0 +1,49 @@
+/*-------------------------------------------------------------------------
+ *
+ * throttle.h
+ *		  ESI's error limit and rate limits, kept for the whole cluster.
+ *
+ * Before a request is sent it is admitted (or told when to ask again);
+ * when its reply arrives the reply's limit headers update the shared state.
+ * So every session of the cluster throttles together, before ESI answers
+ * 420 or 429, and a 420 or 429 seen by one holds all of them off.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef ESI_THROTTLE_H
+#define ESI_THROTTLE_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+
+#include "http.h"
+
+/* a request admitted and not yet answered (counted in flight) */
+typedef struct EsiLimitTicket
+{
+	int			base;			/* slot of the base URL, -1 when not counted */
+	int			group;			/* slot of the rate-limit group, or -1 */
+} EsiLimitTicket;
+
+/* why a request must wait */
+typedef enum EsiLimitReason
+{
+	ESI_LIMIT_NONE,
+	ESI_LIMIT_ERROR_WINDOW,		/* few errors left in the error-limit window */
+	ESI_LIMIT_ERROR_BLOCKED,	/* after a 420 */
+	ESI_LIMIT_RATE_BLOCKED,		/* after a 429 */
+	ESI_LIMIT_RATE_PACED		/* the bucket is nearly empty: paced */
+} EsiLimitReason;
+
+extern bool esi_limits_admit(const char *base_url, const char *group,
+							 EsiLimitTicket *ticket, TimestampTz *retry_at,
+							 EsiLimitReason *why);
+extern void esi_limits_check_deadline(const char *base_url, const char *group,
+									  TimestampTz retry_at, EsiLimitReason why,
+									  const char *relname);
+extern void esi_limits_reply(EsiLimitTicket *ticket, const char *base_url,
+							 const char *route_group, EsiTransfer *t);
+extern void esi_limits_abandon(EsiLimitTicket *ticket);
+
+#endif							/* ESI_THROTTLE_H */
