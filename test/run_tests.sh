@@ -15,7 +15,7 @@
 # 5. prints a summary, stops the cluster and the simulator, and exits
 #    non-zero when anything failed.
 #
-# ESI_ONLY="046 050_cache" runs only the shell tests whose names start with
+# ESI_ONLY="047 050_cache" runs only the shell tests whose names start with
 # one of these words, and no pg_regress suite.
 set -euo pipefail
 umask 022

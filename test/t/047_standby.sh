@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test/t/046_standby.sh - the hot standby harness of test/lib.sh works:
+# test/t/047_standby.sh - the hot standby harness of test/lib.sh works:
 # esi_standby_start clones the test cluster into a streaming hot standby
 # (esi_fdw preloaded), which answers read-only queries and replays what the
 # primary writes, and esi_standby_stop stops it.  Prints TAP.
