@@ -26,8 +26,12 @@ PGFILEDESC = "esi_fdw - foreign data wrapper for EVE Online ESI"
 REGRESS = setup options definitions security market pushdown pushdown_exact paging explain errors catalog planner sim_contract sim_decoder sim_lang cache
 REGRESS_OPTS = 
 
-PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags libcurl json-c)
-SHLIB_LINK = $(shell pkg-config --libs libcurl json-c) -lz
+# libdeflate inflates gzip replies; plain -ldeflate where it was installed
+# without its pkg-config file
+DEFLATE_CFLAGS := $(shell pkg-config --cflags libdeflate 2>/dev/null)
+DEFLATE_LIBS := $(shell pkg-config --libs libdeflate 2>/dev/null || echo -ldeflate)
+PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags libcurl json-c) $(DEFLATE_CFLAGS)
+SHLIB_LINK = $(shell pkg-config --libs libcurl json-c) $(DEFLATE_LIBS)
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 # the test suite builds with WERROR=1; a plain "make" must not fail on a
 # newer compiler's new warning

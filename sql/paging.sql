@@ -53,11 +53,20 @@ SELECT count(*), sum(volume_remain) FROM market_orders WHERE region_id = 1000004
 RESET esi_fdw.max_connections;
 SELECT count(*) AS requests FROM sim.log;
 
--- compression off: the same rows, no Accept-Encoding
+-- compression off: the same rows, no Accept-Encoding; every column of every
+-- row inflated by esi_fdw is the same as without gzip (EXCEPT ALL both ways)
+SELECT * FROM sim.reset;
+CREATE TEMP TABLE orders_gzip AS SELECT * FROM market_orders WHERE region_id = 10000042;
+SELECT DISTINCT accept_encoding FROM sim.requests;
 ALTER SERVER esi OPTIONS (ADD compression 'off');
 SELECT * FROM sim.reset;
 SELECT count(*), sum(volume_remain) FROM market_orders WHERE region_id = 10000042;
 SELECT DISTINCT accept_encoding FROM sim.requests;
+CREATE TEMP TABLE orders_plain AS SELECT * FROM market_orders WHERE region_id = 10000042;
+SELECT (SELECT count(*) FROM orders_gzip) AS rows,
+       (SELECT count(*) FROM (TABLE orders_gzip EXCEPT ALL TABLE orders_plain) a) AS only_gzip,
+       (SELECT count(*) FROM (TABLE orders_plain EXCEPT ALL TABLE orders_gzip) b) AS only_plain;
+DROP TABLE orders_gzip, orders_plain;
 ALTER SERVER esi OPTIONS (DROP compression);
 
 -- a 5xx burst is retried, the scan completes
@@ -90,7 +99,9 @@ SELECT * FROM sim.reset;
 SELECT state, regexp_replace(message, '\d+ more', 'N more') AS message, detail,
        regexp_replace(hint, '\d+', 'N') AS hint
   FROM sim.error_of('SELECT count(*) FROM eve.market_orders WHERE region_id = 10000042');
-SELECT count(*) AS sent FROM sim.log;
+-- (pages the first scan had in flight when it failed may reach the
+-- simulator late; a new scan would start with page 1)
+SELECT count(*) AS sent FROM sim.log WHERE page = 1;
 SELECT esi.limits_reset();
 
 -- ESI refreshed the data mid-crawl: never mix two versions

@@ -49,7 +49,6 @@
 
 #include "cache.h"
 #include "guc.h"
-#include "shmem.h"
 
 #define ESI_CACHE_DIR "esi_fdw_cache"
 #define ESI_CACHE_MAGIC 0x45534943	/* "ESIC" */
@@ -69,6 +68,8 @@ typedef struct EsiCacheEntry
 
 typedef struct EsiCacheShared
 {
+	LWLock		lock;			/* the index and bytes */
+	int			tranche;
 	bool		loaded;			/* the index was read from the files */
 	int64		bytes;			/* of all files indexed */
 } EsiCacheShared;
@@ -114,7 +115,12 @@ esi_cache_shmem_init(void)
 
 	cache = ShmemInitStruct("esi_fdw cache", sizeof(EsiCacheShared), &found);
 	if (!found)
+	{
 		memset(cache, 0, sizeof(EsiCacheShared));
+		cache->tranche = LWLockNewTrancheId();
+		LWLockInitialize(&cache->lock, cache->tranche);
+	}
+	LWLockRegisterTranche(cache->tranche, "esi_fdw_cache");
 	ctl.keysize = sizeof(uint64);
 	ctl.entrysize = sizeof(EsiCacheEntry);
 	cache_index = ShmemInitHash("esi_fdw cache index",
@@ -324,7 +330,7 @@ lock_index(void)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("esi_fdw's cache is not set up"),
 				 errhint("Add esi_fdw to shared_preload_libraries and restart the server.")));
-	LWLockAcquire(esi_lock(ESI_LOCK_CACHE), LW_EXCLUSIVE);
+	LWLockAcquire(&cache->lock, LW_EXCLUSIVE);
 	if (!cache->loaded)
 		load_index();
 }
@@ -422,7 +428,7 @@ esi_cache_lookup(const char *key, EsiCacheMode mode, TimestampTz accept_since,
 		{
 			if (claim_is_live(e->fetcher))
 			{
-				LWLockRelease(esi_lock(ESI_LOCK_CACHE));
+				LWLockRelease(&cache->lock);
 				return ESI_CACHE_BUSY;
 			}
 			e->fetcher = 0;		/* its fetcher died */
@@ -434,7 +440,7 @@ esi_cache_lookup(const char *key, EsiCacheMode mode, TimestampTz accept_since,
 			TimestampTz stored = e->stored_at;
 
 			e->last_used = now;
-			LWLockRelease(esi_lock(ESI_LOCK_CACHE));
+			LWLockRelease(&cache->lock);
 			if (read_file(hash, key, false, reply))
 				return ESI_CACHE_HIT;
 			/* gone or torn: drop it (unless replaced meanwhile), again */
@@ -442,7 +448,7 @@ esi_cache_lookup(const char *key, EsiCacheMode mode, TimestampTz accept_since,
 			e = hash_search(cache_index, &hash, HASH_FIND, NULL);
 			if (e && e->stored_at == stored && e->fetcher == 0)
 				remove_entry(e);
-			LWLockRelease(esi_lock(ESI_LOCK_CACHE));
+			LWLockRelease(&cache->lock);
 			continue;
 		}
 
@@ -455,7 +461,7 @@ esi_cache_lookup(const char *key, EsiCacheMode mode, TimestampTz accept_since,
 			if (e == NULL)
 			{
 				/* the index is full of entries being fetched */
-				LWLockRelease(esi_lock(ESI_LOCK_CACHE));
+				LWLockRelease(&cache->lock);
 				return ESI_CACHE_FETCH;
 			}
 			e->status = 0;
@@ -465,7 +471,7 @@ esi_cache_lookup(const char *key, EsiCacheMode mode, TimestampTz accept_since,
 		e->fetcher = MyProcPid;
 		e->last_used = now;
 		stale_copy = (e->status == 200);
-		LWLockRelease(esi_lock(ESI_LOCK_CACHE));
+		LWLockRelease(&cache->lock);
 		*claimed = true;
 
 		if (stale_copy && !read_file(hash, key, true, reply))
@@ -558,7 +564,7 @@ esi_cache_store(const char *key, const char *route, const char *url,
 	}
 
 	lock_index();				/* loads the index (and makes the directory) */
-	LWLockRelease(esi_lock(ESI_LOCK_CACHE));
+	LWLockRelease(&cache->lock);
 
 	snprintf(tmp, MAXPGPATH, ESI_CACHE_DIR "/tmp.%d.%016llx", MyProcPid,
 			 (unsigned long long) hash);
@@ -587,7 +593,7 @@ esi_cache_store(const char *key, const char *route, const char *url,
 		e = hash_search(cache_index, &hash, HASH_ENTER_NULL, &found);
 		if (e == NULL)
 		{
-			LWLockRelease(esi_lock(ESI_LOCK_CACHE));
+			LWLockRelease(&cache->lock);
 			unlink(tmp);
 			return;
 		}
@@ -601,7 +607,7 @@ esi_cache_store(const char *key, const char *route, const char *url,
 			hash_search(cache_index, &hash, HASH_REMOVE, NULL);
 		else if (e->fetcher == MyProcPid)
 			e->fetcher = 0;
-		LWLockRelease(esi_lock(ESI_LOCK_CACHE));
+		LWLockRelease(&cache->lock);
 		return;
 	}
 	cache->bytes += size - e->size;
@@ -613,7 +619,7 @@ esi_cache_store(const char *key, const char *route, const char *url,
 	if (e->fetcher == MyProcPid)
 		e->fetcher = 0;
 	evict(hash, false);
-	LWLockRelease(esi_lock(ESI_LOCK_CACHE));
+	LWLockRelease(&cache->lock);
 }
 
 /*
@@ -637,7 +643,7 @@ esi_cache_refreshed(const char *key, TimestampTz expires)
 		if (e->fetcher == MyProcPid)
 			e->fetcher = 0;
 	}
-	LWLockRelease(esi_lock(ESI_LOCK_CACHE));
+	LWLockRelease(&cache->lock);
 }
 
 /*
@@ -652,7 +658,7 @@ esi_cache_release(const char *key)
 
 	if (cache == NULL)
 		return;
-	LWLockAcquire(esi_lock(ESI_LOCK_CACHE), LW_EXCLUSIVE);
+	LWLockAcquire(&cache->lock, LW_EXCLUSIVE);
 	e = hash_search(cache_index, &hash, HASH_FIND, NULL);
 	if (e && e->fetcher == MyProcPid)
 	{
@@ -660,7 +666,7 @@ esi_cache_release(const char *key)
 		if (e->status == 0)
 			hash_search(cache_index, &hash, HASH_REMOVE, NULL);
 	}
-	LWLockRelease(esi_lock(ESI_LOCK_CACHE));
+	LWLockRelease(&cache->lock);
 }
 
 /*
@@ -677,7 +683,7 @@ esi_cache_forget(const char *key)
 	e = hash_search(cache_index, &hash, HASH_FIND, NULL);
 	if (e && (e->fetcher == 0 || e->fetcher == MyProcPid))
 		remove_entry(e);
-	LWLockRelease(esi_lock(ESI_LOCK_CACHE));
+	LWLockRelease(&cache->lock);
 }
 
 /*
@@ -786,7 +792,7 @@ esi_cache_entries(PG_FUNCTION_ARGS)
 	copy = palloc_extended(sizeof(EsiCacheEntry) * Max(max, 1), MCXT_ALLOC_NO_OOM);
 	if (copy == NULL)
 	{
-		LWLockRelease(esi_lock(ESI_LOCK_CACHE));
+		LWLockRelease(&cache->lock);
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	}
 	hash_seq_init(&seq, cache_index);
@@ -798,7 +804,7 @@ esi_cache_entries(PG_FUNCTION_ARGS)
 			hash_seq_term(&seq);
 			break;
 		}
-	LWLockRelease(esi_lock(ESI_LOCK_CACHE));
+	LWLockRelease(&cache->lock);
 
 	for (long i = 0; i < n; i++)
 	{
@@ -852,6 +858,6 @@ esi_cache_clear(PG_FUNCTION_ARGS)
 		remove_entry(e);
 		n++;
 	}
-	LWLockRelease(esi_lock(ESI_LOCK_CACHE));
+	LWLockRelease(&cache->lock);
 	PG_RETURN_INT64(n);
 }

@@ -57,4 +57,8 @@ extern void esi_cache_release(const char *key);
 extern void esi_cache_forget(const char *key);
 extern TimestampTz esi_cache_expiry(EsiTransfer *t, bool *cacheable);
 
+/* its part of shared memory, set up by shmem.c when the server starts */
+extern Size esi_cache_shmem_size(void);
+extern void esi_cache_shmem_init(void);
+
 #endif							/* ESI_CACHE_H */

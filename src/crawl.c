@@ -99,6 +99,8 @@ struct EsiCrawl
 	bool	   *page1_cached;	/* per request started: page 1 came from
 								 * the cache */
 	List	   *claims;			/* cache keys this crawl claimed */
+	List	   *undecoded;		/* keys stored whose page is not decoded yet */
+	bool		clean_end;		/* esi_crawl_end, not an error */
 	EsiRouteStats *rstats;		/* the route's shared counters, or NULL */
 	char		group[ESI_STATS_GROUP_LEN];	/* rate-limit group, "" unknown */
 	bool		ended;
@@ -124,6 +126,11 @@ crawl_cleanup(void *arg)
 	foreach(lc, c->claims)
 		esi_cache_release((const char *) lfirst(lc));
 	c->claims = NIL;
+	/* the scan failed: what it stored but did not read may be why */
+	if (!c->clean_end)
+		foreach(lc, c->undecoded)
+			esi_cache_forget((const char *) lfirst(lc));
+	c->undecoded = NIL;
 	for (int i = 0; i < c->nslots; i++)
 		if (c->slot_work[i] && c->slot_work[i]->admitted)
 			esi_limits_abandon(&c->slot_work[i]->ticket);
@@ -579,19 +586,13 @@ usable_etag(const char *etag)
 	return etag;
 }
 
-/* a reply to store in the cache once the scan decoded it without error */
-typedef struct EsiPendingStore
-{
-	char	   *key;			/* also in c->claims */
-	char	   *display;
-	EsiCacheReply reply;		/* all but the body */
-} EsiPendingStore;
-
 /*
  * take_page
- *		A 200 reply: let the walk check it, and hand the body to the scan.
- *		The cache stores it once it decoded (a reply the scan cannot read is
- *		not kept, so the next read asks ESI again).
+ *		A 200 reply: store it in the cache at once (sessions waiting for it
+ *		go on), let the walk check it, and hand the body to the scan.  If
+ *		the scan fails before it decoded the page, the stored copy is
+ *		dropped again (crawl_cleanup): a reply the scan cannot read is not
+ *		kept.
  */
 static void
 take_page(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
@@ -602,6 +603,7 @@ take_page(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
 	const char *lm = esi_http_header(t, ESI_HDR_LAST_MODIFIED);
 	size_t		len;
 	char	   *body;
+	char	   *pending_key = NULL;
 
 	/*
 	 * A page 1 the cache kept may be older than what ESI serves now: forget
@@ -610,38 +612,39 @@ take_page(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
 	if (c->page1_cached[w->reqno] && !esi_walk_matches(walk, &w->key, x_pages, lm))
 		esi_cache_forget(page1_key(c, w->reqno));
 
+	if (w->claimed)
+	{
+		bool		cacheable;
+		EsiCacheReply r = {0};
+
+		r.expires = esi_cache_expiry(t, &cacheable);
+		if (cacheable)
+		{
+			char	   *display = esi_paging_display(c->route, c->reqs[w->reqno], &w->key);
+
+			r.status = 200;
+			r.body = (char *) esi_http_body(t, &r.len);
+			r.etag = (char *) usable_etag(esi_http_header(t, ESI_HDR_ETAG));
+			r.last_modified = (char *) lm;
+			r.x_pages = (char *) x_pages;
+			r.stored_at = GetCurrentTimestamp();
+			esi_cache_store(w->cache_key, c->route->route, display, &r);
+			pfree(display);
+			pending_key = w->cache_key;
+		}
+		else
+			esi_cache_release(w->cache_key);
+		forget_claim(c, w);
+	}
+
 	esi_walk_reply(walk, &w->key, x_pages, lm);
 	body = esi_http_take_body(t, &len);
 	add_ready(c, w, body, len, NULL);
 	c->stats->bytes += len;
-
-	if (w->claimed)
+	if (pending_key)
 	{
-		bool		cacheable;
-		TimestampTz expires = esi_cache_expiry(t, &cacheable);
-
-		if (cacheable)
-		{
-			EsiPendingStore *ps = palloc0(sizeof(EsiPendingStore));
-			EsiPage    *page = llast(c->ready);
-			const char *etag = usable_etag(esi_http_header(t, ESI_HDR_ETAG));
-
-			ps->key = w->cache_key;
-			ps->display = esi_paging_display(c->route, c->reqs[w->reqno], &w->key);
-			ps->reply.status = 200;
-			ps->reply.etag = etag ? pstrdup(etag) : NULL;
-			ps->reply.last_modified = lm ? pstrdup(lm) : NULL;
-			ps->reply.x_pages = x_pages ? pstrdup(x_pages) : NULL;
-			ps->reply.stored_at = GetCurrentTimestamp();
-			ps->reply.expires = expires;
-			page->to_store = ps;
-			w->claimed = false; /* the page holds the claim now */
-		}
-		else
-		{
-			esi_cache_release(w->cache_key);
-			forget_claim(c, w);
-		}
+		((EsiPage *) llast(c->ready))->stored_key = pending_key;
+		c->undecoded = lappend(c->undecoded, pending_key);
 	}
 	MemoryContextSwitchTo(old);
 	pfree(w);
@@ -950,18 +953,8 @@ esi_crawl_page_done(EsiCrawl *c, EsiPage *page)
 	esi_walk_page_done(c->walks[page->reqno], &page->key, &page->facts);
 	MemoryContextSwitchTo(old);
 
-	if (page->to_store)
-	{
-		EsiPendingStore *ps = page->to_store;
-
-		ps->reply.body = (char *) page->body;
-		ps->reply.len = page->len;
-		esi_cache_store(ps->key, c->route->route, ps->display, &ps->reply);
-		c->claims = list_delete_ptr(c->claims, ps->key);
-		pfree(ps->display);
-		pfree(ps);
-	}
-
+	if (page->stored_key)
+		c->undecoded = list_delete_ptr(c->undecoded, page->stored_key);
 	if (page->storage)
 		pfree(page->storage);
 	else
@@ -976,6 +969,7 @@ esi_crawl_page_done(EsiCrawl *c, EsiPage *page)
 void
 esi_crawl_end(EsiCrawl *c)
 {
+	c->clean_end = true;
 	crawl_cleanup(c);
 	MemoryContextDelete(c->cxt);
 }

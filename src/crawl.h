@@ -46,7 +46,7 @@ typedef struct EsiPage
 	EsiPageFacts facts;			/* what the scan found on it */
 	int			reqno;			/* private to crawl.c */
 	char	   *storage;		/* private: the block a cached body is in */
-	void	   *to_store;		/* private: stored in the cache once decoded */
+	char	   *stored_key;		/* private: the cache key it was stored under */
 } EsiPage;
 
 extern EsiCrawl *esi_crawl_begin(MemoryContext parent, EsiRoute *route,

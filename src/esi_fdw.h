@@ -26,7 +26,7 @@
  *				files; coalescing of concurrent requests (cache.c)
  *	throttle.h	ESI's error limit and rate limits (throttle.c)
  *	stats.h		per-route counters behind esi.route_stats (stats.c)
- *	shmem.h		the one shared-memory request and its locks (shmem.c)
+ *	shmem.h		the one shared-memory request at server start (shmem.c)
  *
  * esi_fdw.c holds module load and the FDW callbacks.
  *

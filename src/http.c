@@ -28,11 +28,21 @@
  * esi_fdw keeps a list of libcurl's sockets and looks at the connection in
  * a pre-request callback; a noisy one fails that transfer, which closes it.
  *
+ * With the server option compression on, esi_fdw asks for gzip itself and
+ * libcurl hands over the body as it came: a gzip body is collected whole
+ * and inflated at the end with libdeflate (about three times zlib's speed
+ * on ESI's pages, into one buffer sized from the gzip trailer).  The cap
+ * bounds the compressed body as it arrives and the inflated one.  A coding
+ * other than gzip (or identity), and a gzip body that does not inflate,
+ * fail the transfer like any broken reply (libcurl's own inflation did the
+ * same), and it is retried.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include <curl/curl.h>
+#include <libdeflate.h>
 #include <limits.h>
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -63,6 +73,14 @@ static const char *const header_names[ESI_NUM_HDRS] = {
 	"age", "x-ratelimit-group", "x-ratelimit-limit", "x-ratelimit-remaining",
 	"x-ratelimit-used"
 };
+
+/* the Content-Encoding of a reply, when esi_fdw asked for gzip */
+typedef enum EsiCoding
+{
+	ESI_CODING_IDENTITY,		/* none, or identity: the body as it is */
+	ESI_CODING_GZIP,			/* gzip (or x-gzip), once */
+	ESI_CODING_OTHER			/* anything else: the transfer fails */
+} EsiCoding;
 
 /* a socket libcurl wants watched */
 typedef struct EsiSocket
@@ -107,6 +125,15 @@ struct EsiTransfer
 	bool		oom;
 	bool		headers_done;	/* later header lines are trailers */
 	bool		unsolicited;	/* bytes waited on the connection */
+
+	/* gzip: the body as received, inflated into buf at the end */
+	bool		accept_gzip;	/* the request says Accept-Encoding: gzip */
+	EsiCoding	coding;
+	char		coding_text[48];	/* Content-Encoding, for a message */
+	const char *coding_error;	/* why the body could not be decoded */
+	char	   *zbuf;			/* kept for the slot's next request */
+	size_t		zlen;
+	size_t		zcap;
 	EsiTransferResult result;
 	long		status;
 	char		curl_error[CURL_ERROR_SIZE];
@@ -115,6 +142,9 @@ struct EsiTransfer
 };
 
 static CURLSH *esi_share = NULL;
+
+/* the backend's gzip decompressor (malloc'd once, used by every transfer) */
+static struct libdeflate_decompressor *esi_inflater = NULL;
 
 /* every socket libcurl has open in this backend (malloc'd: outlives scans) */
 static curl_socket_t *curl_socks = NULL;
@@ -390,6 +420,91 @@ esi_http_wait(EsiMulti *mh, long timeout_ms)
 }
 
 /*
+ * inflate_body
+ *		Inflate the gzip body in zbuf into buf.  The output buffer is sized
+ *		from the trailer's ISIZE (the last member's length mod 2^32), which
+ *		is only a hint: it is bounded by the reply limit and by what DEFLATE
+ *		can expand to (1032:1), and a buffer found too small is doubled up
+ *		to the limit and the body inflated again.  libdeflate checks every
+ *		member's CRC and ISIZE, so a lying trailer fails as corrupt data.
+ *		Sets too_large, oom or coding_error instead of raising an error:
+ *		the caller classifies the transfer.
+ */
+static void
+inflate_body(EsiTransfer *t)
+{
+	const unsigned char *in = (const unsigned char *) t->zbuf;
+	size_t		cap;
+
+	if (t->zlen == 0)
+		return;					/* no body (a 304, say): nothing to inflate */
+	if (t->zlen < 18)
+	{
+		t->coding_error = "gzip body too short";
+		return;
+	}
+	cap = (size_t) in[t->zlen - 4] | (size_t) in[t->zlen - 3] << 8 |
+		(size_t) in[t->zlen - 2] << 16 | (size_t) in[t->zlen - 1] << 24;
+	if (t->zlen <= t->limit / 1032)
+		cap = Min(cap, t->zlen * 1032);
+	cap = Min(cap, t->limit);
+
+	for (;;)
+	{
+		size_t		in_pos = 0;
+		size_t		out_len = 0;
+		enum libdeflate_result r = LIBDEFLATE_SUCCESS;
+
+		if (t->cap < cap + 1)
+		{
+			char	   *nb = MemoryContextAllocExtended(t->cxt, cap + 1, MCXT_ALLOC_NO_OOM);
+
+			if (nb == NULL)
+			{
+				t->oom = true;
+				return;
+			}
+			if (t->buf)
+				pfree(t->buf);
+			t->buf = nb;
+			t->cap = cap + 1;
+		}
+
+		/* one member after another (RFC 1952 allows several) */
+		while (in_pos < t->zlen)
+		{
+			size_t		used = 0,
+						produced = 0;
+
+			r = libdeflate_gzip_decompress_ex(esi_inflater, in + in_pos, t->zlen - in_pos,
+											  t->buf + out_len, cap - out_len,
+											  &used, &produced);
+			if (r != LIBDEFLATE_SUCCESS)
+				break;
+			in_pos += used;
+			out_len += produced;
+		}
+		if (r == LIBDEFLATE_SUCCESS)
+		{
+			t->len = out_len;
+			t->buf[out_len] = '\0';
+			return;
+		}
+		if (r != LIBDEFLATE_INSUFFICIENT_SPACE)
+		{
+			t->coding_error = "corrupt gzip body";
+			return;
+		}
+		if (cap >= t->limit)
+		{
+			t->too_large = true;
+			return;
+		}
+		cap = Min(Max(cap * 2, 256 * 1024), t->limit);
+	}
+}
+
+/*
  * esi_http_next_done
  *		The next finished transfer, taken off the multi handle with its
  *		outcome recorded; NULL when none.
@@ -422,13 +537,27 @@ esi_http_next_done(EsiMulti *mh)
 		if (code != CURLE_OK && t->curl_error[0] == '\0')
 			strlcpy(t->curl_error, curl_easy_strerror(code), sizeof(t->curl_error));
 
+		/* a complete gzip reply is inflated now, outside libcurl */
+		if (code == CURLE_OK && status != 0 && t->coding == ESI_CODING_GZIP &&
+			!t->too_large && !t->oom && !t->unsolicited)
+			inflate_body(t);
+		if (t->coding_error)
+		{
+			if (t->coding == ESI_CODING_OTHER)
+				snprintf(t->curl_error, sizeof(t->curl_error),
+						 "%s \"%s\" (esi_fdw asks for gzip only)",
+						 t->coding_error, t->coding_text);
+			else
+				strlcpy(t->curl_error, t->coding_error, sizeof(t->curl_error));
+		}
+
 		if (t->too_large || code == CURLE_FILESIZE_EXCEEDED)
 			t->result = ESI_XFER_TOO_LARGE;
 		else if (t->oom)
 			t->result = ESI_XFER_NO_MEMORY;
 		else if (t->unsolicited)
 			t->result = ESI_XFER_UNSOLICITED;
-		else if (code != CURLE_OK || status == 0)
+		else if (code != CURLE_OK || status == 0 || t->coding_error)
 			t->result = ESI_XFER_FAILED;
 		else
 			t->result = ESI_XFER_REPLY;
@@ -444,20 +573,20 @@ esi_http_next_done(EsiMulti *mh)
 
 /*
  * grow
- *		Make room for n more bytes (plus the NUL the decoder wants) without
- *		raising an error: we are inside a libcurl callback.  Never allocates
- *		more than the reply limit needs.
+ *		Make room in a buffer of len bytes for n more (plus the NUL the
+ *		decoder wants) without raising an error: we are inside a libcurl
+ *		callback.  Never allocates more than the reply limit needs.
  */
 static bool
-grow(EsiTransfer *t, size_t n)
+grow(EsiTransfer *t, char **buf, size_t *cap, size_t len, size_t n)
 {
-	size_t		need = t->len + n + 1;
+	size_t		need = len + n + 1;
 	size_t		newcap;
 	char	   *nb;
 
-	if (need <= t->cap)
+	if (need <= *cap)
 		return true;
-	newcap = t->cap ? t->cap : 256 * 1024;
+	newcap = *cap ? *cap : 256 * 1024;
 	while (newcap < need)
 		newcap *= 2;
 	newcap = Max(need, Min(newcap, t->limit + 1));
@@ -466,42 +595,112 @@ grow(EsiTransfer *t, size_t n)
 	nb = MemoryContextAllocExtended(t->cxt, newcap, MCXT_ALLOC_NO_OOM);
 	if (nb == NULL)
 		return false;
-	if (t->buf)
+	if (*buf)
 	{
-		memcpy(nb, t->buf, t->len);
-		pfree(t->buf);
+		memcpy(nb, *buf, len);
+		pfree(*buf);
 	}
-	t->buf = nb;
-	t->cap = newcap;
+	*buf = nb;
+	*cap = newcap;
 	return true;
 }
 
 /*
  * write_cb
- *		Append body bytes (already decompressed by libcurl), up to the reply
- *		limit; past it, abort the transfer (the connection is then closed).
+ *		Append body bytes, up to the reply limit; past it, abort the
+ *		transfer (the connection is then closed).  A gzip body goes to zbuf,
+ *		to be inflated when complete; a body in a coding esi_fdw did not ask
+ *		for ends the transfer at its first byte.
  */
 static size_t
 write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
 	EsiTransfer *t = (EsiTransfer *) userdata;
 	size_t		n = size * nmemb;
+	char	  **buf = &t->buf;
+	size_t	   *cap = &t->cap;
+	size_t	   *len = &t->len;
 
 	t->headers_done = true;
-	if (n > t->limit - t->len)
+	if (t->coding == ESI_CODING_OTHER)
 	{
-		t->too_large = true;
+		t->coding_error = "unsupported Content-Encoding";
 		return 0;				/* makes libcurl fail the transfer */
 	}
-	if (!grow(t, n))
+	if (t->coding == ESI_CODING_GZIP)
+	{
+		buf = &t->zbuf;
+		cap = &t->zcap;
+		len = &t->zlen;
+	}
+	if (n > t->limit - *len)
+	{
+		t->too_large = true;
+		return 0;
+	}
+	if (!grow(t, buf, cap, *len, n))
 	{
 		t->oom = true;
 		return 0;
 	}
-	memcpy(t->buf + t->len, ptr, n);
-	t->len += n;
-	t->buf[t->len] = '\0';
+	memcpy(*buf + *len, ptr, n);
+	*len += n;
+	(*buf)[*len] = '\0';
 	return n;
+}
+
+/*
+ * note_coding
+ *		Read a Content-Encoding value (a list; repeats of the header add to
+ *		it): identity changes nothing, one gzip (or x-gzip) is inflated,
+ *		anything else, a second gzip included, is refused.
+ */
+static void
+note_coding(EsiTransfer *t, const char *v, size_t vlen)
+{
+	EsiCoding	was = t->coding;
+	size_t		i = 0;
+
+	while (vlen > 0 && (*v == ' ' || *v == '\t'))
+	{
+		v++;
+		vlen--;
+	}
+	while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+		vlen--;
+	while (i < vlen)
+	{
+		size_t		start,
+					end;
+
+		while (i < vlen && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+			i++;
+		start = i;
+		while (i < vlen && v[i] != ',')
+			i++;
+		end = i;
+		while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
+			end--;
+		if (end == start)
+			continue;
+		if (end - start == 8 && strncasecmp(v + start, "identity", 8) == 0)
+			continue;
+		if (t->coding == ESI_CODING_IDENTITY &&
+			((end - start == 4 && strncasecmp(v + start, "gzip", 4) == 0) ||
+			 (end - start == 6 && strncasecmp(v + start, "x-gzip", 6) == 0)))
+		{
+			t->coding = ESI_CODING_GZIP;
+			continue;
+		}
+		t->coding = ESI_CODING_OTHER;
+	}
+	/* the value that was refused, cut to fit, for the message */
+	if (t->coding == ESI_CODING_OTHER && was != ESI_CODING_OTHER)
+	{
+		vlen = Min(vlen, sizeof(t->coding_text) - 1);
+		memcpy(t->coding_text, v, vlen);
+		t->coding_text[vlen] = '\0';
+	}
 }
 
 /*
@@ -558,6 +757,7 @@ header_cb(char *line, size_t size, size_t nitems, void *userdata)
 		/* a new response (after a 100 Continue, say): forget the old one */
 		memset(t->have, 0, sizeof(t->have));
 		t->headers_done = false;
+		t->coding = ESI_CODING_IDENTITY;
 		return len;
 	}
 	if (end == 0)
@@ -567,6 +767,13 @@ header_cb(char *line, size_t size, size_t nitems, void *userdata)
 	}
 	if (t->headers_done)
 		return len;
+
+	/* without Accept-Encoding, the body is passed on as it came */
+	if (t->accept_gzip && end > 17 && strncasecmp(line, "content-encoding:", 17) == 0)
+	{
+		note_coding(t, line + 17, end - 17);
+		return len;
+	}
 
 	for (int h = 0; h < ESI_NUM_HDRS; h++)
 	{
@@ -747,8 +954,17 @@ esi_http_new_transfer(MemoryContext cxt, EsiServerOptions *opts)
 		check_wire_text("an X-Tenant", tenant, false);
 
 	esi_http_init();
+	if (opts->compression && esi_inflater == NULL)
+	{
+		esi_inflater = libdeflate_alloc_decompressor();
+		if (esi_inflater == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("could not create a gzip decompressor")));
+	}
 	t = MemoryContextAllocZero(cxt, sizeof(EsiTransfer));
 	t->cxt = cxt;
+	t->accept_gzip = opts->compression;
 	e = curl_easy_init();
 	if (e == NULL)
 		ereport(ERROR,
@@ -763,6 +979,9 @@ esi_http_new_transfer(MemoryContext cxt, EsiServerOptions *opts)
 		h = curl_slist_append(h, lang);
 	if (h && tenant)
 		h = curl_slist_append(h, tenant);
+	/* not CURLOPT_ACCEPT_ENCODING: libcurl would inflate with zlib */
+	if (h && t->accept_gzip)
+		h = curl_slist_append(h, "Accept-Encoding: gzip");
 	t->headers = h;
 	if (h == NULL)
 	{
@@ -796,8 +1015,6 @@ esi_http_new_transfer(MemoryContext cxt, EsiServerOptions *opts)
 	/* keep every connection of a scan for the next one (libcurl keeps 5) */
 	curl_easy_setopt(e, CURLOPT_MAXCONNECTS, 64L);
 	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-	if (opts->compression)
-		curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "gzip");
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, esi_guc_verify_tls ? 1L : 0L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, esi_guc_verify_tls ? 2L : 0L);
 	if (esi_guc_ca_file && esi_guc_ca_file[0])
@@ -875,6 +1092,10 @@ esi_http_prepare(EsiTransfer *t, EsiServerOptions *opts, const char *display,
 	t->oom = false;
 	t->headers_done = false;
 	t->unsolicited = false;
+	t->coding = ESI_CODING_IDENTITY;
+	t->coding_text[0] = '\0';
+	t->coding_error = NULL;
+	t->zlen = 0;
 	t->result = ESI_XFER_FAILED;
 	t->status = 0;
 	t->curl_error[0] = '\0';

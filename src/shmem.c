@@ -16,17 +16,17 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 
+#include "cache.h"
 #include "shmem.h"
-
-#define ESI_LOCK_TRANCHE "esi_fdw"
+#include "stats.h"
+#include "throttle.h"
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-static LWLockPadded *esi_locks = NULL;
 
 /*
  * esi_shmem_request
- *		Reserve every subsystem's shared memory and the locks.
+ *		Reserve every subsystem's shared memory.
  */
 static void
 esi_shmem_request(void)
@@ -36,7 +36,6 @@ esi_shmem_request(void)
 	RequestAddinShmemSpace(add_size(esi_cache_shmem_size(),
 									add_size(esi_limits_shmem_size(),
 											 esi_stats_shmem_size())));
-	RequestNamedLWLockTranche(ESI_LOCK_TRANCHE, ESI_NUM_LOCKS);
 }
 
 /*
@@ -49,7 +48,6 @@ esi_shmem_startup(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	esi_locks = GetNamedLWLockTranche(ESI_LOCK_TRANCHE);
 	esi_cache_shmem_init();
 	esi_limits_shmem_init();
 	esi_stats_shmem_init();
@@ -67,15 +65,4 @@ esi_shmem_register(void)
 	shmem_request_hook = esi_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = esi_shmem_startup;
-}
-
-/*
- * esi_lock
- *		One of esi_fdw's locks.
- */
-LWLock *
-esi_lock(EsiLockId id)
-{
-	Assert(esi_locks != NULL);
-	return &esi_locks[id].lock;
 }

@@ -20,13 +20,15 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
-#include "shmem.h"
+#include "storage/lwlock.h"
 #include "stats.h"
 
 #define ESI_STATS_ROUTES 512
 
 typedef struct EsiStatsShared
 {
+	LWLock		lock;			/* taking a slot, the learned groups */
+	int			tranche;
 	int			nroutes;
 	EsiRouteStats routes[ESI_STATS_ROUTES];
 } EsiStatsShared;
@@ -51,6 +53,8 @@ esi_stats_shmem_init(void)
 	if (!found)
 	{
 		memset(stats, 0, sizeof(EsiStatsShared));
+		stats->tranche = LWLockNewTrancheId();
+		LWLockInitialize(&stats->lock, stats->tranche);
 		for (int i = 0; i < ESI_STATS_ROUTES; i++)
 		{
 			EsiRouteStats *rs = &stats->routes[i];
@@ -61,6 +65,7 @@ esi_stats_shmem_init(void)
 				pg_atomic_init_u64(c, 0);
 		}
 	}
+	LWLockRegisterTranche(stats->tranche, "esi_fdw_stats");
 }
 
 /*
@@ -76,7 +81,7 @@ esi_stats_route(const char *route)
 
 	if (stats == NULL)
 		return NULL;
-	LWLockAcquire(esi_lock(ESI_LOCK_STATS), LW_SHARED);
+	LWLockAcquire(&stats->lock, LW_SHARED);
 	n = stats->nroutes;
 	for (int i = 0; i < n; i++)
 		if (strncmp(stats->routes[i].route, route, ESI_STATS_ROUTE_LEN - 1) == 0)
@@ -84,11 +89,11 @@ esi_stats_route(const char *route)
 			rs = &stats->routes[i];
 			break;
 		}
-	LWLockRelease(esi_lock(ESI_LOCK_STATS));
+	LWLockRelease(&stats->lock);
 	if (rs)
 		return rs;
 
-	LWLockAcquire(esi_lock(ESI_LOCK_STATS), LW_EXCLUSIVE);
+	LWLockAcquire(&stats->lock, LW_EXCLUSIVE);
 	for (int i = 0; i < stats->nroutes; i++)
 		if (strncmp(stats->routes[i].route, route, ESI_STATS_ROUTE_LEN - 1) == 0)
 		{
@@ -100,7 +105,7 @@ esi_stats_route(const char *route)
 		rs = &stats->routes[stats->nroutes++];
 		strlcpy(rs->route, route, ESI_STATS_ROUTE_LEN);
 	}
-	LWLockRelease(esi_lock(ESI_LOCK_STATS));
+	LWLockRelease(&stats->lock);
 	return rs;
 }
 
@@ -131,9 +136,9 @@ esi_stats_learn_group(EsiRouteStats *rs, const char *group)
 		return;
 	if (strcmp(rs->rate_group, group) == 0)
 		return;					/* unlocked peek: the common case */
-	LWLockAcquire(esi_lock(ESI_LOCK_STATS), LW_EXCLUSIVE);
+	LWLockAcquire(&stats->lock, LW_EXCLUSIVE);
 	strlcpy(rs->rate_group, group, ESI_STATS_GROUP_LEN);
-	LWLockRelease(esi_lock(ESI_LOCK_STATS));
+	LWLockRelease(&stats->lock);
 }
 
 /*
@@ -146,9 +151,9 @@ esi_stats_group(EsiRouteStats *rs, char *group)
 {
 	if (rs == NULL)
 		return false;
-	LWLockAcquire(esi_lock(ESI_LOCK_STATS), LW_SHARED);
+	LWLockAcquire(&stats->lock, LW_SHARED);
 	strlcpy(group, rs->rate_group, ESI_STATS_GROUP_LEN);
-	LWLockRelease(esi_lock(ESI_LOCK_STATS));
+	LWLockRelease(&stats->lock);
 	return group[0] != '\0';
 }
 
@@ -172,9 +177,9 @@ esi_route_stats(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (stats == NULL)
 		PG_RETURN_VOID();
-	LWLockAcquire(esi_lock(ESI_LOCK_STATS), LW_SHARED);
+	LWLockAcquire(&stats->lock, LW_SHARED);
 	n = stats->nroutes;
-	LWLockRelease(esi_lock(ESI_LOCK_STATS));
+	LWLockRelease(&stats->lock);
 
 	for (int i = 0; i < n; i++)
 	{
@@ -230,9 +235,9 @@ esi_route_stats_reset(PG_FUNCTION_ARGS)
 
 	if (stats == NULL)
 		PG_RETURN_VOID();
-	LWLockAcquire(esi_lock(ESI_LOCK_STATS), LW_SHARED);
+	LWLockAcquire(&stats->lock, LW_SHARED);
 	n = stats->nroutes;
-	LWLockRelease(esi_lock(ESI_LOCK_STATS));
+	LWLockRelease(&stats->lock);
 	for (int i = 0; i < n; i++)
 	{
 		EsiRouteStats *rs = &stats->routes[i];

@@ -43,4 +43,8 @@ extern void esi_stats_status(EsiRouteStats *rs, long status);
 extern void esi_stats_learn_group(EsiRouteStats *rs, const char *group);
 extern bool esi_stats_group(EsiRouteStats *rs, char *group);
 
+/* its part of shared memory, set up by shmem.c when the server starts */
+extern Size esi_stats_shmem_size(void);
+extern void esi_stats_shmem_init(void);
+
 #endif							/* ESI_STATS_H */

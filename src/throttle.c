@@ -38,7 +38,7 @@
 
 #include "guc.h"
 #include "throttle.h"
-#include "shmem.h"
+#include "storage/lwlock.h"
 
 #define ESI_LIMIT_BASES 16
 #define ESI_LIMIT_GROUPS 256
@@ -74,6 +74,8 @@ typedef struct EsiRateState
 
 typedef struct EsiLimitsShared
 {
+	LWLock		lock;			/* every state below */
+	int			tranche;
 	EsiErrorState bases[ESI_LIMIT_BASES];
 	EsiRateState groups[ESI_LIMIT_GROUPS];
 } EsiLimitsShared;
@@ -97,9 +99,12 @@ esi_limits_shmem_init(void)
 	if (!found)
 	{
 		memset(limits, 0, sizeof(EsiLimitsShared));
+		limits->tranche = LWLockNewTrancheId();
+		LWLockInitialize(&limits->lock, limits->tranche);
 		for (int i = 0; i < ESI_LIMIT_GROUPS; i++)
 			limits->groups[i].base = -1;
 	}
+	LWLockRegisterTranche(limits->tranche, "esi_fdw_limits");
 }
 
 /*
@@ -185,7 +190,7 @@ esi_limits_admit(const char *base_url, const char *group,
 	if (group && strlen(group) >= ESI_LIMIT_GROUP_LEN)
 		group = NULL;
 
-	LWLockAcquire(esi_lock(ESI_LOCK_LIMITS), LW_EXCLUSIVE);
+	LWLockAcquire(&limits->lock, LW_EXCLUSIVE);
 	b = base_slot(base_url);
 	e = &limits->bases[b];
 	if (group)
@@ -239,7 +244,7 @@ esi_limits_admit(const char *base_url, const char *group,
 			ticket->group = g;
 		}
 	}
-	LWLockRelease(esi_lock(ESI_LOCK_LIMITS));
+	LWLockRelease(&limits->lock);
 	return *why == ESI_LIMIT_NONE;
 }
 
@@ -356,7 +361,7 @@ esi_limits_reply(EsiLimitTicket *ticket, const char *base_url,
 
 	if (limits == NULL)
 		return;
-	LWLockAcquire(esi_lock(ESI_LOCK_LIMITS), LW_EXCLUSIVE);
+	LWLockAcquire(&limits->lock, LW_EXCLUSIVE);
 	if (ticket->base >= 0 && limits->bases[ticket->base].inflight > 0)
 		limits->bases[ticket->base].inflight--;
 	if (ticket->group >= 0 && limits->groups[ticket->group].inflight > 0)
@@ -365,7 +370,7 @@ esi_limits_reply(EsiLimitTicket *ticket, const char *base_url,
 
 	if (t == NULL || esi_http_result(t) != ESI_XFER_REPLY)
 	{
-		LWLockRelease(esi_lock(ESI_LOCK_LIMITS));
+		LWLockRelease(&limits->lock);
 		return;
 	}
 	status = esi_http_status(t);
@@ -424,7 +429,7 @@ esi_limits_reply(EsiLimitTicket *ticket, const char *base_url,
 			r->remaining = 0;
 		}
 	}
-	LWLockRelease(esi_lock(ESI_LOCK_LIMITS));
+	LWLockRelease(&limits->lock);
 }
 
 /*
@@ -436,12 +441,12 @@ esi_limits_abandon(EsiLimitTicket *ticket)
 {
 	if (limits == NULL || (ticket->base < 0 && ticket->group < 0))
 		return;
-	LWLockAcquire(esi_lock(ESI_LOCK_LIMITS), LW_EXCLUSIVE);
+	LWLockAcquire(&limits->lock, LW_EXCLUSIVE);
 	if (ticket->base >= 0 && limits->bases[ticket->base].inflight > 0)
 		limits->bases[ticket->base].inflight--;
 	if (ticket->group >= 0 && limits->groups[ticket->group].inflight > 0)
 		limits->groups[ticket->group].inflight--;
-	LWLockRelease(esi_lock(ESI_LOCK_LIMITS));
+	LWLockRelease(&limits->lock);
 	ticket->base = ticket->group = -1;
 }
 
@@ -466,9 +471,9 @@ esi_limits(PG_FUNCTION_ARGS)
 	if (limits == NULL)
 		PG_RETURN_VOID();
 	copy = palloc(sizeof(EsiLimitsShared));
-	LWLockAcquire(esi_lock(ESI_LOCK_LIMITS), LW_SHARED);
+	LWLockAcquire(&limits->lock, LW_SHARED);
 	memcpy(copy, limits, sizeof(EsiLimitsShared));
-	LWLockRelease(esi_lock(ESI_LOCK_LIMITS));
+	LWLockRelease(&limits->lock);
 
 	for (int i = 0; i < ESI_LIMIT_BASES; i++)
 	{
@@ -526,7 +531,7 @@ esi_limits_reset(PG_FUNCTION_ARGS)
 {
 	if (limits == NULL)
 		PG_RETURN_VOID();
-	LWLockAcquire(esi_lock(ESI_LOCK_LIMITS), LW_EXCLUSIVE);
+	LWLockAcquire(&limits->lock, LW_EXCLUSIVE);
 	for (int i = 0; i < ESI_LIMIT_BASES; i++)
 	{
 		int			inflight = limits->bases[i].inflight;
@@ -548,6 +553,6 @@ esi_limits_reset(PG_FUNCTION_ARGS)
 		r->blocked_until = 0;
 		r->next_paced = 0;
 	}
-	LWLockRelease(esi_lock(ESI_LOCK_LIMITS));
+	LWLockRelease(&limits->lock);
 	PG_RETURN_VOID();
 }

@@ -46,4 +46,8 @@ extern void esi_limits_reply(EsiLimitTicket *ticket, const char *base_url,
 							 const char *route_group, EsiTransfer *t);
 extern void esi_limits_abandon(EsiLimitTicket *ticket);
 
+/* its part of shared memory, set up by shmem.c when the server starts */
+extern Size esi_limits_shmem_size(void);
+extern void esi_limits_shmem_init(void);
+
 #endif							/* ESI_THROTTLE_H */

@@ -17,6 +17,16 @@ Routes (every reply is JSON; keep-alive unless said otherwise):
                           long (201 digits), longtwice (127 digits, twice)
   /big/<mode>?kb=N        a body of about N kB: mode length (Content-Length),
                           chunked, or gzip (Content-Encoding: gzip)
+  /gzip/<kind>            3000 records {"id", "v"} (about 600 kB of JSON), in
+                          gzip when asked for it (else plain): ok; two (two
+                          gzip members, the last one small); identity
+                          (Content-Encoding: identity); broken ones: corrupt
+                          (flipped bytes), isize_small / isize_big (a trailer
+                          that lies about the length), crc (a wrong CRC),
+                          trunc (cut short), garbage (bytes after the end),
+                          br (Content-Encoding: br), bomb (4 MB of JSON whose
+                          trailer says 10 bytes); err404 (a 404 whose gzip
+                          body is ESI's error)
   /ratelimit/<kind>       forever (429, Retry-After: 1), noheader (429 without
                           Retry-After), date (429 with Retry-After as an HTTP
                           date 2 s ahead, then 200 once that time has come),
@@ -42,6 +52,7 @@ import email.utils
 import gzip
 import json
 import socket
+import struct
 import sys
 import threading
 import time
@@ -119,6 +130,44 @@ class Hostile:
             out.append(b"0\r\n\r\n")
             return out
         return [response(404, json_body({"error": "no such mode"}))]
+
+    def gzip_reply(self, kind, accept_gzip):
+        recs = [{"id": i, "v": "r%d-%s%s" % (i, "\u00e9" * (i % 7), "x" * 150)} for i in range(3000)]
+        body = json_body(recs)
+        if kind == "identity":
+            return [response(200, body, [("Content-Encoding", "identity")])]
+        if kind == "err404":
+            err = json_body({"error": "gone fishing"})
+            if not accept_gzip:
+                return [response(404, err)]
+            return [response(404, gzip.compress(err), [("Content-Encoding", "gzip")])]
+        if not accept_gzip:
+            return [response(200, body)]
+        gz = gzip.compress(body)
+        if kind == "ok":
+            wire = gz
+        elif kind == "two":
+            wire = gzip.compress(body[:-20]) + gzip.compress(body[-20:])
+        elif kind == "corrupt":
+            wire = gz[:40] + bytes(b ^ 0x55 for b in gz[40:80]) + gz[80:]
+        elif kind == "isize_small":
+            wire = gz[:-4] + struct.pack("<I", 10)
+        elif kind == "isize_big":
+            wire = gz[:-4] + struct.pack("<I", len(body) + 1000)
+        elif kind == "crc":
+            wire = gz[:-8] + struct.pack("<I", 12345) + gz[-4:]
+        elif kind == "trunc":
+            wire = gz[:-20]
+        elif kind == "garbage":
+            wire = gz + b"xyz"
+        elif kind == "br":
+            return [response(200, b"\x1b\x00\x00\x00garbage", [("Content-Encoding", "br")])]
+        elif kind == "bomb":
+            big = json_body([{"id": i, "v": "x" * 1000} for i in range(4000)])
+            wire = gzip.compress(big)[:-4] + struct.pack("<I", 10)
+        else:
+            return [response(404, json_body({"error": "no such scenario"}))]
+        return [response(200, wire, [("Content-Encoding", "gzip")])]
 
     def ratelimit(self, kind, q):
         err = json_body({"error": "rate limited"})
@@ -212,6 +261,8 @@ class Hostile:
             return self.xpages(parts[1], q)
         if parts[0] == "big" and len(parts) == 2:
             return self.big(parts[1], q, accept_gzip)
+        if parts[0] == "gzip" and len(parts) == 2:
+            return self.gzip_reply(parts[1], accept_gzip)
         if parts[0] == "ratelimit" and len(parts) == 2:
             return self.ratelimit(parts[1], q)
         if parts[0] == "cursor" and len(parts) == 2:

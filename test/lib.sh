@@ -13,7 +13,7 @@ ESI_PG_BIN=/usr/lib/postgresql/$ESI_PG_VERSION/bin
 ESI_PG_CONFIG=$ESI_PG_BIN/pg_config
 ESI_PACKAGES=(
 	postgresql-15 postgresql-server-dev-15 postgresql-15-cron
-	libcurl4-openssl-dev libjson-c-dev zlib1g-dev
+	libcurl4-openssl-dev libjson-c-dev libdeflate-dev
 	pkg-config make gcc python3 curl ca-certificates
 )
 

@@ -66,6 +66,15 @@ bench_script_timed() {
 	} >>"$BENCH_SCRIPT"
 }
 
+# bench_script_cold LABEL SQL [SHELL-COMMAND] - like bench_script_timed,
+# with esi_fdw's response cache emptied first (untimed; \gset keeps its
+# result out of the parsed output): the scan finds nothing cached.
+BENCH_CLEAR='SELECT esi.cache_clear() AS bench_cleared \gset'
+bench_script_cold() {
+	printf '%s\n' "$BENCH_CLEAR" >>"$BENCH_SCRIPT"
+	bench_script_timed "$@"
+}
+
 # bench_script_plain LABEL SQL - like bench_script_timed, without \timing.
 bench_script_plain() {
 	printf '\\echo @@ %s\n%s;\n' "$1" "$2" >>"$BENCH_SCRIPT"
@@ -159,6 +168,16 @@ bench_pages() {
 		tr -d '\r' | awk -F': *' 'tolower($1) == "x-pages" { print $2 }')
 	case $n in '' | *[!0-9]*) bench_die "no X-Pages for region $1" ;; esac
 	printf '%s\n' "$n"
+}
+
+# bench_fresh_for REGION - seconds until the Expires of the region's orders
+# (page 1), as the simulator sends it: how long a cached reply stays fresh.
+bench_fresh_for() {
+	local exp
+	exp=$(curl -sSf -D - -o /dev/null "$ESI_SIM_URL/markets/$1/orders?order_type=all&page=1" |
+		tr -d '\r' | awk 'tolower($0) ~ /^expires:/ { sub(/^[^:]*: */, ""); print }')
+	exp=$(date -d "$exp" +%s 2>/dev/null) || bench_die "no Expires for region $1"
+	echo $((exp - $(date +%s)))
 }
 
 # Summary rows: bench_row NAME VALUE TARGET VERDICT

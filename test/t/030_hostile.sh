@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # test/t/030_hostile.sh - esi_fdw against a rude server (test/hostile_server.py):
-# absurd and malformed X-Pages, oversized replies, 429 forever and with an
-# HTTP-date Retry-After, cursor walks that loop or smuggle query syntax,
-# a response smuggled after a body, control characters bound for the wire,
-# and a from_id walk under LIMIT.
+# absurd and malformed X-Pages, oversized replies, gzip bodies good and
+# broken, 429 forever and with an HTTP-date Retry-After, cursor walks that
+# loop or smuggle query syntax, a response smuggled after a body, control
+# characters bound for the wire, and a from_id walk under LIMIT.
 #
 # Needs PGHOST, PGPORT, PGUSER (a cluster with esi_fdw installed); TEST_DIR
 # is a scratch directory. Starts the hostile server on a free loopback port
@@ -97,6 +97,12 @@ CREATE FOREIGN TABLE h_walk_noid (id bigint, n integer)
 CREATE FOREIGN TABLE h_smuggle (kind text OPTIONS (param 'path'), id bigint, v text)
   SERVER hostile OPTIONS (route '/smuggle/{kind}');
 CREATE FOREIGN TABLE h_plain (id bigint, v text) SERVER hostile OPTIONS (route '/plain');
+CREATE FOREIGN TABLE h_gzip (kind text OPTIONS (param 'path'), id bigint, v text)
+  SERVER hostile OPTIONS (route '/gzip/{kind}');
+CREATE SERVER hostile_plain FOREIGN DATA WRAPPER esi_fdw
+  OPTIONS (base_url '$URL', compression 'off');
+CREATE FOREIGN TABLE h_gzip_plain (kind text OPTIONS (param 'path'), id bigint, v text)
+  SERVER hostile_plain OPTIONS (route '/gzip/{kind}');
 ALTER DATABASE $DB SET esi_fdw.retry_delay = '10ms';
 EOF
 then
@@ -180,6 +186,59 @@ check "... and the same session's next query reads a clean reply (connection not
 q big_small "SET esi_fdw.max_reply_size = '1MB'" \
 	"SELECT count(*) > 0 FROM h_big WHERE mode = 'chunked' AND kb = 512"
 expect_out big_small "t" "a 512 kB reply under the limit is read"
+
+# --- gzip ---------------------------------------------------------------------------------------
+# hs_accept PATH - the Accept-Encoding of every logged request of PATH, one a line
+hs_accept() {
+	hs /_log | python3 -c '
+import json, sys
+for r in json.load(sys.stdin):
+    if r["path"] == sys.argv[1]:
+        print(r["headers"].get("accept-encoding", "none"))' "$1"
+}
+# same_as_plain KIND - rows of h_gzip for KIND against h_gzip_plain for 'ok'
+# (no compression), EXCEPT ALL both ways
+same_as_plain() {
+	printf "SELECT count(*) FROM h_gzip WHERE kind = '%s'
+UNION ALL SELECT count(*) FROM (SELECT id, v FROM h_gzip WHERE kind = '%s'
+  EXCEPT ALL SELECT id, v FROM h_gzip_plain WHERE kind = 'ok') a
+UNION ALL SELECT count(*) FROM (SELECT id, v FROM h_gzip_plain WHERE kind = 'ok'
+  EXCEPT ALL SELECT id, v FROM h_gzip WHERE kind = '%s') b" "$1" "$1" "$1"
+}
+hs /_reset >/dev/null
+q gzip_ok "$(same_as_plain ok)"
+expect_out gzip_ok "3000
+0
+0" "a gzip reply (inflated by esi_fdw) gives exactly the rows of the same reply without compression"
+check "... asked with Accept-Encoding: gzip, and without it when compression is off" \
+	test "$(hs_accept /gzip/ok | sort | uniq -c | awk '{ printf "%s:%s ", $2, $1 }')" = "gzip:3 none:2 "
+q gzip_two "$(same_as_plain two)"
+expect_out gzip_two "3000
+0
+0" "two gzip members, the trailer telling only the last one's length: every row, inflated in a grown buffer"
+q gzip_identity "$(same_as_plain identity)"
+expect_out gzip_identity "3000
+0
+0" "Content-Encoding: identity passes the body through"
+for kind in corrupt isize_small isize_big crc trunc garbage; do
+	hs /_reset >/dev/null
+	q "gzip_$kind" "SET esi_fdw.max_retries = 1" "SELECT count(*) FROM h_gzip WHERE kind = '$kind'" \
+		"SELECT v FROM h_plain"
+	expect_error "gzip_$kind" HV00N 'DETAIL:  corrupt gzip body \(2 attempts\)' \
+		"a broken gzip body ($kind) fails like a broken reply: retried, then HV00N naming the corrupt body"
+	check "... after 1 + esi_fdw.max_retries requests, and the session's next query reads its own reply" \
+		test "$(hs_count /gzip/$kind)" = 2 -a "$(cat "$TEST_DIR/gzip_$kind.out")" = good
+done
+q gzip_br "SET esi_fdw.max_retries = 1" "SELECT count(*) FROM h_gzip WHERE kind = 'br'"
+expect_error gzip_br HV00N 'unsupported Content-Encoding "br"' \
+	"a coding esi_fdw did not ask for (br) fails the transfer (HV00N), naming it"
+q gzip_bomb "SET esi_fdw.max_reply_size = '1MB'" "SELECT count(*) FROM h_gzip WHERE kind = 'bomb'"
+expect_error gzip_bomb 54000 'HINT:  .*esi_fdw.max_reply_size' \
+	"18 kB of gzip inflating to 4 MB, its trailer saying 10 bytes: stopped at esi_fdw.max_reply_size (54000)"
+q gzip_err404 "SELECT count(*) FROM h_gzip WHERE kind = 'err404'"
+expect_error gzip_err404 HV000 'HTTP 404.*|ESI said: gone fishing' \
+	"a 404 with a gzip body: the error shows ESI's message, inflated"
+check "... (DETAIL: ESI said: gone fishing)" grep -q 'ESI said: gone fishing' "$TEST_DIR/gzip_err404.err"
 
 # --- 429 -------------------------------------------------------------------------------------
 hs /_reset >/dev/null
