@@ -3,11 +3,14 @@
 
 Serves EVE Online's ESI routes over loopback with deterministic data and
 ESI's wire behaviour (X-Pages, ETag/304, Expires, gzip, error limit, rate
-limits), plus /_sim/ control routes for faults and inspection.  See
-test/sim/ for the parts.
+limits), EVE SSO (login.eveonline.com's endpoints, on the same port),
+plus /_sim/ control routes for faults and inspection.  See test/sim/ for
+the parts (EVE SSO: test/sim/sso.py).
 
     python3 test/esi_sim.py [--host 127.0.0.1] [--port 0] [--seed 1]
         [--port-file PATH] [--catalog PATH] [--forge-pages 411] [--quiet]
+        [--sso-client ID[:SECRET]]... [--sso-redirect-uri URI]...
+        [--sso-access-ttl 1200]
     python3 test/esi_sim.py --write-csv FILE --region 10000002 [--seed 1]
     python3 test/esi_sim.py --self-test
 """
@@ -47,11 +50,26 @@ def parse_args(argv):
     p.add_argument("--write-csv", metavar="FILE",
                    help="write the orders of --region as CSV and exit")
     p.add_argument("--region", type=int, default=10000002)
+    p.add_argument("--sso-client", action="append", default=[], metavar="ID[:SECRET]",
+                   help="register an SSO application (confidential with a secret)")
+    p.add_argument("--sso-redirect-uri", action="append", default=[], metavar="URI",
+                   help="another callback URL every SSO application accepts")
+    p.add_argument("--sso-access-ttl", type=int, default=1200, metavar="SECONDS",
+                   help="lifetime of the SSO access tokens (default 1200)")
     p.add_argument("--self-test", action="store_true",
                    help="check the simulator's own behaviour (prints TAP) and exit")
     a = p.parse_args(argv)
     if not 1 <= a.forge_pages <= 3000:
         p.error("--forge-pages must be between 1 and 3000")
+    if a.sso_access_ttl < 2:
+        p.error("--sso-access-ttl must be at least 2")
+    clients = []
+    for c in a.sso_client:
+        cid, _, secret = c.partition(":")
+        if not cid:
+            p.error("--sso-client needs a client id")
+        clients.append((cid, secret or None))
+    a.sso_client = clients
     return a
 
 
@@ -101,7 +119,9 @@ def main(argv=None):
         from sim import selftest
         return selftest.run(world, table, a.forge_pages)
 
-    server = SimServer((a.host, a.port), world, table, State(), SsoAuthority(), a.quiet)
+    sso = SsoAuthority(a.seed, {s for r in table.routes.values() for s in r.scopes},
+                       a.sso_client, a.sso_redirect_uri, a.sso_access_ttl)
+    server = SimServer((a.host, a.port), world, table, State(), sso, a.quiet)
     host, port = server.server_address[:2]
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

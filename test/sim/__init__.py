@@ -12,8 +12,12 @@ The package is split by concern:
     fuzz       random JSON pages for the decoder's differential test
     routes     request handlers that turn a matched route into a body
     limits     error limit, rate-limit buckets, faults and global settings
-    sso        authorization checks for SSO routes
-    control    the /_sim/ control routes
+    sso        EVE SSO (metadata, authorize, token, revoke, JWKS) and the
+               bearer-token checks of ESI's authenticated routes
+    rsa        RSA keys, RS256 signatures and JWTs with Python integers
+    private    data of the authenticated routes that follows the SSO state
+               (roles, members, versioned assets)
+    control    the /_sim/ control routes (/_sim/sso/... are in sso)
     server     the HTTP/1.1 server and the wire behaviour (caching headers,
                304, gzip, faults on the socket)
 

@@ -2,7 +2,8 @@
 
 Every answer is a JSON array of flat objects so that esi_fdw itself can read
 them as foreign tables (except /_sim/fuzz/N, a raw decoder test body).
-Control requests are not logged and not limited.
+Control requests are not logged and not limited.  The SSO controls,
+/_sim/sso/..., are described in sso.py; /_sim/reset leaves SSO alone.
 
 /_sim/fault?path=PREFIX&kind=KIND[&page=N][&count=N][&...] arms a fault for
 the requests whose path starts with PREFIX (and whose page is N, when
@@ -89,9 +90,14 @@ def _walk(q):
             for i in ids[:50]]
 
 
-def handle(name, q, state, table):
+def handle(name, q, state, table, sso=None):
     """Returns (status, list of dicts)."""
     try:
+        if sso is not None and name.startswith("sso/"):
+            try:
+                return sso.control(name[4:], q, _int, _bool)
+            except ValueError as e:
+                raise ControlError(str(e))
         if name == "requests":
             return 200, state.since(_int(q, "since", 0))
         if name == "reset":

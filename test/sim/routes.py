@@ -34,10 +34,13 @@ class Fail(Exception):
 
 
 class Reply:
-    __slots__ = ("body", "pages", "language")
+    """modified: when the data changed (epoch), for data a test changes
+    (Last-Modified is then at least that)."""
+    __slots__ = ("body", "pages", "language", "modified")
 
-    def __init__(self, body, pages=None, language=None):
+    def __init__(self, body, pages=None, language=None, modified=None):
         self.body, self.pages, self.language = body, pages, language
+        self.modified = modified
 
 
 def language(route, req):
@@ -71,7 +74,9 @@ class World:
         self._objects = {}
         self._olock = threading.Lock()
         self._generic = BodyCache(128 << 20)
-        self.walks = {}                        # character id -> [(id, record JSON)]
+        self.walks = {}                        # walk key -> [(id, record JSON)]
+        self.asset_lists = {}                  # (owner, version) -> asset records
+        self.sso = None                        # the SSO state (set by the server)
         self.compat_dates = ["2020-01-01"]     # replaced from the route table
         regions = sorted(universe.regions)
         self.regions_body = json_array([str(r) for r in regions])
@@ -455,12 +460,16 @@ def translated(w, route, req):
 
 def wallet_transactions(w, route, req):
     """A from_id walk as ESI documents it: the newest transactions first, at
-    most per_page a reply, from_id inclusive (so a walk ends when only the
-    record asked from comes back)."""
-    cid = req.args["character_id"]
-    recs = w.walks.get(cid)
+    most per_page (2500) a reply, from_id inclusive (so a walk ends when
+    only the record asked from comes back).  A character's, or a
+    corporation wallet division's."""
+    if "character_id" in req.args:
+        key = "transactions:%d" % req.args["character_id"]
+    else:
+        key = "transactions:corp:%d:%d" % (req.args["corporation_id"], req.args["division"])
+    recs = w.walks.get(key)
     if recs is None:
-        rng = make_rng(w.u.seed, "transactions:%d" % cid)
+        rng = make_rng(w.u.seed, key)
         n, first = 4000 + rng.below(2000), 5_000_000_000 + rng.below(10_000_000)
         ids = sorted((first + 3 * i + rng.below(3) for i in range(n)), reverse=True)
         item = w.gen.deref(route.response)["items"]
@@ -468,11 +477,11 @@ def wallet_transactions(w, route, req):
                                           depth=1, fixed={"transaction_id": tid})))
                 for tid in ids]
         with w._olock:
-            recs = w.walks.setdefault(cid, recs)
+            recs = w.walks.setdefault(key, recs)
     from_id = req.args.get("from_id")
     if from_id is not None:
         recs = [r for r in recs if r[0] <= from_id]
-    return Reply(json_array([r[1] for r in recs[:route.per_page]]))
+    return Reply(json_array([r[1] for r in recs[:route.per_page or 2500]]))
 
 
 HANDLERS = {
@@ -494,6 +503,7 @@ HANDLERS = {
     "/universe/categories/{category_id}": translated,
     "/meta/compatibility-dates": meta_compat_dates,
     "/characters/{character_id}/wallet/transactions": wallet_transactions,
+    "/corporations/{corporation_id}/wallets/{division}/transactions": wallet_transactions,
 }
 
 
@@ -530,5 +540,15 @@ def build_table(catalog_routes=()):
             continue
         if r.paging == "pages" and "page" not in r.params:
             r.params["page"] = PAGE
+        if r.path in HANDLERS:
+            r.handler, r.builtin = HANDLERS[r.path], True
         table.add(r)
     return table
+
+
+# The handlers of the authenticated routes read the SSO state (characters,
+# roles, asset versions); they live in private.py, which uses Reply and
+# the helpers above.
+from . import private  # noqa: E402
+
+HANDLERS.update(private.HANDLERS)

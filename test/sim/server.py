@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import catalog as cat
 from . import control
+from . import sso as sso_mod
 from .body import Body
 from .limits import token_cost
 from .routes import Fail, generic
@@ -134,9 +135,12 @@ def _malformed(raw):
 
 
 class Outcome:
-    """What to send: status, body bytes, and the headers that depend on it."""
+    """What to send: status, body bytes, and the headers that depend on it.
+    plain: an SSO answer, without ESI's limit and request-id headers;
+    modified: when the data last changed (epoch), if later than the cache
+    period's start (assets bumped by a test)."""
     __slots__ = ("status", "body", "raw", "pages", "route", "cacheable", "headers", "fault",
-                 "ctype", "language")
+                 "ctype", "language", "plain", "modified")
 
     def __init__(self, status, body=None, raw=None, pages=None, route=None, cacheable=False):
         self.status, self.body, self.raw, self.pages = status, body, raw, pages
@@ -145,6 +149,8 @@ class Outcome:
         self.fault = None
         self.ctype = JSON_TYPE
         self.language = None
+        self.plain = False
+        self.modified = None
 
 
 class SimServer(ThreadingHTTPServer):
@@ -154,6 +160,7 @@ class SimServer(ThreadingHTTPServer):
 
     def __init__(self, addr, world, table, state, sso, quiet=False):
         self.world, self.table, self.state, self.sso = world, table, state, sso
+        world.sso = sso
         self.quiet = quiet
         self.start_time = time.time()
         super().__init__(addr, Handler)
@@ -193,14 +200,18 @@ class Handler(BaseHTTPRequestHandler):
             n = int(self.headers.get("Content-Length") or 0)
         except ValueError:
             return self.send_error(400, "Invalid Content-Length")
-        if n > 0:
-            self.rfile.read(n)      # keep the connection in step
+        # read the body even when unused, to keep the connection in step
+        payload = self.rfile.read(n) if n > 0 else b""
         split = urlsplit(self.path)
         raw_path, qs = unquote(split.path) or "/", split.query
         if raw_path.startswith("/_sim/"):
             return self._control(raw_path[6:], qs, method)
 
         srv, st = self.server, self.server.state
+        self._bucket = self.client_address[0]
+        sso_kind = sso_mod.SSO_PATHS.get(raw_path)
+        if sso_kind is not None:
+            return self._sso(sso_kind, method, raw_path, qs, payload)
         path = _normalize(raw_path)
         query = parse_qs(qs, keep_blank_values=True)
         pv = query.get("page", [None])[0]
@@ -244,6 +255,36 @@ class Handler(BaseHTTPRequestHandler):
             out.fault = fault
         self._finish(entry, method, out, ip, now)
 
+    def _sso(self, kind, method, raw_path, qs, payload):
+        """An EVE SSO endpoint (sim/sso.py): latency and the socket and
+        status faults apply, ESI's limits do not."""
+        st = self.server.state
+        delay = st.settings.latency_ms + st.take_faults(raw_path, None, latency=True)[0]
+        entry = self._log_start(method, raw_path, qs, None, delay)
+        if delay:
+            time.sleep(delay / 1000.0)
+        now = time.time()
+        fault = st.take_faults(raw_path, None, latency=False)[1]
+        if fault is not None and fault.kind == "reset":
+            return self._reset(entry, None)
+        if fault is not None and fault.kind in ("status", "redirect"):
+            out = self._fault_outcome(fault, None, raw_path, qs)
+        else:
+            host = self.headers.get("Host") or "%s:%d" % self.server.server_address[:2]
+            try:
+                status, ctype, body, headers = self.server.sso.http(
+                    kind, method, qs, self.headers, payload, "http://" + host)
+            except Exception:
+                traceback.print_exc()
+                status, ctype, body, headers = 500, JSON_TYPE, _error_body(
+                    500, "Internal server error"), []
+            out = Outcome(status, raw=body)
+            out.ctype, out.headers = ctype, headers
+        out.plain = True
+        if fault is not None and fault.kind not in ("latency",):
+            out.fault = fault
+        self._finish(entry, method, out, self.client_address[0], now, count=False)
+
     def _process(self, method, route, pparams, path, query, ip, now, fault=None):
         srv, st = self.server, self.server.state
         if route is None:
@@ -263,16 +304,21 @@ class Handler(BaseHTTPRequestHandler):
             return Outcome(404, raw=_error_body(404, "Not found"), route=route)
         if method not in ("GET", "HEAD"):
             return Outcome(405, raw=_error_body(405, "Method not allowed"), route=route)
+        # An authenticated request's rate-limit bucket is its application
+        # and character, as on ESI; anything else is the client's address.
+        auth = srv.sso.check(route, self.headers, pparams)
+        if auth.bucket is not None:
+            self._bucket = auth.bucket
         if route.rate_group is not None:
             limit, window = st.bucket_limits(route)
-            ok, _, retry = st.rate_check(route.rate_group, ip, limit, window, now)
+            ok, _, retry = st.rate_check(route.rate_group, self._bucket, limit, window, now)
             if not ok:
                 out = Outcome(429, raw=_error_body(429, "Too many requests"), route=route)
                 out.headers.append(("Retry-After", str(retry)))
                 return out
-        denied = srv.sso.check(route, self.headers, pparams)
-        if denied is not None:
-            return Outcome(denied[0], raw=_error_body(denied[0], denied[1]), route=route)
+        if auth.denied is not None:
+            status, message, extra = auth.denied
+            return Outcome(status, raw=_error_body(status, message, extra), route=route)
         try:
             args = cat.parse_args(route, pparams, query)
         except cat.ParamError as e:
@@ -288,6 +334,7 @@ class Handler(BaseHTTPRequestHandler):
             return Outcome(e.status, raw=_error_body(e.status, e.message, e.extra), route=route)
         out = Outcome(200, body=reply.body, pages=reply.pages, route=route, cacheable=True)
         out.language = reply.language
+        out.modified = reply.modified
         return out
 
     def _fault_outcome(self, fault, route, raw_path, qs):
@@ -338,6 +385,8 @@ class Handler(BaseHTTPRequestHandler):
         if out.cacheable:
             lm, exp = cache_times(route, now, srv.start_time, st.settings.cache_refresh)
             lm += st.lm_shift(self._path)
+            if out.modified is not None:
+                lm = max(lm, int(out.modified))
             pages = out.pages
             if kind == "xpages":
                 # The resource refreshed under the client: newer Last-Modified,
@@ -371,18 +420,20 @@ class Handler(BaseHTTPRequestHandler):
             if not_modified:
                 status = 304
             payload = body.raw
-        headers.append(("X-Esi-Request-Id", str(uuid.uuid4())))
+        if not out.plain:
+            headers.append(("X-Esi-Request-Id", str(uuid.uuid4())))
         headers += out.headers
 
         # Pay for the response: tokens for grouped routes, the error budget
         # otherwise.  A 420 always speaks of the error limit.  Some 429s come
         # from limiters in front of ESI without the rate-limit headers.
         bare_429 = kind == "rate_limit" and fault.retry_format == "none"
-        if bare_429:
+        if bare_429 or out.plain:
             pass
         elif status != 420 and route is not None and route.rate_group is not None:
             limit, window = st.bucket_limits(route)
-            used = st.rate_charge(route.rate_group, ip, limit, window, token_cost(status), now)
+            used = st.rate_charge(route.rate_group, self._bucket, limit, window,
+                                  token_cost(status), now)
             headers += [("X-Ratelimit-Group", route.rate_group),
                         ("X-Ratelimit-Limit", "%d/%s" % (limit, cat.window_text(window))),
                         ("X-Ratelimit-Remaining", str(max(0, limit - used))),
@@ -503,7 +554,8 @@ class Handler(BaseHTTPRequestHandler):
     def _log_start(self, method, raw_path, qs, page, delay):
         h = self.headers
         entry = {
-            "seq": 0, "method": method, "path": raw_path, "query": qs, "page": page,
+            "seq": 0, "method": method, "path": raw_path,
+            "query": sso_mod.redact_query(qs), "page": page,
             "status": None, "bytes": 0,
             # the client's port names the TCP connection: shows keep-alive reuse
             "conn": self.client_address[1],
@@ -533,7 +585,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _control(self, name, qs, method):
         status, rows = control.handle(name.strip("/"), parse_qs(qs, keep_blank_values=True),
-                                      self.server.state, self.server.table)
+                                      self.server.state, self.server.table, self.server.sso)
         # bytes are a body to send as it is (the decoder's fuzz cases)
         data = rows if isinstance(rows, bytes) else json.dumps(rows, separators=(",", ":")).encode()
         self._write(status, [("Date", http_date(time.time())), ("Content-Type", JSON_TYPE),
