@@ -215,11 +215,19 @@ esi_cluster_start() {
 		echo "log_line_prefix = '%m [%p] %q%a '"
 		echo "log_min_messages = warning"
 		echo "shared_preload_libraries = 'esi_fdw'"
+		# a hot standby can be streamed from it (esi_standby_start)
+		echo "wal_level = replica"
+		echo "max_wal_senders = 4"
 		if [ -n "${ESI_CLUSTER_EXTRA_CONF:-}" ]; then
 			printf '%s\n' "$ESI_CLUSTER_EXTRA_CONF"
 		fi
 	} >"$conf"
 	esi_is_root && chown postgres:postgres "$conf"
+	# replication over the unix socket (initdb -A trust writes this line;
+	# make sure of it for clusters created otherwise)
+	if ! grep -Eq '^local[[:space:]]+replication[[:space:]]+all[[:space:]]+trust' "$dir/data/pg_hba.conf"; then
+		printf 'local   replication     all                                     trust\n' >>"$dir/data/pg_hba.conf"
+	fi
 
 	esi_log "starting the cluster in $dir (socket $dir/sock, port $port)"
 	if ! esi_as_pg "$ESI_PG_BIN/pg_ctl" start -D "$dir/data" -l "$dir/log/postgresql.log" -w -t 120 -s; then
@@ -238,6 +246,141 @@ esi_cluster_stop() {
 		esi_log "stopping the cluster in $dir"
 		esi_as_pg "$ESI_PG_BIN/pg_ctl" stop -D "$dir/data" -m fast -w -t 60 -s \
 			|| esi_as_pg "$ESI_PG_BIN/pg_ctl" stop -D "$dir/data" -m immediate -w -s
+	fi
+}
+
+# ---------------------------------------------------------------------------
+# Hot standby of a test cluster
+#
+# Layout of a standby directory DIR (like a cluster's): DIR/data, DIR/sock,
+# DIR/log/postgresql.log.
+
+# Set by esi_standby_start.
+ESI_STANDBY_DIR=
+ESI_STANDBY_PORT=
+
+# esi_standby_primary - prints "SOCKDIR PORT" of the primary: the cluster of
+# esi_cluster_start in this shell, else PGHOST/PGPORT (a test in test/t).
+esi_standby_primary() {
+	if [ -n "$ESI_CLUSTER_DIR" ] && [ -n "$ESI_CLUSTER_PORT" ]; then
+		printf '%s %s\n' "$ESI_CLUSTER_DIR/sock" "$ESI_CLUSTER_PORT"
+	elif [ -n "${PGHOST:-}" ] && [ -n "${PGPORT:-}" ]; then
+		printf '%s %s\n' "$PGHOST" "$PGPORT"
+	else
+		return 1
+	fi
+}
+
+# esi_standby_start DIR [PRIMARY_SOCKDIR PRIMARY_PORT]
+# Clones the primary (default: see esi_standby_primary) with pg_basebackup -R
+# over its unix socket into DIR/data (wiped first) and starts it as a hot
+# standby streaming from it, on the primary's port + 1, with esi_fdw
+# preloaded like the primary. Returns when it accepts connections. Sets
+# ESI_STANDBY_DIR and ESI_STANDBY_PORT.
+esi_standby_start() {
+	local dir psock pport port conf primary
+	dir=$(esi_cluster_dir "$1") || return 1
+	if [ $# -ge 3 ]; then
+		psock=$2 pport=$3
+	else
+		primary=$(esi_standby_primary) || esi_die "esi_standby_start: no primary (start a cluster or set PGHOST/PGPORT)"
+		psock=${primary% *} pport=${primary#* }
+	fi
+	port=$((pport + 1))
+
+	if esi_cluster_running "$dir"; then
+		esi_as_pg "$ESI_PG_BIN/pg_ctl" stop -D "$dir/data" -m fast -w -s || true
+	fi
+	rm -rf "$dir/data"
+	mkdir -p "$dir/sock" "$dir/log" || esi_die "cannot create $dir"
+	if esi_is_root; then
+		chmod 755 "$(dirname "$dir")" 2>/dev/null || true
+		chown -R postgres:postgres "$dir"
+	fi
+	chmod 755 "$dir" "$dir/sock" "$dir/log"
+
+	esi_log "cloning the primary ($psock, port $pport) into $dir/data"
+	esi_as_pg "$ESI_PG_BIN/pg_basebackup" -h "$psock" -p "$pport" -U postgres \
+		-D "$dir/data" -R -X stream -c fast --no-sync >"$dir/log/basebackup.log" 2>&1 || {
+		tail -n 30 "$dir/log/basebackup.log" >&2
+		esi_warn "pg_basebackup failed"
+		return 1
+	}
+	# the copied esi_fdw_test.conf names the primary's port and socket
+	conf=$dir/data/esi_fdw_test.conf
+	{
+		echo "# written by test/lib.sh (esi_standby_start)"
+		echo "listen_addresses = ''"
+		echo "port = $port"
+		echo "unix_socket_directories = '$dir/sock'"
+		echo "unix_socket_permissions = 0777"
+		echo "fsync = off"
+		echo "lc_messages = 'C'"
+		echo "log_line_prefix = '%m [%p] %q%a '"
+		echo "log_min_messages = warning"
+		echo "shared_preload_libraries = 'esi_fdw'"
+		echo "hot_standby = on"
+		echo "hot_standby_feedback = on"
+		echo "wal_level = replica"
+		echo "max_wal_senders = 4"
+	} >"$conf"
+	esi_is_root && chown postgres:postgres "$conf"
+	[ -f "$dir/data/standby.signal" ] || esi_die "pg_basebackup -R wrote no standby.signal"
+
+	esi_log "starting the hot standby in $dir (socket $dir/sock, port $port)"
+	if ! esi_as_pg "$ESI_PG_BIN/pg_ctl" start -D "$dir/data" -l "$dir/log/postgresql.log" -w -t 120 -s; then
+		tail -n 30 "$dir/log/postgresql.log" >&2
+		esi_warn "the standby in $dir did not start"
+		return 1
+	fi
+	ESI_STANDBY_DIR=$dir
+	ESI_STANDBY_PORT=$port
+}
+
+# esi_standby_catchup [PRIMARY_SOCKDIR PRIMARY_PORT] - waits (up to 120 s)
+# until the standby of esi_standby_start has replayed everything the primary
+# had written when called, e.g. tables created after the clone.
+esi_standby_catchup() {
+	local psock pport primary lsn i caught
+	[ -n "$ESI_STANDBY_DIR" ] || esi_die "esi_standby_catchup: no standby started"
+	if [ $# -ge 2 ]; then
+		psock=$1 pport=$2
+	else
+		primary=$(esi_standby_primary) || esi_die "esi_standby_catchup: no primary"
+		psock=${primary% *} pport=${primary#* }
+	fi
+	lsn=$("$ESI_PG_BIN/psql" -X -A -t -h "$psock" -p "$pport" -U postgres -d postgres \
+		-c "SELECT pg_current_wal_insert_lsn()") || return 1
+	for ((i = 0; i < 1200; i++)); do
+		caught=$(esi_standby_psql -A -t -d postgres \
+			-c "SELECT pg_last_wal_replay_lsn() >= '$lsn'::pg_lsn" 2>/dev/null) || caught=
+		[ "$caught" = t ] && return 0
+		sleep 0.1
+	done
+	esi_warn "the standby did not replay up to $lsn"
+	return 1
+}
+
+# esi_standby_psql [psql arguments...] - psql against the standby.
+esi_standby_psql() {
+	[ -n "$ESI_STANDBY_DIR" ] || esi_die "esi_standby_psql: no standby started"
+	"$ESI_PG_BIN/psql" -h "$ESI_STANDBY_DIR/sock" -p "$ESI_STANDBY_PORT" -U postgres \
+		-X -v ON_ERROR_STOP=1 "$@"
+}
+
+# esi_standby_stop DIR - stops the standby in DIR if it runs (its data stays
+# for inspection; esi_standby_start wipes it).
+esi_standby_stop() {
+	local dir
+	dir=$(esi_cluster_dir "$1" quiet) || return 1
+	if esi_cluster_running "$dir"; then
+		esi_log "stopping the standby in $dir"
+		esi_as_pg "$ESI_PG_BIN/pg_ctl" stop -D "$dir/data" -m fast -w -t 60 -s \
+			|| esi_as_pg "$ESI_PG_BIN/pg_ctl" stop -D "$dir/data" -m immediate -w -s
+	fi
+	if [ "$ESI_STANDBY_DIR" = "$dir" ]; then
+		ESI_STANDBY_DIR=
+		ESI_STANDBY_PORT=
 	fi
 }
 

@@ -14,6 +14,9 @@
 #    in the environment;
 # 5. prints a summary, stops the cluster and the simulator, and exits
 #    non-zero when anything failed.
+#
+# ESI_ONLY="047 050_cache" runs only the shell tests whose names start with
+# one of these words, and no pg_regress suite.
 set -euo pipefail
 umask 022
 export LC_ALL=C
@@ -90,8 +93,23 @@ run_regress() {
 	fi
 }
 
+# only_wanted NAME - true when ESI_ONLY is unset or names a prefix of NAME
+only_wanted() {
+	local w
+	[ -n "${ESI_ONLY:-}" ] || return 0
+	for w in $ESI_ONLY; do
+		[[ $1 == "$w"* ]] && return 0
+	done
+	return 1
+}
+
 # --- pg_regress -------------------------------------------------------------
-run_regress "make installcheck"
+if [ -n "${ESI_ONLY:-}" ]; then
+	ESI_SKIP_LATIN1=1
+	esi_log "ESI_ONLY is set: no pg_regress suite"
+else
+	run_regress "make installcheck"
+fi
 
 # --- pg_regress again, in a database that is not UTF-8 ---------------------------
 # ESI speaks UTF-8; a LATIN1 database must get converted text, and a clear
@@ -106,6 +124,7 @@ shopt -s nullglob
 for t in "$ESI_ROOT"/test/t/*; do
 	[ -f "$t" ] || continue
 	name=$(basename "$t")
+	only_wanted "$name" || continue
 	if [ -x "$t" ]; then
 		cmd=("$t")
 	elif [[ $name == *.sh ]]; then

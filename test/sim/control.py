@@ -29,9 +29,25 @@ until /_sim/reset).  Kinds and their parameters:
     error_limit    420; retry_after: X-ESI-Error-Limit-Reset
     rate_limit     429; retry_after (default 2) and retry_format=seconds|
                    date|none (none: no Retry-After, no rate-limit headers)
+
+/_sim/config?name=value... changes settings (see limits.Settings), among
+them cache_seconds=N: every route's cache period becomes N seconds, counted
+from now (Expires, Cache-Control max-age, also on 304); 0 or default
+restores each route's own.
+
+/_sim/error_limit[?remain=N][&reset=S][&ip=IP] shows, or sets, the error
+budget of the caller's IP (or IP): N errors left in a window that resets in
+S seconds (default: a whole error_window).  With N=0 every request is then
+answered 420 until the reset, as on ESI.
+
+/_sim/rate_limit?group=G[&remain=N][&retry_after=S][&ip=IP] shows, or sets,
+the bucket of group G for the caller's IP: N tokens left, the spending
+leaving the window after S seconds (default: a whole window).  With N=0 the
+group's next request is a 429 with Retry-After: S.
 """
 
 import base64
+import time
 
 from . import contract
 from .limits import FAULT_KINDS
@@ -90,8 +106,17 @@ def _walk(q):
             for i in ids[:50]]
 
 
-def handle(name, q, state, table, sso=None):
-    """Returns (status, list of dicts)."""
+def _group_limits(state, table, group):
+    """(limit, window) of a rate-limit group, from any route in it."""
+    for r in table.routes.values():
+        if r.rate_group == group:
+            return state.bucket_limits(r)
+    raise ControlError("no route is in rate-limit group %s" % group)
+
+
+def handle(name, q, state, table, ip="127.0.0.1", sso=None):
+    """Returns (status, list of dicts).  ip: the caller's address, whose
+    limits /_sim/error_limit and /_sim/rate_limit show and set by default."""
     try:
         if sso is not None and name.startswith("sso/"):
             try:
@@ -114,6 +139,12 @@ def handle(name, q, state, table, sso=None):
                     "compat_strict": _bool(q, "compat_strict", s.compat_strict),
                     "cache_refresh": _bool(q, "cache_refresh", s.cache_refresh),
                 }
+                cs = q.get("cache_seconds", [None])[0]
+                if cs is not None:
+                    # cache_seconds=default (or empty or 0) goes back to each route's own
+                    n = None if cs in ("", "default") else _int(q, "cache_seconds", None, 0)
+                    updates["cache_seconds"] = n or None
+                    s.cache_epoch = int(time.time())
                 rl = q.get("rate_limit", [None])[0]
                 if rl is not None:
                     # rate_limit=default (or empty) goes back to each group's own limit
@@ -122,6 +153,32 @@ def handle(name, q, state, table, sso=None):
                 for k, v in updates.items():
                     setattr(s, k, v)
                 return 200, [s.as_dict()]
+        if name == "error_limit":
+            who = q.get("ip", [None])[0] or ip
+            now = time.time()
+            remain = _int(q, "remain", None, 0)
+            if remain is not None:
+                left, reset = state.set_error_remain(who, remain, _int(q, "reset", None, 1), now)
+            else:
+                left, reset = state.error_status(who, now)
+            return 200, [{"ip": who, "remain": left, "reset": reset,
+                          "limit": state.settings.error_limit,
+                          "window": state.settings.error_window}]
+        if name == "rate_limit":
+            who = q.get("ip", [None])[0] or ip
+            group = q.get("group", [None])[0]
+            if not group:
+                raise ControlError("group must name a rate-limit group such as market-order")
+            limit, window = _group_limits(state, table, group)
+            now = time.time()
+            remain = _int(q, "remain", None, 0)
+            if remain is not None:
+                used = state.set_rate_remain(group, who, limit, window, remain,
+                                             _int(q, "retry_after", None, 1), now)
+            else:
+                used = state.rate_used(group, who, window, now)
+            return 200, [{"group": group, "ip": who, "limit": limit, "window": window,
+                          "used": used, "remaining": max(0, limit - used)}]
         if name == "fault":
             path = q.get("path", [None])[0]
             kind = q.get("kind", [None])[0]

@@ -21,7 +21,7 @@ FAULT_KINDS = ("latency", "status", "reset", "truncate", "cut", "stall", "chunke
 
 class Settings:
     FIELDS = ("latency_ms", "error_limit", "error_window", "rate_limit", "rate_window",
-              "compat_strict", "cache_refresh")
+              "compat_strict", "cache_refresh", "cache_seconds")
 
     def __init__(self):
         self.latency_ms = 0          # added to every non-control request
@@ -31,6 +31,11 @@ class Settings:
         self.rate_window = None      # seconds; None = the route's own (15 min)
         self.compat_strict = True    # 404 for routes newer than the request's compatibility date
         self.cache_refresh = False   # Last-Modified moves on each cache period (else fixed per run)
+        # Every route's cache period in seconds (None = the route's own).  Its
+        # periods start when it was set (cache_epoch), so a test knows when the
+        # replies it gets expire: cache_epoch + k * cache_seconds.
+        self.cache_seconds = None
+        self.cache_epoch = 0
 
     def as_dict(self):
         return {k: getattr(self, k) for k in self.FIELDS}
@@ -105,6 +110,17 @@ class State:
             e[1] += 1
             return self._error_status(ip, now)
 
+    def set_error_remain(self, ip, remain, reset, now):
+        """Start a window for ip now-ish with `remain` errors left and `reset`
+        seconds to go (default: a whole window): what ESI reports after other
+        software on the same IP has spent the rest."""
+        with self.lock:
+            s = self.settings
+            remain = max(0, min(s.error_limit, remain))
+            window_left = s.error_window if reset is None else reset
+            self.errors[ip] = [now - s.error_window + window_left, s.error_limit - remain]
+            return self._error_status(ip, now)
+
     # -- rate limit ------------------------------------------------------------------
 
     def bucket_limits(self, route):
@@ -136,6 +152,23 @@ class State:
                     retry = t + window - now
                     break
             return False, b[1], max(1, int(retry + 0.999))
+
+    def set_rate_remain(self, group, ip, limit, window, remain, retry_after, now):
+        """Empty the bucket of (group, ip) down to `remain` tokens; what was
+        spent leaves the window after retry_after seconds (default: a whole
+        window), so a 429 then says Retry-After: retry_after."""
+        with self.lock:
+            b = self.buckets[(group, ip)] = [collections.deque(), 0]
+            spent = max(0, limit - max(0, remain))
+            if spent:
+                age = 0 if retry_after is None else max(0, window - retry_after)
+                b[0].append((now - age, spent))
+                b[1] = spent
+            return b[1]
+
+    def rate_used(self, group, ip, window, now):
+        with self.lock:
+            return self._bucket((group, ip), now, window)[1]
 
     def rate_charge(self, group, ip, limit, window, cost, now):
         with self.lock:

@@ -217,6 +217,7 @@ def run(world, table, forge_pages):
           c.get("/characters/1/assets", {"Authorization": "Bearer x"})[0] == 401)
 
     wire_faults(c, check, table)
+    cache_and_limit_controls(c, check)
     contract_checks(c, check, table)
     language_checks(c, check)
     selftest_sso.run(server.server_address[1], check)
@@ -345,6 +346,95 @@ def wire_faults(c, check, table):
            if not (e["started"] and e["finished"] and e["finished"] >= e["started"])]
     check("the request log has start and end times%s" % (": %r" % bad[:3] if bad else ""),
           log and not bad)
+    c.get("/_sim/reset")
+
+
+def cache_and_limit_controls(c, check):
+    """cache_seconds, the error and rate-limit controls, 404s with ESI's body."""
+    c.get("/_sim/reset")
+
+    def max_age(h):
+        cc = h.get("cache-control", "")
+        return int(cc.split("max-age=")[1]) if "max-age=" in cc else None
+
+    def expires_in(h):
+        return (email.utils.parsedate_to_datetime(h["expires"]).timestamp()
+                - email.utils.parsedate_to_datetime(h["date"]).timestamp())
+
+    cfg = c.json("/_sim/config?cache_seconds=600")[0]
+    s, h, _ = c.get("/universe/types/34")
+    check("cache_seconds=600: a daily route expires 600 s after the setting",
+          cfg["cache_seconds"] == 600 and s == 200 and 590 <= max_age(h) <= 600
+          and 590 <= expires_in(h) <= 600)
+    s, h2, _ = c.get("/markets/10000002/orders?page=3")
+    check("cache_seconds=600: orders too, the same Expires",
+          590 <= max_age(h2) <= 600 and h2["expires"] == h["expires"])
+    s, h3, b3 = c.get("/universe/types/34", {"If-None-Match": h["etag"]})
+    check("cache_seconds: a 304 carries the same Expires and max-age",
+          s == 304 and b3 == b"" and h3.get("expires") == h["expires"]
+          and 590 <= max_age(h3) <= 600)
+    log = c.json("/_sim/requests")
+    check("the request log shows If-None-Match and the 304",
+          log[-1]["if_none_match"] == h["etag"] and log[-1]["status"] == 304
+          and log[0]["if_none_match"] is None and log[0]["status"] == 200)
+    c.get("/_sim/config?cache_seconds=2")
+    s, h, _ = c.get("/universe/types/34")
+    check("cache_seconds=2: max-age and Expires within 2 s",
+          0 <= max_age(h) <= 2 and expires_in(h) <= 2)
+    cfg = c.json("/_sim/config?cache_seconds=default")[0]
+    s, h, _ = c.get("/markets/10000002/orders?page=3")
+    check("cache_seconds=default: the route's own period again",
+          cfg["cache_seconds"] is None and max_age(h) <= 300 and expires_in(h) <= 300)
+
+    c.get("/_sim/reset")
+    s, h, b = c.get("/universe/types/999999999")
+    check("an unknown type is 404 with ESI's error body and costs an error",
+          s == 404 and json.loads(b) == {"error": "Type not found!"}
+          and h.get("x-esi-error-limit-remain") == "99")
+    s, h, b = c.get("/markets/12345/orders?page=1")
+    check("an unknown region's orders are 404 with ESI's error body",
+          s == 404 and json.loads(b) == {"error": "Region not found"}
+          and h.get("x-ratelimit-group") == "market-order")
+
+    c.get("/_sim/reset")
+    st = c.json("/_sim/error_limit?remain=2&reset=30")[0]
+    s, h, _ = c.get("/universe/types/34")
+    check("/_sim/error_limit sets the caller's remaining errors and reset",
+          st["remain"] == 2 and st["ip"] == "127.0.0.1" and s == 200
+          and h.get("x-esi-error-limit-remain") == "2"
+          and 28 <= int(h.get("x-esi-error-limit-reset", 0)) <= 30)
+    codes = [c.get("/universe/types/999999999") for _ in range(2)]
+    s, h, b = c.get("/universe/types/34")
+    check("... two errors later remaining is 0 and the simulator answers 420 itself",
+          [x[0] for x in codes] == [404, 404]
+          and codes[1][1].get("x-esi-error-limit-remain") == "0"
+          and s == 420 and h.get("x-esi-error-limit-remain") == "0"
+          and "error limit" in json.loads(b)["error"]
+          and c.get("/markets/history")[0] == 420)
+    st = c.json("/_sim/error_limit")[0]
+    check("/_sim/error_limit without remain shows the state", st["remain"] == 0
+          and 1 <= st["reset"] <= 30)
+    c.json("/_sim/error_limit?remain=0&reset=1")
+    s, h, _ = c.get("/universe/types/34")
+    check("remain=0&reset=1: 420 at once, Reset 1",
+          s == 420 and h.get("x-esi-error-limit-reset") == "1")
+    c.json("/_sim/error_limit?remain=100")
+    check("remain=100 lifts it", c.get("/universe/types/34")[0] == 200)
+
+    c.get("/_sim/reset")
+    st = c.json("/_sim/rate_limit?group=market-order&remain=0&retry_after=3")[0]
+    s, h, _ = c.get("/markets/10000043/orders?page=1")
+    check("/_sim/rate_limit empties a group's bucket: 429 with Retry-After",
+          st["remaining"] == 0 and st["limit"] == 12000 and s == 429
+          and 1 <= int(h.get("retry-after", 0)) <= 3
+          and h.get("x-ratelimit-remaining") == "0")
+    c.json("/_sim/rate_limit?group=market-order&remain=4")
+    codes = [c.get("/markets/10000043/orders?page=1")[0] for _ in range(3)]
+    st = c.json("/_sim/rate_limit?group=market-order")[0]
+    check("remain=4: two 200s (2 tokens each), then 429; the state shows it",
+          codes == [200, 200, 429] and st["used"] == 12000 and st["remaining"] == 0)
+    check("an unknown group is a 400",
+          c.get("/_sim/rate_limit?group=no-such-group&remain=0")[0] == 400)
     c.get("/_sim/reset")
 
 

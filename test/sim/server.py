@@ -64,14 +64,18 @@ def iso_time(ts):
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + ".%06dZ" % micros
 
 
-def cache_times(route, now, start, refresh):
+def cache_times(route, now, start, refresh, override=None, epoch=0):
     """(last_modified, expires) epoch seconds for a route.
 
     Expires is now rounded up to the route's cache period.  Last-Modified is
     the start of the period the simulator started in, so every page of a
     result (and every crawl) sees the same value; with cache_refresh it is
-    the start of the current period, as on ESI."""
+    the start of the current period, as on ESI.  override (the cache_seconds
+    setting) replaces every route's period, counted from epoch."""
     base = now if refresh else start
+    if override:
+        k = (int(base) - epoch) // override
+        return epoch + k * override, epoch + ((int(now) - epoch) // override + 1) * override
     period = route.cache_seconds if route is not None else None
     if period:
         return (int(base) // period) * period, (int(now) // period + 1) * period
@@ -383,7 +387,9 @@ class Handler(BaseHTTPRequestHandler):
         not_modified = False
 
         if out.cacheable:
-            lm, exp = cache_times(route, now, srv.start_time, st.settings.cache_refresh)
+            cs = st.settings
+            lm, exp = cache_times(route, now, srv.start_time, cs.cache_refresh,
+                                  cs.cache_seconds, cs.cache_epoch)
             lm += st.lm_shift(self._path)
             if out.modified is not None:
                 lm = max(lm, int(out.modified))
@@ -585,7 +591,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _control(self, name, qs, method):
         status, rows = control.handle(name.strip("/"), parse_qs(qs, keep_blank_values=True),
-                                      self.server.state, self.server.table, self.server.sso)
+                                      self.server.state, self.server.table,
+                                      self.client_address[0], self.server.sso)
         # bytes are a body to send as it is (the decoder's fuzz cases)
         data = rows if isinstance(rows, bytes) else json.dumps(rows, separators=(",", ":")).encode()
         self._write(status, [("Date", http_date(time.time())), ("Content-Type", JSON_TYPE),
