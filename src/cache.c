@@ -434,7 +434,9 @@ esi_cache_lookup(const char *key, EsiCacheMode mode, TimestampTz accept_since,
 			e->fetcher = 0;		/* its fetcher died */
 		}
 		if (e && e->status != 0 &&
-			((mode == ESI_CACHE_ON && now < e->expires) ||
+			((mode == ESI_CACHE_ON && now < e->expires &&
+			  (e->status == 200 ||
+			   now < e->stored_at + (int64) esi_guc_negative_cache_ttl * USECS_PER_SEC)) ||
 			 (accept_since != 0 && e->stored_at >= accept_since)))
 		{
 			TimestampTz stored = e->stored_at;
