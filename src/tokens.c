@@ -776,8 +776,15 @@ esi_login_callback(PG_FUNCTION_ARGS)
 	desc = BlessTupleDesc(desc);
 	out[0] = Int64GetDatum(claims.character_id);
 	out[1] = CStringGetTextDatum(row.name);
-	out[2] = DirectFunctionCall3(array_in, CStringGetDatum(sc.data),
-								 ObjectIdGetDatum(TEXTOID), Int32GetDatum(-1));
+	{
+		int			ns = list_length(claims.scopes);
+		Datum	   *elems = palloc(sizeof(Datum) * Max(ns, 1));
+		int			i = 0;
+
+		foreach(lc, claims.scopes)
+			elems[i++] = CStringGetTextDatum((char *) lfirst(lc));
+		out[2] = PointerGetDatum(construct_array(elems, ns, TEXTOID, -1, false, TYPALIGN_INT));
+	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, out, onulls)));
 }
 
