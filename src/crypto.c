@@ -882,7 +882,7 @@ esi_sealed_key_id(const bytea *sealed)
 /*
  * esi_unseal
  *		Decrypt a value sealed by esi_seal with the same aad; the result is
- *		palloc'd, NUL-terminated, *len bytes long.
+ *		palloc'd, NUL-terminated, *len bytes long (len may be NULL).
  */
 char *
 esi_unseal(const bytea *sealed, const char *aad, size_t *len)
@@ -921,7 +921,8 @@ esi_unseal(const bytea *sealed, const char *aad, size_t *len)
 				 errhint("The value cannot be recovered; store it again.")));
 	}
 	plain[clen] = '\0';
-	*len = clen;
+	if (len)
+		*len = clen;
 	return plain;
 }
 
