@@ -67,6 +67,7 @@ typedef struct EsiWork
 	char	   *etag;			/* revalidate the kept copy */
 	TimestampTz wait_since;		/* waiting for another session's fetch */
 	/* the limits */
+	bool		reauthorized;	/* sent again after a 401 with a new token */
 	bool		admitted;		/* counted in flight (ticket) */
 	EsiLimitTicket ticket;
 	TimestampTz limit_since;	/* waiting for a limit since */
@@ -107,6 +108,7 @@ struct EsiCrawl
 	int			character_param;	/* authenticated: the character_id
 									 * parameter, else -1 */
 	List	   *bearers;		/* "<character_id>\n<access token>" used */
+	List	   *checked;		/* character ids (int64 *) the role may read */
 	bool		ended;
 	MemoryContextCallback cb;
 };
@@ -389,6 +391,72 @@ request_character(EsiCrawl *c, int reqno)
 }
 
 /*
+ * character_id_of
+ *		A request's character_id as a number.
+ */
+static int64
+character_id_of(EsiCrawl *c, int reqno)
+{
+	const char *who = request_character(c, reqno);
+	char	   *end;
+	int64		id = strtoi64(who, &end, 10);
+
+	if (*end != '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("character_id \"%s\" is not a number", who)));
+	return id;
+}
+
+/*
+ * bearer_check
+ *		Check once per crawl and character that the role may read it.
+ */
+static bool
+bearer_check(EsiCrawl *c, int reqno)
+{
+	int64		id = character_id_of(c, reqno);
+	ListCell   *lc;
+
+	foreach(lc, c->checked)
+		if (*(int64 *) lfirst(lc) == id)
+			return true;
+	esi_token_check(c->opts, id, c->route->scope, c->route->relname);
+	{
+		int64	   *p = MemoryContextAlloc(c->cxt, sizeof(int64));
+
+		*p = id;
+		c->checked = lappend(c->checked, p);
+	}
+	return true;
+}
+
+/*
+ * drop_bearer
+ *		ESI refused a character's token: forget it here and for every
+ *		session, so that the next request gets a refreshed one.
+ */
+static void
+drop_bearer(EsiCrawl *c, int reqno)
+{
+	const char *who = request_character(c, reqno);
+	size_t		wl = strlen(who);
+	ListCell   *lc;
+
+	foreach(lc, c->bearers)
+	{
+		char	   *b = lfirst(lc);
+
+		if (strncmp(b, who, wl) == 0 && b[wl] == '\n')
+		{
+			explicit_bzero(b, strlen(b));
+			c->bearers = foreach_delete_current(c->bearers, lc);
+		}
+	}
+	esi_token_invalidate(c->opts, character_id_of(c, reqno));
+}
+
+/*
  * bearer_for
  *		The access token of a request's character (tokens.c checks the
  *		role, the scope and the login, and refreshes it); kept for the
@@ -443,10 +511,14 @@ cache_step(EsiCrawl *c, EsiWork *w, TimestampTz now)
 
 		w->cache_key = esi_cache_key(c->opts, display);
 		pfree(display);
-		/* a character's data is its own: the cache keeps it apart */
+		/* a character's data is its own: the cache keeps it apart, and
+		 * only roles that may use the character read it */
 		if (c->character_param >= 0)
+		{
+			(void) bearer_check(c, w->reqno);
 			w->cache_key = psprintf("%s\ncharacter %s", w->cache_key,
 									request_character(c, w->reqno));
+		}
 	}
 	res = esi_cache_lookup(w->cache_key,
 						   w->revalidate ? ESI_CACHE_REFRESH : c->cache_mode,
@@ -914,6 +986,13 @@ handle_done(EsiCrawl *c, EsiTransfer *t)
 				rate_limited(c, t, w);
 			else if (status == 420)
 				error_limited(c, t, w);
+			else if (status == 401 && c->character_param >= 0 && !w->reauthorized)
+			{
+				/* the token was revoked or expired early: once more, anew */
+				w->reauthorized = true;
+				drop_bearer(c, w->reqno);
+				retry_later(c, w, 0);
+			}
 			else if (status >= 500 && status != 501 && status != 505)
 			{
 				if (w->attempt >= esi_guc_max_retries)

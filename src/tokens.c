@@ -69,6 +69,7 @@ typedef struct EsiTokenSlot
 	int64		character_id;
 	int			refresher;		/* pid refreshing it now, or 0 */
 	TimestampTz expires;		/* of the access token */
+	TimestampTz refreshed_at;	/* when it was stored */
 	TimestampTz last_used;
 	int			len;
 	char		access_token[ESI_ACCESS_TOKEN_MAX];
@@ -324,7 +325,7 @@ put_token(const char *server, int64 character_id, const char *token,
 		memcpy(s->access_token, token, len + 1);
 		s->len = (int) len;
 		s->expires = expires;
-		s->last_used = GetCurrentTimestamp();
+		s->refreshed_at = s->last_used = GetCurrentTimestamp();
 		if (s->refresher == MyProcPid)
 			s->refresher = 0;
 	}
@@ -439,6 +440,76 @@ refresh(EsiServerOptions *opts, int64 character_id, CharacterRow *row)
 }
 
 /*
+ * check_character
+ *		The character's row; ERROR unless the current role may use it with
+ *		the scope.
+ */
+static void
+check_character(EsiServerOptions *opts, int64 character_id, const char *scope,
+				const char *relname, CharacterRow *row)
+{
+	read_character(opts->server_name, character_id, GetUserId(), row);
+	if (!row->found || !row->usable)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("no EVE SSO login of character %lld for role \"%s\" on server \"%s\"",
+						(long long) character_id, GetUserNameFromId(GetUserId(), false),
+						opts->server_name),
+				 errdetail("Foreign table \"%s\" needs the character's token with scope %s.", relname, scope),
+				 errhint("%s", login_hint(opts->server_name, scope))));
+	if (row->needs_login)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("character %lld (%s) needs a new EVE SSO login", (long long) character_id,
+						row->name ? row->name : "?"),
+				 errdetail("%s.", row->reason ? row->reason : "Its refresh token is no longer valid"),
+				 errhint("%s", login_hint(opts->server_name, scope))));
+	if (scope)
+	{
+		ListCell   *lc;
+		bool		has = false;
+
+		foreach(lc, row->scopes)
+			if (strcmp((char *) lfirst(lc), scope) == 0)
+				has = true;
+		if (!has)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+					 errmsg("the EVE SSO login of character %lld (%s) lacks scope %s",
+							(long long) character_id, row->name ? row->name : "?", scope),
+					 errdetail("Foreign table \"%s\" needs scope %s.", relname, scope),
+					 errhint("Log the character in again asking for it: SELECT esi.login('%s', ARRAY['%s']);",
+							 opts->server_name, scope)));
+	}
+}
+
+/*
+ * esi_token_check
+ *		May the current role read the character's data with this scope?
+ *		(Also for data the cache answers: the cache keeps characters apart,
+ *		not roles.)  ERROR if not.
+ */
+void
+esi_token_check(EsiServerOptions *opts, int64 character_id, const char *scope,
+				const char *relname)
+{
+	CharacterRow row;
+
+	check_character(opts, character_id, scope, relname, &row);
+}
+
+/*
+ * esi_token_invalidate
+ *		ESI refused the character's access token (401): forget it, so that
+ *		the next request refreshes it.
+ */
+void
+esi_token_invalidate(EsiServerOptions *opts, int64 character_id)
+{
+	forget_token(opts->server_name, character_id);
+}
+
+/*
  * esi_token_for
  *		The access token a request of foreign table relname sends for a
  *		character: checked against the current role, the scope and the
@@ -451,39 +522,7 @@ esi_token_for(EsiServerOptions *opts, int64 character_id, const char *scope,
 	CharacterRow row;
 	TimestampTz wait_start = 0;
 
-	read_character(opts->server_name, character_id, GetUserId(), &row);
-	if (!row.found || !row.usable)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-				 errmsg("no EVE SSO login of character %lld for role \"%s\" on server \"%s\"",
-						(long long) character_id, GetUserNameFromId(GetUserId(), false),
-						opts->server_name),
-				 errdetail("Foreign table \"%s\" needs the character's token with scope %s.", relname, scope),
-				 errhint("%s", login_hint(opts->server_name, scope))));
-	if (row.needs_login)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-				 errmsg("character %lld (%s) needs a new EVE SSO login", (long long) character_id,
-						row.name ? row.name : "?"),
-				 errdetail("%s.", row.reason ? row.reason : "Its refresh token is no longer valid"),
-				 errhint("%s", login_hint(opts->server_name, scope))));
-	if (scope)
-	{
-		ListCell   *lc;
-		bool		has = false;
-
-		foreach(lc, row.scopes)
-			if (strcmp((char *) lfirst(lc), scope) == 0)
-				has = true;
-		if (!has)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-					 errmsg("the EVE SSO login of character %lld (%s) lacks scope %s",
-							(long long) character_id, row.name ? row.name : "?", scope),
-					 errdetail("Foreign table \"%s\" needs scope %s.", relname, scope),
-					 errhint("Log the character in again asking for it: SELECT esi.login('%s', ARRAY['%s']);",
-							 opts->server_name, scope)));
-	}
+	check_character(opts, character_id, scope, relname, &row);
 
 	for (;;)
 	{
@@ -501,7 +540,13 @@ esi_token_for(EsiServerOptions *opts, int64 character_id, const char *scope,
 					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
 					 errmsg("too many EVE SSO characters are being refreshed at once")));
 		}
-		if (s->len > 0 && s->expires > now + (int64) ESI_TOKEN_MARGIN_S * USECS_PER_SEC)
+		/*
+		 * Fresh enough; or just refreshed by the session this one waited
+		 * for (even if SSO made it short-lived): not refreshed again.
+		 */
+		if (s->len > 0 &&
+			(s->expires > now + (int64) ESI_TOKEN_MARGIN_S * USECS_PER_SEC ||
+			 (wait_start != 0 && s->refreshed_at >= wait_start && s->expires > now)))
 		{
 			tok = pnstrdup(s->access_token, s->len);
 			s->last_used = now;

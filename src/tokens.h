@@ -12,6 +12,9 @@
 
 #include "option.h"
 
+extern void esi_token_check(EsiServerOptions *opts, int64 character_id,
+							const char *scope, const char *relname);
+extern void esi_token_invalidate(EsiServerOptions *opts, int64 character_id);
 extern char *esi_token_for(EsiServerOptions *opts, int64 character_id,
 						   const char *scope, const char *relname);
 

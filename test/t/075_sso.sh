@@ -30,6 +30,9 @@ finish() {
 trap finish EXIT
 
 sim /_sim/sso/reset >/dev/null
+# access tokens that live 30 s are refreshed at each use (esi_fdw refreshes
+# 60 s before the expiry), so every query below exercises the refresh
+sim "/_sim/sso/config?access_ttl=30" >/dev/null
 simlib_setup_db \
 	"ALTER SERVER esi OPTIONS (ADD sso_url '$ESI_SIM_URL', ADD sso_client_id 'sim-native-client', ADD sso_redirect_uri 'http://localhost/callback')" \
 	"IMPORT FOREIGN SCHEMA characters LIMIT TO (character_assets, character_wallet, character_skills) FROM SERVER esi INTO public"
@@ -76,8 +79,6 @@ expect_match "a scope the login lacks: 28000 naming it and the login call" "$out
 	"ERROR:  28000: the EVE SSO login of character $AYLA \(Ayla Sim\) lacks scope esi-skills.read_skills.v1.*SELECT esi.login\('esi', ARRAY\['esi-skills.read_skills.v1'\]\)"
 
 # --- refresh and rotation -----------------------------------------------------
-# tokens that live 30 s are refreshed on every use (esi_fdw refreshes 60 s early)
-sim "/_sim/sso/config?access_ttl=30" >/dev/null
 r0=$(sso_counter $AYLA refreshes)
 out=$(q "BEGIN" "SELECT count(*) > 0 FROM character_assets WHERE character_id = $AYLA" "ROLLBACK")
 expect "a query whose transaction rolls back refreshes the token" "$out" "t"
@@ -96,7 +97,6 @@ r2=$(sso_counter $AYLA refreshes)
 out=$(cat "$TEST_DIR"/par{1,2,3,4}.out | sort | uniq -c | awk '{print $1, $2}')
 expect "four concurrent sessions all read the wallet" "$out" "4 t"
 expect_match "... with one or two refreshes (not four): tokens are shared" "$((r2 - r1))" "^[12]$"
-sim "/_sim/sso/config?access_ttl=1200" >/dev/null
 
 # --- JWT checks -----------------------------------------------------------------
 for kind in bad_signature wrong_audience expired unknown_kid wrong_iss alg_none; do
@@ -110,7 +110,6 @@ sim "/_sim/sso/flaw?kind=none" >/dev/null
 # --- revoked, sold ------------------------------------------------------------
 out=$(login $BORIS)
 expect "a second character logs in" "$out" "$BORIS|Boris Sim|2"
-sim "/_sim/sso/config?access_ttl=30" >/dev/null
 sim "/_sim/sso/revoke?character_id=$BORIS" >/dev/null
 out=$(q "SELECT count(*) FROM character_wallet WHERE character_id = $BORIS")
 expect_match "a revoked refresh token: 28000, the login is no longer valid" "$out" \
@@ -122,7 +121,6 @@ expect_match "... which the next query says without asking SSO" "$out" "ERROR:  
 sim "/_sim/sso/sell?character_id=$AYLA&keep_tokens=1" >/dev/null
 out=$(q "SELECT count(*) FROM character_wallet WHERE character_id = $AYLA")
 expect_match "a character sold (new owner hash): 28000, changed hands" "$out" "ERROR:  28000: character $AYLA \(Ayla Sim\) changed hands"
-sim "/_sim/sso/config?access_ttl=1200" >/dev/null
 out=$(login $AYLA)
 expect "a new login makes it usable again" "$out" "$AYLA|Ayla Sim|2"
 
@@ -166,10 +164,9 @@ out=$(q "SELECT esi.rekey()")
 expect_match "esi.rekey() seals every value again" "$out" "^[1-9][0-9]*$"
 after=$(q "SELECT md5(string_agg(refresh_token::text, ',' ORDER BY character_id)) FROM esi.sso_characters")
 [ "$before" != "$after" ] && ok "... with new ciphertexts" || not_ok "... with new ciphertexts"
-sim "/_sim/sso/config?access_ttl=30" >/dev/null
 out=$(q "SELECT count(*) FROM character_wallet WHERE character_id = $AYLA")
 expect "... that still open (a refresh after re-keying works)" "$out" "1"
-sim "/_sim/sso/config?access_ttl=1200" >/dev/null
+
 
 # --- logout -------------------------------------------------------------------
 v0=$(sso_counter $AYLA revocations)
