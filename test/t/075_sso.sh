@@ -24,6 +24,7 @@ BORIS=2112625429
 SCOPES="ARRAY['esi-assets.read_assets.v1', 'esi-wallet.read_character_wallet.v1']"
 
 finish() {
+	esi_standby_stop "$TEST_DIR/standby" >/dev/null 2>&1
 	sim /_sim/sso/reset >/dev/null 2>&1
 	"$PSQL" -X -q -d postgres -c "DROP ROLE IF EXISTS sso_b" >/dev/null 2>&1
 }
@@ -153,6 +154,20 @@ expect "after esi.grant_character() it reads the character, and sees it" "$out" 
 q "SELECT esi.revoke_character('esi', $AYLA, 'sso_b')" >/dev/null
 out=$(qb "SELECT count(*) FROM esi.characters")
 expect "esi.revoke_character() takes it back" "$out" "0"
+
+# --- a hot standby --------------------------------------------------------------
+sb=$TEST_DIR/standby
+if esi_standby_start "$sb" >"$TEST_DIR/standby.out" 2>&1 && esi_standby_catchup >>"$TEST_DIR/standby.out" 2>&1; then
+	out=$(esi_standby_psql -q -A -t -v VERBOSITY=verbose -d "$DB" \
+		-c "SELECT count(*) FROM character_wallet WHERE character_id = $AYLA" 2>&1)
+	expect_match "on a hot standby an authenticated table is an error: tokens live on the primary (25006)" "$out" \
+		"ERROR:  25006: foreign table \"character_wallet\" cannot be read on a hot standby"
+	out=$(esi_standby_psql -q -A -t -d "$DB" -c "SELECT count(*) FROM esi.characters" 2>&1)
+	expect "... where esi.characters still answers" "$out" "1"
+else
+	not_ok "a hot standby of the test cluster runs" "$TEST_DIR/standby.out"
+fi
+esi_standby_stop "$sb" >/dev/null 2>&1
 
 # --- at rest ------------------------------------------------------------------
 "$ESI_PG_BIN/pg_dump" -d "$DB" >"$TEST_DIR/dump.sql" 2>"$TEST_DIR/dump.err"
