@@ -49,6 +49,7 @@
 #include "request.h"
 #include "route.h"
 #include "shmem.h"
+#include "tokens.h"
 
 PG_MODULE_MAGIC;
 
@@ -812,6 +813,15 @@ start_scan(ForeignScanState *node, EsiScanState *st)
 		st->rows = NULL;
 		st->nrows = st->maxrows = 0;
 		st->rows_valid = true;
+	}
+
+	/* an authenticated route without a character_id: the role's characters */
+	if (st->route->scope && !st->route->characters_known)
+	{
+		old = MemoryContextSwitchTo(node->ss.ps.state->es_query_cxt);
+		st->route->characters = esi_token_characters(st->opts, st->route->scope);
+		st->route->characters_known = true;
+		MemoryContextSwitchTo(old);
 	}
 
 	/* the new values become current; the old ones are freed next time */

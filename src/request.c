@@ -608,6 +608,9 @@ esi_missing_required(EsiRoute *route, List *quals)
 
 		if (!p->required)
 			continue;
+		/* an authenticated route reads every character of the role */
+		if (route->scope && p->in == 'p' && strcmp(p->param, "character_id") == 0)
+			continue;
 		foreach(lc, quals)
 			if (same_param(route, ((EsiParamQual *) lfirst(lc))->paramidx, i))
 				have = true;
@@ -1087,6 +1090,30 @@ group_values(EsiRequestIter *it, int g, List *quals, List *exprs,
 	if (grp->placeholder)
 		return true;
 
+	if (all == NULL && route->scope && grp->def == NULL &&
+		route->params[grp->first].in == 'p' &&
+		strcmp(route->params[grp->first].param, "character_id") == 0)
+	{
+		/* no character_id condition: each character of the role */
+		ListCell   *lc;
+		int			i = 0;
+
+		if (!route->characters_known)
+		{
+			grp->placeholder = true;
+			grp->nvalues = 1;
+			grp->values = palloc(sizeof(char *));
+			grp->values[0] = "{each character}";
+			return true;
+		}
+		if (route->characters == NIL)
+			return false;
+		grp->nvalues = list_length(route->characters);
+		grp->values = palloc(sizeof(char *) * grp->nvalues);
+		foreach(lc, route->characters)
+			grp->values[i++] = lfirst(lc);
+		return true;
+	}
 	if (all == NULL)
 	{
 		grp->nvalues = 1;

@@ -45,6 +45,10 @@ typedef struct EsiRoute
 	char	   *id_field;		/* from_id walks: the record id's JSON key */
 	char	   *rate_group;		/* X-Ratelimit-Group from the catalog, or NULL */
 	EsiCacheMode cache;			/* the table's cache option */
+	bool		characters_known;	/* characters is set (a scan runs) */
+	List	   *characters;		/* authenticated routes without a
+								 * character_id condition: the role's
+								 * characters (char *), one request set each */
 	int			natts;
 	char	  **fields;			/* per attno-1: JSON key, or NULL */
 	Oid		   *atttypes;		/* per attno-1 */

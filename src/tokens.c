@@ -510,6 +510,54 @@ esi_token_invalidate(EsiServerOptions *opts, int64 character_id)
 }
 
 /*
+ * esi_token_characters
+ *		The characters (ids as text) the current role may read with scope on
+ *		the server, for a scan without a character_id condition.  Those
+ *		that need a new login are left out with a WARNING.
+ */
+List *
+esi_token_characters(EsiServerOptions *opts, const char *scope)
+{
+	Privileged p;
+	Oid			types[3] = {TEXTOID, OIDOID, TEXTOID};
+	Datum		values[3];
+	List	   *out = NIL;
+	MemoryContext caller = CurrentMemoryContext;
+
+	values[0] = CStringGetTextDatum(opts->server_name);
+	values[1] = ObjectIdGetDatum(GetUserId());
+	values[2] = CStringGetTextDatum(scope ? scope : "");
+	begin_privileged(&p);
+	run("SELECT c.character_id::text, c.name, c.needs_login FROM esi.sso_characters c "
+		"WHERE c.server_name = $1 AND $3 = ANY (c.scopes) AND "
+		"(pg_catalog.pg_has_role($2, c.owner_role, 'MEMBER') OR "
+		" (SELECT rolsuper FROM pg_catalog.pg_authid WHERE oid = $2) OR "
+		" EXISTS (SELECT FROM esi.sso_character_grants g WHERE g.server_name = c.server_name "
+		"   AND g.character_id = c.character_id AND pg_catalog.pg_has_role($2, g.grantee, 'MEMBER'))) "
+		"ORDER BY c.character_id",
+		3, types, values, NULL, true);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *id = TextDatumGetCString(SPI_getbinval(tup, d, 1, &isnull));
+
+		if (DatumGetBool(SPI_getbinval(tup, d, 3, &isnull)))
+		{
+			ereport(WARNING,
+					(errmsg("character %s (%s) is left out: it needs a new EVE SSO login",
+							id, TextDatumGetCString(SPI_getbinval(tup, d, 2, &isnull))),
+					 errhint("%s", login_hint(opts->server_name, scope))));
+			continue;
+		}
+		out = lappend(out, MemoryContextStrdup(caller, id));
+	}
+	end_privileged(&p);
+	return out;
+}
+
+/*
  * esi_token_for
  *		The access token a request of foreign table relname sends for a
  *		character: checked against the current role, the scope and the

@@ -15,6 +15,7 @@
 extern void esi_token_check(EsiServerOptions *opts, int64 character_id,
 							const char *scope, const char *relname);
 extern void esi_token_invalidate(EsiServerOptions *opts, int64 character_id);
+extern List *esi_token_characters(EsiServerOptions *opts, const char *scope);
 extern char *esi_token_for(EsiServerOptions *opts, int64 character_id,
 						   const char *scope, const char *relname);
 

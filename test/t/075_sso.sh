@@ -114,6 +114,10 @@ sim "/_sim/sso/flaw?kind=none" >/dev/null
 # --- revoked, sold ------------------------------------------------------------
 out=$(login $BORIS)
 expect "a second character logs in" "$out" "$BORIS|Boris Sim|2"
+out=$(q "SELECT count(*), string_agg(character_id::text, ',' ORDER BY character_id) FROM character_wallet")
+expect "without a character_id condition a scan reads every character of the role" "$out" "2|$AYLA,$BORIS"
+out=$(q "EXPLAIN (COSTS OFF) SELECT * FROM character_wallet" | grep "ESI Requests")
+expect_match "... which EXPLAIN shows" "$out" "GET /characters/\{each character\}/wallet"
 sim "/_sim/sso/revoke?character_id=$BORIS" >/dev/null
 out=$(q "SELECT count(*) FROM character_wallet WHERE character_id = $BORIS")
 expect_match "a revoked refresh token: 28000, the login is no longer valid" "$out" \
@@ -151,6 +155,8 @@ fi
 q "SELECT esi.grant_character('esi', $AYLA, 'sso_b')" >/dev/null
 out=$(qb "SELECT count(*) FROM character_wallet WHERE character_id = $AYLA" "SELECT name FROM esi.characters")
 expect "after esi.grant_character() it reads the character, and sees it" "$out" $'1\nAyla Sim'
+out=$(qb "SELECT string_agg(character_id::text, ',') FROM character_wallet")
+expect "... and a scan without character_id covers just that one" "$out" "$AYLA"
 q "SELECT esi.revoke_character('esi', $AYLA, 'sso_b')" >/dev/null
 out=$(qb "SELECT count(*) FROM esi.characters")
 expect "esi.revoke_character() takes it back" "$out" "0"
