@@ -591,6 +591,7 @@ admit(EsiCrawl *c, EsiWork *w, TimestampTz now)
 	EsiLimitReason why;
 
 	if (esi_limits_admit(c->opts->base_url, c->group[0] ? c->group : NULL,
+						 request_character(c, w->reqno),
 						 &w->ticket, &retry_at, &why))
 	{
 		w->admitted = true;
@@ -926,7 +927,8 @@ handle_done(EsiCrawl *c, EsiTransfer *t)
 	status = esi_http_status(t);
 
 	/* every session learns the limits from the reply */
-	esi_limits_reply(&w->ticket, c->opts->base_url, c->group[0] ? c->group : NULL, t);
+	esi_limits_reply(&w->ticket, c->opts->base_url, c->group[0] ? c->group : NULL,
+					 request_character(c, w->reqno), t);
 	w->admitted = false;
 	if (esi_http_result(t) == ESI_XFER_REPLY)
 	{

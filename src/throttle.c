@@ -18,7 +18,9 @@
  *   Retry-After.
  *
  * State is kept per base URL (Tranquility and Singularity are separate
- * servers with separate limits) in a small table in shared memory.
+ * servers with separate limits) in a small table in shared memory.  An
+ * authenticated request spends the bucket of its character ("group:id"),
+ * as ESI keys buckets by application and character.
  *
  *-------------------------------------------------------------------------
  */
@@ -172,8 +174,20 @@ group_slot(int base, const char *group)
  *		or esi_limits_abandon.  No: *retry_at says when to ask again and
  *		*why why.
  */
+/*
+ * bucket_key
+ *		The bucket of a group, for one character or none.
+ */
+static const char *
+bucket_key(const char *group, const char *who)
+{
+	if (group == NULL || who == NULL)
+		return group;
+	return psprintf("%s:%s", group, who);
+}
+
 bool
-esi_limits_admit(const char *base_url, const char *group,
+esi_limits_admit(const char *base_url, const char *group, const char *who,
 				 EsiLimitTicket *ticket, TimestampTz *retry_at,
 				 EsiLimitReason *why)
 {
@@ -187,6 +201,7 @@ esi_limits_admit(const char *base_url, const char *group,
 	*why = ESI_LIMIT_NONE;
 	if (limits == NULL)
 		return true;
+	group = bucket_key(group, who);
 	if (group && strlen(group) >= ESI_LIMIT_GROUP_LEN)
 		group = NULL;
 
@@ -349,7 +364,7 @@ parse_small(const char *v, int64 max)
  */
 void
 esi_limits_reply(EsiLimitTicket *ticket, const char *base_url,
-				 const char *route_group, EsiTransfer *t)
+				 const char *route_group, const char *who, EsiTransfer *t)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	const char *group_hdr;
@@ -401,6 +416,7 @@ esi_limits_reply(EsiLimitTicket *ticket, const char *base_url,
 	group_hdr = esi_http_header(t, ESI_HDR_RATELIMIT_GROUP);
 	if (group_hdr == NULL && status == 429)
 		group_hdr = route_group;
+	group_hdr = bucket_key(group_hdr, who);
 	if (group_hdr && group_hdr[0] && strlen(group_hdr) < ESI_LIMIT_GROUP_LEN)
 	{
 		EsiRateState *r = &limits->groups[group_slot(b, group_hdr)];

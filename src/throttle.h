@@ -37,13 +37,14 @@ typedef enum EsiLimitReason
 } EsiLimitReason;
 
 extern bool esi_limits_admit(const char *base_url, const char *group,
-							 EsiLimitTicket *ticket, TimestampTz *retry_at,
-							 EsiLimitReason *why);
+							 const char *who, EsiLimitTicket *ticket,
+							 TimestampTz *retry_at, EsiLimitReason *why);
 extern void esi_limits_check_deadline(const char *base_url, const char *group,
 									  TimestampTz retry_at, EsiLimitReason why,
 									  const char *relname);
 extern void esi_limits_reply(EsiLimitTicket *ticket, const char *base_url,
-							 const char *route_group, EsiTransfer *t);
+							 const char *route_group, const char *who,
+							 EsiTransfer *t);
 extern void esi_limits_abandon(EsiLimitTicket *ticket);
 
 /* its part of shared memory, set up by shmem.c when the server starts */
