@@ -107,6 +107,9 @@ struct EsiCrawl
 	char		group[ESI_STATS_GROUP_LEN];	/* rate-limit group, "" unknown */
 	int			character_param;	/* authenticated: the character_id
 									 * parameter, else -1 */
+	int			corporation_param;	/* a corporation's authenticated route:
+									 * the corporation_id parameter */
+	List	   *corp_choices;	/* "<corporation_id>\n<character_id>" */
 	List	   *bearers;		/* "<character_id>\n<access token>" used */
 	List	   *checked;		/* character ids (int64 *) the role may read */
 	bool		ended;
@@ -186,6 +189,9 @@ esi_crawl_begin(MemoryContext parent, EsiRoute *route, EsiServerOptions *opts,
 	c->cache_mode = Max(Max((EsiCacheMode) esi_guc_cache_mode, opts->cache), route->cache);
 	c->rstats = esi_stats_route(route->route);
 	c->character_param = route->scope ? esi_route_character_param(route) : -1;
+	c->corporation_param = -1;
+	if (route->scope && c->character_param < 0)
+		c->corporation_param = esi_route_corporation_param(route);
 	if (c->cache_mode != ESI_CACHE_OFF)
 		stats->cache_used = true;
 	if (route->rate_group && strlen(route->rate_group) < ESI_STATS_GROUP_LEN)
@@ -378,16 +384,45 @@ static const char *
 request_character(EsiCrawl *c, int reqno)
 {
 	const char *v;
+	ListCell   *lc;
+	size_t		vl;
+	int64		id;
+	MemoryContext old;
 
-	if (c->character_param < 0)
+	if (c->character_param >= 0)
+	{
+		v = c->reqs[reqno]->sent[c->character_param];
+		if (v == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED),
+					 errmsg("foreign table \"%s\" needs a character_id", c->route->relname),
+					 errhint("Add a condition such as WHERE character_id = 2112625428.")));
+		return v;
+	}
+	if (c->corporation_param < 0)
 		return NULL;
-	v = c->reqs[reqno]->sent[c->character_param];
+
+	/* a corporation's route: the character chosen for it, once per crawl */
+	v = c->reqs[reqno]->sent[c->corporation_param];
 	if (v == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED),
-				 errmsg("foreign table \"%s\" needs a character_id", c->route->relname),
-				 errhint("Add a condition such as WHERE character_id = 2112625428.")));
-	return v;
+				 errmsg("foreign table \"%s\" needs a corporation_id", c->route->relname),
+				 errhint("Add a condition such as WHERE corporation_id = 98000001.")));
+	vl = strlen(v);
+	foreach(lc, c->corp_choices)
+	{
+		char	   *ch = lfirst(lc);
+
+		if (strncmp(ch, v, vl) == 0 && ch[vl] == '\n')
+			return ch + vl + 1;
+	}
+	id = esi_token_corporation_character(c->opts, strtoi64(v, NULL, 10), c->route->scope,
+										 c->route->roles, c->route->relname);
+	old = MemoryContextSwitchTo(c->cxt);
+	c->corp_choices = lappend(c->corp_choices, psprintf("%s\n%lld", v, (long long) id));
+	MemoryContextSwitchTo(old);
+	return (char *) llast(c->corp_choices) + vl + 1;
 }
 
 /*
@@ -513,7 +548,7 @@ cache_step(EsiCrawl *c, EsiWork *w, TimestampTz now)
 		pfree(display);
 		/* a character's data is its own: the cache keeps it apart, and
 		 * only roles that may use the character read it */
-		if (c->character_param >= 0)
+		if (c->character_param >= 0 || c->corporation_param >= 0)
 		{
 			(void) bearer_check(c, w->reqno);
 			w->cache_key = psprintf("%s\ncharacter %s", w->cache_key,
@@ -706,7 +741,7 @@ page1_key(EsiCrawl *c, int reqno)
 	display = esi_paging_display(c->route, c->reqs[reqno], &key);
 	k = esi_cache_key(c->opts, display);
 	pfree(display);
-	if (c->character_param >= 0)
+	if (c->character_param >= 0 || c->corporation_param >= 0)
 		k = psprintf("%s\ncharacter %s", k, request_character(c, reqno));
 	return k;
 }
@@ -988,7 +1023,8 @@ handle_done(EsiCrawl *c, EsiTransfer *t)
 				rate_limited(c, t, w);
 			else if (status == 420)
 				error_limited(c, t, w);
-			else if (status == 401 && c->character_param >= 0 && !w->reauthorized)
+			else if (status == 401 && (c->character_param >= 0 || c->corporation_param >= 0) &&
+					 !w->reauthorized)
 			{
 				/* the token was revoked or expired early: once more, anew */
 				w->reauthorized = true;

@@ -716,14 +716,15 @@ esiBeginForeignScan(ForeignScanState *node, int eflags)
 static void
 check_scope(EsiRoute *route)
 {
-	if (route->scope && esi_route_character_param(route) < 0)
+	if (route->scope && esi_route_character_param(route) < 0 &&
+		esi_route_corporation_param(route) < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("foreign table \"%s\" needs an EVE SSO token of a character chosen by its roles",
+				 errmsg("foreign table \"%s\" needs an EVE SSO token this esi_fdw release cannot choose",
 						route->relname),
-				 errdetail("ESI route %s is authenticated but has no character_id parameter; this esi_fdw release reads only routes of a character.",
+				 errdetail("ESI route %s is authenticated but has neither a character_id nor a corporation_id parameter.",
 						   route->route),
-				 errhint("Query the character's own routes (with character_id), or a public route; esi.catalog() lists them.")));
+				 errhint("Query the routes of a character (with character_id) or of a corporation (with corporation_id); esi.catalog() lists them.")));
 }
 
 /*

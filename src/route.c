@@ -149,6 +149,7 @@ esi_get_route(Oid relid)
 	r->records_key = topts.records_key;
 	r->scope = topts.scope;
 	r->rate_group = topts.rate_group;
+	r->roles = topts.roles;
 	r->cache = topts.cache;
 	r->fixed_query = topts.query;
 	r->id_field = topts.id_field;
@@ -248,6 +249,19 @@ esi_route_character_param(EsiRoute *route)
 {
 	for (int i = 0; i < route->nparams; i++)
 		if (route->params[i].in == 'p' && strcmp(route->params[i].param, "character_id") == 0)
+			return i;
+	return -1;
+}
+
+/*
+ * esi_route_corporation_param
+ *		The index of the path parameter corporation_id, or -1.
+ */
+int
+esi_route_corporation_param(EsiRoute *route)
+{
+	for (int i = 0; i < route->nparams; i++)
+		if (route->params[i].in == 'p' && strcmp(route->params[i].param, "corporation_id") == 0)
 			return i;
 	return -1;
 }

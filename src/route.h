@@ -44,6 +44,8 @@ typedef struct EsiRoute
 	char	   *fixed_query;	/* extra "a=b&c=d", or NULL */
 	char	   *id_field;		/* from_id walks: the record id's JSON key */
 	char	   *rate_group;		/* X-Ratelimit-Group from the catalog, or NULL */
+	char	   *roles;			/* corporation roles the route needs (any of
+								 * them, comma-separated), or NULL */
 	EsiCacheMode cache;			/* the table's cache option */
 	bool		characters_known;	/* characters is set (a scan runs) */
 	List	   *characters;		/* authenticated routes without a
@@ -60,5 +62,6 @@ typedef struct EsiRoute
 extern EsiRoute *esi_get_route(Oid relid);
 extern EsiParamCol *esi_route_param_for_att(EsiRoute *route, AttrNumber attnum);
 extern int	esi_route_character_param(EsiRoute *route);
+extern int	esi_route_corporation_param(EsiRoute *route);
 
 #endif							/* ESI_ROUTE_H */

@@ -458,3 +458,76 @@ esi_sso_check_access_token(EsiServerOptions *opts, const char *access_token,
 				 errdetail("%s", why ? why : esi_jwt_result_name(res)),
 				 errhint("Check the server's sso_url and sso_client_id options; log the character in again with esi.login().")));
 }
+
+/*
+ * esi_get_json
+ *		GET an ESI route (base URL and path) as JSON, with a bearer token
+ *		when given; ERROR unless it answers 200 with JSON.
+ */
+static struct json_object *
+esi_get_json(EsiServerOptions *opts, const char *path, const char *token)
+{
+	EsiHttpReply r;
+	char	   *auth = token ? psprintf("Bearer %s", token) : NULL;
+	struct json_object *doc;
+
+	esi_http_fetch(psprintf("%s%s", opts->base_url, path), NULL, auth, &r);
+	if (auth)
+		explicit_bzero(auth, strlen(auth));
+	if (r.result != ESI_XFER_REPLY || r.status != 200)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+				 errmsg("could not read GET %s from ESI to choose a character", r.display),
+				 r.result != ESI_XFER_REPLY ? errdetail("%s.", r.failure) :
+				 errdetail("ESI answered HTTP %ld.", r.status),
+				 errhint("Check the server's base_url option, and that the character's login has scope esi-characters.read_corporation_roles.v1.")));
+	doc = json_tokener_parse(r.body);
+	if (doc == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
+				 errmsg("ESI's reply to GET %s is not JSON", r.display)));
+	return doc;
+}
+
+/*
+ * esi_sso_character_corporation
+ *		The corporation of a character (public /characters/{id}).
+ */
+int64
+esi_sso_character_corporation(EsiServerOptions *opts, int64 character_id)
+{
+	struct json_object *doc = esi_get_json(opts, psprintf("/characters/%lld", (long long) character_id), NULL);
+	struct json_object *v;
+	int64		corp = 0;
+
+	if (json_object_object_get_ex(doc, "corporation_id", &v) && json_object_is_type(v, json_type_int))
+		corp = json_object_get_int64(v);
+	json_object_put(doc);
+	return corp;
+}
+
+/*
+ * esi_sso_character_roles
+ *		The corporation roles a character holds (/characters/{id}/roles,
+ *		"roles"), read with its token.
+ */
+List *
+esi_sso_character_roles(EsiServerOptions *opts, int64 character_id,
+						const char *access_token)
+{
+	struct json_object *doc = esi_get_json(opts, psprintf("/characters/%lld/roles", (long long) character_id),
+										   access_token);
+	struct json_object *arr;
+	List	   *out = NIL;
+
+	if (json_object_object_get_ex(doc, "roles", &arr) && json_object_is_type(arr, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(arr); i++)
+		{
+			struct json_object *e = json_object_array_get_idx(arr, i);
+
+			if (json_object_is_type(e, json_type_string))
+				out = lappend(out, pstrdup(json_object_get_string(e)));
+		}
+	json_object_put(doc);
+	return out;
+}

@@ -44,5 +44,9 @@ extern void esi_sso_check_access_token(EsiServerOptions *opts,
 									   const char *access_token,
 									   EsiJwtClaims *claims);
 extern char *esi_sso_form_value(const char *value);
+extern int64 esi_sso_character_corporation(EsiServerOptions *opts,
+										   int64 character_id);
+extern List *esi_sso_character_roles(EsiServerOptions *opts, int64 character_id,
+									 const char *access_token);
 
 #endif							/* ESI_SSO_H */

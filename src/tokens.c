@@ -557,6 +557,75 @@ esi_token_characters(EsiServerOptions *opts, const char *scope)
 	return out;
 }
 
+#define ESI_ROLES_SCOPE "esi-characters.read_corporation_roles.v1"
+
+/*
+ * esi_token_corporation_character
+ *		The character whose token reads a corporation's route: one of the
+ *		role's characters in that corporation, with the route's scope and,
+ *		when the route needs roles, one of them (from /characters/{id}/roles,
+ *		read with the character's token).  ERROR naming the roles when there
+ *		is none.
+ */
+int64
+esi_token_corporation_character(EsiServerOptions *opts, int64 corporation_id,
+								const char *scope, const char *roles,
+								const char *relname)
+{
+	List	   *chars = esi_token_characters(opts, scope);
+	ListCell   *lc;
+	bool		member = false;
+
+	foreach(lc, chars)
+	{
+		int64		id = strtoi64((char *) lfirst(lc), NULL, 10);
+		List	   *held;
+		ListCell   *lr;
+		char	   *tok;
+		char	   *rlist;
+		char	   *r;
+
+		if (esi_sso_character_corporation(opts, id) != corporation_id)
+			continue;
+		member = true;
+		if (roles == NULL || roles[0] == '\0')
+			return id;
+		/* its roles need their own scope */
+		{
+			CharacterRow row;
+			bool		has = false;
+			ListCell   *ls;
+
+			read_character(opts->server_name, id, GetUserId(), &row);
+			foreach(ls, row.scopes)
+				if (strcmp((char *) lfirst(ls), ESI_ROLES_SCOPE) == 0)
+					has = true;
+			if (!has || row.needs_login || !row.usable)
+				continue;
+		}
+		tok = esi_token_for(opts, id, ESI_ROLES_SCOPE, relname);
+		held = esi_sso_character_roles(opts, id, tok);
+		explicit_bzero(tok, strlen(tok));
+		rlist = pstrdup(roles);
+		for (r = strtok(rlist, ","); r; r = strtok(NULL, ","))
+			foreach(lr, held)
+				if (strcmp((char *) lfirst(lr), r) == 0)
+					return id;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+			 errmsg("no character of role \"%s\" may read foreign table \"%s\" for corporation %lld",
+					GetUserNameFromId(GetUserId(), false), relname, (long long) corporation_id),
+			 member ?
+			 errdetail("The route needs one of the corporation roles %s; none of the role's characters in the corporation holds one (or its login lacks scope %s).",
+					   roles, ESI_ROLES_SCOPE) :
+			 errdetail("None of the role's characters with scope %s is in corporation %lld.", scope, (long long) corporation_id),
+			 errhint("Log in a character of the corporation%s: SELECT esi.login('%s', ARRAY['%s', '%s']);",
+					 roles ? psprintf(" holding one of the roles %s", roles) : "",
+					 opts->server_name, scope, ESI_ROLES_SCOPE)));
+	return 0;					/* not reached */
+}
+
 /*
  * esi_token_for
  *		The access token a request of foreign table relname sends for a
