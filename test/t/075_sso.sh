@@ -37,6 +37,7 @@ sim "/_sim/sso/config?access_ttl=30" >/dev/null
 simlib_setup_db \
 	"ALTER SERVER esi OPTIONS (ADD sso_url '$ESI_SIM_URL', ADD sso_client_id 'sim-native-client', ADD sso_redirect_uri 'http://localhost/callback')" \
 	"IMPORT FOREIGN SCHEMA characters LIMIT TO (character_assets, character_wallet, character_skills) FROM SERVER esi INTO public" \
+	"IMPORT FOREIGN SCHEMA corporations LIMIT TO (corporation_assets) FROM SERVER esi INTO public" \
 	"ALTER DATABASE $DB SET esi_fdw.cache = off"
 # (the response cache would answer repeated reads without a token: off, but
 # for the role test below, which reads through it)
@@ -161,6 +162,23 @@ q "SELECT esi.revoke_character('esi', $AYLA, 'sso_b')" >/dev/null
 out=$(qb "SELECT count(*) FROM esi.characters")
 expect "esi.revoke_character() takes it back" "$out" "0"
 
+# --- a corporation's route: a character of it with one of the route's roles ----------
+CIRA=2112625430
+CSCOPES="ARRAY['esi-assets.read_corporation_assets.v1', 'esi-characters.read_corporation_roles.v1']"
+out=$(login $CIRA "$CSCOPES")
+expect "a character without corporation roles logs in" "$out" "$CIRA|Cira Sim|2"
+out=$(q "SELECT count(*) FROM corporation_assets WHERE corporation_id = 98000001")
+expect_match "its corporation's assets need the role Director: 28000 naming it" "$out" \
+	"ERROR:  28000: no character of role \"postgres\" may read foreign table \"corporation_assets\" for corporation 98000001.*one of the corporation roles Director"
+out=$(login $AYLA "ARRAY['esi-assets.read_assets.v1', 'esi-wallet.read_character_wallet.v1', 'esi-assets.read_corporation_assets.v1', 'esi-characters.read_corporation_roles.v1']")
+expect "a Director of the corporation logs in" "$out" "$AYLA|Ayla Sim|4"
+s=$(sim_seq)
+out=$(q "SELECT count(*) > 0 FROM corporation_assets WHERE corporation_id = 98000001")
+expect "the corporation's assets are read with the Director's token" "$out" "t" "log:$s"
+out=$(q "SELECT count(*) FROM corporation_assets WHERE corporation_id = 98000002")
+expect_match "another corporation: 28000, no character of the role is in it" "$out" \
+	"ERROR:  28000: no character of role \"postgres\" may read foreign table \"corporation_assets\" for corporation 98000002"
+
 # --- a hot standby --------------------------------------------------------------
 sb=$TEST_DIR/standby
 if esi_standby_start "$sb" >"$TEST_DIR/standby.out" 2>&1 && esi_standby_catchup >>"$TEST_DIR/standby.out" 2>&1; then
@@ -169,7 +187,7 @@ if esi_standby_start "$sb" >"$TEST_DIR/standby.out" 2>&1 && esi_standby_catchup 
 	expect_match "on a hot standby an authenticated table is an error: tokens live on the primary (25006)" "$out" \
 		"ERROR:  25006: foreign table \"character_wallet\" cannot be read on a hot standby"
 	out=$(esi_standby_psql -q -A -t -d "$DB" -c "SELECT count(*) FROM esi.characters" 2>&1)
-	expect "... where esi.characters still answers" "$out" "2"
+	expect "... where esi.characters still answers" "$out" "3"
 else
 	not_ok "a hot standby of the test cluster runs" "$TEST_DIR/standby.out"
 fi
