@@ -36,7 +36,7 @@ sim /_sim/sso/reset >/dev/null
 sim "/_sim/sso/config?access_ttl=30" >/dev/null
 simlib_setup_db \
 	"ALTER SERVER esi OPTIONS (ADD sso_url '$ESI_SIM_URL', ADD sso_client_id 'sim-native-client', ADD sso_redirect_uri 'http://localhost/callback')" \
-	"IMPORT FOREIGN SCHEMA characters LIMIT TO (character_assets, character_wallet, character_skills) FROM SERVER esi INTO public" \
+	"IMPORT FOREIGN SCHEMA characters LIMIT TO (character_assets, character_wallet, character_skills, character_wallet_transactions) FROM SERVER esi INTO public" \
 	"IMPORT FOREIGN SCHEMA corporations LIMIT TO (corporation_assets) FROM SERVER esi INTO public" \
 	"ALTER DATABASE $DB SET esi_fdw.cache = off"
 # (the response cache would answer repeated reads without a token: off, but
@@ -76,6 +76,8 @@ out=$(q "SELECT count(*) > 0 FROM character_assets WHERE character_id = $AYLA")
 expect "the character's assets are read with its token" "$out" "t" "log:$s"
 out=$(q "SELECT count(*) FROM character_wallet WHERE character_id = $AYLA")
 expect "... and its wallet" "$out" "1"
+out=$(q "SELECT count(*) > 0, count(*) = count(DISTINCT transaction_id) FROM character_wallet_transactions WHERE character_id = $AYLA")
+expect "... and its wallet transactions, a from_id walk with the token" "$out" "t|t"
 out=$(q "SELECT count(*) FROM character_assets WHERE character_id = $BORIS")
 expect_match "a character that did not log in: 28000 with a HINT to log in" "$out" \
 	"ERROR:  28000: no EVE SSO login of character $BORIS.*HINT:  Log the character in: SELECT esi.login\('esi'"
@@ -197,7 +199,8 @@ esi_standby_stop "$sb" >/dev/null 2>&1
 "$ESI_PG_BIN/pg_dump" -d "$DB" >"$TEST_DIR/dump.sql" 2>"$TEST_DIR/dump.err"
 rows=$(awk '/^COPY esi.sso_characters /{f=1; next} /^\\\.$/{f=0} f' "$TEST_DIR/dump.sql")
 expect_match "pg_dump holds the logins, each refresh token sealed (bytea)" "$rows" "\\\\x[0-9a-f]{60,}"
-if grep -qiE "sim-web-secret|Bearer " "$TEST_DIR/dump.sql"; then
+# refresh tokens are 24 characters of base64 (16 bytes); access tokens JWTs
+if grep -qiE "sim-web-secret|Bearer |eyJ[A-Za-z0-9_-]{20,}\.|[^A-Za-z0-9+/][A-Za-z0-9+/]{22}==([^A-Za-z0-9+/=]|$)" "$TEST_DIR/dump.sql"; then
 	not_ok "pg_dump holds no secret in clear" "$TEST_DIR/dump.sql"
 else
 	ok "pg_dump holds no secret in clear"
@@ -210,6 +213,12 @@ after=$(q "SELECT md5(string_agg(refresh_token::text, ',' ORDER BY character_id)
 out=$(q "SELECT count(*) FROM character_wallet WHERE character_id = $AYLA")
 expect "... that still open (a refresh after re-keying works)" "$out" "1"
 
+
+# --- SSO out of reach ---------------------------------------------------------------
+out=$(q "ALTER SERVER esi OPTIONS (SET sso_url 'http://127.0.0.1:9')" "SELECT esi.login('esi', $SCOPES)")
+expect_match "SSO out of reach: a clear error (HV00N) naming the metadata" "$out" \
+	"ERROR:  HV00N: could not reach EVE SSO for its metadata.*HINT:  Check the server's sso_url option"
+q "ALTER SERVER esi OPTIONS (SET sso_url '$ESI_SIM_URL')" >/dev/null
 
 # --- logout -------------------------------------------------------------------
 v0=$(sso_counter $AYLA revocations)
