@@ -817,7 +817,9 @@ start_scan(ForeignScanState *node, EsiScanState *st)
 	}
 
 	/* an authenticated route without a character_id: the role's characters */
-	if (st->route->scope && !st->route->characters_known)
+	if (st->route->scope && !st->route->characters_known &&
+		esi_route_character_param(st->route) >= 0 &&
+		!esi_quals_constrain(st->route, st->quals, esi_route_character_param(st->route)))
 	{
 		old = MemoryContextSwitchTo(node->ss.ps.state->es_query_cxt);
 		st->route->characters = esi_token_characters(st->opts, st->route->scope);

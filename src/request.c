@@ -592,6 +592,21 @@ same_param(EsiRoute *route, int a, int b)
 }
 
 /*
+ * esi_quals_constrain
+ *		Whether a qual gives values to the parameter of route->params[paramidx].
+ */
+bool
+esi_quals_constrain(EsiRoute *route, List *quals, int paramidx)
+{
+	ListCell   *lc;
+
+	foreach(lc, quals)
+		if (same_param(route, ((EsiParamQual *) lfirst(lc))->paramidx, paramidx))
+			return true;
+	return false;
+}
+
+/*
  * esi_missing_required
  *		Required parameters that neither a qual nor a default supplies.
  */

@@ -49,6 +49,7 @@ extern List *esi_classify_quals(PlannerInfo *root, RelOptInfo *baserel,
 extern bool esi_clause_pushable(RelOptInfo *baserel, EsiRoute *route,
 								Expr *clause);
 extern List *esi_missing_required(EsiRoute *route, List *quals);
+extern bool esi_quals_constrain(EsiRoute *route, List *quals, int paramidx);
 extern void esi_report_missing_param(EsiRoute *route, List *missing);
 extern char *esi_describe_requests(EsiRoute *route, List *quals);
 extern EsiRequestIter *esi_requests_begin(EsiRoute *route, List *quals,

@@ -551,7 +551,13 @@ esi_token_characters(EsiServerOptions *opts, const char *scope)
 					 errhint("%s", login_hint(opts->server_name, scope))));
 			continue;
 		}
-		out = lappend(out, MemoryContextStrdup(caller, id));
+		{
+			/* SPI's context goes at end_privileged: the list lives on */
+			MemoryContext old = MemoryContextSwitchTo(caller);
+
+			out = lappend(out, pstrdup(id));
+			MemoryContextSwitchTo(old);
+		}
 	}
 	end_privileged(&p);
 	return out;
