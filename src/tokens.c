@@ -48,6 +48,7 @@
 #include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "crypto.h"
@@ -187,6 +188,13 @@ read_character(const char *server, int64 character_id, Oid role, CharacterRow *o
 	values[1] = Int64GetDatum(character_id);
 	values[2] = ObjectIdGetDatum(role);
 	begin_privileged(&p);
+
+	/*
+	 * The latest committed row, whatever this transaction's snapshot: the
+	 * token writer may have rotated the refresh token a moment ago, in this
+	 * very statement or after a REPEATABLE READ transaction began.
+	 */
+	PushActiveSnapshot(GetLatestSnapshot());
 	run("SELECT c.owner_role, c.name, c.owner_hash, c.scopes, c.needs_login, c.reason, c.refresh_token, "
 		"EXISTS (SELECT FROM esi.sso_character_grants g WHERE g.server_name = c.server_name "
 		"AND g.character_id = c.character_id AND pg_catalog.pg_has_role($3, g.grantee, 'MEMBER')) "
@@ -228,6 +236,7 @@ read_character(const char *server, int64 character_id, Oid role, CharacterRow *o
 			has_privs_of_role(role, out->owner_role) || superuser_arg(role);
 		MemoryContextSwitchTo(old);
 	}
+	PopActiveSnapshot();
 	end_privileged(&p);
 }
 

@@ -91,6 +91,10 @@ out=$(q "BEGIN" "SELECT count(*) > 0 FROM character_assets WHERE character_id = 
 expect "a query whose transaction rolls back refreshes the token" "$out" "t"
 out=$(q "SET default_transaction_read_only = on" "SELECT count(*) > 0 FROM character_assets WHERE character_id = $AYLA")
 expect "the rotated refresh token was kept: the next refresh works, in a read-only transaction" "$out" "t"
+out=$(q "BEGIN ISOLATION LEVEL REPEATABLE READ" "SELECT count(*) FROM character_wallet WHERE character_id = $AYLA" \
+	"SELECT count(*) FROM character_assets WHERE character_id = $AYLA AND false" \
+	"SELECT count(*) FROM character_wallet WHERE character_id = $AYLA" "COMMIT")
+expect "two refreshes in one REPEATABLE READ transaction: the second uses the rotated token" "$out" $'1\n0\n1'
 r1=$(sso_counter $AYLA refreshes)
 f1=$(sso_counter $AYLA refresh_failures)
 expect "SSO saw two refreshes and no failure" "$((r1 - r0)) $f1" "2 0"
