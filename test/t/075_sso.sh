@@ -218,6 +218,20 @@ out=$(q "SELECT count(*) FROM character_wallet WHERE character_id = $AYLA")
 expect "... that still open (a refresh after re-keying works)" "$out" "1"
 
 
+# --- a confidential client: its secret, sealed, sent with HTTP Basic -----------------
+out=$(q "CREATE SERVER esiweb FOREIGN DATA WRAPPER esi_fdw OPTIONS (base_url '$ESI_SIM_URL', sso_url '$ESI_SIM_URL', sso_client_id 'sim-web-client', sso_redirect_uri 'https://localhost/callback')" \
+	"SELECT esi.set_client_secret('esiweb', 'sim-web-secret')" \
+	"SELECT count(*) FROM esi.sso_clients WHERE server_name = 'esiweb' AND position('sim-web-secret' in encode(secret, 'escape')) = 0")
+expect "a client secret is stored sealed" "$out" $'
+1'
+url=$(q "SELECT esi.login('esiweb', ARRAY['esi-wallet.read_character_wallet.v1'])")
+loc=$(curl -sS -o /dev/null -w '%{redirect_url}' "$url&character_id=$BORIS")
+out=$(q "SELECT character_id, name FROM esi.login_callback('$loc')")
+expect "a login through the confidential client works" "$out" "$BORIS|Boris Sim"
+out=$(q "CREATE FOREIGN TABLE web_wallet (character_id bigint OPTIONS (param 'path'), balance float8) SERVER esiweb OPTIONS (route '/characters/{character_id}/wallet', shape 'value', scope 'esi-wallet.read_character_wallet.v1')" \
+	"SELECT count(*) FROM web_wallet WHERE character_id = $BORIS")
+expect "... and its token reads the character (refreshed with the secret)" "$out" "1"
+
 # --- SSO out of reach ---------------------------------------------------------------
 out=$(q "ALTER SERVER esi OPTIONS (SET sso_url 'http://127.0.0.1:9')" "SELECT esi.login('esi', $SCOPES)")
 expect_match "SSO out of reach: a clear error (HV00N) naming the metadata" "$out" \
