@@ -231,6 +231,12 @@ expect "a login through the confidential client works" "$out" "$BORIS|Boris Sim"
 out=$(q "CREATE FOREIGN TABLE web_wallet (character_id bigint OPTIONS (param 'path'), balance float8) SERVER esiweb OPTIONS (route '/characters/{character_id}/wallet', shape 'value', scope 'esi-wallet.read_character_wallet.v1')" \
 	"SELECT count(*) FROM web_wallet WHERE character_id = $BORIS")
 expect "... and its token reads the character (refreshed with the secret)" "$out" "1"
+"$ESI_PG_BIN/pg_dump" -d "$DB" >"$TEST_DIR/dump2.sql" 2>&1
+if grep -q "sim-web-secret" "$TEST_DIR/dump2.sql" || ! grep -q "COPY esi.sso_clients" "$TEST_DIR/dump2.sql"; then
+	not_ok "pg_dump holds the client secret sealed only" "$TEST_DIR/dump2.sql"
+else
+	ok "pg_dump holds the client secret sealed only"
+fi
 
 # --- SSO out of reach ---------------------------------------------------------------
 out=$(q "ALTER SERVER esi OPTIONS (SET sso_url 'http://127.0.0.1:9')" "SELECT esi.login('esi', $SCOPES)")
