@@ -327,6 +327,8 @@ BEGIN
   IF target IS NULL THEN
     RAISE EXCEPTION 'no target given' USING ERRCODE = '22004';
   END IF;
+  -- fails at once inside a transaction block, before anything is taken
+  COMMIT;
   SELECT * INTO t FROM esi.targets x WHERE x.target = refresh.target;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'no target "%"', target USING ERRCODE = '42704',
@@ -352,7 +354,8 @@ BEGIN
     EXECUTE pg_catalog.format('CREATE TEMP TABLE esi_refresh_stage AS SELECT %s, %L::timestamptz AS snapshot_at FROM %s WHERE %s',
                               cols, snap_at, t.foreign_table, esi._target_where(t.foreign_table, t.params));
     GET DIAGNOSTICS nrows = ROW_COUNT;
-  EXCEPTION WHEN OTHERS THEN
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
+    -- also a statement_timeout or a cancel: logged, then raised below
     GET STACKED DIAGNOSTICS err = MESSAGE_TEXT, err_state = RETURNED_SQLSTATE, err_detail = PG_EXCEPTION_DETAIL;
   END;
   IF err IS NULL THEN

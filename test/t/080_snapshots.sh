@@ -107,6 +107,27 @@ expect "... which esi.targets shows too" "$out" "t"
 out=$(q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
 expect "... and releases its lock (no advisory lock left)" "$out" "0"
 
+out=$(q "BEGIN" "CALL esi.refresh('forge')")
+expect_match "CALL esi.refresh() inside a transaction block is refused (it commits)" "$out" \
+	'ERROR:  2D000: invalid transaction termination'
+out=$(q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+expect "... before it takes its lock" "$out" "0"
+
+# --- a refresh cancelled by statement_timeout -------------------------------------
+before=$(q "SELECT count(*), min(snapshot_at) FROM esi_snapshots.forge")
+q "SELECT esi.cache_clear()" >/dev/null
+sim "/_sim/fault?path=/markets/$REGION/orders&kind=latency&ms=5000&count=0" >/dev/null
+out=$(q "SET statement_timeout = '300ms'" "CALL esi.refresh('forge')")
+expect_match "a refresh stopped by statement_timeout while ESI is read is an error (57014)" "$out" \
+	'ERROR:  57014: refresh of target "forge" failed: canceling statement due to statement timeout'
+sim /_sim/reset >/dev/null
+sim "/_sim/config?cache_seconds=600" >/dev/null
+out=$(q "SELECT count(*), min(snapshot_at) FROM esi_snapshots.forge")
+expect "... leaves the previous snapshot" "$out" "$before"
+out=$(q "SELECT outcome, error FROM esi.refresh_log WHERE target = 'forge' ORDER BY id DESC LIMIT 1" \
+	"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+expect "... is logged, and leaves no lock" "$out" $'error|canceling statement due to statement timeout\n0'
+
 # --- a reader during a refresh ------------------------------------------------
 before=$(q "SELECT count(*), min(snapshot_at) FROM esi_snapshots.forge")
 q "SELECT esi.cache_clear()" >/dev/null
