@@ -173,7 +173,7 @@ expect "history: a refresh drops partitions older than history_retention" "$out"
 
 # --- incremental --------------------------------------------------------------
 out=$(q "SELECT esi.track('hist', 'market_history', '{\"region_id\": 10000002, \"type_id\": [34, 35]}', 'incremental',
-	ARRAY['region_id', 'type_id', 'date'])")
+	key => ARRAY['region_id', 'type_id', 'date'])")
 expect "incremental: track() with key columns" "$out" "esi_snapshots.hist"
 out=$(q "CALL esi.refresh('hist')" \
 	"SELECT count(*) > 0, count(*) = count(DISTINCT (region_id, type_id, date)), count(DISTINCT type_id) FROM esi_snapshots.hist")
