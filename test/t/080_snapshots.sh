@@ -142,6 +142,9 @@ out=$(q "SET lock_timeout = '1s'" "SELECT count(*), min(snapshot_at) FROM esi_sn
 	"SELECT count(*) FROM esi.refresh_log WHERE target = 'forge' AND outcome = 'running'")
 expect "a SELECT (lock_timeout 1s) while a refresh reads ESI returns the previous snapshot at once" "$out" \
 	"$before"$'\n1'
+out=$(q "CALL esi.refresh('forge')")
+expect_match "a second refresh of the same target meanwhile is refused (55P03)" "$out" \
+	'ERROR:  55P03: target "forge" is being refreshed by another session'
 wait "$slow"
 sim /_sim/reset >/dev/null
 sim "/_sim/config?cache_seconds=600" >/dev/null
@@ -254,6 +257,10 @@ out=$(q "SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_class c
 	WHERE c.relnamespace = 'esi'::regnamespace AND c.relkind IN ('r', 'v') AND obj_description(c.oid, 'pg_class') IS NULL
 	AND c.relname IN ('targets', 'refresh_log', 'asset_diffs', 'asset_changes_rollup')")
 expect "the tables and views of snapshots have comments" "$out" ""
+
+out=$(q "DROP EXTENSION esi_fdw")
+expect_match "DROP EXTENSION without CASCADE keeps the snapshot tables (2BP01)" "$out" \
+	'ERROR:  2BP01: cannot drop extension esi_fdw because other objects depend on it'
 
 [ "$failures" -eq 0 ] && simlib_drop_db
 echo "1..$n"
