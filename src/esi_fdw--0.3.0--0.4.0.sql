@@ -406,3 +406,48 @@ BEGIN
   END IF;
 END;
 $$;
+
+-- pg_cron: a target refreshed at fixed times (market history after ESI's
+-- daily expiry, say).  Needs pg_cron in this database; nothing else in
+-- esi_fdw does.
+CREATE FUNCTION schedule(target text, cron text)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  job bigint;
+BEGIN
+  IF NOT EXISTS (SELECT FROM esi.targets t WHERE t.target = schedule.target) THEN
+    RAISE EXCEPTION 'no esi_fdw target "%"', schedule.target
+      USING ERRCODE = '42704',
+            HINT = 'Declare it first with esi.track(); SELECT target FROM esi.targets; lists them.';
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron') THEN
+    RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+      USING ERRCODE = '55000',
+            DETAIL = 'esi.schedule() makes a pg_cron job that runs CALL esi.refresh().',
+            HINT = 'Add pg_cron to shared_preload_libraries, set cron.database_name to this database, restart the server, then: CREATE EXTENSION pg_cron;';
+  END IF;
+  EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job
+    USING 'esi_fdw refresh ' || schedule.target, schedule.cron,
+          format('CALL esi.refresh(%L)', schedule.target);
+  RETURN job;
+END $$;
+COMMENT ON FUNCTION schedule(text, text) IS 'Refresh an esi_fdw target with pg_cron on a cron schedule (the job is named "esi_fdw refresh <target>"); returns the job id';
+
+CREATE FUNCTION unschedule(target text)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron') THEN
+    RETURN false;
+  END IF;
+  IF NOT EXISTS (SELECT FROM cron.job j WHERE j.jobname = 'esi_fdw refresh ' || unschedule.target) THEN
+    RETURN false;
+  END IF;
+  RETURN cron.unschedule('esi_fdw refresh ' || unschedule.target);
+END $$;
+COMMENT ON FUNCTION unschedule(text) IS 'Remove the pg_cron job of an esi_fdw target; false when there is none';
