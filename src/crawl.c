@@ -493,9 +493,9 @@ drop_bearer(EsiCrawl *c, int reqno)
 
 /*
  * bearer_for
- *		The access token of a request's character (tokens.c checks the
- *		role, the scope and the login, and refreshes it); kept for the
- *		crawl's other pages.
+ *		The Authorization of a request: its character's access token
+ *		(tokens.c checks the role, the scope and the login, and refreshes
+ *		it); kept for the crawl's other pages.
  */
 static const char *
 bearer_for(EsiCrawl *c, int reqno)
@@ -523,7 +523,7 @@ bearer_for(EsiCrawl *c, int reqno)
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("character_id \"%s\" is not a number", who)));
 	tok = esi_token_for(c->opts, id, c->route->scope, c->route->relname);
-	c->bearers = lappend(c->bearers, psprintf("%s\n%s", who, tok));
+	c->bearers = lappend(c->bearers, psprintf("%s\nBearer %s", who, tok));
 	explicit_bzero(tok, strlen(tok));
 	return (char *) llast(c->bearers) + wl + 1;
 }

@@ -1030,7 +1030,7 @@ esi_http_new_transfer(MemoryContext cxt, EsiServerOptions *opts)
 void
 esi_http_prepare(EsiTransfer *t, EsiServerOptions *opts, const char *display,
 				 bool fresh_connection, const char *if_none_match,
-				 const char *bearer_token)
+				 const char *authorization)
 {
 	char	   *url = psprintf("%s%s", opts->base_url, display);
 	char	   *extra[2];
@@ -1043,15 +1043,10 @@ esi_http_prepare(EsiTransfer *t, EsiServerOptions *opts, const char *display,
 		check_wire_text("an If-None-Match", extra[nextra], false);
 		nextra++;
 	}
-	if (bearer_token)
+	if (authorization)
 	{
-		extra[nextra] = psprintf("Authorization: Bearer %s", bearer_token);
-		for (const char *p = extra[nextra]; *p; p++)
-			if ((unsigned char) *p < 0x20 || *p == 0x7f)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-						 errmsg("refusing to send an access token with a control character"),
-						 errhint("Log the character in again with esi.login().")));
+		extra[nextra] = psprintf("Authorization: %s", authorization);
+		check_wire_text("an Authorization", extra[nextra], false);
 		nextra++;
 	}
 	if (t->revalidate)
@@ -1406,49 +1401,9 @@ esi_http_fetch(const char *url, const char *form, const char *authorization,
 	opts.max_connections = 1;
 	r->multi = esi_http_multi_new(cxt);
 	r->t = esi_http_new_transfer(cxt, &opts);
-	esi_http_prepare(r->t, &opts, path, false, NULL, NULL);
-
-	if (form || authorization)
-	{
-		struct curl_slist *h = NULL;
-		char	   *auth = authorization ? psprintf("Authorization: %s", authorization) : NULL;
-
-		if (auth)
-			check_wire_text("an Authorization", auth, false);
-		for (struct curl_slist *p = r->t->headers; p; p = p->next)
-		{
-			struct curl_slist *n = curl_slist_append(h, p->data);
-
-			if (n == NULL)
-			{
-				curl_slist_free_all(h);
-				h = NULL;
-				break;
-			}
-			h = n;
-		}
-		if (h && auth)
-		{
-			struct curl_slist *n = curl_slist_append(h, auth);
-
-			if (n == NULL)
-				curl_slist_free_all(h);
-			h = n;
-		}
-		if (auth)
-		{
-			explicit_bzero(auth, strlen(auth));
-			pfree(auth);
-		}
-		if (h == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("could not build the HTTP headers")));
-		r->t->revalidate = h;	/* freed with the transfer */
-		curl_easy_setopt(r->t->easy, CURLOPT_HTTPHEADER, h);
-		if (form)
-			curl_easy_setopt(r->t->easy, CURLOPT_COPYPOSTFIELDS, form);
-	}
+	esi_http_prepare(r->t, &opts, path, false, NULL, authorization);
+	if (form)
+		curl_easy_setopt(r->t->easy, CURLOPT_COPYPOSTFIELDS, form);
 
 	esi_http_start(r->multi, r->t);
 	while ((done = esi_http_next_done(r->multi)) == NULL)

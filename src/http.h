@@ -65,7 +65,7 @@ extern EsiTransfer *esi_http_new_transfer(MemoryContext cxt,
 extern void esi_http_prepare(EsiTransfer *t, EsiServerOptions *opts,
 							 const char *display, bool fresh_connection,
 							 const char *if_none_match,
-							 const char *bearer_token);
+							 const char *authorization);
 extern void esi_http_start(EsiMulti *m, EsiTransfer *t);
 extern void esi_http_free_transfer(EsiTransfer *t);
 
