@@ -17,10 +17,16 @@ The package is split by concern:
     rsa        RSA keys, RS256 signatures and JWTs with Python integers
     private    data of the authenticated routes that follows the SSO state
                (roles, members, versioned assets)
+    writes     ESI's 35 POST/PUT/DELETE routes: their table, request-body
+               checks, and the lookups (names, ids, affiliation, asset
+               names and locations, route planning, CSPA)
+    store      what characters write (contacts, fittings, mail, calendar
+               answers, fleets, UI requests), read back by the GET routes
     control    the /_sim/ control routes (/_sim/sso/... are in sso)
     server     the HTTP/1.1 server and the wire behaviour (caching headers,
                304, gzip, faults on the socket)
 
-Everything served is a pure function of the seed and the request, so tests
-can assert on exact values.
+Everything served is a pure function of the seed and the request (and of
+the writes made since the last /_sim/reset), so tests can assert on exact
+values.
 """

@@ -249,7 +249,8 @@ def handle(name, q, state, table, ip="127.0.0.1", sso=None, world=None):
                                 retry_format=_choice(q, "retry_format", "seconds",
                                                      ("seconds", "date", "none")),
                                 pages=_int(q, "pages", None, 0),
-                                method=_choice(q, "method", None,
+                                method=_choice({k: [v.upper() for v in vs]
+                                                for k, vs in q.items()}, "method", None,
                                                ("GET", "HEAD", "POST", "PUT", "DELETE")),
                                 apply=_bool(q, "apply", False))
             return 200, [{"id": f.id}]

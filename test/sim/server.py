@@ -2,8 +2,9 @@
 
 A request goes through: injected latency, the error limit (420), an injected
 fault, route matching and the compatibility date (404), the rate limit
-(429), SSO (401/403), parameter checks (400), the handler, conditional
-requests (304); the response then pays its error-limit or rate-limit cost
+(429), SSO (401/403), parameter checks (400), the request body of a
+POST/PUT/DELETE (400, sim/writes.py), the handler, conditional requests
+(304, GET only); the response then pays its error-limit or rate-limit cost
 and is logged.  Bodies are pre-rendered, so serving a page is a lookup and a
 socket write.
 

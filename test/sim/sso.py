@@ -141,8 +141,9 @@ Controls (JSON arrays of flat objects, like every /_sim/ route; not logged;
         and settings as at start (token values never repeat)
 
 The request log (/_sim/requests) never holds a token or secret: the
-Authorization header is logged as present or not, request bodies are not
-logged, and secret-bearing query parameters (code, token, refresh_token,
+Authorization header is logged as present or not, SSO request bodies are
+not logged (those of ESI's POST/PUT/DELETE routes are: they hold no
+secret), and secret-bearing query parameters (code, token, refresh_token,
 code_verifier, client_secret, access_token) are logged as "redacted".
 """
 
