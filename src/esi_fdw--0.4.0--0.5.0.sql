@@ -301,7 +301,7 @@ DECLARE
   cond text;
   nrows bigint;
   nadded bigint;
-  expires timestamptz;
+  exp_at timestamptz;
 BEGIN
   SELECT * INTO l FROM esi.refresh_log x WHERE x.id = log_id;
   SELECT * INTO t FROM esi.targets x WHERE x.target = l.target;
@@ -323,15 +323,15 @@ BEGIN
   IF t.owner_column IS NOT NULL THEN
     PERFORM esi._asset_diffs(t.target, t.snapshot_table, t.owner_column, l.started, cond);
   END IF;
-  expires := esi._watch_expires();
+  exp_at := esi._watch_expires();
   UPDATE esi.refresh_log x SET finished = clock_timestamp(), rows = nrows, rows_added = nadded,
-         outcome = 'ok', requests = esi._watch_requests(), expires = _refresh_write.expires
+         outcome = 'ok', requests = esi._watch_requests(), expires = exp_at
    WHERE x.id = log_id;
   -- next: when the data read expires (5 minutes when no reply said), at
   -- least a second from now, plus the jitter
   UPDATE esi.targets x SET last_snapshot_at = l.started, last_rows = nrows, last_error = NULL,
          failures = 0, paused_at = NULL,
-         next_refresh_at = greatest(coalesce(_refresh_write.expires, now() + interval '5 minutes'),
+         next_refresh_at = greatest(coalesce(exp_at, now() + interval '5 minutes'),
                                     clock_timestamp() + interval '1 second') + esi._jitter()
    WHERE x.target = t.target;
   PERFORM pg_notify('esi_refresh', json_build_object('target', t.target,
