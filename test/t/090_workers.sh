@@ -33,8 +33,7 @@ trap finish EXIT
 
 sim /_sim/reset >/dev/null
 sim /_sim/sso/reset >/dev/null
-ESI_CLUSTER_FRESH=1 ESI_CLUSTER_EXTRA_CONF="max_worker_processes = 16
-esi_fdw.refresh_workers = 2" \
+ESI_CLUSTER_FRESH=1 ESI_CLUSTER_EXTRA_CONF="esi_fdw.refresh_workers = 2" \
 	esi_cluster_start "$dir" "$PORT" >"$TEST_DIR/wstart.out" 2>&1 ||
 	{ echo "not ok 1 - start a cluster"; sed 's/^/# /' "$TEST_DIR/wstart.out"; echo "1..1"; exit 1; }
 dir=$ESI_CLUSTER_DIR
