@@ -255,7 +255,9 @@ DECLARE
   log_id bigint;
 BEGIN
   SELECT * INTO t FROM esi.targets x WHERE x.target = _refresh_begin.target;
-  IF NOT FOUND THEN
+  IF NOT FOUND AND only_due THEN
+    RETURN NULL;              -- untracked meanwhile
+  ELSIF NOT FOUND THEN
     RAISE EXCEPTION 'no target "%"', target USING ERRCODE = '42704',
       HINT = 'esi.track() declares one.';
   END IF;
