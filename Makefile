@@ -23,6 +23,7 @@ OBJS = \
 	src/sso.o \
 	src/tokens.o \
 	src/token_worker.o \
+	src/refresh_worker.o \
 	src/esi_catalog_data.o
 
 DATA = $(wildcard src/esi_fdw--*.sql)

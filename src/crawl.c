@@ -116,6 +116,51 @@ struct EsiCrawl
 	MemoryContextCallback cb;
 };
 
+
+/*
+ * What this backend's scans sent and read since esi_crawl_watch_reset: a
+ * refresh logs the requests and schedules the next one at the earliest
+ * expiry of the replies it read (refresh_worker.c).  Backend-local: a
+ * refresh runs in one backend.
+ */
+static int64 watch_requests = 0;
+static TimestampTz watch_expires = DT_NOEND;
+
+/*
+ * esi_crawl_watch_reset
+ *		Start counting requests and expiries afresh.
+ */
+void
+esi_crawl_watch_reset(void)
+{
+	watch_requests = 0;
+	watch_expires = DT_NOEND;
+}
+
+/*
+ * esi_crawl_watch
+ *		Requests sent and the earliest expiry read since the last reset
+ *		(false for the expiry when no reply was read).
+ */
+bool
+esi_crawl_watch(int64 *requests, TimestampTz *expires)
+{
+	*requests = watch_requests;
+	*expires = watch_expires;
+	return watch_expires != DT_NOEND;
+}
+
+/*
+ * watch_expiry
+ *		A reply the scan read is fresh until expires.
+ */
+static void
+watch_expiry(TimestampTz expires)
+{
+	if (expires < watch_expires)
+		watch_expires = expires;
+}
+
 /*
  * crawl_cleanup
  *		Release every libcurl handle and the wait set; runs at esi_crawl_end
@@ -573,6 +618,8 @@ cache_step(EsiCrawl *c, EsiWork *w, TimestampTz now)
 		case ESI_CACHE_HIT:
 			if (serve_cached(c, w, &r))
 			{
+				if (r.status == 200)
+					watch_expiry(r.expires);
 				c->stats->cache_hits++;
 				ESI_STAT_ADD(c->rstats, cache_hits, 1);
 				pfree(w->cache_key);
@@ -695,6 +742,7 @@ fill_slots(EsiCrawl *c)
 		esi_http_start(c->multi, c->slots[slot]);
 		c->inflight++;
 		c->stats->requests++;
+		watch_requests++;
 		ESI_STAT_ADD(c->rstats, requests, 1);
 	}
 	MemoryContextSwitchTo(old);
@@ -793,6 +841,13 @@ take_page(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
 	if (c->page1_cached[w->reqno] && !esi_walk_matches(walk, &w->key, x_pages, lm))
 		esi_cache_forget(page1_key(c, w->reqno));
 
+	/* with the cache off too: a refresh schedules itself by it */
+	{
+		bool		unused;
+
+		watch_expiry(esi_cache_expiry(t, &unused));
+	}
+
 	if (w->claimed)
 	{
 		bool		cacheable;
@@ -851,7 +906,9 @@ not_modified(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
 		MemoryContextSwitchTo(old);
 		return;
 	}
-	esi_cache_refreshed(w->cache_key, esi_cache_expiry(t, &cacheable));
+	r.expires = esi_cache_expiry(t, &cacheable);
+	watch_expiry(r.expires);
+	esi_cache_refreshed(w->cache_key, r.expires);
 	forget_claim(c, w);
 	if (!serve_cached(c, w, &r))
 	{

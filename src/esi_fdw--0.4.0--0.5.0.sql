@@ -18,6 +18,628 @@ GRANT SELECT ON names TO PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('names', '');
 
 -- ==== section: background refresh (workers) ====
+-- Background workers (refresh_worker.c) refresh each target when the ESI
+-- data it read expires, plus a jitter; failures back off; a target whose
+-- character needs a new login pauses until one logs in.  CALL esi.refresh
+-- and the workers run the same steps: _refresh_begin (lock, log row, the
+-- day's partition), _refresh_write (ESI straight into the snapshot table in
+-- one transaction: readers see the old snapshot until it commits, and a
+-- failure rolls it back), _refresh_failed, _refresh_end (old partitions,
+-- log retention, unlock), each in a transaction of its own.
+
+ALTER TABLE targets
+  ADD COLUMN auto boolean NOT NULL DEFAULT true,
+  ADD COLUMN next_refresh_at timestamptz,
+  ADD COLUMN failures integer NOT NULL DEFAULT 0,
+  ADD COLUMN paused_at timestamptz,
+  ADD COLUMN group_name text,
+  ADD COLUMN refresh_role regrole NOT NULL DEFAULT current_user::regrole;
+CREATE INDEX ON targets (group_name);
+COMMENT ON COLUMN targets.auto IS 'whether background workers refresh the target (esi.set_auto())';
+COMMENT ON COLUMN targets.next_refresh_at IS 'when background workers refresh it next: the expiry of the ESI data it read plus a jitter, or a back-off after failures; NULL: as soon as possible';
+COMMENT ON COLUMN targets.failures IS 'refreshes that failed in a row';
+COMMENT ON COLUMN targets.paused_at IS 'set when a refresh failed because a character needs a new login; background refresh resumes when one logs in';
+COMMENT ON COLUMN targets.group_name IS 'the esi.track(..., each => ...) call that made the target: one target per value, one shared snapshot table';
+COMMENT ON COLUMN targets.refresh_role IS 'the role background workers read ESI as (its characters and tokens): the role that called esi.track()';
+
+ALTER TABLE refresh_log
+  ADD COLUMN requests bigint,
+  ADD COLUMN expires timestamptz;
+COMMENT ON COLUMN refresh_log.requests IS 'HTTP requests the refresh sent to ESI (pages the cache served are not requests)';
+COMMENT ON COLUMN refresh_log.expires IS 'the earliest expiry of the ESI replies the refresh read';
+
+-- backend-local counters of the scans (crawl.c)
+CREATE FUNCTION _watch_reset() RETURNS void
+  AS 'MODULE_PATHNAME', 'esi_refresh_watch_reset' LANGUAGE C VOLATILE STRICT;
+CREATE FUNCTION _watch_requests() RETURNS bigint
+  AS 'MODULE_PATHNAME', 'esi_refresh_watch_requests' LANGUAGE C VOLATILE STRICT;
+CREATE FUNCTION _watch_expires() RETURNS timestamptz
+  AS 'MODULE_PATHNAME', 'esi_refresh_watch_expires' LANGUAGE C VOLATILE STRICT;
+-- have the refresh launcher look at this database now
+CREATE FUNCTION _refresh_wake() RETURNS void
+  AS 'MODULE_PATHNAME', 'esi_refresh_wake_sql' LANGUAGE C VOLATILE STRICT;
+
+-- a random 1..esi_fdw.refresh_jitter seconds (none when 0)
+CREATE FUNCTION _jitter() RETURNS interval
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT CASE WHEN j >= 1 THEN make_interval(secs => 1 + floor(random() * j)) ELSE interval '0' END
+    FROM (SELECT extract(epoch FROM current_setting('esi_fdw.refresh_jitter')::interval)::int AS j) s
+$$;
+
+-- targets that background workers should refresh now, oldest due first;
+-- a target paused for a login is due again once a character of its server
+-- (its own when params names character_id) logged in since
+CREATE FUNCTION _due_targets()
+RETURNS TABLE (target text, refresh_role oid)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT t.target, t.refresh_role::oid
+    FROM esi.targets t
+   WHERE t.auto
+     AND (t.next_refresh_at IS NULL OR t.next_refresh_at <= now())
+     AND (t.paused_at IS NULL OR EXISTS (
+           SELECT FROM esi.sso_characters c
+             JOIN pg_foreign_table f ON f.ftrelid = t.foreign_table
+             JOIN pg_foreign_server s ON s.oid = f.ftserver
+            WHERE c.server_name = s.srvname AND NOT c.needs_login
+              AND c.logged_in_at > t.paused_at
+              AND (NOT t.params ? 'character_id'
+                   OR c.character_id::text IN (
+                        SELECT jsonb_array_elements_text(
+                                 CASE jsonb_typeof(t.params -> 'character_id')
+                                   WHEN 'array' THEN t.params -> 'character_id'
+                                   ELSE jsonb_build_array(t.params -> 'character_id') END)))))
+   ORDER BY t.next_refresh_at NULLS FIRST, t.target
+$$;
+
+-- when a background worker should look at this database again
+CREATE FUNCTION _next_due() RETURNS timestamptz
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT min(coalesce(t.next_refresh_at, now())) FROM esi.targets t
+   WHERE t.auto AND t.paused_at IS NULL
+$$;
+
+-- refreshes left 'running' by a session that died: the target's lock is
+-- free, so nobody works on them
+CREATE FUNCTION _close_stale_runs() RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  tg text;
+  n bigint := 0;
+  k bigint;
+BEGIN
+  FOR tg IN SELECT DISTINCT l.target FROM esi.refresh_log l WHERE l.outcome = 'running' LOOP
+    IF pg_try_advisory_lock(hashtext('esi.refresh'), hashtext(tg)) THEN
+      UPDATE esi.refresh_log l SET outcome = 'error', finished = coalesce(l.finished, clock_timestamp()),
+             error = 'interrupted: the session that ran the refresh ended before it finished'
+       WHERE l.target = tg AND l.outcome = 'running';
+      GET DIAGNOSTICS k = ROW_COUNT;
+      n := n + k;
+      PERFORM pg_advisory_unlock(hashtext('esi.refresh'), hashtext(tg));
+    END IF;
+  END LOOP;
+  RETURN n;
+END;
+$$;
+
+-- history mode: the day's partition (created and attached, which does not
+-- block readers of the parent; another refresh of the same group may
+-- create it meanwhile) and, when retention is given, the retention
+-- (dropping old partitions does block, briefly: done in a transaction of
+-- its own after the write)
+CREATE OR REPLACE FUNCTION _history_partitions(parent regclass, snap_at timestamptz, retention interval)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  day date := (snap_at AT TIME ZONE 'UTC')::date;
+  nsp text;
+  rname text;
+  part text;
+  child record;
+  cday date;
+BEGIN
+  SELECT n.nspname, c.relname INTO nsp, rname
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = parent;
+  part := format('%I.%I', nsp, left(rname, 53) || '_p' || to_char(day, 'YYYYMMDD'));
+  IF to_regclass(part) IS NULL THEN
+    BEGIN
+      EXECUTE format('CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part, parent);
+      EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%L) TO (%L)', parent, part,
+                     day::text || ' 00:00:00+00', (day + 1)::text || ' 00:00:00+00');
+    EXCEPTION WHEN duplicate_table OR unique_violation THEN
+      NULL;                   -- another refresh of the group made it
+    END;
+  END IF;
+  IF retention IS NULL THEN
+    RETURN;
+  END IF;
+  FOR child IN
+    SELECT i.inhrelid::regclass AS rel, c.relname
+      FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+     WHERE i.inhparent = parent AND c.relname ~ '_p[0-9]{8}$'
+  LOOP
+    cday := to_date(right(child.relname, 8), 'YYYYMMDD');
+    IF (cday + 1)::timestamp AT TIME ZONE 'UTC' <= snap_at - retention THEN
+      EXECUTE format('DROP TABLE IF EXISTS %s', child.rel);
+    END IF;
+  END LOOP;
+END;
+$$;
+
+-- asset diffs between the snapshot at new_at and the one before it, of the
+-- rows matching cond (a target's own rows in a group's shared table)
+DROP FUNCTION _asset_diffs(text, regclass, text, timestamptz);
+CREATE FUNCTION _asset_diffs(target text, snap regclass, owner_column text, new_at timestamptz,
+                             cond text DEFAULT 'true')
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  old_at timestamptz;
+  n bigint;
+BEGIN
+  EXECUTE format('SELECT max(snapshot_at) FROM %s WHERE snapshot_at < $1 AND (%s)', snap, cond)
+    INTO old_at USING new_at;
+  IF old_at IS NULL THEN
+    RETURN 0;                 -- the first snapshot: nothing to compare with
+  END IF;
+  EXECUTE format($q$
+    INSERT INTO esi.asset_diffs
+    SELECT $1, coalesce(n.%1$I, o.%1$I), coalesce(n.item_id, o.item_id), coalesce(n.type_id, o.type_id),
+           k.change, o.quantity, n.quantity, o.location_id, n.location_id,
+           o.location_flag, n.location_flag, $2, $3
+      FROM (SELECT * FROM %2$s WHERE snapshot_at = $2 AND (%3$s)) o
+      FULL JOIN (SELECT * FROM %2$s WHERE snapshot_at = $3 AND (%3$s)) n
+        ON n.%1$I = o.%1$I AND n.item_id = o.item_id,
+      LATERAL (VALUES
+        (CASE WHEN o.item_id IS NULL THEN 'ADDED' WHEN n.item_id IS NULL THEN 'REMOVED' END),
+        (CASE WHEN o.item_id IS NOT NULL AND n.item_id IS NOT NULL
+               AND o.quantity IS DISTINCT FROM n.quantity THEN 'QUANTITY_CHANGED' END),
+        (CASE WHEN o.item_id IS NOT NULL AND n.item_id IS NOT NULL
+               AND (o.location_id IS DISTINCT FROM n.location_id
+                    OR o.location_flag IS DISTINCT FROM n.location_flag) THEN 'LOCATION_CHANGED' END)
+      ) AS k(change)
+     WHERE k.change IS NOT NULL$q$, owner_column, snap, cond)
+    USING target, old_at, new_at;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  IF n > 0 THEN
+    PERFORM pg_notify('esi_asset_diffs', json_build_object('target', target,
+      'old_snapshot_at', old_at, 'snapshot_at', new_at, 'diffs', n)::text);
+  END IF;
+  RETURN n;
+END;
+$$;
+
+-- The one place a refresh writes rows: query's rows (in dest's column
+-- order) into dest; skip_duplicates: ON CONFLICT DO NOTHING (incremental).
+-- rows: rows read; added: rows inserted.
+CREATE FUNCTION _snapshot_insert(dest regclass, query text, skip_duplicates boolean,
+                                 OUT rows bigint, OUT added bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF skip_duplicates THEN
+    EXECUTE format('WITH src AS MATERIALIZED (%s), ins AS (INSERT INTO %s SELECT * FROM src ON CONFLICT DO NOTHING RETURNING 1) '
+                   'SELECT (SELECT count(*) FROM src), (SELECT count(*) FROM ins)', query, dest)
+      INTO rows, added;
+  ELSE
+    EXECUTE format('INSERT INTO %s %s', dest, query);
+    GET DIAGNOSTICS rows = ROW_COUNT;
+    added := rows;
+  END IF;
+END;
+$$;
+
+-- step 1: take the target (NULL when another session has it, or, with
+-- only_due, when it is no longer due), close its refreshes whose session
+-- died, log the new one as running; the id of its esi.refresh_log row
+CREATE FUNCTION _refresh_begin(target text, only_due boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  t esi.targets;
+  snap_at timestamptz := clock_timestamp();
+  log_id bigint;
+BEGIN
+  SELECT * INTO t FROM esi.targets x WHERE x.target = _refresh_begin.target;
+  IF NOT FOUND AND only_due THEN
+    RETURN NULL;              -- untracked meanwhile
+  ELSIF NOT FOUND THEN
+    RAISE EXCEPTION 'no target "%"', target USING ERRCODE = '42704',
+      HINT = 'esi.track() declares one.';
+  END IF;
+  -- one refresh of a target at a time (a session lock: it outlives commits)
+  IF NOT pg_try_advisory_lock(hashtext('esi.refresh'), hashtext(target)) THEN
+    RETURN NULL;
+  END IF;
+  BEGIN
+    IF only_due AND NOT EXISTS (SELECT FROM esi._due_targets() d WHERE d.target = _refresh_begin.target) THEN
+      PERFORM pg_advisory_unlock(hashtext('esi.refresh'), hashtext(target));
+      RETURN NULL;
+    END IF;
+    -- the lock is ours: a 'running' refresh of the target is a dead one
+    UPDATE esi.refresh_log l SET outcome = 'error', finished = clock_timestamp(),
+           error = 'interrupted: the session that ran the refresh ended before it finished'
+     WHERE l.target = _refresh_begin.target AND l.outcome = 'running';
+    IF t.mode = 'history' THEN
+      PERFORM esi._history_partitions(t.snapshot_table, snap_at, NULL);
+    END IF;
+    PERFORM esi._watch_reset();
+    INSERT INTO esi.refresh_log (target, started, outcome) VALUES (target, snap_at, 'running')
+      RETURNING id INTO log_id;
+  EXCEPTION WHEN OTHERS THEN
+    PERFORM pg_advisory_unlock(hashtext('esi.refresh'), hashtext(target));
+    RAISE;
+  END;
+  RETURN log_id;
+END;
+$$;
+
+-- step 2: ESI straight into the snapshot table, in the caller's
+-- transaction (latest: the target's rows replaced; history: a snapshot
+-- added; incremental: new keys added); raises on any failure
+CREATE FUNCTION _refresh_write(log_id bigint)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  l esi.refresh_log;
+  t esi.targets;
+  cols text;
+  cond text;
+  nrows bigint;
+  nadded bigint;
+  exp_at timestamptz;
+BEGIN
+  SELECT * INTO l FROM esi.refresh_log x WHERE x.id = log_id;
+  SELECT * INTO t FROM esi.targets x WHERE x.target = l.target;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no target "%"', l.target USING ERRCODE = '42704';
+  END IF;
+  SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
+    FROM pg_attribute a
+   WHERE a.attrelid = t.foreign_table AND a.attnum > 0 AND NOT a.attisdropped;
+  cond := esi._target_where(t.foreign_table, t.params);
+  IF t.mode = 'latest' THEN
+    -- row locks only: a SELECT sees the old rows until the commit
+    EXECUTE format('DELETE FROM %s WHERE %s', t.snapshot_table, cond);
+  END IF;
+  SELECT i.rows, i.added INTO nrows, nadded
+    FROM esi._snapshot_insert(t.snapshot_table,
+           format('SELECT %s, %L::timestamptz FROM %s WHERE %s', cols, l.started, t.foreign_table, cond),
+           t.mode = 'incremental') i;
+  IF t.owner_column IS NOT NULL THEN
+    PERFORM esi._asset_diffs(t.target, t.snapshot_table, t.owner_column, l.started, cond);
+  END IF;
+  exp_at := esi._watch_expires();
+  UPDATE esi.refresh_log x SET finished = clock_timestamp(), rows = nrows, rows_added = nadded,
+         outcome = 'ok', requests = esi._watch_requests(), expires = exp_at
+   WHERE x.id = log_id;
+  -- next: when the data read expires (5 minutes when no reply said), at
+  -- least a second from now, plus the jitter
+  UPDATE esi.targets x SET last_snapshot_at = l.started, last_rows = nrows, last_error = NULL,
+         failures = 0, paused_at = NULL,
+         next_refresh_at = greatest(coalesce(exp_at, now() + interval '5 minutes'),
+                                    clock_timestamp() + interval '1 second') + esi._jitter()
+   WHERE x.target = t.target;
+  PERFORM pg_notify('esi_refresh', json_build_object('target', t.target,
+    'snapshot_at', l.started, 'rows', nrows)::text);
+END;
+$$;
+
+-- step 2 failed: log it, back off (esi_fdw.refresh_retry_delay doubled per
+-- failure, at most esi_fdw.refresh_max_retry_delay), pause on a login
+-- error (28000)
+CREATE FUNCTION _refresh_failed(log_id bigint, err text, err_state text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  tg text;
+  delay float8 := extract(epoch FROM current_setting('esi_fdw.refresh_retry_delay')::interval);
+  cap float8 := extract(epoch FROM current_setting('esi_fdw.refresh_max_retry_delay')::interval);
+BEGIN
+  UPDATE esi.refresh_log x SET finished = clock_timestamp(), outcome = 'error', error = err,
+         requests = esi._watch_requests(), expires = esi._watch_expires()
+   WHERE x.id = log_id RETURNING x.target INTO tg;
+  UPDATE esi.targets x SET last_error = err, failures = x.failures + 1,
+         paused_at = CASE WHEN err_state = '28000' THEN now() ELSE x.paused_at END,
+         next_refresh_at = now() + make_interval(secs => least(cap, delay * 2 ^ least(x.failures, 30)))
+                           + esi._jitter()
+   WHERE x.target = tg;
+END;
+$$;
+
+-- step 3, in a transaction of its own: old history partitions, the log's
+-- bound, the lock
+CREATE FUNCTION _refresh_end(log_id bigint)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  l esi.refresh_log;
+  t esi.targets;
+BEGIN
+  SELECT * INTO l FROM esi.refresh_log x WHERE x.id = log_id;
+  SELECT * INTO t FROM esi.targets x WHERE x.target = l.target;
+  IF FOUND THEN
+    IF t.mode = 'history' AND l.outcome = 'ok' THEN
+      PERFORM esi._history_partitions(t.snapshot_table, l.started, t.history_retention);
+    END IF;
+    -- bounded log: the last log_retention refreshes of the target
+    DELETE FROM esi.refresh_log x
+     WHERE x.target = t.target
+       AND x.id <= (SELECT x2.id FROM esi.refresh_log x2 WHERE x2.target = t.target
+                     ORDER BY x2.id DESC OFFSET t.log_retention LIMIT 1);
+  END IF;
+  PERFORM pg_advisory_unlock(hashtext('esi.refresh'), hashtext(l.target));
+END;
+$$;
+
+-- Refresh one target, or each target of a group in turn.  A procedure:
+-- it commits between the steps above.  Not SECURITY DEFINER (transaction
+-- control forbids it): it reads the foreign table with the caller's rights
+-- and tokens.
+CREATE OR REPLACE PROCEDURE refresh(target text)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  log_id bigint;
+  member text;
+  err text;
+  err_state text;
+  err_detail text;
+BEGIN
+  IF target IS NULL THEN
+    RAISE EXCEPTION 'no target given' USING ERRCODE = '22004';
+  END IF;
+  -- fails at once inside a transaction block, before anything is taken
+  COMMIT;
+  IF NOT EXISTS (SELECT FROM esi.targets x WHERE x.target = refresh.target)
+     AND EXISTS (SELECT FROM esi.targets x WHERE x.group_name = refresh.target) THEN
+    FOR member IN SELECT x.target FROM esi.targets x WHERE x.group_name = refresh.target ORDER BY 1 LOOP
+      CALL esi.refresh(member);
+    END LOOP;
+    RETURN;
+  END IF;
+  log_id := esi._refresh_begin(target);
+  IF log_id IS NULL THEN
+    RAISE EXCEPTION 'target "%" is being refreshed by another session', target
+      USING ERRCODE = '55P03';
+  END IF;
+  COMMIT;
+  BEGIN
+    PERFORM esi._refresh_write(log_id);
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
+    -- also a statement_timeout or a cancel: logged, then raised below
+    GET STACKED DIAGNOSTICS err = MESSAGE_TEXT, err_state = RETURNED_SQLSTATE, err_detail = PG_EXCEPTION_DETAIL;
+  END;
+  IF err IS NOT NULL THEN
+    PERFORM esi._refresh_failed(log_id, err, err_state);
+  END IF;
+  COMMIT;
+  PERFORM esi._refresh_end(log_id);
+  COMMIT;
+  IF err IS NOT NULL THEN
+    RAISE EXCEPTION 'refresh of target "%" failed: %', target, err
+      USING ERRCODE = err_state, DETAIL = coalesce(err_detail, ''),
+            HINT = 'The previous snapshot is unchanged; the error is in esi.refresh_log.';
+  END IF;
+END;
+$$;
+
+-- Declare a target and create its snapshot table.  With each, params'
+-- value of that column is a list: one target per value (named
+-- target:value, grouped under target), sharing one snapshot table, each
+-- refreshed on its own expiry.  auto: background workers refresh it.
+DROP FUNCTION track(text, regclass, jsonb, text, text[], text);
+CREATE FUNCTION track(target text, foreign_table regclass, params jsonb DEFAULT '{}',
+                      mode text DEFAULT 'latest', key text[] DEFAULT NULL,
+                      snapshot_table text DEFAULT NULL, each text DEFAULT NULL,
+                      auto boolean DEFAULT true)
+RETURNS regclass
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  tbl text;
+  rel regclass;
+  cols text[];
+  owner_col text;
+  k text;
+  v jsonb;
+  members jsonb;
+BEGIN
+  IF target IS NULL OR target = '' THEN
+    RAISE EXCEPTION 'a target needs a name' USING ERRCODE = '22023';
+  END IF;
+  IF mode IS NULL OR mode NOT IN ('latest', 'history', 'incremental') THEN
+    RAISE EXCEPTION 'invalid mode "%"', mode USING ERRCODE = '22023',
+      HINT = 'The modes are latest, history and incremental.';
+  END IF;
+  IF (SELECT c.relkind FROM pg_class c WHERE c.oid = foreign_table) <> 'f' THEN
+    RAISE EXCEPTION '% is not a foreign table', foreign_table USING ERRCODE = '42809';
+  END IF;
+  IF EXISTS (SELECT FROM esi.targets t WHERE t.target = track.target OR t.group_name = track.target) THEN
+    RAISE EXCEPTION 'target "%" already exists', target USING ERRCODE = '42710',
+      HINT = 'esi.untrack() removes it.';
+  END IF;
+  params := coalesce(params, '{}');
+  PERFORM esi._target_where(foreign_table, params);
+  IF each IS NOT NULL THEN
+    members := params -> each;
+    IF jsonb_typeof(members) IS DISTINCT FROM 'array' OR jsonb_array_length(members) = 0 THEN
+      RAISE EXCEPTION 'params must give "%" a non-empty list of values', each USING ERRCODE = '22023',
+        HINT = format('For example: {"%s": [10000002, 10000043]}', each);
+    END IF;
+    IF EXISTS (SELECT FROM esi.targets t, jsonb_array_elements(members) e
+                WHERE t.target = track.target || ':' || (e #>> '{}')) THEN
+      RAISE EXCEPTION 'a target named "%:..." already exists', target USING ERRCODE = '42710';
+    END IF;
+  END IF;
+  SELECT array_agg(a.attname::text ORDER BY a.attnum) INTO cols
+    FROM pg_attribute a WHERE a.attrelid = foreign_table AND a.attnum > 0 AND NOT a.attisdropped;
+  IF 'snapshot_at' = ANY (cols) THEN
+    RAISE EXCEPTION '% has a column named snapshot_at', foreign_table USING ERRCODE = '42701';
+  END IF;
+  IF mode = 'incremental' THEN
+    IF cardinality(key) IS NULL OR cardinality(key) = 0 THEN
+      RAISE EXCEPTION 'incremental mode needs key columns' USING ERRCODE = '22023';
+    END IF;
+  END IF;
+  FOREACH k IN ARRAY coalesce(key, '{}') LOOP
+    IF NOT k = ANY (cols) THEN
+      RAISE EXCEPTION 'key column "%" does not exist in %', k, foreign_table USING ERRCODE = '42703';
+    END IF;
+  END LOOP;
+  tbl := coalesce(snapshot_table, format('esi_snapshots.%I', target));
+  IF mode = 'history' THEN
+    EXECUTE format('CREATE TABLE %s (LIKE %s, snapshot_at timestamptz NOT NULL) PARTITION BY RANGE (snapshot_at)',
+                   tbl, foreign_table);
+  ELSE
+    EXECUTE format('CREATE TABLE %s (LIKE %s, snapshot_at timestamptz NOT NULL)', tbl, foreign_table);
+  END IF;
+  rel := tbl::regclass;
+  EXECUTE format('COMMENT ON TABLE %s IS %L', rel,
+                 format('esi_fdw snapshot of %s (target %s, mode %s)', foreign_table, target, mode));
+  IF mode = 'incremental' THEN
+    EXECUTE format('CREATE UNIQUE INDEX ON %s (%s)', rel,
+                   (SELECT string_agg(quote_ident(x), ', ') FROM unnest(key) x));
+  ELSE
+    EXECUTE format('CREATE INDEX ON %s (snapshot_at)', rel);
+  END IF;
+  IF each IS NOT NULL AND mode = 'latest' THEN
+    -- a member replaces its own rows: DELETE ... WHERE each = value
+    EXECUTE format('CREATE INDEX ON %s (%I)', rel, each);
+  END IF;
+  IF mode = 'history' AND cols @> ARRAY['item_id', 'type_id', 'quantity', 'location_id', 'location_flag'] THEN
+    owner_col := CASE WHEN 'character_id' = ANY (cols) THEN 'character_id'
+                      WHEN 'corporation_id' = ANY (cols) THEN 'corporation_id' END;
+  END IF;
+  IF each IS NULL THEN
+    INSERT INTO esi.targets (target, foreign_table, params, mode, key, snapshot_table, owner_column, auto)
+    VALUES (target, foreign_table, params, mode, key, rel, owner_col, track.auto);
+  ELSE
+    FOR v IN SELECT e FROM jsonb_array_elements(members) WITH ORDINALITY AS x(e, o) ORDER BY o LOOP
+      INSERT INTO esi.targets (target, foreign_table, params, mode, key, snapshot_table, owner_column,
+                               auto, group_name)
+      VALUES (target || ':' || (v #>> '{}'), foreign_table, params || jsonb_build_object(each, v),
+              mode, key, rel, owner_col, track.auto, target);
+    END LOOP;
+  END IF;
+  IF track.auto THEN
+    PERFORM esi._refresh_wake();
+  END IF;
+  RETURN rel;
+END;
+$$;
+
+-- Forget a target, or every target of a group (their log and diffs too);
+-- drop_table drops the snapshot table, unless other targets still use it.
+CREATE OR REPLACE FUNCTION untrack(target text, drop_table boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  gone record;
+  rel regclass;
+BEGIN
+  FOR gone IN DELETE FROM esi.targets t
+               WHERE t.target = untrack.target
+                  OR (t.group_name = untrack.target
+                      AND NOT EXISTS (SELECT FROM esi.targets x WHERE x.target = untrack.target))
+               RETURNING t.target, t.snapshot_table, t.mode, t.foreign_table, t.params, t.group_name
+  LOOP
+    rel := gone.snapshot_table;
+    DELETE FROM esi.refresh_log l WHERE l.target = gone.target;
+    DELETE FROM esi.asset_diffs d WHERE d.target = gone.target;
+    -- one member of a group: its rows leave the shared latest snapshot
+    IF gone.group_name IS NOT NULL AND gone.mode = 'latest' AND NOT drop_table THEN
+      EXECUTE format('DELETE FROM %s WHERE %s', gone.snapshot_table,
+                     esi._target_where(gone.foreign_table, gone.params));
+    END IF;
+  END LOOP;
+  IF rel IS NULL THEN
+    RAISE EXCEPTION 'no target "%"', target USING ERRCODE = '42704';
+  END IF;
+  IF drop_table THEN
+    IF EXISTS (SELECT FROM esi.targets t WHERE t.snapshot_table = rel) THEN
+      RAISE EXCEPTION 'other targets still use %', rel USING ERRCODE = '2BP01',
+        HINT = 'Untrack the group (its name) to drop its table.';
+    END IF;
+    EXECUTE format('DROP TABLE %s', rel);
+  END IF;
+END;
+$$;
+
+-- Turn background refresh of a target (or of every target of a group) on
+-- or off; on makes it due at once.
+CREATE FUNCTION set_auto(target text, auto boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  UPDATE esi.targets t SET auto = set_auto.auto,
+         next_refresh_at = CASE WHEN set_auto.auto THEN NULL ELSE t.next_refresh_at END,
+         paused_at = CASE WHEN set_auto.auto THEN NULL ELSE t.paused_at END,
+         failures = CASE WHEN set_auto.auto THEN 0 ELSE t.failures END
+   WHERE t.target = set_auto.target OR t.group_name = set_auto.target;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no target "%"', target USING ERRCODE = '42704';
+  END IF;
+  IF set_auto.auto THEN
+    PERFORM esi._refresh_wake();
+  END IF;
+END;
+$$;
+COMMENT ON FUNCTION set_auto(text, boolean) IS 'Turn background refresh of an esi_fdw target (or group) on or off';
+
+-- a target refreshed by pg_cron is not also refreshed by background workers
+CREATE OR REPLACE FUNCTION schedule(target text, cron text)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  job bigint;
+BEGIN
+  IF NOT EXISTS (SELECT FROM esi.targets t WHERE t.target = schedule.target) THEN
+    RAISE EXCEPTION 'no esi_fdw target "%"', schedule.target
+      USING ERRCODE = '42704',
+            HINT = 'Declare it first with esi.track(); SELECT target FROM esi.targets; lists them.';
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron') THEN
+    RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+      USING ERRCODE = '55000',
+            DETAIL = 'esi.schedule() makes a pg_cron job that runs CALL esi.refresh().',
+            HINT = 'Add pg_cron to shared_preload_libraries, set cron.database_name to this database, restart the server, then: CREATE EXTENSION pg_cron;';
+  END IF;
+  EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job
+    USING 'esi_fdw refresh ' || schedule.target, schedule.cron,
+          format('CALL esi.refresh(%L)', schedule.target);
+  UPDATE esi.targets t SET auto = false WHERE t.target = schedule.target;
+  RETURN job;
+END $$;
+COMMENT ON FUNCTION schedule(text, text) IS 'Refresh an esi_fdw target with pg_cron on a cron schedule (the job is named "esi_fdw refresh <target>"; background refresh of the target is turned off); returns the job id';
+
 
 -- ==== section: write routes (POST/PUT/DELETE) ====
 

@@ -46,6 +46,7 @@
 #include "esi_fdw.h"
 #include "guc.h"
 #include "option.h"
+#include "refresh_worker.h"
 #include "request.h"
 #include "route.h"
 #include "shmem.h"
@@ -147,6 +148,7 @@ _PG_init(void)
 				 errhint("Add esi_fdw to shared_preload_libraries in postgresql.conf, for example: ALTER SYSTEM SET shared_preload_libraries = 'esi_fdw'; then restart the server.")));
 	esi_guc_define();
 	esi_shmem_register();
+	esi_refresh_register();
 }
 
 /* ---------------------------------------------------------------------

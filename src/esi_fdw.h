@@ -40,6 +40,13 @@
  *	token_worker.h	the background worker that commits every token write
  *				(token_worker.c)
  *
+ * Snapshots (the SQL of esi.track and esi.refresh is in the update scripts):
+ *
+ *	refresh_worker.h	background refresh: a launcher and a pool of workers
+ *				that refresh targets when their ESI data expires; the
+ *				per-backend request and expiry watch of a refresh
+ *				(refresh_worker.c, over crawl.c's counters)
+ *
  * esi_fdw.c holds module load and the FDW callbacks.
  *
  *-------------------------------------------------------------------------

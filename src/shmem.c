@@ -17,6 +17,7 @@
 #include "storage/shmem.h"
 
 #include "cache.h"
+#include "refresh_worker.h"
 #include "shmem.h"
 #include "stats.h"
 #include "throttle.h"
@@ -34,10 +35,11 @@ esi_shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	RequestAddinShmemSpace(add_size(add_size(esi_cache_shmem_size(),
-											 esi_limits_shmem_size()),
-									add_size(esi_stats_shmem_size(),
-											 esi_tokens_shmem_size())));
+	RequestAddinShmemSpace(add_size(add_size(add_size(esi_cache_shmem_size(),
+													  esi_limits_shmem_size()),
+											 add_size(esi_stats_shmem_size(),
+													  esi_tokens_shmem_size())),
+									esi_refresh_shmem_size()));
 }
 
 /*
@@ -54,6 +56,7 @@ esi_shmem_startup(void)
 	esi_limits_shmem_init();
 	esi_stats_shmem_init();
 	esi_tokens_shmem_init();
+	esi_refresh_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -26,6 +26,7 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
+#include "refresh_worker.h"
 #include "token_worker.h"
 
 #define ESI_TW_TEXT 256
@@ -216,6 +217,9 @@ esi_token_worker_main(Datum arg)
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 		pgstat_report_activity(STATE_IDLE, NULL);
+		/* a login resumes targets paused for it */
+		if (job->what == ESI_TOKEN_SAVE)
+			esi_refresh_wake();
 		job->done = true;
 	}
 	PG_CATCH();

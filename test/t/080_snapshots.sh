@@ -38,7 +38,8 @@ simlib_setup_db \
 	"ALTER SERVER esi OPTIONS (ADD sso_url '$ESI_SIM_URL', ADD sso_client_id 'sim-native-client', ADD sso_redirect_uri 'http://localhost/callback')" \
 	"IMPORT FOREIGN SCHEMA characters LIMIT TO (character_assets) FROM SERVER esi INTO public" \
 	"ALTER FOREIGN TABLE character_assets OPTIONS (ADD cache 'off')" \
-	"SELECT esi.cache_clear()"
+	"SELECT esi.cache_clear()" \
+	"ALTER DATABASE $DB SET esi_fdw.auto_refresh = off"
 
 # the foreign table's columns, for comparisons without snapshot_at
 cols_of() {

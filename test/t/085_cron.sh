@@ -30,7 +30,7 @@ p -d postgres -c "CREATE DATABASE t_nocron" >/dev/null
 setup="CREATE EXTENSION esi_fdw;
 CREATE SERVER esi FOREIGN DATA WRAPPER esi_fdw OPTIONS (base_url '$ESI_SIM_URL', user_agent 'esi_fdw tests (dev@example.com)');
 IMPORT FOREIGN SCHEMA markets LIMIT TO (market_prices) FROM SERVER esi INTO public;
-SELECT esi.track('prices', 'market_prices');"
+SELECT esi.track('prices', 'market_prices', auto => false);"
 out=$(p -d $DB -c "$setup" -c "CREATE EXTENSION pg_cron")
 expect_ok() { [ "$2" = "$3" ] && ok "$1" || not_ok "$1" "got:    $2" "wanted: $3"; }
 expect_ok "a database with esi_fdw, pg_cron and a tracked target" "$out" "esi_snapshots.prices"

@@ -1,0 +1,763 @@
+/*-------------------------------------------------------------------------
+ *
+ * refresh_worker.c
+ *		  Background refresh of snapshots: a launcher and a pool of workers.
+ *
+ * The launcher connects to no database: it reads pg_database (a shared
+ * catalog) and keeps, per database, when to look at it next.  Looking is a
+ * dynamic worker connected to that database: if esi_fdw (0.5.0 or later)
+ * is installed and esi_fdw.auto_refresh is on there, it refreshes every
+ * due target (esi._due_targets()) one after another, then reports the
+ * earliest next_refresh_at and exits; the launcher sleeps until then.
+ * While a worker sees more due targets than workers on its database, the
+ * launcher adds workers, up to esi_fdw.refresh_workers in all.  Two workers
+ * never refresh one target: esi._refresh_begin() takes the target's
+ * advisory lock, as CALL esi.refresh does.
+ *
+ * A worker refreshes a target with the procedure's own steps, each in a
+ * transaction of its own: _refresh_begin (lock, log row), _refresh_write
+ * (ESI straight into the snapshot table, as the target's refresh_role),
+ * _refresh_failed on an error, _refresh_end (retention, unlock).
+ *
+ * esi.track() and friends wake the launcher for their database; otherwise
+ * a database is looked at again at its next due time, and at least every
+ * ESI_REFRESH_RECHECK_S (a target changed by hand, a restored dump).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_database.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "crawl.h"
+#include "refresh_worker.h"
+
+#define ESI_REFRESH_RECHECK_S	300 /* look at every database this often */
+#define ESI_REFRESH_RETRY_S		10	/* after a worker that failed to report */
+#define ESI_REFRESH_LIST_S		60	/* read pg_database this often */
+#define ESI_REFRESH_MAX_WAKE	16
+#define ESI_REFRESH_BATCH		100 /* due targets a worker reads at once */
+
+int			esi_guc_refresh_workers = 2;
+bool		esi_guc_auto_refresh = true;
+static int	esi_guc_refresh_jitter = 30;
+static int	esi_guc_refresh_retry_delay = 60;
+static int	esi_guc_refresh_max_retry_delay = 3600;
+
+/* a worker's place in shared memory: what it was started for, its report */
+typedef struct RefreshSlot
+{
+	bool		in_use;			/* owned by the launcher */
+	Oid			dboid;
+	bool		done;			/* the worker finished its round */
+	bool		has_targets;	/* esi_fdw with background refresh is there */
+	TimestampTz next_due;		/* its earliest next_refresh_at */
+	int			pending;		/* due targets it has not started yet */
+} RefreshSlot;
+
+typedef struct RefreshShared
+{
+	slock_t		mutex;
+	Latch	   *launcher_latch;
+	bool		wake_all;
+	int			nwake;
+	Oid			wake[ESI_REFRESH_MAX_WAKE];
+	RefreshSlot slots[ESI_REFRESH_MAX_WORKERS];
+} RefreshShared;
+
+static RefreshShared *shared = NULL;
+
+/* the launcher's view of a database */
+typedef struct RefreshDb
+{
+	Oid			oid;
+	TimestampTz next_check;
+	int			running;
+	bool		seen;
+} RefreshDb;
+
+static RefreshDb *dbs = NULL;
+static int	ndbs = 0;
+static int	maxdbs = 0;
+static BackgroundWorkerHandle *handles[ESI_REFRESH_MAX_WORKERS];
+
+PG_FUNCTION_INFO_V1(esi_refresh_watch_reset);
+PG_FUNCTION_INFO_V1(esi_refresh_watch_requests);
+PG_FUNCTION_INFO_V1(esi_refresh_watch_expires);
+PG_FUNCTION_INFO_V1(esi_refresh_wake_sql);
+
+/* ---------------------------------------------------------------------
+ * Settings, shared memory, registration
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * esi_refresh_register
+ *		Define the settings and register the launcher (from _PG_init).
+ */
+void
+esi_refresh_register(void)
+{
+	BackgroundWorker w;
+
+	DefineCustomIntVariable("esi_fdw.refresh_workers",
+							"Background workers that refresh snapshots when their ESI data expires; 0 turns background refresh off.",
+							"Each takes a slot of max_worker_processes while it works.",
+							&esi_guc_refresh_workers, 2, 0, ESI_REFRESH_MAX_WORKERS,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("esi_fdw.auto_refresh",
+							 "Whether background workers refresh the targets of a database (set it per database).",
+							 NULL, &esi_guc_auto_refresh, true,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("esi_fdw.refresh_jitter",
+							"Most random delay added to a target's next refresh, so that installations do not ask ESI in step.",
+							"The delay is 1 s to this many seconds; 0 adds none.",
+							&esi_guc_refresh_jitter, 30, 0, 3600,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("esi_fdw.refresh_retry_delay",
+							"Wait before refreshing a target again after a failed refresh; it doubles with each further failure.",
+							NULL, &esi_guc_refresh_retry_delay, 60, 1, 86400,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("esi_fdw.refresh_max_retry_delay",
+							"Longest wait after failed refreshes of a target.",
+							NULL, &esi_guc_refresh_max_retry_delay, 3600, 1, 7 * 86400,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+
+	memset(&w, 0, sizeof(w));
+	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	/* never on a hot standby: it starts when recovery ends (promotion) */
+	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	w.bgw_restart_time = 5;
+	strlcpy(w.bgw_library_name, "esi_fdw", BGW_MAXLEN);
+	strlcpy(w.bgw_function_name, "esi_refresh_launcher_main", BGW_MAXLEN);
+	strlcpy(w.bgw_name, "esi_fdw refresh launcher", BGW_MAXLEN);
+	strlcpy(w.bgw_type, "esi_fdw refresh launcher", BGW_MAXLEN);
+	RegisterBackgroundWorker(&w);
+}
+
+/*
+ * esi_refresh_shmem_size
+ *		Shared memory of the launcher and its workers.
+ */
+Size
+esi_refresh_shmem_size(void)
+{
+	return MAXALIGN(sizeof(RefreshShared));
+}
+
+/*
+ * esi_refresh_shmem_init
+ *		Set up (or attach to) it; caller holds AddinShmemInitLock.
+ */
+void
+esi_refresh_shmem_init(void)
+{
+	bool		found;
+
+	shared = ShmemInitStruct("esi_fdw refresh", sizeof(RefreshShared), &found);
+	if (!found)
+	{
+		memset(shared, 0, sizeof(RefreshShared));
+		SpinLockInit(&shared->mutex);
+	}
+}
+
+/*
+ * esi_refresh_wake
+ *		Have the launcher look at the current database now.
+ */
+void
+esi_refresh_wake(void)
+{
+	Latch	   *latch;
+
+	if (shared == NULL)
+		return;
+	SpinLockAcquire(&shared->mutex);
+	if (shared->nwake < ESI_REFRESH_MAX_WAKE)
+		shared->wake[shared->nwake++] = MyDatabaseId;
+	else
+		shared->wake_all = true;
+	latch = shared->launcher_latch;
+	SpinLockRelease(&shared->mutex);
+	if (latch)
+		SetLatch(latch);
+}
+
+/* ---------------------------------------------------------------------
+ * SQL entry points
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * esi._watch_reset() - start counting requests and expiries of this
+ * backend's scans afresh (a refresh begins)
+ */
+Datum
+esi_refresh_watch_reset(PG_FUNCTION_ARGS)
+{
+	esi_crawl_watch_reset();
+	PG_RETURN_VOID();
+}
+
+/*
+ * esi._watch_requests() - HTTP requests this backend's scans sent since
+ * the last reset
+ */
+Datum
+esi_refresh_watch_requests(PG_FUNCTION_ARGS)
+{
+	int64		requests;
+	TimestampTz expires;
+
+	(void) esi_crawl_watch(&requests, &expires);
+	PG_RETURN_INT64(requests);
+}
+
+/*
+ * esi._watch_expires() - the earliest expiry of the replies this backend's
+ * scans read since the last reset; NULL when they read none
+ */
+Datum
+esi_refresh_watch_expires(PG_FUNCTION_ARGS)
+{
+	int64		requests;
+	TimestampTz expires;
+
+	if (!esi_crawl_watch(&requests, &expires))
+		PG_RETURN_NULL();
+	PG_RETURN_TIMESTAMPTZ(expires);
+}
+
+/*
+ * esi._refresh_wake() - have the launcher look at this database now
+ */
+Datum
+esi_refresh_wake_sql(PG_FUNCTION_ARGS)
+{
+	esi_refresh_wake();
+	PG_RETURN_VOID();
+}
+
+/* ---------------------------------------------------------------------
+ * The launcher
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * find_db
+ *		The launcher's entry of a database, or NULL.
+ */
+static RefreshDb *
+find_db(Oid oid)
+{
+	for (int i = 0; i < ndbs; i++)
+		if (dbs[i].oid == oid)
+			return &dbs[i];
+	return NULL;
+}
+
+/*
+ * list_databases
+ *		Read pg_database: new databases are looked at after first_delay,
+ *		dropped ones are forgotten.  Templates and databases that do not
+ *		allow connections are skipped (a worker in template1 would make
+ *		CREATE DATABASE fail).
+ */
+static void
+list_databases(TimestampTz now, int64 first_delay_us)
+{
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	int			j;
+
+	for (int i = 0; i < ndbs; i++)
+		dbs[i].seen = false;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	(void) GetTransactionSnapshot();
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Form_pg_database d = (Form_pg_database) GETSTRUCT(tup);
+		RefreshDb  *db;
+
+		if (d->datistemplate || !d->datallowconn)
+			continue;
+		db = find_db(d->oid);
+		if (db == NULL)
+		{
+			if (ndbs == maxdbs)
+			{
+				maxdbs = Max(16, maxdbs * 2);
+				dbs = dbs ? repalloc(dbs, maxdbs * sizeof(RefreshDb))
+					: MemoryContextAlloc(TopMemoryContext, maxdbs * sizeof(RefreshDb));
+			}
+			db = &dbs[ndbs++];
+			db->oid = d->oid;
+			db->next_check = now + first_delay_us;
+			db->running = 0;
+		}
+		db->seen = true;
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	CommitTransactionCommand();
+
+	for (int i = j = 0; i < ndbs; i++)
+		if (dbs[i].seen || dbs[i].running > 0)
+			dbs[j++] = dbs[i];
+	ndbs = j;
+}
+
+/*
+ * reap_workers
+ *		Take the reports of the workers that exited.
+ */
+static void
+reap_workers(TimestampTz now)
+{
+	for (int i = 0; i < ESI_REFRESH_MAX_WORKERS; i++)
+	{
+		RefreshSlot *slot = &shared->slots[i];
+		RefreshDb  *db;
+		pid_t		pid;
+
+		if (!slot->in_use || handles[i] == NULL)
+			continue;
+		if (GetBackgroundWorkerPid(handles[i], &pid) != BGWH_STOPPED)
+			continue;
+		db = find_db(slot->dboid);
+		if (db)
+		{
+			db->running--;
+			if (!slot->done)
+				db->next_check = now + (int64) ESI_REFRESH_RETRY_S * USECS_PER_SEC;
+			else
+			{
+				TimestampTz recheck = now + (int64) ESI_REFRESH_RECHECK_S * USECS_PER_SEC;
+
+				db->next_check = slot->has_targets ? Min(slot->next_due, recheck) : recheck;
+			}
+		}
+		pfree(handles[i]);
+		handles[i] = NULL;
+		SpinLockAcquire(&shared->mutex);
+		slot->in_use = false;
+		SpinLockRelease(&shared->mutex);
+	}
+}
+
+/*
+ * start_worker
+ *		A worker for database db; false when no slot or process is free.
+ */
+static bool
+start_worker(RefreshDb *db, TimestampTz now)
+{
+	BackgroundWorker w;
+	int			i;
+
+	for (i = 0; i < ESI_REFRESH_MAX_WORKERS; i++)
+		if (!shared->slots[i].in_use)
+			break;
+	if (i == ESI_REFRESH_MAX_WORKERS)
+		return false;
+	SpinLockAcquire(&shared->mutex);
+	shared->slots[i].in_use = true;
+	shared->slots[i].dboid = db->oid;
+	shared->slots[i].done = false;
+	shared->slots[i].has_targets = false;
+	shared->slots[i].next_due = DT_NOEND;
+	shared->slots[i].pending = 0;
+	SpinLockRelease(&shared->mutex);
+
+	memset(&w, 0, sizeof(w));
+	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	w.bgw_restart_time = BGW_NEVER_RESTART;
+	strlcpy(w.bgw_library_name, "esi_fdw", BGW_MAXLEN);
+	strlcpy(w.bgw_function_name, "esi_refresh_worker_main", BGW_MAXLEN);
+	strlcpy(w.bgw_name, "esi_fdw refresh worker", BGW_MAXLEN);
+	strlcpy(w.bgw_type, "esi_fdw refresh worker", BGW_MAXLEN);
+	w.bgw_main_arg = Int32GetDatum(i);
+	w.bgw_notify_pid = MyProcPid;
+	if (!RegisterDynamicBackgroundWorker(&w, &handles[i]))
+	{
+		handles[i] = NULL;
+		SpinLockAcquire(&shared->mutex);
+		shared->slots[i].in_use = false;
+		SpinLockRelease(&shared->mutex);
+		db->next_check = now + (int64) ESI_REFRESH_RETRY_S * USECS_PER_SEC;
+		ereport(LOG,
+				(errmsg("esi_fdw refresh launcher: no background worker slot is free"),
+				 errhint("Raise max_worker_processes.")));
+		return false;
+	}
+	db->running++;
+	return true;
+}
+
+/*
+ * start_due_workers
+ *		Workers for the databases due now, and helpers where a worker sees
+ *		more due targets than there are workers, within the pool.
+ */
+static void
+start_due_workers(TimestampTz now)
+{
+	int			nrunning = 0;
+
+	for (int i = 0; i < ESI_REFRESH_MAX_WORKERS; i++)
+		if (shared->slots[i].in_use)
+			nrunning++;
+	for (int i = 0; i < ndbs && nrunning < esi_guc_refresh_workers; i++)
+	{
+		if (dbs[i].running > 0 || dbs[i].next_check > now)
+			continue;
+		if (!start_worker(&dbs[i], now))
+			return;
+		nrunning++;
+	}
+	for (int i = 0; i < ndbs && nrunning < esi_guc_refresh_workers; i++)
+	{
+		int			pending = 0;
+
+		if (dbs[i].running == 0)
+			continue;
+		for (int k = 0; k < ESI_REFRESH_MAX_WORKERS; k++)
+			if (shared->slots[k].in_use && shared->slots[k].dboid == dbs[i].oid)
+				pending = Max(pending, shared->slots[k].pending);
+		if (pending >= dbs[i].running)
+		{
+			if (!start_worker(&dbs[i], now))
+				return;
+			nrunning++;
+		}
+	}
+}
+
+/*
+ * esi_refresh_launcher_main
+ *		List the databases, start workers when they are due, sleep.
+ */
+void
+esi_refresh_launcher_main(Datum arg)
+{
+	TimestampTz next_list = 0;
+	bool		first = true;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	pgstat_report_appname("esi_fdw refresh launcher");
+
+	/* workers of an earlier launcher are no longer ours to reap */
+	SpinLockAcquire(&shared->mutex);
+	for (int i = 0; i < ESI_REFRESH_MAX_WORKERS; i++)
+		shared->slots[i].in_use = false;
+	shared->nwake = 0;
+	shared->wake_all = false;
+	shared->launcher_latch = MyLatch;
+	SpinLockRelease(&shared->mutex);
+
+	while (!ShutdownRequestPending)
+	{
+		TimestampTz now;
+		TimestampTz wake_at;
+		Oid			wake[ESI_REFRESH_MAX_WAKE];
+		int			nwake;
+		bool		wake_all;
+		long		timeout_ms;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		SpinLockAcquire(&shared->mutex);
+		nwake = shared->nwake;
+		memcpy(wake, shared->wake, sizeof(wake));
+		wake_all = shared->wake_all;
+		shared->nwake = 0;
+		shared->wake_all = false;
+		SpinLockRelease(&shared->mutex);
+
+		now = GetCurrentTimestamp();
+		reap_workers(now);
+		/* at start every database is looked at: refreshes missed while down */
+		if (first || wake_all || nwake > 0 || now >= next_list)
+		{
+			list_databases(now, first ? 0 : (int64) ESI_REFRESH_RECHECK_S * USECS_PER_SEC);
+			next_list = now + (int64) ESI_REFRESH_LIST_S * USECS_PER_SEC;
+			first = false;
+		}
+		for (int i = 0; i < ndbs; i++)
+		{
+			bool		woken = wake_all;
+
+			for (int k = 0; k < nwake && !woken; k++)
+				woken = (wake[k] == dbs[i].oid);
+			if (woken)
+				dbs[i].next_check = now;
+		}
+		if (esi_guc_refresh_workers > 0 && !RecoveryInProgress())
+			start_due_workers(now);
+
+		wake_at = next_list;
+		if (esi_guc_refresh_workers > 0)
+			for (int i = 0; i < ndbs; i++)
+				if (dbs[i].running == 0)
+					wake_at = Min(wake_at, dbs[i].next_check);
+		timeout_ms = (long) Max((wake_at - now) / 1000, 10);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 timeout_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+
+	SpinLockAcquire(&shared->mutex);
+	shared->launcher_latch = NULL;
+	SpinLockRelease(&shared->mutex);
+	proc_exit(0);
+}
+
+/* ---------------------------------------------------------------------
+ * A worker
+ * ---------------------------------------------------------------------
+ */
+
+static MemoryContext worker_cxt = NULL;
+
+/*
+ * run_sql
+ *		Run one statement in a transaction of its own (as role, unless
+ *		InvalidOid); the first column of its first row as text, copied to
+ *		worker_cxt, or NULL.
+ */
+static char *
+run_sql(const char *sql, Oid role, int nargs, Oid *types, Datum *values,
+		const char *nulls)
+{
+	char	   *result = NULL;
+	Oid			save_user;
+	int			save_sec;
+	int			rc;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	if (OidIsValid(role))
+		SetUserIdAndSecContext(role, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+	if (rc < 0)
+		elog(ERROR, "esi_fdw refresh worker: SPI_execute_with_args failed (%d)", rc);
+	if (SPI_processed > 0 && SPI_tuptable != NULL)
+	{
+		char	   *v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		if (v)
+			result = MemoryContextStrdup(worker_cxt, v);
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	SetUserIdAndSecContext(save_user, save_sec);
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	return result;
+}
+
+/*
+ * refresh_one
+ *		Refresh target as role, through the steps of CALL esi.refresh;
+ *		false when another session has it or it is no longer due.
+ */
+static bool
+refresh_one(const char *target, Oid role)
+{
+	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	char	   *log_id;
+	char	   *activity;
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ErrorData  *volatile edata = NULL;
+
+	values[0] = CStringGetTextDatum(target);
+	log_id = run_sql("SELECT esi._refresh_begin($1, true)", InvalidOid, 1, types, values, NULL);
+	if (log_id == NULL)
+		return false;
+
+	activity = psprintf("esi_fdw refresh %s", target);
+	pgstat_report_appname(activity);
+	pgstat_report_activity(STATE_RUNNING, activity);
+
+	values[0] = CStringGetTextDatum(log_id);
+	PG_TRY();
+	{
+		(void) run_sql("SELECT esi._refresh_write($1::bigint)", role, 1, types, values, NULL);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(worker_cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		MemoryContextSwitchTo(oldcxt);
+	}
+	PG_END_TRY();
+
+	if (edata)
+	{
+		ereport(LOG,
+				(errmsg("esi_fdw: background refresh of target \"%s\" failed: %s",
+						target, edata->message ? edata->message : "?")));
+		values[1] = CStringGetTextDatum(edata->message ? edata->message : "error");
+		values[2] = CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode));
+		(void) run_sql("SELECT esi._refresh_failed($1::bigint, $2, $3)", InvalidOid, 3, types, values, NULL);
+		FreeErrorData(edata);
+	}
+	(void) run_sql("SELECT esi._refresh_end($1::bigint)", InvalidOid, 1, types, values, NULL);
+
+	pgstat_report_appname("esi_fdw refresh worker");
+	pgstat_report_activity(STATE_IDLE, NULL);
+	pfree(activity);
+	return true;
+}
+
+/*
+ * esi_refresh_worker_main
+ *		Refresh the due targets of one database, then report when the next
+ *		is due.
+ */
+void
+esi_refresh_worker_main(Datum arg)
+{
+	int			i = DatumGetInt32(arg);
+	RefreshSlot *slot = &shared->slots[i];
+	char	   *v;
+
+	/* die(): a SIGTERM ends a transfer at its next interrupt check */
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(slot->dboid, InvalidOid, 0);
+	pgstat_report_appname("esi_fdw refresh worker");
+	worker_cxt = AllocSetContextCreate(TopMemoryContext, "esi_fdw refresh worker",
+									   ALLOCSET_DEFAULT_SIZES);
+
+	if (RecoveryInProgress() || !esi_guc_auto_refresh)
+	{
+		slot->done = true;
+		proc_exit(0);
+	}
+	v = run_sql("SELECT 1 FROM pg_catalog.pg_extension e "
+				"JOIN pg_catalog.pg_proc p ON p.pronamespace = e.extnamespace "
+				"WHERE e.extname = 'esi_fdw' AND p.proname = '_due_targets'",
+				InvalidOid, 0, NULL, NULL, NULL);
+	if (v == NULL)
+	{
+		slot->done = true;
+		proc_exit(0);
+	}
+	/* refreshes whose session died: closed when their lock is free */
+	(void) run_sql("SELECT esi._close_stale_runs()", InvalidOid, 0, NULL, NULL, NULL);
+
+	for (;;)
+	{
+		List	   *targets = NIL;
+		List	   *roles = NIL;
+		bool		claimed = false;
+		int			n;
+		int			k = 0;
+		ListCell   *lc1,
+				   *lc2;
+
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextReset(worker_cxt);
+
+		/* the due targets, oldest due first */
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		if (SPI_execute("SELECT target, refresh_role FROM esi._due_targets() LIMIT "
+						CppAsString2(ESI_REFRESH_BATCH), true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "esi_fdw refresh worker: could not read the due targets");
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull;
+			Datum		role = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull);
+			MemoryContext old = MemoryContextSwitchTo(worker_cxt);
+
+			targets = lappend(targets, SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1));
+			roles = lappend_oid(roles, isnull ? InvalidOid : DatumGetObjectId(role));
+			MemoryContextSwitchTo(old);
+		}
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+
+		n = list_length(targets);
+		if (n == 0)
+			break;
+		forboth(lc1, targets, lc2, roles)
+		{
+			Latch	   *latch;
+
+			slot->pending = n - ++k;
+			SpinLockAcquire(&shared->mutex);
+			latch = shared->launcher_latch;
+			SpinLockRelease(&shared->mutex);
+			if (slot->pending > 0 && latch)
+				SetLatch(latch);
+			if (refresh_one(lfirst(lc1), lfirst_oid(lc2)))
+				claimed = true;
+			CHECK_FOR_INTERRUPTS();
+		}
+		slot->pending = 0;
+		/* every due target is another worker's: leave them to it */
+		if (!claimed)
+			break;
+	}
+
+	v = run_sql("SELECT extract(epoch FROM esi._next_due())::float8", InvalidOid, 0, NULL, NULL, NULL);
+	if (v != NULL)
+	{
+		double		secs = strtod(v, NULL);
+
+		slot->next_due = (TimestampTz) ((secs - ((POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY)) * USECS_PER_SEC);
+	}
+	slot->has_targets = true;
+	slot->done = true;
+	proc_exit(0);
+}
