@@ -22,6 +22,7 @@ OBJS = \
 	src/sso_test.o \
 	src/sso.o \
 	src/tokens.o \
+	src/call.o \
 	src/token_worker.o \
 	src/esi_catalog_data.o
 
