@@ -44,7 +44,7 @@ class Route:
     __slots__ = ("path", "segments", "auth", "scopes", "roles", "paging", "cache_seconds",
                  "rate_group", "rate_tokens", "rate_window", "compat_date", "params",
                  "response", "records_key", "handler", "builtin", "shape", "languages",
-                 "per_page", "contract")
+                 "per_page", "contract", "method", "body", "status")
 
     def __init__(self, path, auth="public", paging="none", cache_seconds=None, rate_group=None,
                  rate_tokens=0, rate_window=900, compat_date=DEFAULT_COMPAT, params=(),
@@ -61,6 +61,9 @@ class Route:
         self.builtin = handler is not None
         # set for the routes of the hand-written contract (routes.contract_route)
         self.shape, self.languages, self.per_page, self.contract = None, False, None, False
+        # the routes that are not GET (sim/writes.py): method, request body
+        # schema, success status
+        self.method, self.body, self.status = "GET", None, 200
 
     def path_params(self, segments):
         return {s[1:-1]: v for s, v in zip(self.segments, segments) if s.startswith("{")}
@@ -92,6 +95,19 @@ class RouteTable:
     def __init__(self):
         self.routes = {}
         self._tree = {}
+        self.writes = {}            # method -> RouteTable of ESI's POST/PUT/DELETE routes
+
+    def add_write(self, method, route):
+        self.writes.setdefault(method, RouteTable()).add(route)
+
+    def match_write(self, method, path):
+        t = self.writes.get(method)
+        return t.match(path) if t is not None else (None, None)
+
+    def methods(self, path):
+        """The methods some route answers at a path (for 405)."""
+        out = ["GET", "HEAD"] if self.match(path)[0] is not None else []
+        return out + [m for m, t in sorted(self.writes.items()) if t.match(path)[0] is not None]
 
     def add(self, route):
         self.routes[route.path] = route

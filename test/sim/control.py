@@ -29,9 +29,30 @@ until /_sim/reset).  Kinds and their parameters:
     error_limit    420; retry_after: X-ESI-Error-Limit-Reset
     rate_limit     429; retry_after (default 2) and retry_format=seconds|
                    date|none (none: no Retry-After, no rate-limit headers)
+    drop_after_request  the request is read and handled (a write takes
+                   effect), then the connection closes without a byte of
+                   the answer: the reply to a write is lost
+                   (kind=reset drops the connection before handling: the
+                   write does not happen)
+
+Every kind also takes method=GET|HEAD|POST|PUT|DELETE: only requests of
+that method trigger it (a fault on /characters/N/contacts for the POST,
+not the GET).  status, error_limit, rate_limit and redirect take apply=1:
+the request is handled first (the write happens), then answered with the
+fault (ESI's 5xx after a write that went through).
+
+/_sim/writes[?since=SEQ]: the request-log entries of POST, PUT and DELETE
+requests to ESI routes, with their bodies (field body, the text sent), so
+a test can count the writes it made.  /_sim/ui[?character_id=N]: the
+game-client requests (autopilot waypoints, windows opened) received.
+/_sim/fleets: every fleet member.  /_sim/store/reset: forget what was
+written (contacts, fittings, mail, calendar answers, fleets, UI); /_sim/reset
+does that too.
 
 /_sim/config?name=value... changes settings (see limits.Settings), among
-them cache_seconds=N: every route's cache period becomes N seconds, counted
+them body_error_status=400|422 (the status of a request body that breaks
+its schema, default 400) and cache_seconds=N: every route's cache period
+becomes N seconds, counted
 from now (Expires, Cache-Control max-age, also on 304); 0 or default
 restores each route's own.
 
@@ -50,7 +71,9 @@ import base64
 import time
 
 from . import contract
+from . import store
 from .limits import FAULT_KINDS
+from .writes import WRITE_METHODS
 
 
 class ControlError(Exception):
@@ -114,9 +137,10 @@ def _group_limits(state, table, group):
     raise ControlError("no route is in rate-limit group %s" % group)
 
 
-def handle(name, q, state, table, ip="127.0.0.1", sso=None):
+def handle(name, q, state, table, ip="127.0.0.1", sso=None, world=None):
     """Returns (status, list of dicts).  ip: the caller's address, whose
-    limits /_sim/error_limit and /_sim/rate_limit show and set by default."""
+    limits /_sim/error_limit and /_sim/rate_limit show and set by default;
+    world: the handlers' World (its write store)."""
     try:
         if sso is not None and name.startswith("sso/"):
             try:
@@ -127,7 +151,22 @@ def handle(name, q, state, table, ip="127.0.0.1", sso=None):
             return 200, state.since(_int(q, "since", 0))
         if name == "reset":
             state.reset()
+            if world is not None:
+                store.get_store(world).reset()
             return 200, [{"reset": True}]
+        if name == "store/reset":
+            if world is not None:
+                store.get_store(world).reset()
+            return 200, [{"reset": True}]
+        if name == "writes":
+            return 200, [e for e in state.since(_int(q, "since", 0))
+                         if e["method"] in WRITE_METHODS]
+        if name == "ui":
+            if world is None:
+                return 200, []
+            return 200, store.ui_rows(world, _int(q, "character_id", None, 1))
+        if name == "fleets":
+            return 200, store.fleet_rows(world) if world is not None else []
         if name == "config":
             s = state.settings
             with state.lock:
@@ -138,6 +177,9 @@ def handle(name, q, state, table, ip="127.0.0.1", sso=None):
                     "rate_window": _int(q, "rate_window", s.rate_window, 1),
                     "compat_strict": _bool(q, "compat_strict", s.compat_strict),
                     "cache_refresh": _bool(q, "cache_refresh", s.cache_refresh),
+                    "body_error_status": int(_choice(q, "body_error_status",
+                                                     str(s.body_error_status),
+                                                     ("400", "422"))),
                 }
                 cs = q.get("cache_seconds", [None])[0]
                 if cs is not None:
@@ -206,7 +248,10 @@ def handle(name, q, state, table, ip="127.0.0.1", sso=None):
                                 location=location,
                                 retry_format=_choice(q, "retry_format", "seconds",
                                                      ("seconds", "date", "none")),
-                                pages=_int(q, "pages", None, 0))
+                                pages=_int(q, "pages", None, 0),
+                                method=_choice(q, "method", None,
+                                               ("GET", "HEAD", "POST", "PUT", "DELETE")),
+                                apply=_bool(q, "apply", False))
             return 200, [{"id": f.id}]
         if name == "balance":
             # a bare scalar reply, like the character wallet balance

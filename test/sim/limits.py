@@ -16,12 +16,12 @@ import threading
 
 FAULT_KINDS = ("latency", "status", "reset", "truncate", "cut", "stall", "chunked",
                "redirect", "malformed", "xpages", "xpages_only", "lm_rollover",
-               "cursor_repeat", "error_limit", "rate_limit")
+               "cursor_repeat", "error_limit", "rate_limit", "drop_after_request")
 
 
 class Settings:
     FIELDS = ("latency_ms", "error_limit", "error_window", "rate_limit", "rate_window",
-              "compat_strict", "cache_refresh", "cache_seconds")
+              "compat_strict", "cache_refresh", "cache_seconds", "body_error_status")
 
     def __init__(self):
         self.latency_ms = 0          # added to every non-control request
@@ -36,6 +36,8 @@ class Settings:
         # replies it gets expire: cache_epoch + k * cache_seconds.
         self.cache_seconds = None
         self.cache_epoch = 0
+        # the status of a request body that breaks its schema (400 or 422)
+        self.body_error_status = 400
 
     def as_dict(self):
         return {k: getattr(self, k) for k in self.FIELDS}
@@ -56,7 +58,8 @@ def token_cost(status):
 class Fault:
     """count: requests to affect (0 = all until reset); left: what remains."""
     __slots__ = ("id", "path", "kind", "page", "count", "left", "ms", "status", "retry_after",
-                 "hits", "at", "chunk", "body", "location", "retry_format", "pages")
+                 "hits", "at", "chunk", "body", "location", "retry_format", "pages", "method",
+                 "apply")
 
     def as_dict(self):
         return {"id": self.id, "path": self.path, "kind": self.kind, "page": self.page,
@@ -65,7 +68,7 @@ class Fault:
                 "status": self.status, "retry_after": self.retry_after, "hits": self.hits,
                 "at": self.at, "chunk": self.chunk, "body": self.body,
                 "location": self.location, "retry_format": self.retry_format,
-                "pages": self.pages}
+                "pages": self.pages, "method": self.method, "apply": self.apply}
 
 
 class State:
@@ -182,7 +185,7 @@ class State:
 
     def add_fault(self, path, kind, page=None, count=1, ms=0, status=None, retry_after=None,
                   at=None, chunk=None, body="json", location=None, retry_format="seconds",
-                  pages=None):
+                  pages=None, method=None, apply=False):
         with self.lock:
             f = Fault()
             f.id, f.path, f.kind, f.page = self.next_fault, path, kind, page
@@ -192,18 +195,22 @@ class State:
             f.ms, f.status, f.retry_after, f.hits = ms, status, retry_after, 0
             f.at, f.chunk, f.body, f.location = at, chunk, body, location
             f.retry_format, f.pages = retry_format, pages
+            f.method, f.apply = method, apply
             self.next_fault += 1
             self.faults.append(f)
             return f
 
-    def take_faults(self, path, page, latency):
+    def take_faults(self, path, page, latency, method=None):
         """Consume the faults a request triggers.  latency=True: all matching
         latency faults, returns (total ms, None); latency=False: the oldest
-        matching fault of another kind, returns (0, fault or None)."""
+        matching fault of another kind, returns (0, fault or None).  A fault
+        armed with a method only hits requests of that method."""
         with self.lock:
             delay, other = 0, None
             for f in self.faults:
                 if f.left == 0 or (f.kind == "latency") != latency or not path.startswith(f.path):
+                    continue
+                if f.method is not None and method is not None and f.method != method:
                     continue
                 if f.page is not None and f.page != (page or 1):
                     continue

@@ -36,11 +36,12 @@ class Fail(Exception):
 class Reply:
     """modified: when the data changed (epoch), for data a test changes
     (Last-Modified is then at least that)."""
-    __slots__ = ("body", "pages", "language", "modified")
+    __slots__ = ("body", "pages", "language", "modified", "status")
 
-    def __init__(self, body, pages=None, language=None, modified=None):
+    def __init__(self, body, pages=None, language=None, modified=None, status=200):
         self.body, self.pages, self.language = body, pages, language
         self.modified = modified
+        self.status = status      # 201/204 for writes (body None with 204)
 
 
 def language(route, req):
@@ -543,6 +544,8 @@ def build_table(catalog_routes=()):
         if r.path in HANDLERS:
             r.handler, r.builtin = HANDLERS[r.path], True
         table.add(r)
+    for method, r in writes.build_routes(WRITE_HANDLERS):
+        table.add_write(method, r)
     return table
 
 
@@ -550,5 +553,10 @@ def build_table(catalog_routes=()):
 # roles, asset versions); they live in private.py, which uses Reply and
 # the helpers above.
 from . import private  # noqa: E402
+from . import store  # noqa: E402
+from . import writes  # noqa: E402
 
 HANDLERS.update(private.HANDLERS)
+HANDLERS.update(store.GET_HANDLERS)
+WRITE_HANDLERS = dict(writes.HANDLERS)
+WRITE_HANDLERS.update(store.WRITE_HANDLERS)

@@ -34,6 +34,7 @@ from .body import Body
 from .limits import token_cost
 from .routes import Fail, generic
 from .universe import DATA_DAY
+from .writes import WRITE_METHODS, BodyError, check_query_arrays, parse_body
 
 JSON_TYPE = "application/json; charset=UTF-8"
 ERROR_LIMITED = ("This software has exceeded the error limit for ESI. If you are a user, "
@@ -222,42 +223,63 @@ class Handler(BaseHTTPRequestHandler):
         page = int(pv) if pv is not None and re.fullmatch(r"\d{1,9}", pv) else None
         ip = self.client_address[0]
 
-        delay = st.settings.latency_ms + st.take_faults(path, page, latency=True)[0]
+        delay = st.settings.latency_ms + st.take_faults(path, page, latency=True,
+                                                        method=method)[0]
         # Logged on arrival (status null until answered), so a test can see
-        # a request that is still waiting out an injected latency.
-        entry = self._log_start(method, raw_path, qs, page, delay)
+        # a request that is still waiting out an injected latency.  A write
+        # is logged with its body, so a test can count the writes it made.
+        entry = self._log_start(method, raw_path, qs, page, delay,
+                                payload if method in WRITE_METHODS else None)
         if delay:
             time.sleep(delay / 1000.0)
         now = time.time()
-        route, pparams = srv.table.match(path)
+        if method in WRITE_METHODS:
+            route, pparams = srv.table.match_write(method, path)
+        else:
+            route, pparams = srv.table.match(path)
 
         remain, _ = st.error_status(ip, now)
         if remain <= 0:
             out = Outcome(420, raw=_error_body(420, ERROR_LIMITED), route=route)
             return self._finish(entry, method, out, ip, now, count=False)
 
-        fault = st.take_faults(path, page, latency=False)[1]
+        fault = st.take_faults(path, page, latency=False, method=method)[1]
         if fault is not None and fault.kind == "reset":
             return self._reset(entry, route)
         out = None
+        self._path = path
         if fault is not None and fault.kind in ("status", "error_limit", "rate_limit",
                                                 "redirect"):
+            if fault.apply:
+                # the request takes effect, its answer is the fault's (a
+                # write that happened although ESI said 5xx)
+                self._process_safe(method, route, pparams, path, query, ip, now, None,
+                                   payload)
             out = self._fault_outcome(fault, route, raw_path, qs)
         if fault is not None and fault.kind == "lm_rollover":
             # the resource is refreshed now: this and every later answer
             # under the fault's path carries the next Last-Modified
             st.add_lm_shift(fault.path, (route.cache_seconds if route else None) or 60)
-        self._path = path
         if out is None:
-            try:
-                out = self._process(method, route, pparams, path, query, ip, now, fault)
-            except Exception:
-                # A simulator bug: answer like ESI would and keep serving.
-                traceback.print_exc()
-                out = Outcome(500, raw=_error_body(500, "Internal server error"), route=route)
+            out = self._process_safe(method, route, pparams, path, query, ip, now, fault,
+                                     payload)
+        if fault is not None and fault.kind == "drop_after_request":
+            # The request was read and handled (a write took effect); the
+            # answer is lost: the connection closes before a byte of it.
+            self._log_end(entry, out.status, 0, fault.kind, 0, "identity", route)
+            self.close_connection = True
+            return
         if fault is not None:
             out.fault = fault
         self._finish(entry, method, out, ip, now)
+
+    def _process_safe(self, method, route, pparams, path, query, ip, now, fault, payload):
+        try:
+            return self._process(method, route, pparams, path, query, ip, now, fault, payload)
+        except Exception:
+            # A simulator bug: answer like ESI would and keep serving.
+            traceback.print_exc()
+            return Outcome(500, raw=_error_body(500, "Internal server error"), route=route)
 
     def _sso(self, kind, method, raw_path, qs, payload):
         """An EVE SSO endpoint (sim/sso.py): latency and the socket and
@@ -289,9 +311,14 @@ class Handler(BaseHTTPRequestHandler):
             out.fault = fault
         self._finish(entry, method, out, self.client_address[0], now, count=False)
 
-    def _process(self, method, route, pparams, path, query, ip, now, fault=None):
+    def _process(self, method, route, pparams, path, query, ip, now, fault=None, payload=b""):
         srv, st = self.server, self.server.state
         if route is None:
+            allowed = srv.table.methods(path)
+            if allowed:
+                out = Outcome(405, raw=_error_body(405, "Method not allowed"))
+                out.headers.append(("Allow", ", ".join(allowed)))
+                return out
             return Outcome(404, raw=_error_body(404, "Not found"))
         compat = self.headers.get("X-Compatibility-Date") or \
             query.get("compatibility_date", [None])[0]
@@ -306,8 +333,10 @@ class Handler(BaseHTTPRequestHandler):
             compat = COMPAT_MIN
         if st.settings.compat_strict and route.compat_date > compat:
             return Outcome(404, raw=_error_body(404, "Not found"), route=route)
-        if method not in ("GET", "HEAD"):
-            return Outcome(405, raw=_error_body(405, "Method not allowed"), route=route)
+        if method not in ("GET", "HEAD") and method != route.method:
+            out = Outcome(405, raw=_error_body(405, "Method not allowed"), route=route)
+            out.headers.append(("Allow", ", ".join(srv.table.methods(path))))
+            return out
         # An authenticated request's rate-limit bucket is its application
         # and character, as on ESI; anything else is the client's address.
         auth = srv.sso.check(route, self.headers, pparams)
@@ -330,12 +359,32 @@ class Handler(BaseHTTPRequestHandler):
         if isinstance(args.get("page"), int) and args["page"] < 1:
             return Outcome(400, route=route,
                            raw=_error_body(400, "Invalid page: must be at least 1"))
-        req = Request(path, query, args, self.headers, fault)
+        body = None
+        if route.method != "GET":
+            try:
+                check_query_arrays(route, args)
+                body = parse_body(route, payload)
+            except BodyError as e:
+                status = 400 if e.parse else st.settings.body_error_status
+                extra = {"status": status}
+                if e.details:
+                    extra["details"] = [{"location": loc, "message": msg, "value": val}
+                                        for loc, msg, val in e.details]
+                return Outcome(status, raw=_error_body(status, str(e), extra), route=route)
+        req = Request(path, query, args, self.headers, fault, body, method, auth.character_id)
         try:
             handler = route.handler or generic
             reply = handler(srv.world, route, req)
         except Fail as e:
             return Outcome(e.status, raw=_error_body(e.status, e.message, e.extra), route=route)
+        if route.method != "GET":
+            # ESI's answers to writes and lookups: no ETag or Expires
+            out = Outcome(reply.status, route=route,
+                          raw=reply.body.raw if reply.body is not None else b"")
+            out.language = reply.language
+            if out.language is not None:
+                out.headers.append(("Content-Language", out.language))
+            return out
         out = Outcome(200, body=reply.body, pages=reply.pages, route=route, cacheable=True)
         out.language = reply.language
         out.modified = reply.modified
@@ -459,7 +508,7 @@ class Handler(BaseHTTPRequestHandler):
         gz = False
         wire = b""
         chunked = kind == "chunked" and status != 304 and payload is not None
-        if status != 304 and payload is not None:
+        if status not in (204, 304) and payload is not None:
             gz = _accepts_gzip(self.headers.get("Accept-Encoding")) and len(payload) > 0
             if gz:
                 # Served bodies keep their compressed copy; error bodies are small.
@@ -487,7 +536,7 @@ class Handler(BaseHTTPRequestHandler):
         else:
             plan = [head + (wire[:at] if at is not None else wire)]
         nbytes = 0
-        if status != 304 and method != "HEAD" and payload is not None:
+        if status not in (204, 304) and method != "HEAD" and payload is not None:
             nbytes = len(payload)
             if at is not None and kind != "stall":
                 # bytes of the body sent (uncompressed: a share of the whole)
@@ -557,7 +606,7 @@ class Handler(BaseHTTPRequestHandler):
         self._log_end(entry, 0, 0, "reset", 0, "identity", route)
         self._abort()
 
-    def _log_start(self, method, raw_path, qs, page, delay):
+    def _log_start(self, method, raw_path, qs, page, delay, body=None):
         h = self.headers
         entry = {
             "seq": 0, "method": method, "path": raw_path,
@@ -575,6 +624,8 @@ class Handler(BaseHTTPRequestHandler):
             # when the request arrived and when its answer was written: tests
             # compute from these how many requests were in flight at once
             "started": iso_time(time.time()), "finished": None,
+            # the request body of a POST, PUT or DELETE to ESI (as text)
+            "body": body.decode("utf-8", "replace") if body is not None else None,
         }
         self.server.state.record_start(entry)
         return entry
@@ -592,7 +643,8 @@ class Handler(BaseHTTPRequestHandler):
     def _control(self, name, qs, method):
         status, rows = control.handle(name.strip("/"), parse_qs(qs, keep_blank_values=True),
                                       self.server.state, self.server.table,
-                                      self.client_address[0], self.server.sso)
+                                      self.client_address[0], self.server.sso,
+                                      self.server.world)
         # bytes are a body to send as it is (the decoder's fuzz cases)
         data = rows if isinstance(rows, bytes) else json.dumps(rows, separators=(",", ":")).encode()
         self._write(status, [("Date", http_date(time.time())), ("Content-Type", JSON_TYPE),
@@ -604,8 +656,12 @@ class Request:
     """What a handler sees: normalized path, raw query lists, typed args, and
     the fault the request triggered (for faults in the data, e.g.
     cursor_repeat)."""
-    __slots__ = ("path", "query", "args", "headers", "fault")
+    __slots__ = ("path", "query", "args", "headers", "fault", "body", "method",
+                 "character_id")
 
-    def __init__(self, path, query, args, headers, fault=None):
+    def __init__(self, path, query, args, headers, fault=None, body=None, method="GET",
+                 character_id=None):
         self.path, self.query, self.args, self.headers = path, query, args, headers
         self.fault = fault
+        # writes: the parsed JSON body, and the token's character
+        self.body, self.method, self.character_id = body, method, character_id

@@ -370,6 +370,13 @@ class SsoAuthority:
                     "corporation_id": ch.corporation_id, "alliance_id": ch.alliance_id,
                     "roles": list(ch.roles), "owner": self._owner(ch)}
 
+    def directory(self):
+        """{character_id: {name, corporation_id, alliance_id}} of every known
+        character (for name lookups)."""
+        with self.lock:
+            return {c.id: {"name": c.name, "corporation_id": c.corporation_id,
+                           "alliance_id": c.alliance_id} for c in self.characters.values()}
+
     def members(self, corporation_id):
         """The known characters of a corporation: [(id, roles)]."""
         with self.lock:
