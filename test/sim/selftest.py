@@ -18,6 +18,7 @@ import threading
 from . import contract
 from . import lang
 from . import selftest_sso
+from . import selftest_writes
 
 from .limits import State
 from .server import SimServer
@@ -221,6 +222,7 @@ def run(world, table, forge_pages):
     contract_checks(c, check, table)
     language_checks(c, check)
     selftest_sso.run(server.server_address[1], check)
+    selftest_writes.run(server.server_address[1], check)
 
     server.shutdown()
     server.server_close()

@@ -187,7 +187,7 @@ class Handler(BaseHTTPRequestHandler):
         self._dispatch("HEAD")
 
     def do_POST(self):
-        self._dispatch("POST")
+        self._dispatch(self.command)
 
     do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_POST
 
