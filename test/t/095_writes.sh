@@ -19,7 +19,7 @@ DB=t_writes
 
 AYLA=2112625428
 BORIS=2112625429
-WRITE="'esi-characters.write_contacts.v1'"
+WRITE="'esi-characters.write_contacts.v1', 'esi-characters.read_contacts.v1'"
 
 finish() {
 	sim /_sim/sso/reset >/dev/null 2>&1
@@ -46,7 +46,7 @@ writes_since() {
 last_seq() { python3 "$(dirname "$0")/../simlog.py" "$ESI_SIM_URL" seq; }
 
 out=$(login $AYLA "ARRAY[$WRITE]")
-expect "Ayla logs in with the contacts write scope" "$out" "$AYLA"
+expect "Ayla logs in with the contacts scopes" "$out" "$AYLA"
 out=$(login $BORIS "ARRAY['esi-assets.read_assets.v1']")
 expect "Boris logs in without it" "$out" "$BORIS"
 
@@ -95,10 +95,10 @@ out=$(q "SELECT * FROM esi.post_character_contacts($BORIS, 1.0, ARRAY[90000001]:
 expect_match "a character without the scope: 28000 naming it" "$out" \
 	"ERROR:  28000: the EVE SSO login of character $BORIS .* lacks scope esi-characters.write_contacts.v1"
 "$PSQL" -X -q -d postgres -c "DROP ROLE IF EXISTS writes_b" -c "CREATE ROLE writes_b LOGIN" >/dev/null 2>&1
+q "GRANT USAGE ON SCHEMA esi TO writes_b" "GRANT USAGE ON FOREIGN SERVER esi TO writes_b" >/dev/null
 out=$(PGUSER=writes_b q "SELECT * FROM esi.post_character_contacts($AYLA, 1.0, ARRAY[90000001]::bigint[])")
 expect_match "another role may not execute a write (42501)" "$out" "ERROR:  42501: permission denied for function post_character_contacts"
-q "GRANT USAGE ON SCHEMA esi TO writes_b" "GRANT USAGE ON FOREIGN SERVER esi TO writes_b" \
-	"GRANT EXECUTE ON FUNCTION esi.post_character_contacts TO writes_b" >/dev/null
+q "GRANT EXECUTE ON FUNCTION esi.post_character_contacts TO writes_b" >/dev/null
 out=$(PGUSER=writes_b q "SELECT * FROM esi.post_character_contacts($AYLA, 1.0, ARRAY[90000001]::bigint[])")
 expect_match "granted EXECUTE, it still may not act for another role's character (28000)" "$out" \
 	"ERROR:  28000: no EVE SSO login of character $AYLA for role \"writes_b\""
