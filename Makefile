@@ -22,6 +22,7 @@ OBJS = \
 	src/sso_test.o \
 	src/sso.o \
 	src/tokens.o \
+	src/call.o \
 	src/token_worker.o \
 	src/refresh_worker.o \
 	src/esi_catalog_data.o
@@ -30,7 +31,7 @@ DATA = $(wildcard src/esi_fdw--*.sql)
 PGFILEDESC = "esi_fdw - foreign data wrapper for EVE Online ESI"
 
 # pg_regress suite (sql/ + expected/); needs ESI_SIM_URL, see test/run_tests.sh
-REGRESS = setup options definitions security market pushdown pushdown_exact paging explain errors catalog planner sim_contract sim_decoder sim_lang cache crypto
+REGRESS = setup options definitions security market pushdown pushdown_exact paging explain errors catalog planner sim_contract sim_decoder sim_lang cache crypto writes
 REGRESS_OPTS = 
 
 # libdeflate inflates gzip replies; plain -ldeflate where it was installed

@@ -6,12 +6,12 @@ IMPORT FOREIGN SCHEMA "all" FROM SERVER esi INTO esi_all;
 -- one table per GET route of ESI's description
 SELECT (SELECT count(*) FROM information_schema.foreign_tables
          WHERE foreign_table_schema = 'esi_all') AS tables,
-       (SELECT count(*) FROM esi.catalog()) AS routes;
+       (SELECT count(*) FROM esi.catalog() WHERE method = 'GET') AS routes;
 SELECT count(*) FILTER (WHERE scope IS NULL) AS public,
        count(*) FILTER (WHERE scope IS NOT NULL) AS sso,
        count(*) FILTER (WHERE roles IS NOT NULL) AS with_roles
-  FROM esi.catalog();
-SELECT paging, shape, count(*) FROM esi.catalog() GROUP BY 1, 2 ORDER BY 1, 2;
+  FROM esi.catalog() WHERE method = 'GET';
+SELECT paging, shape, count(*) FROM esi.catalog() WHERE method = 'GET' GROUP BY 1, 2 ORDER BY 1, 2;
 
 -- groups, LIMIT TO and EXCEPT
 CREATE SCHEMA g;
@@ -61,7 +61,7 @@ RETURNS SETOF record LANGUAGE plpgsql AS $$
 DECLARE
   r record; c record; conds text; q text;
 BEGIN
-  FOR r IN SELECT table_name FROM esi.catalog() WHERE scope IS NULL ORDER BY 1 LOOP
+  FOR r IN SELECT table_name FROM esi.catalog() WHERE scope IS NULL AND method = 'GET' ORDER BY 1 LOOP
     conds := '';
     FOR c IN SELECT a.attname, a.atttypid
                FROM pg_attribute a

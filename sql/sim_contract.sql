@@ -22,7 +22,7 @@ SELECT count(*) AS routes, count(*) FILTER (WHERE scope IS NULL) AS public,
 -- the compiled catalog (none listed)
 SELECT k.route, k.paging, e.paging AS catalog_paging, k.shape, e.shape AS catalog_shape,
        k.scope, e.scope AS catalog_scope
-  FROM sim.contract k LEFT JOIN esi.catalog() e ON e.route = k.route
+  FROM sim.contract k LEFT JOIN esi.catalog() e ON e.route = k.route AND e.method = 'GET'
  WHERE e.route IS NULL OR (k.paging, k.shape, k.scope, k.roles, k.cache_seconds, k.rate_group)
        IS DISTINCT FROM (e.paging, e.shape, e.scope, array_to_string(e.roles, ','),
                          e.cache_seconds, e.rate_group)

@@ -259,8 +259,8 @@ esi_catalog(PG_FUNCTION_ARGS)
 	for (int i = 0; i < esi_catalog_nroutes; i++)
 	{
 		const EsiCatalogRoute *r = &esi_catalog_routes[i];
-		Datum		values[12];
-		bool		nulls[12] = {0};
+		Datum		values[13];
+		bool		nulls[13] = {0};
 
 		values[0] = CStringGetTextDatum(r->table_name);
 		values[1] = CStringGetTextDatum(r->path);
@@ -276,6 +276,33 @@ esi_catalog(PG_FUNCTION_ARGS)
 		values[10] = Int32GetDatum(r->rate_tokens);
 		nulls[10] = r->rate_group == NULL;
 		values[11] = CStringGetTextDatum(r->compat_date);
+		values[12] = CStringGetTextDatum("GET");
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	/* 0.5.0 on: the method column, and the functions of the other routes */
+	if (rsinfo->setDesc->natts < 13)
+		return (Datum) 0;
+	for (int i = 0; i < esi_catalog_ncalls; i++)
+	{
+		const EsiCatalogCall *r = &esi_catalog_calls[i];
+		Datum		values[13];
+		bool		nulls[13] = {0};
+
+		values[0] = CStringGetTextDatum(r->function_name);
+		values[1] = CStringGetTextDatum(r->path);
+		values[2] = CStringGetTextDatum(r->operation_id);
+		values[3] = text_array(r->schemas, &nulls[3]);
+		values[4] = r->scope ? CStringGetTextDatum(r->scope) : (nulls[4] = true, (Datum) 0);
+		values[5] = text_array(r->roles, &nulls[5]);
+		values[6] = CStringGetTextDatum("none");
+		values[7] = CStringGetTextDatum(r->shape);
+		values[8] = Int32GetDatum(r->cache_seconds);
+		nulls[8] = r->cache_seconds < 0;
+		values[9] = r->rate_group ? CStringGetTextDatum(r->rate_group) : (nulls[9] = true, (Datum) 0);
+		values[10] = Int32GetDatum(r->rate_tokens);
+		nulls[10] = r->rate_group == NULL;
+		values[11] = r->compat_date ? CStringGetTextDatum(r->compat_date) : (nulls[11] = true, (Datum) 0);
+		values[12] = CStringGetTextDatum(r->method);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

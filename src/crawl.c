@@ -379,6 +379,7 @@ add_ready(EsiCrawl *c, EsiWork *w, char *body, size_t len, char *storage)
 	page->reqno = w->reqno;
 	page->req = c->reqs[w->reqno];
 	page->key = w->key;
+	page->status = 200;
 	c->ready = lappend(c->ready, page);
 	c->stats->pages++;
 }
@@ -408,6 +409,12 @@ serve_cached(EsiCrawl *c, EsiWork *w, EsiCacheReply *r)
 {
 	EsiWalk    *walk = c->walks[w->reqno];
 
+	if (r->status == 404 && c->route->pass_not_found)
+	{
+		add_ready(c, w, r->body, r->len, r->storage);
+		((EsiPage *) llast(c->ready))->status = 404;
+		return true;
+	}
 	if (r->status != 200)
 		esi_report_http_reply(c->route, r->status, r->url ? r->url : "?",
 							  r->body, r->len, NULL, NULL, 1);
@@ -591,6 +598,10 @@ cache_step(EsiCrawl *c, EsiWork *w, TimestampTz now)
 
 		w->cache_key = esi_cache_key(c->opts, display);
 		pfree(display);
+		/* a POST's reply depends on its body too */
+		if (c->reqs[w->reqno]->body)
+			w->cache_key = psprintf("%s\n%s %s", w->cache_key, c->route->method,
+									c->reqs[w->reqno]->body);
 		/* a character's data is its own: the cache keeps it apart, and
 		 * only roles that may use the character read it */
 		if (c->character_param >= 0 || c->corporation_param >= 0)
@@ -736,6 +747,9 @@ fill_slots(EsiCrawl *c)
 		display = esi_paging_display(c->route, c->reqs[w->reqno], &w->key);
 		esi_http_prepare(c->slots[slot], c->opts, display, w->fresh, w->etag,
 						 bearer_for(c, w->reqno));
+		if (c->route->method)
+			esi_http_set_body(c->slots[slot], c->route->method,
+							  c->reqs[w->reqno]->body);
 		pfree(display);
 		c->slot_work[slot] = w;
 		w->sent_at = now;
@@ -789,6 +803,8 @@ page1_key(EsiCrawl *c, int reqno)
 	display = esi_paging_display(c->route, c->reqs[reqno], &key);
 	k = esi_cache_key(c->opts, display);
 	pfree(display);
+	if (c->reqs[reqno]->body)
+		k = psprintf("%s\n%s %s", k, c->route->method, c->reqs[reqno]->body);
 	if (c->character_param >= 0 || c->corporation_param >= 0)
 		k = psprintf("%s\ncharacter %s", k, request_character(c, reqno));
 	return k;
@@ -882,6 +898,25 @@ take_page(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
 		((EsiPage *) llast(c->ready))->stored_key = pending_key;
 		c->undecoded = lappend(c->undecoded, pending_key);
 	}
+	MemoryContextSwitchTo(old);
+	pfree(w);
+}
+
+/*
+ * hand_over_not_found
+ *		A 404 handed to the caller as a page with status 404.
+ */
+static void
+hand_over_not_found(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
+{
+	MemoryContext old = MemoryContextSwitchTo(c->cxt);
+	size_t		len;
+	char	   *body;
+
+	esi_walk_reply(c->walks[w->reqno], &w->key, NULL, NULL);
+	body = esi_http_take_body(t, &len);
+	add_ready(c, w, body, len, NULL);
+	((EsiPage *) llast(c->ready))->status = 404;
 	MemoryContextSwitchTo(old);
 	pfree(w);
 }
@@ -1094,6 +1129,12 @@ handle_done(EsiCrawl *c, EsiTransfer *t)
 					esi_report_http_error(c->route, t, w->attempt + 1);
 				retry_later(c, w, backoff_ms(w->attempt));
 				w->attempt++;
+			}
+			else if (status == 404 && c->route->pass_not_found)
+			{
+				/* the caller decides (a batch with an unknown id) */
+				remember_error(c, t, w, status);
+				hand_over_not_found(c, t, w);
 			}
 			else
 			{

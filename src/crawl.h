@@ -46,6 +46,7 @@ typedef struct EsiPage
 	EsiRequest *req;			/* the request: values of parameter columns */
 	EsiPageKey	key;			/* which page of the request's walk */
 	EsiPageFacts facts;			/* what the scan found on it */
+	long		status;			/* 200; 404 when route->pass_not_found */
 	int			reqno;			/* private to crawl.c */
 	char	   *storage;		/* private: the block a cached body is in */
 	char	   *stored_key;		/* private: the cache key it was stored under */

@@ -11,9 +11,15 @@ repository root, found from this script's location):
                              (matches src/esi_catalog.h)
     test/sim_catalog.json    routes, parameters and response schemas for the
                              ESI simulator used by the tests
-    doc/tables.md            the list of foreign tables and the rules used
+    doc/tables.md            the list of foreign tables and functions, and
+                             the rules used
+    src/esi_calls.sql        CREATE FUNCTION for every route that is not GET,
+                             also spliced into the update script
+                             src/esi_fdw--0.4.0--0.5.0.sql between its
+                             "BEGIN generated" and "END generated" lines
 
-Every GET operation becomes one foreign table.  The output holds facts only
+Every GET operation becomes one foreign table; every POST, PUT and DELETE
+operation one SQL function.  The output holds facts only
 (routes, parameters, fields, types, scopes, roles, paging, cache time,
 rate-limit group), never description prose, and is byte-identical when run
 again on the same input.
@@ -785,6 +791,272 @@ def check_param_style(path, p, schema):
                            % (path, p["name"], schema_type(item)))
 
 
+# --------------------------------------------------------------------------
+# Routes that are not GET: SQL functions
+# --------------------------------------------------------------------------
+
+# Methods other than GET that become functions.
+CALL_METHODS = ("post", "put", "delete")
+
+# Routes that only read (a lookup): cached like a GET, retried like one,
+# and executable by anybody.  Every other route writes: never retried once
+# sent, refused in a transaction block unless allowed, EXECUTE revoked from
+# PUBLIC.  A new route is a write until listed here.
+READ_ONLY_CALLS = {
+    ("post", "/characters/affiliation"),
+    ("post", "/characters/{character_id}/assets/locations"),
+    ("post", "/characters/{character_id}/assets/names"),
+    ("post", "/characters/{character_id}/cspa"),
+    ("post", "/corporations/{corporation_id}/assets/locations"),
+    ("post", "/corporations/{corporation_id}/assets/names"),
+    ("post", "/route/{origin_system_id}/{destination_system_id}"),
+    ("post", "/universe/ids"),
+    ("post", "/universe/names"),
+}
+
+# Batched lookups: the reply field that holds an element of the request
+# body, so that rows come back in the order of the input and elements ESI
+# does not know are found.  The body is split into lists of maxItems.
+BATCH_KEYS = {
+    "/characters/affiliation": "character_id",
+    "/characters/{character_id}/assets/locations": "item_id",
+    "/characters/{character_id}/assets/names": "item_id",
+    "/corporations/{corporation_id}/assets/locations": "item_id",
+    "/corporations/{corporation_id}/assets/names": "item_id",
+    "/universe/ids": "name",
+    "/universe/names": "id",
+}
+
+# Replies that group records of one kind under a key per category
+# ({"characters": [{"id", "name"}], "systems": [...]}): a row per record,
+# with the category (singular, as /universe/names names it).
+CATEGORY_REPLIES = {
+    "/universe/ids": {
+        "agents": "agent", "alliances": "alliance",
+        "characters": "character", "constellations": "constellation",
+        "corporations": "corporation", "factions": "faction",
+        "inventory_types": "inventory_type", "regions": "region",
+        "stations": "station", "systems": "solar_system",
+    },
+}
+
+# The argument a function takes for a request body that is a list.
+BODY_LIST_ARGS = {"integer": "ids", "string": "names"}
+
+# The token of routes without a character_id path parameter (fleets, the
+# game client's windows) is chosen by this argument; it is not sent.
+ACTING_CHARACTER_ARG = "as_character_id"
+
+SQL_TYPES = dict(COL_TYPE_NAMES)
+
+
+def rule_function_name(method, path):
+    """The table naming rule, without "_details", after the method."""
+    name = rule_table_name(path)
+    if name.endswith("_details"):
+        name = name[:-len("_details")]
+    return "%s_%s" % (method, name)
+
+
+def arg_type(schema):
+    """(column type, is_array) of a parameter or body property."""
+    if schema_type(schema) == "array":
+        item = schema.get("items") or {}
+        if schema_type(item) in ("integer", "number", "string", "boolean"):
+            return col_type(item), True
+        return "ESI_COL_JSONB", False
+    return col_type(schema), False
+
+
+def build_call(spec, path, method, op, notes):
+    r = {"path": path, "method": method.upper()}
+    r["operation_id"] = op.get("operationId")
+    if not r["operation_id"]:
+        raise GenError("%s: no operationId" % path)
+    sec = op.get("security")
+    if sec is None:
+        sec = spec.doc.get("security")
+    sec = sec or []
+    scopes = []
+    for req in sec:
+        if not req:
+            raise GenError("%s: optional authentication is not supported"
+                           % path)
+        for _scheme, sc in sorted(req.items()):
+            scopes.extend(sc)
+    if len(sec) > 1 or len(scopes) > 1:
+        raise GenError("%s: more than one scope" % path)
+    r["scope"] = scopes[0] if scopes else None
+    r["roles"] = list(op.get("x-required-roles") or [])
+    ttl = op.get("x-client-cache-ttl")
+    r["cache_seconds"] = int(ttl) if ttl is not None else None
+    rl = op.get("x-rate-limit")
+    r["rate_group"] = rl.get("group") if rl else None
+    r["rate_tokens"] = int(rl.get("max-tokens", 0)) if rl else 0
+    r["rate_window"] = rl.get("window-size") if rl else None
+    r["compat_date"] = op.get("x-compatibility-date")
+    r["tags"] = list(op.get("tags") or [])
+    r["writes"] = (method, path) not in READ_ONLY_CALLS
+
+    params = {}
+    order = []
+    for src in (spec.doc["paths"][path].get("parameters") or [],
+                op.get("parameters") or []):
+        for p in src:
+            p = spec.deref(p)
+            if p.get("in") not in ("path", "query"):
+                continue
+            key = (p["in"], p["name"])
+            if key not in params:
+                order.append(key)
+            params[key] = p
+    pp = path_params_order(path)
+    for name in pp:
+        if ("path", name) not in params:
+            raise GenError("%s: path parameter %s not declared" % (path, name))
+    args = []
+    for key in [("path", n) for n in pp] + [k for k in order
+                                             if k[0] == "query"]:
+        p = params[key]
+        if "schema" not in p:
+            raise GenError("%s: parameter %s has no schema" % (path, p["name"]))
+        schema = spec.resolve(p["schema"])
+        check_param_style(path, p, schema)
+        t, is_arr = arg_type(schema)
+        args.append({"name": p["name"].lower(), "type": t, "array": is_arr,
+                     "in": "p" if p["in"] == "path" else "q",
+                     "key": p["name"],
+                     "required": p["in"] == "path" or
+                     bool(p.get("required", False)),
+                     "default": default_str(schema.get("default"))})
+
+    # the request body: a list (one array argument) or an object (one
+    # argument per property; nested ones jsonb)
+    r["body"] = None
+    r["body_max_items"] = 0
+    rb = op.get("requestBody")
+    if rb is not None:
+        rb = spec.deref(rb)
+        media = rb.get("content", {}).get("application/json")
+        if media is None or "schema" not in media:
+            raise GenError("%s: request body is not application/json" % path)
+        bs = spec.resolve(media["schema"])
+        bt = schema_type(bs)
+        if bt == "array":
+            item = bs.get("items") or {}
+            it = schema_type(item)
+            if it not in BODY_LIST_ARGS:
+                raise GenError("%s: body list of %s" % (path, it))
+            r["body"] = "list"
+            r["body_max_items"] = int(bs.get("maxItems") or 0)
+            args.append({"name": BODY_LIST_ARGS[it], "type": col_type(item),
+                         "array": True, "in": "B", "key": None,
+                         "required": True, "default": None})
+        elif bt == "object":
+            r["body"] = "object"
+            req = set(bs.get("required") or [])
+            for key, ps in bs.get("properties", {}).items():
+                name = key.lower()
+                if not IDENT_RE.match(name) or name in SQL_RESERVED:
+                    raise GenError("%s: body property %s needs an SQL name"
+                                   % (path, key))
+                t, is_arr = arg_type(ps)
+                args.append({"name": name, "type": t, "array": is_arr,
+                             "in": "b", "key": key,
+                             "required": key in req,
+                             "default": default_str(ps.get("default"))})
+        else:
+            raise GenError("%s: request body of type %s" % (path, bt))
+    if r["scope"] and "character_id" not in pp and \
+            "corporation_id" not in pp:
+        args.insert(0, {"name": ACTING_CHARACTER_ARG, "type": "ESI_COL_INT8",
+                        "array": False, "in": "c", "key": None,
+                        "required": True, "default": None})
+    names = [a["name"] for a in args]
+    if len(set(names)) != len(names) or "server" in names:
+        raise GenError("%s %s: argument names clash: %s"
+                       % (method, path, names))
+    # required arguments first (SQL wants the defaults last), each group
+    # in the description's order
+    r["args"] = [a for a in args if a["required"]] + \
+                [a for a in args if not a["required"]]
+
+    # the reply
+    codes = [c for c in op.get("responses", {}) if c in ("200", "201", "204")]
+    if len(codes) != 1:
+        raise GenError("%s: expected one success status, got %s"
+                       % (path, codes))
+    r["status"] = int(codes[0])
+    cols = []
+    records_key = None
+    if r["status"] == 204:
+        shape = "none"
+    else:
+        resp = spec.deref(op["responses"][codes[0]])
+        media = resp.get("content", {}).get("application/json")
+        if media is None or "schema" not in media:
+            raise GenError("%s: no application/json reply" % path)
+        rs = spec.resolve(media["schema"])
+        rt = schema_type(rs)
+        if path in CATEGORY_REPLIES:
+            shape = "categories"
+            cols = [{"name": "category", "type": "ESI_COL_TEXT",
+                     "field": None},
+                    {"name": "id", "type": "ESI_COL_INT8", "field": "id"},
+                    {"name": "name", "type": "ESI_COL_TEXT",
+                     "field": "name"}]
+            keys = sorted(rs.get("properties", {}))
+            if keys != sorted(CATEGORY_REPLIES[path]):
+                raise GenError("%s: categories %s" % (path, keys))
+        elif rt == "array" and schema_type(rs.get("items", {})) == "object":
+            shape = "array"
+            rec = rs["items"]
+        elif rt == "array":
+            shape = "values"
+            cols = [{"name": value_column_name(path, rs.get("items", {})),
+                     "type": col_type(rs.get("items", {})), "field": None}]
+        elif rt == "object":
+            props = rs.get("properties", {})
+            only = list(props.items())
+            if len(only) == 1 and schema_type(only[0][1]) == "array" and \
+                    schema_type(only[0][1].get("items", {})) != "object":
+                # {"route": [1, 2, 3]}: a row per element
+                shape = "values"
+                records_key = only[0][0]
+                cols = [{"name": snake(singular(records_key)) + "_id"
+                         if schema_type(only[0][1]["items"]) == "integer"
+                         else "value",
+                         "type": col_type(only[0][1]["items"]),
+                         "field": None}]
+            else:
+                shape = "object"
+                rec = rs
+        else:
+            shape = "value"
+            cols = [{"name": "value", "type": col_type(rs), "field": None}]
+        if shape in ("array", "object"):
+            for key, fs in rec.get("properties", {}).items():
+                name = key.lower()
+                if not IDENT_RE.match(name) or name in SQL_RESERVED:
+                    raise GenError("%s: field %s needs an SQL name"
+                                   % (path, key))
+                cols.append({"name": name, "type": col_type(fs),
+                             "field": key})
+    for c in cols:
+        if c["name"] in names:
+            raise GenError("%s %s: result column %s is also an argument"
+                           % (method, path, c["name"]))
+    r["shape"] = shape
+    r["records_key"] = records_key
+    r["columns"] = cols
+    r["batch_key"] = BATCH_KEYS.get(path)
+    if r["batch_key"] and (r["body"] != "list" or r["writes"] or
+                           r["batch_key"] not in [c["name"] for c in cols]):
+        raise GenError("%s: batch key %s does not fit" % (path,
+                                                           r["batch_key"]))
+    return r
+
+
 def build_catalog(doc):
     spec = Spec(doc)
     version = doc.get("info", {}).get("version")
@@ -831,8 +1103,30 @@ def build_catalog(doc):
         for c in r["columns"]:
             if len(c["name"]) > 63:
                 raise GenError("%s: column name too long" % r["path"])
+    calls = []
+    for path in sorted(doc.get("paths", {})):
+        for method in CALL_METHODS:
+            op = doc["paths"][path].get(method)
+            if op is None:
+                continue
+            try:
+                calls.append(build_call(spec, path, method, op, notes))
+            except (GenError, KeyError, TypeError, AttributeError) as e:
+                msg = str(e) if isinstance(e, GenError) else \
+                    "malformed description (%s: %s)" % (type(e).__name__, e)
+                raise GenError("%s %s: %s" % (method.upper(), path, msg))
+    for r in calls:
+        r["function"] = rule_function_name(r["method"].lower(), r["path"])
+        r["groups"] = route_groups(r)
+        n = r["function"]
+        if not IDENT_RE.match(n) or len(n) > 63 or n in SQL_RESERVED:
+            raise GenError("bad function name %r for %s" % (n, r["path"]))
+        if n in seen:
+            raise GenError("function name %s used by %s and %s"
+                           % (n, seen[n], r["path"]))
+        seen[n] = r["path"]
     return {"version": version, "routes": routes, "notes": notes,
-            "overridden": overridden}
+            "overridden": overridden, "calls": calls}
 
 
 # --------------------------------------------------------------------------
@@ -941,8 +1235,163 @@ def write_c(cat):
     lines.append("")
     lines.append("const int esi_catalog_nroutes = %d;" % len(cat["routes"]))
     lines.append("")
+    write_c_calls(cat, lines)
     lines.append("const char *const esi_catalog_version = %s;" % c_str(v))
     return "\n".join(lines) + "\n"
+
+
+def write_c_calls(cat, lines):
+    """The routes that are not GET: esi_catalog_calls[]."""
+    lines.append("/* Routes that are not GET: one SQL function each */")
+    lines.append("")
+    for r in cat["calls"]:
+        f = r["function"]
+        lines.append("/* %s %s */" % (r["method"], r["path"]))
+        if r["args"]:
+            lines.append("static const EsiCatalogArg args_%s[] = {" % f)
+            for a in r["args"]:
+                parts = [".name = %s" % c_str(a["name"]),
+                         ".type = %s" % a["type"],
+                         ".in = %s" % c_char(a["in"])]
+                if a["array"]:
+                    parts.append(".is_array = true")
+                if a["key"] is not None and a["key"] != a["name"]:
+                    parts.append(".key = %s" % c_str(a["key"]))
+                if a["required"]:
+                    parts.append(".required = true")
+                lines.append("\t{" + ", ".join(parts) + "},")
+            lines.append("};")
+        if r["columns"]:
+            lines.append("static const EsiCatalogColumn rcols_%s[] = {" % f)
+            for c in r["columns"]:
+                parts = [".name = %s" % c_str(c["name"]),
+                         ".type = %s" % c["type"]]
+                if c["field"] is not None:
+                    parts.append(".field = %s" % c_str(c["field"]))
+                lines.append("\t{" + ", ".join(parts) + "},")
+            lines.append("};")
+        lines.append("")
+    lines.append("const EsiCatalogCall esi_catalog_calls[] = {")
+    for r in cat["calls"]:
+        f = r["function"]
+        lines.append("\t{")
+        fields = [
+            ("function_name", c_str(f)),
+            ("method", c_str(r["method"])),
+            ("schemas", c_str(",".join(r["groups"]))),
+            ("path", c_str(r["path"])),
+            ("operation_id", c_str(r["operation_id"])),
+            ("shape", c_str(r["shape"])),
+            ("records_key", c_str(r["records_key"])),
+            ("scope", c_str(r["scope"])),
+            ("roles", c_str(",".join(r["roles"]) if r["roles"] else None)),
+            ("cache_seconds", str(r["cache_seconds"]
+                                  if r["cache_seconds"] is not None else -1)),
+            ("rate_group", c_str(r["rate_group"])),
+            ("rate_tokens", str(r["rate_tokens"])),
+            ("rate_window", c_str(r["rate_window"])),
+            ("compat_date", c_str(r["compat_date"])),
+            ("writes", "true" if r["writes"] else "false"),
+            ("status", str(r["status"])),
+            ("body", c_str(r["body"])),
+            ("body_max_items", str(r["body_max_items"])),
+            ("batch_key", c_str(r["batch_key"])),
+            ("nargs", str(len(r["args"]))),
+            ("args", "args_%s" % f if r["args"] else "NULL"),
+            ("ncolumns", str(len(r["columns"]))),
+            ("columns", "rcols_%s" % f if r["columns"] else "NULL"),
+        ]
+        for k, val in fields:
+            lines.append("\t\t.%s = %s," % (k, val))
+        lines.append("\t},")
+    lines.append("};")
+    lines.append("")
+    lines.append("const int esi_catalog_ncalls = %d;" % len(cat["calls"]))
+    lines.append("")
+
+
+# PostgreSQL's column-name keywords: no bare function argument or
+# RETURNS TABLE column may have these names
+SQL_COL_NAME_KEYWORDS = frozenset("""
+between bigint bit boolean char character coalesce dec decimal exists extract
+float greatest grouping inout int integer interval json json_array
+json_arrayagg json_object json_objectagg least national nchar none normalize
+nullif numeric out overlay position precision real row setof smallint
+substring time timestamp treat trim values varchar xmlattributes xmlconcat
+xmlelement xmlexists xmlforest xmlnamespaces xmlparse xmlpi xmlroot
+xmlserialize xmltable
+""".split())
+
+
+def sql_ident(name):
+    if name in SQL_RESERVED or name in SQL_COL_NAME_KEYWORDS:
+        return '"%s"' % name
+    return name
+
+
+def sql_arg_type(a):
+    t = COL_TYPE_NAMES[a["type"]]
+    return t + "[]" if a["array"] else t
+
+
+# where the generated functions go in the update script
+CALLS_SQL_BEGIN = "-- BEGIN generated by src/gen_catalog.py (src/esi_calls.sql)"
+CALLS_SQL_END = "-- END generated"
+UPDATE_SCRIPT = "esi_fdw--0.4.0--0.5.0.sql"
+
+
+def write_sql(cat):
+    """CREATE FUNCTION for every route that is not GET."""
+    L = []
+    L.append("-- Generated by src/gen_catalog.py from ESI's description %s;"
+             % cat["version"])
+    L.append("-- do not edit by hand.  One function per route that is not"
+             " GET, all")
+    L.append("-- implemented by esi_call (src/call.c), which finds its route"
+             " from the")
+    L.append("-- function's name.  Writes: EXECUTE revoked from PUBLIC.")
+    for r in cat["calls"]:
+        f = r["function"]
+        args = []
+        for a in r["args"]:
+            d = "" if a["required"] else " DEFAULT NULL"
+            args.append("%s %s%s" % (sql_ident(a["name"]), sql_arg_type(a),
+                                      d))
+        args.append("server text DEFAULT 'esi'")
+        sig = ", ".join([sql_arg_type(a) for a in r["args"]] + ["text"])
+        if r["shape"] == "none":
+            ret = "void"
+        elif r["shape"] == "value":
+            ret = COL_TYPE_NAMES[r["columns"][0]["type"]]
+        else:
+            ret = "TABLE(%s)" % ", ".join(
+                "%s %s" % (sql_ident(c["name"]), COL_TYPE_NAMES[c["type"]])
+                for c in r["columns"])
+        L.append("")
+        L.append("CREATE FUNCTION %s(%s)" % (f, ", ".join(args)))
+        L.append("RETURNS %s" % ret)
+        L.append("AS 'MODULE_PATHNAME', 'esi_call'")
+        L.append("LANGUAGE C VOLATILE;")
+        what = "writes" if r["writes"] else "reads"
+        auth = "scope %s" % r["scope"] if r["scope"] else "public"
+        if r["roles"]:
+            auth += ", roles %s" % ", ".join(r["roles"])
+        L.append("COMMENT ON FUNCTION %s(%s) IS '%s %s (%s; %s)';"
+                 % (f, sig, r["method"], r["path"], what, auth))
+        if r["writes"]:
+            L.append("REVOKE EXECUTE ON FUNCTION %s(%s) FROM PUBLIC;"
+                     % (f, sig))
+    return "\n".join(L) + "\n"
+
+
+def splice_sql(text, sql):
+    """The update script with the generated functions between markers."""
+    b = text.find(CALLS_SQL_BEGIN)
+    e = text.find(CALLS_SQL_END, b + 1) if b >= 0 else -1
+    if b < 0 or e < 0:
+        raise GenError("the update script has no %r ... %r markers"
+                       % (CALLS_SQL_BEGIN, CALLS_SQL_END))
+    return text[:b] + CALLS_SQL_BEGIN + "\n" + sql + text[e:]
 
 
 def write_sim(cat):
@@ -1174,7 +1623,60 @@ def write_doc(cat):
             r["table"], md_escape(r["path"]), ", ".join(r["groups"]),
             md_escape(auth), r["paging"], shape))
     L.append("")
+    write_doc_calls(cat, L)
     return "\n".join(L)
+
+
+def write_doc_calls(cat, L):
+    calls = cat["calls"]
+    L.append("## Functions (routes that are not GET)")
+    L.append("")
+    L.append("Each of ESI's %d POST, PUT and DELETE routes is a function in"
+             " the extension's schema, implemented by one C entry point"
+             " (`esi_call`, `src/call.c`) that finds the route from the"
+             " function's name. Name: the method, then the table naming"
+             " rule without `_details` (`POST /universe/names` →"
+             " `post_universe_names`, `DELETE"
+             " /characters/{character_id}/fittings/{fitting_id}` →"
+             " `delete_character_fitting`)." % len(calls))
+    L.append("")
+    L.append("Arguments, required ones first: path parameters, query"
+             " parameters (arrays as typed arrays, sent comma-separated),"
+             " the request body — a list as one array argument (`ids` or"
+             " `names`), an object as one argument per property (typed; a"
+             " list of scalars as an array, anything nested as `jsonb`;"
+             " NULL leaves it out) — and last `server text DEFAULT 'esi'`."
+             " Routes that need a token but have no `character_id` path"
+             " parameter (fleets, the game client's windows) take"
+             " `%s`: whose token is sent; it is not sent itself."
+             % ACTING_CHARACTER_ARG)
+    L.append("")
+    L.append("Result: `void` for a 204; the scalar for a scalar reply; else"
+             " `TABLE(...)` with a row per record (a list of scalars: a row"
+             " per element).")
+    L.append("")
+    L.append("**Lookups** (reads) are cached like GET routes (the key"
+             " includes the body) and retried like them; a list longer"
+             " than the route's `maxItems` is split into requests run"
+             " concurrently, and rows come back in the order of the input;"
+             " elements ESI does not know are named in a NOTICE."
+             " **Writes** are never retried once the request may have"
+             " reached ESI, are refused in a transaction block unless"
+             " `esi_fdw.writes_in_transaction_block` is on, and EXECUTE on"
+             " them is revoked from PUBLIC.")
+    L.append("")
+    L.append("| Function | Route | Kind | Auth | Batch |")
+    L.append("|---|---|---|---|---|")
+    for r in sorted(calls, key=lambda x: x["function"]):
+        auth = "public" if not r["scope"] else "`%s`" % r["scope"]
+        if r["roles"]:
+            auth += " (roles: %s)" % ", ".join(r["roles"])
+        batch = ("%d per request" % r["body_max_items"]) \
+            if r["batch_key"] else ""
+        L.append("| `%s` | `%s %s` | %s | %s | %s |" % (
+            r["function"], r["method"], md_escape(r["path"]),
+            "write" if r["writes"] else "lookup", md_escape(auth), batch))
+    L.append("")
 
 
 def write_if_changed(path, text):
@@ -1222,7 +1724,17 @@ def main(argv=None):
         (out_dir / "src" / "esi_catalog_data.c", write_c(cat)),
         (out_dir / "test" / "sim_catalog.json", write_sim(cat)),
         (out_dir / "doc" / "tables.md", write_doc(cat)),
+        (out_dir / "src" / "esi_calls.sql", write_sql(cat)),
     ]
+    # the update script that creates the functions holds the same text
+    script = out_dir / "src" / UPDATE_SCRIPT
+    if script.exists():
+        try:
+            outputs.append((script, splice_sql(
+                script.read_text(encoding="utf-8"), write_sql(cat))))
+        except GenError as e:
+            print("gen_catalog: error: %s: %s" % (script, e), file=sys.stderr)
+            return 1
     for path, text in outputs:
         changed = write_if_changed(path, text)
         print("gen_catalog: %s %s" % ("wrote" if changed else "unchanged",

@@ -45,6 +45,7 @@ int			esi_guc_error_limit_threshold = 10;
 int			esi_guc_rate_limit_reserve = 5;
 char	   *esi_guc_key_file = NULL;
 int			esi_guc_sso_clock_skew = 60;
+bool		esi_guc_writes_in_transaction_block = false;
 
 /*
  * check_wire_text
@@ -247,5 +248,10 @@ esi_guc_define(void)
 							"How far this server's clock and EVE SSO's may disagree when a token's expiry is checked.",
 							NULL, &esi_guc_sso_clock_skew, 60, 0, 600,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomBoolVariable("esi_fdw.writes_in_transaction_block",
+							 "Lets ESI's write functions run inside an explicit transaction block.",
+							 "A write reaches ESI at once: rolling the transaction back does not undo it.",
+							 &esi_guc_writes_in_transaction_block, false,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("esi_fdw");
 }

@@ -36,6 +36,7 @@ extern int	esi_guc_error_limit_threshold;
 extern int	esi_guc_rate_limit_reserve;
 extern char *esi_guc_key_file;
 extern int	esi_guc_sso_clock_skew;
+extern bool esi_guc_writes_in_transaction_block;
 
 /* the largest esi_fdw.max_requests */
 #define ESI_MAX_REQUESTS_LIMIT 1000000

@@ -1120,9 +1120,67 @@ esi_http_prepare(EsiTransfer *t, EsiServerOptions *opts, const char *display,
 	if (t->buf)
 		t->buf[0] = '\0';
 	curl_easy_setopt(t->easy, CURLOPT_URL, t->url);
+	/* a GET, whatever the slot sent before (esi_http_set_body) */
+	curl_easy_setopt(t->easy, CURLOPT_CUSTOMREQUEST, NULL);
+	curl_easy_setopt(t->easy, CURLOPT_HTTPGET, 1L);
 	curl_easy_setopt(t->easy, CURLOPT_FRESH_CONNECT, fresh_connection ? 1L : 0L);
 	/* a Content-Length past the limit fails before any byte is kept */
 	curl_easy_setopt(t->easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) t->limit);
+}
+
+/*
+ * esi_http_set_body
+ *		Make a prepared request a POST, PUT or DELETE, with a JSON body
+ *		(NULL: none).  Call after esi_http_prepare.
+ */
+void
+esi_http_set_body(EsiTransfer *t, const char *method, const char *body)
+{
+	struct curl_slist *h = NULL;
+	const char *extra[] = {"Content-Type: application/json",
+	/* no "Expect: 100-continue" wait before a large body */
+	"Expect:"};
+
+	for (struct curl_slist *p = t->revalidate ? t->revalidate : t->headers; p; p = p->next)
+	{
+		struct curl_slist *n = curl_slist_append(h, p->data);
+
+		if (n == NULL)
+		{
+			curl_slist_free_all(h);
+			h = NULL;
+			break;
+		}
+		h = n;
+	}
+	for (int i = 0; h && i < lengthof(extra) && (body || i > 0); i++)
+	{
+		struct curl_slist *n = curl_slist_append(h, extra[i]);
+
+		if (n == NULL)
+		{
+			curl_slist_free_all(h);
+			h = NULL;
+		}
+		else
+			h = n;
+	}
+	if (h == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not build the HTTP headers")));
+	if (t->revalidate)
+		curl_slist_free_all(t->revalidate);
+	t->revalidate = h;
+	curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, h);
+	if (strcmp(method, "POST") == 0 || body != NULL)
+	{
+		curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+						 (curl_off_t) (body ? strlen(body) : 0));
+		curl_easy_setopt(t->easy, CURLOPT_COPYPOSTFIELDS, body ? body : "");
+	}
+	if (strcmp(method, "POST") != 0)
+		curl_easy_setopt(t->easy, CURLOPT_CUSTOMREQUEST, method);
 }
 
 /*
@@ -1219,6 +1277,23 @@ esi_http_failure(EsiTransfer *t)
 	if (t->unsolicited)
 		return "the server sent data before the request";
 	return t->curl_error[0] ? t->curl_error : "no reply";
+}
+
+/*
+ * esi_http_request_sent
+ *		Whether any byte of a finished transfer's request went out: a
+ *		write whose reply is missing may then have happened.
+ */
+bool
+esi_http_request_sent(EsiTransfer *t)
+{
+	long		size = 0;
+
+	if (t->unsolicited)
+		return false;
+	if (curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &size) != CURLE_OK)
+		return true;
+	return size > 0;
 }
 
 /*

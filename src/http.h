@@ -66,6 +66,8 @@ extern void esi_http_prepare(EsiTransfer *t, EsiServerOptions *opts,
 							 const char *display, bool fresh_connection,
 							 const char *if_none_match,
 							 const char *authorization);
+extern void esi_http_set_body(EsiTransfer *t, const char *method,
+							  const char *body);
 extern void esi_http_start(EsiMulti *m, EsiTransfer *t);
 extern void esi_http_free_transfer(EsiTransfer *t);
 
@@ -74,6 +76,7 @@ extern EsiTransferResult esi_http_result(EsiTransfer *t);
 extern long esi_http_status(EsiTransfer *t);
 extern const char *esi_http_display(EsiTransfer *t);
 extern const char *esi_http_failure(EsiTransfer *t);
+extern bool esi_http_request_sent(EsiTransfer *t);
 extern const char *esi_http_header(EsiTransfer *t, EsiHeader h);
 extern const char *esi_http_body(EsiTransfer *t, size_t *len);
 extern char *esi_http_take_body(EsiTransfer *t, size_t *len);

@@ -1022,6 +1022,8 @@ struct EsiRequestIter
 	bool		done;
 	char	  **sent;			/* per column: the value sent, for make_request */
 	bool	   *shown;			/* per column: a placeholder (EXPLAIN) */
+	List	   *fixed;			/* esi_requests_from_list: these, in turn */
+	int			fixed_pos;
 };
 
 /*
@@ -1320,6 +1322,12 @@ esi_requests_next(EsiRequestIter *it)
 	if (it->done)
 		return NULL;
 	CHECK_FOR_INTERRUPTS();
+	if (it->fixed)
+	{
+		req = list_nth(it->fixed, it->fixed_pos++);
+		it->done = (it->fixed_pos >= list_length(it->fixed));
+		return req;
+	}
 
 	old = MemoryContextSwitchTo(it->req_cxt);
 	for (int c = 0; c < route->nparams; c++)
@@ -1348,6 +1356,38 @@ esi_requests_next(EsiRequestIter *it)
 	if (g == it->ngroups)
 		it->done = true;
 	return req;
+}
+
+/*
+ * esi_request_build
+ *		One request from a value per parameter (NULL: omitted), encoded as
+ *		a scan's are: for functions (call.c).
+ */
+EsiRequest *
+esi_request_build(EsiRoute *route, char **values)
+{
+	return make_request(route, values, NULL);
+}
+
+/*
+ * esi_requests_from_list
+ *		An iterator over requests already built (call.c's batches).
+ */
+EsiRequestIter *
+esi_requests_from_list(EsiRoute *route, List *reqs)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
+											  "esi_fdw requests",
+											  ALLOCSET_SMALL_SIZES);
+	EsiRequestIter *it = MemoryContextAllocZero(cxt, sizeof(EsiRequestIter));
+
+	it->route = route;
+	it->cxt = cxt;
+	it->req_cxt = CurrentMemoryContext;
+	it->fixed = reqs;
+	it->count = list_length(reqs);
+	it->done = (reqs == NIL);
+	return it;
 }
 
 /*

@@ -38,6 +38,8 @@ typedef struct EsiRequest
 								 * or false_value), or NULL */
 	char	  **sent;			/* per route param column: the value sent
 								 * for its parameter, or NULL */
+	char	   *body;			/* JSON body (route->method), or NULL */
+	int			seq;			/* functions: the request's place */
 } EsiRequest;
 
 /* The requests of one scan, generated one at a time */
@@ -57,6 +59,8 @@ extern EsiRequestIter *esi_requests_begin(EsiRoute *route, List *quals,
 										  ExprContext *econtext);
 extern double esi_requests_count(EsiRequestIter *it);
 extern EsiRequest *esi_requests_next(EsiRequestIter *it);
+extern EsiRequest *esi_request_build(EsiRoute *route, char **values);
+extern EsiRequestIter *esi_requests_from_list(EsiRoute *route, List *reqs);
 extern void esi_requests_end(EsiRequestIter *it);
 extern char *esi_param_example(const char *param);
 extern List *esi_param_quals_to_list(List *quals);

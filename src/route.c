@@ -248,7 +248,8 @@ int
 esi_route_character_param(EsiRoute *route)
 {
 	for (int i = 0; i < route->nparams; i++)
-		if (route->params[i].in == 'p' && strcmp(route->params[i].param, "character_id") == 0)
+		if ((route->params[i].in == 'p' || route->params[i].in == 't') &&
+			strcmp(route->params[i].param, "character_id") == 0)
 			return i;
 	return -1;
 }

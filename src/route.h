@@ -22,7 +22,9 @@ typedef struct EsiParamCol
 	AttrNumber	attnum;
 	char	   *colname;
 	char	   *param;			/* parameter name sent to ESI */
-	char		in;				/* 'p' path or 'q' query */
+	char		in;				/* 'p' path or 'q' query; 't' (functions):
+								 * the character whose token is sent,
+								 * not sent itself */
 	bool		required;
 	char	   *default_value;	/* or NULL */
 	char	   *true_value;		/* boolean mapping, or NULL */
@@ -35,6 +37,9 @@ typedef struct EsiRoute
 {
 	char	   *relname;
 	char	   *route;			/* template: /markets/{region_id}/orders */
+	char	   *method;			/* NULL for GET; POST, PUT, DELETE (call.c) */
+	bool		pass_not_found; /* a 404 is a page (status 404) for the
+								 * caller, not an error: batched lookups */
 	int			nsegments;		/* the template, parsed: literals and */
 	EsiRouteSegment *segments;	/* {name}s bound to params[paramidx] */
 	EsiShape	shape;

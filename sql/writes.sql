@@ -1,0 +1,59 @@
+--
+-- writes: ESI's POST, PUT and DELETE routes as functions (issue 10), the
+-- batched lookups and the names remembered (issue 9, item 6).  The writes
+-- that need a character's token are tested by test/t/095_writes.sh.
+--
+SELECT method, count(*), count(*) FILTER (WHERE scope IS NULL) AS public
+  FROM esi.catalog() GROUP BY 1 ORDER BY 1;
+SELECT table_name, route, shape FROM esi.catalog()
+ WHERE method = 'POST' AND scope IS NULL ORDER BY 1;
+-- writes are not executable by PUBLIC; lookups are
+CREATE ROLE regress_writes_user;
+SELECT c.method, has_function_privilege('regress_writes_user', p.oid, 'EXECUTE') AS may, count(*)
+  FROM esi.catalog() c JOIN pg_proc p ON p.proname = c.table_name
+   AND p.pronamespace = 'esi'::regnamespace
+ WHERE c.method <> 'GET' GROUP BY 1, 2 ORDER BY 1, 2;
+
+SELECT coalesce(max(seq), 0) AS s0 FROM sim.requests \gset
+-- the lookups: rows in the order of the input, each id once
+SELECT * FROM esi.post_universe_names(ARRAY[30000142, 10000002, 34, 30000142]);
+SELECT * FROM esi.post_universe_ids(ARRAY['Tritanium', 'Jita', 'The Forge']);
+SELECT * FROM esi.post_character_affiliation(ARRAY[90000002, 90000001]);
+SELECT method, path, status FROM sim.requests WHERE seq > :s0 ORDER BY seq;
+
+-- more than 1000 ids: split into requests of 1000, merged in input order
+SELECT coalesce(max(seq), 0) AS s1 FROM sim.requests \gset
+SELECT count(*) AS n, count(DISTINCT id) AS distinct_ids,
+       bool_and(category = 'character') AS characters,
+       bool_and(id = 90002499 - (o - 1)) AS in_input_order
+  FROM (SELECT *, row_number() OVER () AS o
+          FROM esi.post_universe_names(ARRAY(SELECT g::bigint FROM generate_series(90002499, 90000000, -1) g))) r;
+SELECT method, path, status, count(*) FROM sim.requests WHERE seq > :s1
+ GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+
+-- ids ESI does not know: a NOTICE names them, the others are answered
+SELECT * FROM esi.post_universe_names(ARRAY[30000142, 1999999999, 34, 1999999998]);
+SELECT * FROM esi.post_universe_ids(ARRAY['Jita', 'No Such Place']);
+SELECT * FROM esi.post_character_affiliation(ARRAY[90000001, 5]);
+SELECT * FROM esi.post_universe_names('{}');
+
+-- what the name lookups found is remembered
+SELECT id, name, category FROM esi.names WHERE id IN (30000142, 10000002, 34) ORDER BY id;
+SELECT count(*) FROM esi.names WHERE id BETWEEN 90000000 AND 90002499;
+-- names_of: esi.names first, ESI only for the ids it does not hold
+SELECT coalesce(max(seq), 0) AS s2 FROM sim.requests \gset
+SELECT * FROM esi.names_of(ARRAY[34, 30000142, 34]);
+SELECT count(*) AS requests FROM sim.requests WHERE seq > :s2;
+SELECT * FROM esi.names_of(ARRAY[90005000, 34, 1999999997]);
+SELECT method, path, status, count(*) FROM sim.requests WHERE seq > :s2 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+SELECT id, name FROM esi.names WHERE id IN (90005000, 1999999997);
+
+-- a write inside a transaction block is refused before anything is sent
+SELECT coalesce(max(seq), 0) AS s3 FROM sim.requests \gset
+BEGIN;
+SELECT esi.post_ui_openwindow_marketdetails(90000001, 34);
+ROLLBACK;
+SELECT count(*) AS requests FROM sim.requests WHERE seq > :s3;
+-- a NULL where the route needs a value
+SELECT esi.post_ui_openwindow_marketdetails(90000001, NULL);
+DROP ROLE regress_writes_user;

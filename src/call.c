@@ -1,0 +1,1199 @@
+/*-------------------------------------------------------------------------
+ *
+ * call.c
+ *		  ESI's POST, PUT and DELETE routes as SQL functions.
+ *
+ * Every generated function (src/esi_calls.sql) is esi_call: it finds its
+ * route in the catalog from its own name, turns its arguments into the
+ * path, the query and a JSON body, sends the request and decodes the reply
+ * as a scan decodes a page (decode.c).
+ *
+ * Lookups (routes that only read) go through a crawl (crawl.c), like a
+ * scan's requests: cache (the key holds the body), ESI's limits, tokens,
+ * retries, concurrency.  A list longer than the route's maxItems is split
+ * into requests run together; rows come back in the order of the input.
+ * ESI answers 404 to a whole list when it does not know one of its ids:
+ * such a list is split in halves until the unknown ids are alone, and they
+ * are named in a NOTICE, not raised.
+ *
+ * Writes are sent once, on a new connection (libcurl resends a request
+ * whose kept-alive connection turns out dead), and never retried once any
+ * byte may have reached ESI: a lost reply is an error saying that the
+ * write may have happened.  They are refused inside a transaction block
+ * unless esi_fdw.writes_in_transaction_block is on (a rollback does not
+ * undo them).  esi_call_write is what writable foreign tables will use.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_authid.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "foreign/foreign.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "storage/latch.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+/* fmgrprotos.h declares a json_object of its own: keep it out of the way */
+#define json_object pg_json_object_fn
+#include "utils/builtins.h"
+#undef json_object
+#include "utils/guc.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+
+#include "cache.h"
+#include "call.h"
+#include "crawl.h"
+#include "decode.h"
+#include "esi_error.h"
+#include "guc.h"
+#include "http.h"
+#include "throttle.h"
+#include "tokens.h"
+
+#include <json-c/json.h>
+
+PG_FUNCTION_INFO_V1(esi_call);
+
+static const Oid coltype_oid[] = {
+	[ESI_COL_INT4] = INT4OID,
+	[ESI_COL_INT8] = INT8OID,
+	[ESI_COL_FLOAT8] = FLOAT8OID,
+	[ESI_COL_TEXT] = TEXTOID,
+	[ESI_COL_TIMESTAMPTZ] = TIMESTAMPTZOID,
+	[ESI_COL_DATE] = DATEOID,
+	[ESI_COL_BOOL] = BOOLOID,
+	[ESI_COL_JSONB] = JSONBOID,
+};
+
+/*
+ * esi_call_find
+ *		The route of a generated function, by its name; NULL if none.
+ */
+const EsiCatalogCall *
+esi_call_find(const char *function_name)
+{
+	for (int i = 0; i < esi_catalog_ncalls; i++)
+		if (strcmp(esi_catalog_calls[i].function_name, function_name) == 0)
+			return &esi_catalog_calls[i];
+	return NULL;
+}
+
+static EsiShape
+decode_shape(const char *shape)
+{
+	if (strcmp(shape, "object") == 0)
+		return ESI_SHAPE_OBJECT;
+	if (strcmp(shape, "values") == 0)
+		return ESI_SHAPE_VALUES;
+	if (strcmp(shape, "value") == 0)
+		return ESI_SHAPE_VALUE;
+	return ESI_SHAPE_ARRAY;
+}
+
+/*
+ * esi_call_route
+ *		An EsiRoute for a route that is not GET, on a server: what crawl.c,
+ *		request.c and esi_error.c need (parameters, template, scope, limits).
+ */
+EsiCallRoute *
+esi_call_route(const EsiCatalogCall *cc, const char *server_name)
+{
+	EsiCallRoute *cr = palloc0(sizeof(EsiCallRoute));
+	ForeignServer *server = GetForeignServerByName(server_name, false);
+	ForeignDataWrapper *fdw = GetForeignDataWrapper(server->fdwid);
+	EsiRoute   *r = palloc0(sizeof(EsiRoute));
+	const char *p;
+	List	   *segs = NIL;
+	AclResult	acl;
+
+	if (strcmp(fdw->fdwname, "esi_fdw") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("server \"%s\" is not an esi_fdw server", server_name)));
+	acl = pg_foreign_server_aclcheck(server->serverid, GetUserId(), ACL_USAGE);
+	if (acl != ACLCHECK_OK)
+		aclcheck_error(acl, OBJECT_FOREIGN_SERVER, server->servername);
+
+	cr->cc = cc;
+	cr->opts = esi_get_server_options(server);
+	cr->route = r;
+	r->relname = pstrdup(cc->function_name);
+	r->route = pstrdup(cc->path);
+	r->method = pstrdup(cc->method);
+	r->shape = decode_shape(cc->shape);
+	r->paging = ESI_PAGING_NONE;
+	r->records_key = cc->records_key ? pstrdup(cc->records_key) : NULL;
+	r->scope = cc->scope ? pstrdup(cc->scope) : NULL;
+	r->roles = cc->roles ? pstrdup(cc->roles) : NULL;
+	r->rate_group = cc->rate_group ? pstrdup(cc->rate_group) : NULL;
+	r->cache = cc->writes ? ESI_CACHE_OFF : ESI_CACHE_ON;
+	r->pass_not_found = (cc->batch_key != NULL);
+
+	/* the parameters: path, query, and the acting character */
+	r->params = palloc0(sizeof(EsiParamCol) * (cc->nargs + 1));
+	for (int i = 0; i < cc->nargs; i++)
+	{
+		const EsiCatalogArg *a = &cc->args[i];
+		EsiParamCol *pc;
+
+		if (a->in != 'p' && a->in != 'q' && a->in != 'c')
+			continue;
+		pc = &r->params[r->nparams++];
+		pc->attnum = i + 1;
+		pc->colname = pstrdup(a->name);
+		pc->param = pstrdup(a->in == 'c' ? "character_id" : (a->key ? a->key : a->name));
+		pc->in = a->in == 'c' ? 't' : a->in;
+		pc->required = a->required;
+		pc->typoid = coltype_oid[a->type];
+	}
+
+	/* the template: literals and {name}s */
+	p = cc->path;
+	while (*p)
+	{
+		EsiRouteSegment *seg = palloc0(sizeof(EsiRouteSegment));
+		const char *b = strchr(p, '{');
+
+		if (b == p)
+		{
+			const char *e = strchr(p, '}');
+
+			seg->text = pnstrdup(p + 1, e - p - 1);
+			seg->is_param = true;
+			seg->paramidx = -1;
+			for (int i = 0; i < r->nparams; i++)
+				if (r->params[i].in == 'p' && strcmp(r->params[i].param, seg->text) == 0)
+					seg->paramidx = i;
+			if (seg->paramidx < 0)
+				elog(ERROR, "esi_fdw: route %s has no parameter %s", cc->path, seg->text);
+			p = e + 1;
+		}
+		else
+		{
+			seg->text = b ? pnstrdup(p, b - p) : pstrdup(p);
+			p += strlen(seg->text);
+		}
+		segs = lappend(segs, seg);
+	}
+	r->nsegments = list_length(segs);
+	r->segments = palloc(sizeof(EsiRouteSegment) * (r->nsegments + 1));
+	for (int i = 0; i < r->nsegments; i++)
+		r->segments[i] = *(EsiRouteSegment *) list_nth(segs, i);
+	return cr;
+}
+
+/*
+ * esi_call_check_write
+ *		A write reaches ESI at once and a rollback cannot take it back:
+ *		refused in a transaction block unless the setting allows it.
+ */
+void
+esi_call_check_write(const EsiCatalogCall *cc)
+{
+	if (cc->writes && !esi_guc_writes_in_transaction_block && IsTransactionBlock())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("%s cannot run inside a transaction block", cc->function_name),
+				 errdetail("%s %s changes data at ESI at once; rolling the transaction back would not undo it.",
+						   cc->method, cc->path),
+				 errhint("Run it outside BEGIN ... COMMIT, or SET esi_fdw.writes_in_transaction_block = on to allow it.")));
+}
+
+/* ---------------------------------------------------------------------
+ * Arguments into parameters and a body
+ * ---------------------------------------------------------------------
+ */
+
+/* one scalar argument as ESI reads it in a URL or JSON text */
+static char *
+scalar_text(Datum d, Oid typoid, const char *argname, const char *fname)
+{
+	Oid			out;
+	bool		isvarlena;
+
+	if (typoid == FLOAT8OID)
+	{
+		double		v = DatumGetFloat8(d);
+
+		if (isnan(v) || isinf(v))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("argument %s of %s must be a finite number", argname, fname)));
+	}
+	if (typoid == BOOLOID)
+		return pstrdup(DatumGetBool(d) ? "true" : "false");
+	getTypeOutputInfo(typoid, &out, &isvarlena);
+	return OidOutputFunctionCall(out, d);
+}
+
+/* the elements of an array argument (NULL elements refused) */
+static List *
+array_texts(Datum d, Oid elemtype, const char *argname, const char *fname)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(d);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	List	   *out = NIL;
+
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(arr, elemtype, typlen, typbyval, typalign, &elems, &nulls, &n);
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("argument %s of %s holds a NULL", argname, fname)));
+		out = lappend(out, scalar_text(elems[i], elemtype, argname, fname));
+	}
+	return out;
+}
+
+/* a JSON value from an element's text */
+static void
+append_json(StringInfo buf, const char *text, EsiColType type)
+{
+	if (type == ESI_COL_TEXT || type == ESI_COL_DATE || type == ESI_COL_TIMESTAMPTZ)
+		escape_json(buf, text);
+	else
+		appendStringInfoString(buf, text);
+}
+
+static void
+append_json_list(StringInfo buf, List *texts, EsiColType type)
+{
+	ListCell   *lc;
+
+	appendStringInfoChar(buf, '[');
+	foreach(lc, texts)
+	{
+		if (foreach_current_index(lc) > 0)
+			appendStringInfoChar(buf, ',');
+		append_json(buf, lfirst(lc), type);
+	}
+	appendStringInfoChar(buf, ']');
+}
+
+/* text in the database's encoding into the UTF-8 ESI reads */
+static char *
+to_utf8(char *s)
+{
+	return (char *) pg_server_to_any(s, strlen(s), PG_UTF8);
+}
+
+/*
+ * The arguments of one call: a value per route parameter, the body object
+ * (NULL when none) and the body list (texts), for batching.
+ */
+typedef struct CallArgs
+{
+	char	  **values;			/* per route->params */
+	char	   *body_object;	/* JSON text, or NULL */
+	bool		has_list;
+	List	   *list;			/* the body list's elements (texts) */
+	EsiColType	list_type;
+	char	   *server;
+} CallArgs;
+
+static void
+read_args(FunctionCallInfo fcinfo, EsiCallRoute *cr, CallArgs *ca)
+{
+	const EsiCatalogCall *cc = cr->cc;
+	EsiRoute   *r = cr->route;
+	StringInfoData obj;
+	bool		any = false;
+
+	memset(ca, 0, sizeof(CallArgs));
+	ca->values = palloc0(sizeof(char *) * (r->nparams + 1));
+	initStringInfo(&obj);
+	appendStringInfoChar(&obj, '{');
+	for (int i = 0; i < cc->nargs; i++)
+	{
+		const EsiCatalogArg *a = &cc->args[i];
+		Oid			typoid = coltype_oid[a->type];
+		char	   *text;
+
+		if (PG_ARGISNULL(i))
+		{
+			if (a->required)
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("argument %s of %s must not be NULL", a->name, cc->function_name)));
+			continue;
+		}
+		if (a->in == 'B')
+		{
+			ca->has_list = true;
+			ca->list = array_texts(PG_GETARG_DATUM(i), typoid, a->name, cc->function_name);
+			ca->list_type = a->type;
+			continue;
+		}
+		if (a->is_array)
+		{
+			List	   *texts = array_texts(PG_GETARG_DATUM(i), typoid, a->name, cc->function_name);
+
+			if (a->in == 'b')
+			{
+				StringInfoData b;
+
+				initStringInfo(&b);
+				append_json_list(&b, texts, a->type);
+				text = b.data;
+			}
+			else
+			{
+				StringInfoData b;
+				ListCell   *lc;
+
+				/* a query parameter's list: one comma-separated value */
+				initStringInfo(&b);
+				foreach(lc, texts)
+					appendStringInfo(&b, "%s%s", foreach_current_index(lc) ? "," : "",
+									 (char *) lfirst(lc));
+				text = b.data;
+			}
+		}
+		else
+			text = scalar_text(PG_GETARG_DATUM(i), typoid, a->name, cc->function_name);
+
+		if (a->in == 'b')
+		{
+			if (any)
+				appendStringInfoChar(&obj, ',');
+			escape_json(&obj, a->key ? a->key : a->name);
+			appendStringInfoChar(&obj, ':');
+			if (a->is_array)
+				appendStringInfoString(&obj, text);
+			else
+				append_json(&obj, text, a->type);
+			any = true;
+		}
+		else
+		{
+			for (int k = 0; k < r->nparams; k++)
+				if (r->params[k].attnum == i + 1)
+					ca->values[k] = text;
+		}
+	}
+	appendStringInfoChar(&obj, '}');
+	if (cc->body && strcmp(cc->body, "object") == 0)
+		ca->body_object = to_utf8(obj.data);
+	if (PG_ARGISNULL(cc->nargs))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument server of %s must not be NULL", cc->function_name)));
+	ca->server = text_to_cstring(PG_GETARG_TEXT_PP(cc->nargs));
+}
+
+static char *
+list_body(List *texts, EsiColType type)
+{
+	StringInfoData b;
+
+	initStringInfo(&b);
+	append_json_list(&b, texts, type);
+	return to_utf8(b.data);
+}
+
+/* ---------------------------------------------------------------------
+ * Replies into rows
+ * ---------------------------------------------------------------------
+ */
+
+/* the decoding of a function's reply */
+typedef struct CallOut
+{
+	TupleDesc	tupdesc;
+	Tuplestorestate *store;
+	EsiDecodeColumn *cols;
+	int			ncols;
+	int			category_att;	/* categories: the category column, or -1 */
+	int			key_att;		/* batches: the key column, or -1 */
+	/* batches: rows waiting to be put in input order */
+	List	   *rows;			/* RowAt */
+	/* a scalar reply */
+	Datum		scalar;
+	bool		scalar_null;
+	int64		nrows;
+} CallOut;
+
+typedef struct RowAt
+{
+	int			pos;			/* place of its key in the input */
+	int64		arrival;
+	HeapTuple	tuple;
+} RowAt;
+
+static void
+out_init(CallOut *o, const EsiCatalogCall *cc, MemoryContext fn_mcxt)
+{
+	o->ncols = cc->ncolumns;
+	o->tupdesc = CreateTemplateTupleDesc(Max(cc->ncolumns, 1));
+	o->cols = palloc0(sizeof(EsiDecodeColumn) * (cc->ncolumns + 1));
+	o->category_att = -1;
+	o->key_att = -1;
+	o->scalar_null = true;
+	for (int i = 0; i < cc->ncolumns; i++)
+	{
+		const EsiCatalogColumn *c = &cc->columns[i];
+		EsiDecodeColumn *dc = &o->cols[i];
+
+		TupleDescInitEntry(o->tupdesc, i + 1, c->name, coltype_oid[c->type], -1, 0);
+		dc->field = c->field ? c->field : c->name;
+		dc->fieldlen = strlen(dc->field);
+		dc->attidx = i;
+		dc->colname = c->name;
+		esi_decode_column_set_type(dc, coltype_oid[c->type], -1, fn_mcxt);
+		if (strcmp(cc->shape, "categories") == 0 && strcmp(c->name, "category") == 0)
+			o->category_att = i;
+		if (cc->batch_key && strcmp(c->name, cc->batch_key) == 0)
+			o->key_att = i;
+	}
+}
+
+/* decode one JSON text of records into the output */
+static void
+decode_into(CallOut *o, EsiShape shape, const char *records_key, const char *json,
+			size_t len, const char *route, const char *category,
+			List *keys, EsiColType key_type)
+{
+	EsiDecoder	d;
+	Datum	   *values = palloc0(sizeof(Datum) * (o->ncols + 1));
+	bool	   *nulls = palloc0(sizeof(bool) * (o->ncols + 1));
+	EsiDecodeColumn *cols = o->cols;
+	int			ncols = o->ncols;
+	char	   *copy = pnstrdup(json, len);
+
+	/* the category column is not in the JSON */
+	if (o->category_att >= 0)
+	{
+		cols = palloc(sizeof(EsiDecodeColumn) * ncols);
+		ncols = 0;
+		for (int i = 0; i < o->ncols; i++)
+			if (i != o->category_att)
+				cols[ncols++] = o->cols[i];
+	}
+	esi_decoder_init(&d, shape, records_key, cols, ncols, route);
+	esi_decoder_begin_page(&d, copy, len);
+	for (;;)
+	{
+		for (int i = 0; i < o->ncols; i++)
+			nulls[i] = true;
+		if (!esi_decoder_next(&d, values, nulls))
+			break;
+		if (o->category_att >= 0)
+		{
+			values[o->category_att] = CStringGetTextDatum(category);
+			nulls[o->category_att] = false;
+		}
+		if (o->store == NULL)
+		{
+			/* a scalar reply */
+			o->scalar = values[0];
+			o->scalar_null = nulls[0];
+		}
+		else if (o->key_att >= 0)
+		{
+			RowAt	   *ra = palloc(sizeof(RowAt));
+			ListCell   *lc;
+
+			ra->pos = INT_MAX;
+			ra->arrival = o->nrows;
+			if (!nulls[o->key_att])
+			{
+				Oid			out;
+				bool		isvarlena;
+				char	   *k;
+
+				getTypeOutputInfo(TupleDescAttr(o->tupdesc, o->key_att)->atttypid, &out, &isvarlena);
+				k = OidOutputFunctionCall(out, values[o->key_att]);
+				foreach(lc, keys)
+					if (key_type == ESI_COL_TEXT ? pg_strcasecmp(lfirst(lc), k) == 0 :
+						strcmp(lfirst(lc), k) == 0)
+					{
+						ra->pos = foreach_current_index(lc);
+						break;
+					}
+			}
+			ra->tuple = heap_form_tuple(o->tupdesc, values, nulls);
+			o->rows = lappend(o->rows, ra);
+		}
+		else
+			tuplestore_putvalues(o->store, o->tupdesc, values, nulls);
+		o->nrows++;
+	}
+}
+
+/* one reply of the route into the output */
+static void
+decode_reply(CallOut *o, const EsiCatalogCall *cc, const char *body, size_t len,
+			 List *keys, EsiColType key_type)
+{
+	if (strcmp(cc->shape, "none") == 0)
+		return;
+	if (strcmp(cc->shape, "categories") == 0 ||
+		(strcmp(cc->shape, "values") == 0 && cc->records_key))
+	{
+		/* records under keys of an object: json-c finds them */
+		struct json_tokener *tok = json_tokener_new();
+		json_object *root;
+		bool		ok;
+
+		root = json_tokener_parse_ex(tok, body, (int) len);
+		ok = (root != NULL && json_tokener_get_error(tok) == json_tokener_success &&
+						  json_object_is_type(root, json_type_object));
+
+		json_tokener_free(tok);
+		if (!ok)
+		{
+			if (root)
+				json_object_put(root);
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
+					 errmsg("ESI's reply to %s %s is not a JSON object", cc->method, cc->path)));
+		}
+		PG_TRY();
+		{
+			json_object_object_foreach(root, key, val)
+			{
+				const char *text;
+				const char *category = key;
+
+				if (cc->records_key && strcmp(key, cc->records_key) != 0)
+					continue;
+				if (val == NULL || json_object_is_type(val, json_type_null))
+					continue;
+				text = json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN);
+				if (!cc->records_key)
+				{
+					/* the category as /universe/names names it */
+					static const char *const plural[][2] = {
+						{"agents", "agent"}, {"alliances", "alliance"},
+						{"characters", "character"}, {"constellations", "constellation"},
+						{"corporations", "corporation"}, {"factions", "faction"},
+						{"inventory_types", "inventory_type"}, {"regions", "region"},
+						{"stations", "station"}, {"systems", "solar_system"}};
+
+					for (int i = 0; i < lengthof(plural); i++)
+						if (strcmp(key, plural[i][0]) == 0)
+							category = plural[i][1];
+				}
+				decode_into(o, cc->records_key ? ESI_SHAPE_VALUES : ESI_SHAPE_ARRAY, NULL,
+							text, strlen(text), cc->path, category, keys, key_type);
+			}
+		}
+		PG_FINALLY();
+		{
+			json_object_put(root);
+		}
+		PG_END_TRY();
+		return;
+	}
+	decode_into(o, decode_shape(cc->shape), NULL, body, len, cc->path, NULL, keys, key_type);
+}
+
+/* ---------------------------------------------------------------------
+ * Lookups: through a crawl, batched
+ * ---------------------------------------------------------------------
+ */
+
+/* a batch: the positions of its elements in the input */
+typedef struct Batch
+{
+	int			first;			/* index into the distinct elements */
+	int			n;
+} Batch;
+
+static EsiRequest *
+batch_request(EsiCallRoute *cr, CallArgs *ca, List *distinct, Batch *b, int seq)
+{
+	EsiRequest *req = esi_request_build(cr->route, ca->values);
+	List	   *part = NIL;
+
+	for (int i = 0; i < b->n; i++)
+		part = lappend(part, list_nth(distinct, b->first + i));
+	req->body = list_body(part, ca->list_type);
+	req->seq = seq;
+	return req;
+}
+
+/*
+ * run_lookup
+ *		A lookup's requests through a crawl; batches ESI answered 404 are
+ *		split in halves and asked again, down to single unknown elements.
+ */
+static void
+run_lookup(EsiCallRoute *cr, CallArgs *ca, CallOut *o)
+{
+	const EsiCatalogCall *cc = cr->cc;
+	List	   *distinct = NIL;
+	List	   *pending = NIL;
+	List	   *unknown = NIL;
+	int			max = cc->body_max_items > 0 ? cc->body_max_items : INT_MAX;
+	EsiCrawlStats stats;
+
+	if (ca->has_list)
+	{
+		ListCell   *lc;
+
+		/* each element once, in the order given */
+		foreach(lc, ca->list)
+		{
+			ListCell   *lc2;
+			bool		dup = false;
+
+			foreach(lc2, distinct)
+				if (strcmp(lfirst(lc2), lfirst(lc)) == 0)
+				{
+					dup = true;
+					break;
+				}
+			if (!dup)
+				distinct = lappend(distinct, lfirst(lc));
+		}
+		if (distinct == NIL)
+			return;
+		if (cc->batch_key == NULL && list_length(distinct) > max)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("%s takes at most %d elements, not %d", cc->function_name, max,
+							list_length(distinct))));
+		for (int first = 0; first < list_length(distinct); first += max)
+		{
+			Batch	   *b = palloc(sizeof(Batch));
+
+			b->first = first;
+			b->n = Min(max, list_length(distinct) - first);
+			pending = lappend(pending, b);
+		}
+	}
+	else
+	{
+		Batch	   *b = palloc0(sizeof(Batch));
+
+		pending = list_make1(b);
+	}
+
+	while (pending != NIL)
+	{
+		List	   *reqs = NIL;
+		List	   *batches = pending;
+		ListCell   *lc;
+		EsiCrawl   *crawl;
+		EsiPage    *page;
+
+		pending = NIL;
+		foreach(lc, batches)
+		{
+			Batch	   *b = lfirst(lc);
+			EsiRequest *req;
+
+			if (ca->has_list)
+				req = batch_request(cr, ca, distinct, b, foreach_current_index(lc));
+			else
+			{
+				req = esi_request_build(cr->route, ca->values);
+				req->body = ca->body_object;
+				if (req->body == NULL && strcmp(cc->method, "POST") == 0 && cc->body)
+					req->body = "{}";
+			}
+			reqs = lappend(reqs, req);
+		}
+		memset(&stats, 0, sizeof(stats));
+		crawl = esi_crawl_begin(CurrentMemoryContext, cr->route, cr->opts,
+								esi_requests_from_list(cr->route, reqs), -1, &stats);
+		while ((page = esi_crawl_next_page(crawl)) != NULL)
+		{
+			Batch	   *b = list_nth(batches, page->req->seq);
+
+			if (page->status == 404)
+			{
+				if (b->n <= 1)
+					unknown = lappend(unknown, list_nth(distinct, b->first));
+				else
+				{
+					Batch	   *h1 = palloc(sizeof(Batch));
+					Batch	   *h2 = palloc(sizeof(Batch));
+
+					h1->first = b->first;
+					h1->n = b->n / 2;
+					h2->first = b->first + h1->n;
+					h2->n = b->n - h1->n;
+					pending = lappend(lappend(pending, h1), h2);
+				}
+			}
+			else
+			{
+				page->facts.rows = 0;
+				decode_reply(o, cc, page->body, page->len, distinct, ca->list_type);
+			}
+			esi_crawl_page_done(crawl, page);
+		}
+		esi_crawl_end(crawl);
+	}
+
+	if (cc->batch_key)
+	{
+		bool	   *found = palloc0(sizeof(bool) * (list_length(distinct) + 1));
+		StringInfoData missing;
+		int			nmissing = 0;
+
+		ListCell   *lc;
+
+		foreach(lc, o->rows)
+		{
+			RowAt	   *ra = lfirst(lc);
+
+			if (ra->pos != INT_MAX)
+				found[ra->pos] = true;
+		}
+		initStringInfo(&missing);
+		for (int i = 0; i < list_length(distinct); i++)
+			if (!found[i])
+			{
+				if (nmissing < 100)
+					appendStringInfo(&missing, "%s%s", nmissing ? ", " : "",
+									 (char *) list_nth(distinct, i));
+				nmissing++;
+			}
+		if (nmissing > 0)
+			ereport(NOTICE,
+					(errmsg("ESI does not know %d of the %d %s given to %s",
+							nmissing, list_length(distinct),
+							ca->list_type == ESI_COL_TEXT ? "names" : "ids", cc->function_name),
+					 errdetail("Not found: %s%s.", missing.data, nmissing > 100 ? ", ..." : "")));
+		(void) unknown;
+	}
+}
+
+static int
+cmp_rowat(const ListCell *a, const ListCell *b)
+{
+	RowAt	   *x = lfirst(a);
+	RowAt	   *y = lfirst(b);
+
+	if (x->pos != y->pos)
+		return x->pos < y->pos ? -1 : 1;
+	return x->arrival < y->arrival ? -1 : (x->arrival > y->arrival ? 1 : 0);
+}
+
+/* ---------------------------------------------------------------------
+ * Writes: one request, never sent twice
+ * ---------------------------------------------------------------------
+ */
+
+typedef struct WriteState
+{
+	EsiMulti   *multi;
+	EsiTransfer *t;
+	EsiLimitTicket ticket;
+	bool		admitted;
+	char	   *bearer;
+	MemoryContextCallback cb;
+} WriteState;
+
+static void
+write_cleanup(void *arg)
+{
+	WriteState *ws = arg;
+
+	if (ws->admitted)
+		esi_limits_abandon(&ws->ticket);
+	ws->admitted = false;
+	if (ws->bearer)
+		explicit_bzero(ws->bearer, strlen(ws->bearer));
+	ws->bearer = NULL;
+	if (ws->t)
+		esi_http_free_transfer(ws->t);
+	ws->t = NULL;
+	if (ws->multi)
+		esi_http_multi_free(ws->multi);
+	ws->multi = NULL;
+}
+
+/* the character a write acts for, or 0 for a public route */
+static int64
+write_character(EsiCallRoute *cr, EsiRequest *req)
+{
+	int			k = esi_route_character_param(cr->route);
+
+	if (cr->route->scope == NULL || k < 0 || req->sent[k] == NULL)
+		return 0;
+	return strtoi64(req->sent[k], NULL, 10);
+}
+
+/* context line of every error of a write that did not reach ESI */
+static void
+write_not_sent_context(void *arg)
+{
+	errcontext("%s (not sent: the write did not happen)", (const char *) arg);
+}
+
+/* context line of an error while a write is out (a cancel, say) */
+static void
+write_sent_context(void *arg)
+{
+	errcontext("%s (sent: the write may have happened at ESI)", (const char *) arg);
+}
+
+/*
+ * esi_call_write
+ *		Send a write once and wait for its reply.  Raises ESI's error for a
+ *		reply other than 2xx, saying that the write did not happen; a
+ *		reply lost after the request went out raises "may have happened"
+ *		(SQLSTATE 08007) and is not sent again.  A 401 (the token refused
+ *		before anything is done) is sent once more with a new token.
+ */
+void
+esi_call_write(EsiCallRoute *cr, EsiRequest *req, EsiWriteReply *out)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "esi_fdw write",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContext caller = MemoryContextSwitchTo(cxt);
+	WriteState *ws = palloc0(sizeof(WriteState));
+	EsiRoute   *r = cr->route;
+	EsiServerOptions *opts = cr->opts;
+	int64		character_id = write_character(cr, req);
+	char	   *who = character_id ? psprintf("%lld", (long long) character_id) : NULL;
+	char	   *display = esi_paging_display(r, req, &(EsiPageKey) {0});
+	char	   *what = psprintf("%s %s", r->method, display);
+	ErrorContextCallback errcb;
+	EsiTransfer *done = NULL;
+	bool		reauthorized = false;
+
+	ws->cb.func = write_cleanup;
+	ws->cb.arg = ws;
+	MemoryContextRegisterResetCallback(cxt, &ws->cb);
+
+	errcb.callback = write_not_sent_context;
+	errcb.arg = what;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+
+again:
+	if (r->scope && character_id == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED),
+				 errmsg("%s needs the character whose token it sends", r->relname)));
+	if (r->scope)
+	{
+		char	   *tok = esi_token_for(opts, character_id, r->scope, r->relname);
+
+		ws->bearer = psprintf("Bearer %s", tok);
+		explicit_bzero(tok, strlen(tok));
+	}
+
+	/* ESI's limits: wait for a turn (bounded by statement_timeout) */
+	for (;;)
+	{
+		TimestampTz retry_at;
+		EsiLimitReason why;
+		long		ms;
+
+		CHECK_FOR_INTERRUPTS();
+		if (esi_limits_admit(opts->base_url, r->rate_group, who, &ws->ticket, &retry_at, &why))
+			break;
+		esi_limits_check_deadline(opts->base_url, r->rate_group, retry_at, why, r->relname);
+		ms = (long) Max(1, Min(1000, (retry_at - GetCurrentTimestamp()) / 1000));
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, ms,
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+	ws->admitted = true;
+
+	ws->multi = esi_http_multi_new(cxt);
+	ws->t = esi_http_new_transfer(cxt, opts);
+	/* a new connection: libcurl resends on a kept-alive one found dead */
+	esi_http_prepare(ws->t, opts, display, true, NULL, ws->bearer);
+	esi_http_set_body(ws->t, r->method, req->body);
+	if (ws->bearer)
+	{
+		explicit_bzero(ws->bearer, strlen(ws->bearer));
+		ws->bearer = NULL;
+	}
+
+	/* from here on the write may reach ESI */
+	error_context_stack = errcb.previous;
+	esi_http_start(ws->multi, ws->t);
+	/* a cancel while ESI may be acting on it says so */
+	errcb.callback = write_sent_context;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	while ((done = esi_http_next_done(ws->multi)) == NULL)
+	{
+		CHECK_FOR_INTERRUPTS();
+		esi_http_wait(ws->multi, 1000);
+	}
+	error_context_stack = errcb.previous;
+	errcb.callback = write_not_sent_context;
+	esi_limits_reply(&ws->ticket, opts->base_url, r->rate_group, who, done);
+	ws->admitted = false;
+
+	switch (esi_http_result(done))
+	{
+		case ESI_XFER_REPLY:
+			break;
+		case ESI_XFER_TOO_LARGE:
+		case ESI_XFER_NO_MEMORY:
+			ereport(ERROR,
+					(errcode(ERRCODE_TRANSACTION_RESOLUTION_UNKNOWN),
+					 errmsg("the reply of ESI to %s could not be read", what),
+					 errdetail("ESI answered (status %ld): the write happened, or was refused; its reply is lost.",
+							   esi_http_status(done)),
+					 errhint("Check with the matching GET route before sending it again.")));
+			break;
+		default:
+			if (esi_http_request_sent(done))
+				ereport(ERROR,
+						(errcode(ERRCODE_TRANSACTION_RESOLUTION_UNKNOWN),
+						 errmsg("the reply of ESI to %s was lost: the write may have happened", what),
+						 errdetail("The request was sent, then: %s.  It is not sent again.",
+								   esi_http_failure(done)),
+						 errhint("Check with the matching GET route before sending it again.")));
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+					 errmsg("could not send %s to ESI: the write did not happen", what),
+					 errdetail("%s.", esi_http_failure(done))));
+	}
+
+	out->status = esi_http_status(done);
+	if (out->status == 401 && r->scope && !reauthorized)
+	{
+		/* refused before anything was done: once more with a new token */
+		reauthorized = true;
+		esi_token_invalidate(opts, character_id);
+		esi_http_free_transfer(ws->t);
+		ws->t = NULL;
+		esi_http_multi_free(ws->multi);
+		ws->multi = NULL;
+		errcb.previous = error_context_stack;
+		error_context_stack = &errcb;
+		goto again;
+	}
+	if (out->status < 200 || out->status > 299)
+	{
+		size_t		len;
+		const char *body = esi_http_body(done, &len);
+
+		/* ESI answered with an error: it did not act */
+		errcb.previous = error_context_stack;
+		error_context_stack = &errcb;
+		errcb.callback = write_not_sent_context;
+		esi_report_http_reply(r, out->status, display, body, len,
+							  esi_http_header(done, ESI_HDR_ERROR_LIMIT_RESET),
+							  esi_http_header(done, ESI_HDR_RETRY_AFTER), 1);
+	}
+	MemoryContextSwitchTo(caller);
+	{
+		size_t		len;
+		const char *body = esi_http_body(done, &len);
+
+		out->body = palloc(len + 1);
+		memcpy(out->body, body, len);
+		out->body[len] = '\0';
+		out->len = len;
+	}
+	MemoryContextDelete(cxt);
+}
+
+/* ---------------------------------------------------------------------
+ * Names remembered (esi.names)
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * remember_names
+ *		Upsert the (category, id, name) rows of a name lookup into
+ *		esi.names, as the bootstrap superuser (callers may only read the
+ *		table).  Skipped where nothing can be written.
+ */
+static void
+remember_names(CallOut *o, List *rows)
+{
+	Oid			ext = get_extension_oid("esi_fdw", true);
+	ListCell   *lc;
+	Oid			userid;
+	int			sec;
+	int			nest;
+	char	   *schema;
+	char	   *sql;
+	Datum	   *ids;
+	Datum	   *names;
+	Datum	   *cats;
+	int			n = 0;
+	Oid			argtypes[3] = {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+	Datum		args[3];
+
+	if (!OidIsValid(ext) || rows == NIL || RecoveryInProgress() || XactReadOnly)
+		return;
+	ids = palloc(sizeof(Datum) * list_length(rows));
+	names = palloc(sizeof(Datum) * list_length(rows));
+	cats = palloc(sizeof(Datum) * list_length(rows));
+	foreach(lc, rows)
+	{
+		RowAt	   *ra = lfirst(lc);
+		bool		isnull[3];
+		Datum		v[3];
+
+		heap_deform_tuple(ra->tuple, o->tupdesc, v, isnull);
+		if (isnull[0] || isnull[1] || isnull[2])
+			continue;
+		cats[n] = v[0];
+		ids[n] = v[1];
+		names[n] = v[2];
+		n++;
+	}
+	if (n == 0)
+		return;
+	args[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[1] = PointerGetDatum(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT));
+	args[2] = PointerGetDatum(construct_array(cats, n, TEXTOID, -1, false, TYPALIGN_INT));
+	sql = psprintf("INSERT INTO %s.names AS n (id, name, category, fetched_at) "
+				   "SELECT DISTINCT ON (u.id) u.id, u.name, u.category, now() "
+				   "FROM unnest($1, $2, $3) AS u(id, name, category) ORDER BY u.id "
+				   "ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
+				   "category = excluded.category, fetched_at = excluded.fetched_at",
+				   "%s");
+
+	GetUserIdAndSecContext(&userid, &sec);
+	nest = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
+						   sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "esi_fdw: SPI_connect failed");
+	/* the extension's schema (get_extension_schema is not exported in 15) */
+	if (SPI_execute_with_args("SELECT extnamespace::regnamespace::text FROM pg_catalog.pg_extension WHERE oid = $1",
+							  1, (Oid[]) {OIDOID}, (Datum[]) {ObjectIdGetDatum(ext)},
+							  NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "esi_fdw: extension schema not found");
+	schema = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	sql = psprintf(sql, schema);
+	if (SPI_execute_with_args(sql, 3, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "esi_fdw: could not remember names");
+	SPI_finish();
+	SetUserIdAndSecContext(userid, sec);
+	AtEOXact_GUC(true, nest);
+}
+
+/* ---------------------------------------------------------------------
+ * The SQL entry point
+ * ---------------------------------------------------------------------
+ */
+
+Datum
+esi_call(PG_FUNCTION_ARGS)
+{
+	char	   *fname = get_func_name(fcinfo->flinfo->fn_oid);
+	const EsiCatalogCall *cc = fname ? esi_call_find(fname) : NULL;
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	bool		returns_set;
+	EsiCallRoute *cr;
+	CallArgs	ca;
+	CallOut		o;
+
+	if (cc == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("function \"%s\" is not one of ESI's routes", fname ? fname : "?"),
+				 errhint("esi_call implements the functions esi_fdw creates; see esi.catalog().")));
+	if (PG_NARGS() != cc->nargs + 1)
+		elog(ERROR, "esi_fdw: %s takes %d arguments, called with %d", fname,
+			 cc->nargs + 1, PG_NARGS());
+	returns_set = strcmp(cc->shape, "none") != 0 && strcmp(cc->shape, "value") != 0;
+
+	esi_call_check_write(cc);
+	memset(&o, 0, sizeof(o));
+	out_init(&o, cc, fcinfo->flinfo->fn_mcxt);
+	if (returns_set)
+	{
+		MemoryContext old;
+
+		if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+			!(rsinfo->allowedModes & SFRM_Materialize))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("set-valued function called in context that cannot accept a set")));
+		old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+		o.store = tuplestore_begin_heap(true, false, work_mem);
+		o.tupdesc = CreateTupleDescCopy(o.tupdesc);
+		MemoryContextSwitchTo(old);
+		rsinfo->returnMode = SFRM_Materialize;
+		rsinfo->setResult = o.store;
+		rsinfo->setDesc = o.tupdesc;
+	}
+
+	/* the server comes last; read it before anything else is checked */
+	if (PG_ARGISNULL(cc->nargs))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument server of %s must not be NULL", cc->function_name)));
+	cr = esi_call_route(cc, text_to_cstring(PG_GETARG_TEXT_PP(cc->nargs)));
+	read_args(fcinfo, cr, &ca);
+
+	if (!cc->writes)
+	{
+		run_lookup(cr, &ca, &o);
+		if (o.key_att >= 0)
+		{
+			ListCell   *lc;
+
+			list_sort(o.rows, cmp_rowat);
+			foreach(lc, o.rows)
+				tuplestore_puttuple(o.store, ((RowAt *) lfirst(lc))->tuple);
+			if (o.category_att >= 0 || strcmp(cc->path, "/universe/names") == 0)
+				remember_names(&o, o.rows);
+		}
+	}
+	else
+	{
+		EsiRequest *req = esi_request_build(cr->route, ca.values);
+		EsiWriteReply reply;
+
+		if (ca.has_list)
+		{
+			if (ca.list == NIL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("%s needs at least one element in its list", cc->function_name)));
+			if (cc->body_max_items > 0 && list_length(ca.list) > cc->body_max_items)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("%s takes at most %d elements, not %d", cc->function_name,
+								cc->body_max_items, list_length(ca.list)),
+						 errdetail("A write is sent as one request, never split.")));
+			req->body = list_body(ca.list, ca.list_type);
+		}
+		else
+			req->body = ca.body_object;
+		esi_call_write(cr, req, &reply);
+		if (reply.len > 0 && strcmp(cc->shape, "none") != 0)
+			decode_reply(&o, cc, reply.body, reply.len, NIL, ESI_COL_INT8);
+	}
+
+	if (returns_set)
+		return (Datum) 0;
+	if (strcmp(cc->shape, "none") == 0)
+		PG_RETURN_VOID();
+	if (o.scalar_null)
+		PG_RETURN_NULL();
+	return o.scalar;
+}
