@@ -32,6 +32,8 @@ int			esi_guc_max_retries = 3;
 int			esi_guc_retry_delay_ms = 1000;
 int			esi_guc_max_retry_after = 60;
 int			esi_guc_max_pages = 10000;
+static double esi_guc_broker_fee = 0.03;
+static double esi_guc_sales_tax = 0.075;
 int			esi_guc_max_reply_size_kb = 65536;
 char	   *esi_guc_ca_file = NULL;
 bool		esi_guc_verify_tls = true;
@@ -247,5 +249,16 @@ esi_guc_define(void)
 							"How far this server's clock and EVE SSO's may disagree when a token's expiry is checked.",
 							NULL, &esi_guc_sso_clock_skew, 60, 0, 600,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	/* read only by the views of esi.bi_setup(), never by C code */
+	DefineCustomRealVariable("esi_fdw.broker_fee",
+							 "Broker fee (a fraction of the price) that the arbitrage view charges for placing a sell order.",
+							 "Skills and standings lower it: set your own, e.g. per role with ALTER ROLE ... SET.",
+							 &esi_guc_broker_fee, 0.03, 0.0, 1.0,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomRealVariable("esi_fdw.sales_tax",
+							 "Sales tax (a fraction of the price) that the arbitrage view charges on every sale.",
+							 "Skills lower it: set your own, e.g. per role with ALTER ROLE ... SET.",
+							 &esi_guc_sales_tax, 0.075, 0.0, 1.0,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("esi_fdw");
 }
