@@ -19,6 +19,10 @@ import java.util.List;
 public class Browse {
     static final String[] TYPES = {"TABLE", "VIEW", "FOREIGN TABLE", "MATERIALIZED VIEW", "PARTITIONED TABLE"};
 
+    static String pattern(String name, String esc) {
+        return name.replace(esc, esc + esc).replace("_", esc + "_").replace("%", esc + "%");
+    }
+
     static String quote(String id) {
         return "\"" + id.replace("\"", "\"\"") + "\"";
     }
@@ -37,9 +41,11 @@ public class Browse {
                 while (rs.next())
                     rels.add(new String[] {rs.getString("TABLE_SCHEM"), rs.getString("TABLE_NAME"), rs.getString("TABLE_TYPE")});
             }
+            String esc = md.getSearchStringEscape();
             for (String[] r : rels) {
                 int cols = 0;
-                try (ResultSet rs = md.getColumns(null, r[0], r[1], "%")) {
+                // names are patterns there: "_" must match itself only
+                try (ResultSet rs = md.getColumns(null, pattern(r[0], esc), pattern(r[1], esc), "%")) {
                     while (rs.next())
                         cols++;
                 }
@@ -49,8 +55,10 @@ public class Browse {
                 for (String sql : new String[] {"SELECT * FROM " + name + " WHERE 1=0", "SELECT * FROM " + name + " LIMIT 0"}) {
                     try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
                         int n = rs.getMetaData().getColumnCount();
-                        while (rs.next())
-                            errors += 0;
+                        if (rs.next()) {
+                            errors++;
+                            System.out.println("error " + sql + ": returned a row");
+                        }
                         if (n != cols) {
                             errors++;
                             System.out.println("error " + sql + ": " + n + " columns, metadata said " + cols);
