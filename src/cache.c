@@ -35,6 +35,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "catalog/pg_authid.h"
 #include "common/hashfn.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -43,6 +44,7 @@
 #include "storage/fd.h"
 #include "storage/procarray.h"
 #include "storage/shmem.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/timestamp.h"
@@ -775,7 +777,10 @@ esi_cache_expiry(EsiTransfer *t, bool *cacheable)
 
 /*
  * esi_cache_entries
- *		SQL: what the cache holds, for the view esi.cache.
+ *		SQL: what the cache holds, for the view esi.cache.  The URLs name
+ *		what was asked for (character ids): only members of
+ *		pg_read_all_stats (and superusers) see rows; anyone else gets none,
+ *		not an error, so that tools browsing every view do not fail.
  */
 Datum
 esi_cache_entries(PG_FUNCTION_ARGS)
@@ -789,6 +794,8 @@ esi_cache_entries(PG_FUNCTION_ARGS)
 	TimestampTz now = GetCurrentTimestamp();
 
 	InitMaterializedSRF(fcinfo, 0);
+	if (!has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS))
+		return (Datum) 0;
 	lock_index();
 	max = hash_get_num_entries(cache_index);
 	copy = palloc_extended(sizeof(EsiCacheEntry) * Max(max, 1), MCXT_ALLOC_NO_OOM);

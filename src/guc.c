@@ -32,6 +32,8 @@ int			esi_guc_max_retries = 3;
 int			esi_guc_retry_delay_ms = 1000;
 int			esi_guc_max_retry_after = 60;
 int			esi_guc_max_pages = 10000;
+static double esi_guc_broker_fee = 0.03;
+static double esi_guc_sales_tax = 0.075;
 int			esi_guc_max_reply_size_kb = 65536;
 char	   *esi_guc_ca_file = NULL;
 bool		esi_guc_verify_tls = true;
@@ -252,6 +254,17 @@ esi_guc_define(void)
 							 "Lets ESI's write functions run inside an explicit transaction block.",
 							 "A write reaches ESI at once: rolling the transaction back does not undo it.",
 							 &esi_guc_writes_in_transaction_block, false,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	/* read only by the views of esi.bi_setup(), never by C code */
+	DefineCustomRealVariable("esi_fdw.broker_fee",
+							 "Broker fee (a fraction of the price) that the arbitrage view charges for placing a sell order.",
+							 "Skills and standings lower it: set your own, e.g. per role with ALTER ROLE ... SET.",
+							 &esi_guc_broker_fee, 0.03, 0.0, 1.0,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomRealVariable("esi_fdw.sales_tax",
+							 "Sales tax (a fraction of the price) that the arbitrage view charges on every sale.",
+							 "Skills lower it: set your own, e.g. per role with ALTER ROLE ... SET.",
+							 &esi_guc_sales_tax, 0.075, 0.0, 1.0,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("esi_fdw");
 }

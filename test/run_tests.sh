@@ -59,6 +59,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# the tests also need a JDBC client (test/t/092_bi_jdbc.sh); quickstart does not
+ESI_PACKAGES+=(openjdk-17-jdk-headless libpostgresql-jdbc-java)
 esi_install_packages
 ESI_WERROR=1 esi_build_install
 
