@@ -23,6 +23,7 @@ OBJS = \
 	src/sso.o \
 	src/tokens.o \
 	src/token_worker.o \
+	src/bulk_load.o \
 	src/esi_catalog_data.o
 
 DATA = $(wildcard src/esi_fdw--*.sql)

@@ -23,4 +23,22 @@ SELECT pg_catalog.pg_extension_config_dump('names', '');
 
 -- ==== section: views for BI tools ====
 
+-- ==== section: bulk load ====
+-- A query's rows written into a table the way COPY FROM writes them
+-- (multi-row batches, indexes updated batch by batch), for refreshes: e.g.
+--   SELECT esi._bulk_insert('esi_snapshots.forge',
+--     'SELECT *, now() FROM market_orders WHERE region_id = 10000002');
+-- Columns are matched by position (the query's i-th column fills the
+-- table's i-th), cast by assignment; the table's remaining columns get their
+-- defaults.  The query runs with the caller's rights and INSERT on the table
+-- is checked, so it bypasses nothing and stays callable by anyone.  Plain
+-- tables only (a partition, not its partitioned parent), without triggers
+-- on INSERT or row-level security; no ON CONFLICT: a duplicate key is an
+-- error, so incremental targets keep INSERT ... ON CONFLICT DO NOTHING.
+CREATE FUNCTION _bulk_insert(dest regclass, query text)
+RETURNS bigint
+LANGUAGE C VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'esi_bulk_insert';
+COMMENT ON FUNCTION _bulk_insert(regclass, text) IS 'Run a query and write its rows into a plain table as COPY FROM does (by position); returns the rows written';
+
 -- ==== end ====

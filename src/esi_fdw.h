@@ -40,6 +40,11 @@
  *	token_worker.h	the background worker that commits every token write
  *				(token_worker.c)
  *
+ * Snapshots (the rest is PL/pgSQL in the extension's scripts):
+ *
+ *	bulk_load.h	a query's rows written into a table the way COPY FROM
+ *				writes them: esi._bulk_insert() (bulk_load.c)
+ *
  * esi_fdw.c holds module load and the FDW callbacks.
  *
  *-------------------------------------------------------------------------
