@@ -71,6 +71,7 @@ typedef struct BulkState
 	CommandId	cid;
 	int			ti_options;
 	int			max_rows;		/* 1 when a default must see earlier rows */
+	bool		direct;			/* the query's rows are the table's: no projection */
 	bool		has_constr;
 	bool		has_generated;
 	bool		is_partition;
@@ -157,8 +158,13 @@ bulk_receive(TupleTableSlot *slot, DestReceiver *self)
 	TupleTableSlot *row;
 	TupleTableSlot *buf;
 
-	econtext->ecxt_scantuple = slot;
-	row = ExecProject(st->proj);
+	if (st->direct)
+		row = slot;
+	else
+	{
+		econtext->ecxt_scantuple = slot;
+		row = ExecProject(st->proj);
+	}
 	if (st->has_generated)
 		ExecComputeStoredGenerated(st->rri, st->estate, row, CMD_INSERT);
 	if (st->has_constr)
@@ -174,12 +180,17 @@ bulk_receive(TupleTableSlot *slot, DestReceiver *self)
 		buf = st->slots[st->nbuffered] = table_slot_create(st->rel, NULL);
 		MemoryContextSwitchTo(oldcxt);
 	}
-	slot_getallattrs(row);
-	st->nbytes += heap_compute_data_size(row->tts_tupleDescriptor,
-										 row->tts_values, row->tts_isnull);
 	/* a copy that outlives the query's row and our per-row memory */
 	ExecCopySlot(buf, row);
 	ExecMaterializeSlot(buf);
+	if (TTS_IS_BUFFERTUPLE(buf))
+		st->nbytes += ((BufferHeapTupleTableSlot *) buf)->base.tuple->t_len;
+	else
+	{
+		slot_getallattrs(buf);
+		st->nbytes += heap_compute_data_size(buf->tts_tupleDescriptor,
+											 buf->tts_values, buf->tts_isnull);
+	}
 	st->nbuffered++;
 	ResetExprContext(econtext);
 
@@ -259,11 +270,12 @@ check_target(Relation rel)
  *		do not count), cast by assignment when its type differs; columns
  *		past the query's get their defaults.  Sets *inserted to the columns
  *		the query gives (what INSERT privilege is needed on) and reports
- *		whether a default is volatile.
+ *		whether a default is volatile, and whether the query's row already
+ *		is the table's (identity: same columns, same types, none dropped).
  */
 static List *
 build_projection(Relation rel, TupleDesc desc, Bitmapset **inserted,
-				 bool *volatile_default)
+				 bool *volatile_default, bool *identity)
 {
 	TupleDesc	reldesc = RelationGetDescr(rel);
 	List	   *tlist = NIL;
@@ -283,13 +295,17 @@ build_projection(Relation rel, TupleDesc desc, Bitmapset **inserted,
 
 	*inserted = NULL;
 	*volatile_default = false;
+	*identity = desc->natts == reldesc->natts;
 	for (attno = 1; attno <= reldesc->natts; attno++)
 	{
 		Form_pg_attribute att = TupleDescAttr(reldesc, attno - 1);
 		Expr	   *expr;
 
 		if (att->attisdropped)
+		{
 			expr = (Expr *) makeNullConst(INT4OID, -1, InvalidOid);
+			*identity = false;
+		}
 		else if (next < desc->natts)
 		{
 			Form_pg_attribute src = TupleDescAttr(desc, next);
@@ -322,6 +338,7 @@ build_projection(Relation rel, TupleDesc desc, Bitmapset **inserted,
 									format_type_be(src->atttypid)),
 							 errhint("Cast the query's column.")));
 				expr = expression_planner((Expr *) cast);
+				*identity = false;
 			}
 			*inserted = bms_add_member(*inserted,
 									   attno - FirstLowInvalidHeapAttributeNumber);
@@ -359,6 +376,7 @@ esi_bulk_insert_query(Oid relid, const char *query)
 	List	   *tlist;
 	Bitmapset  *inserted;
 	bool		volatile_default;
+	bool		identity;
 	RangeTblEntry *rte;
 	EState	   *estate;
 	ResultRelInfo *rri;
@@ -386,7 +404,7 @@ esi_bulk_insert_query(Oid relid, const char *query)
 				 errhint("Give a SELECT.")));
 	desc = ((CachedPlanSource *) linitial(sources))->resultDesc;
 
-	tlist = build_projection(rel, desc, &inserted, &volatile_default);
+	tlist = build_projection(rel, desc, &inserted, &volatile_default, &identity);
 
 	/* the caller's INSERT privilege on the columns given, as INSERT checks it */
 	rte = makeNode(RangeTblEntry);
@@ -425,6 +443,8 @@ esi_bulk_insert_query(Oid relid, const char *query)
 	st->proj_slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel), &TTSOpsVirtual);
 	st->proj = ExecBuildProjectionInfo(tlist, GetPerTupleExprContext(estate),
 									   st->proj_slot, NULL, desc);
+	/* same columns, same types: the query's rows are stored as they come */
+	st->direct = identity;
 	st->bistate = GetBulkInsertState();
 	/* a table created or truncated in this transaction has no free space to look for */
 	if (rel->rd_createSubid != InvalidSubTransactionId ||

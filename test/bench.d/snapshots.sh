@@ -43,7 +43,7 @@ Q_BP="COPY bench_snap FROM '$SNAP_CSV' (FORMAT csv)"
 Q_SNAP_CHECK="SELECT $AGGS FROM esi_snapshots.forge"
 
 section "F: refresh of region $FORGE ($FORGE_PAGES pages) into a latest-mode snapshot, against B': COPY of the same rows"
-bench_psql -q <<SQL
+bench_psql -q >/dev/null <<SQL
 SET client_min_messages = warning;
 SELECT esi.track('forge', 'eve.market_orders', '{"region_id": $FORGE}');
 CREATE TABLE bench_snap (LIKE esi_snapshots.forge INCLUDING INDEXES);
@@ -55,7 +55,7 @@ bench_script_line "SET esi_fdw.max_connections = $BENCH_CONNS;"
 bench_script_plain Fcsv "$Q_B_CHECK"
 # the warm-up refresh also gives B' its file: the snapshot's own rows
 bench_script_cold "F:0" "$Q_F" "$RESET"
-bench_script_line "COPY esi_snapshots.forge TO '$SNAP_CSV' (FORMAT csv);"
+bench_script_line "\\copy esi_snapshots.forge TO '$SNAP_CSV' (FORMAT csv)"
 for ((i = 0; i <= BENCH_REPS; i++)); do
 	if [ "$i" -gt 0 ]; then
 		bench_script_line "VACUUM esi_snapshots.forge;"
@@ -71,7 +71,6 @@ bench_script_plain FBcheck "$Q_SNAP_CHECK"
 bench_script_plain BPcheck "SELECT $AGGS FROM bench_snap"
 bench_script_plain Flog "SELECT count(*), count(*) FILTER (WHERE outcome = 'ok'), min(rows), max(rows) FROM esi.refresh_log WHERE target = 'forge'"
 bench_run_script
-chmod 644 "$SNAP_CSV" 2>/dev/null || true
 
 # from the cache, for information (the same freshness guard as E)
 fresh=$(bench_fresh_for "$FORGE")
@@ -131,7 +130,7 @@ sed -n '/^CREATE FUNCTION _asset_diffs(/,/^\$\$;/p' "$ESI_ROOT/src/esi_fdw--0.3.
 	sed '1s/^CREATE FUNCTION _asset_diffs(/CREATE FUNCTION public.bench_asset_diffs_040(/' >"$BENCH_WORK/asset_diffs_040.sql"
 [ -s "$BENCH_WORK/asset_diffs_040.sql" ] || bench_die "cannot find 0.4.0's _asset_diffs"
 esi_log "generating two asset snapshots of $G_ITEMS items"
-bench_psql -q -v t1="$G_T1" -v t2="$G_T2" -v n="$G_ITEMS" -f "$BENCH_WORK/asset_diffs_040.sql" -f - <<'SQL'
+bench_psql -q -v t1="$G_T1" -v t2="$G_T2" -v n="$G_ITEMS" -f "$BENCH_WORK/asset_diffs_040.sql" -f - >/dev/null <<'SQL'
 SET client_min_messages = warning;
 IMPORT FOREIGN SCHEMA characters LIMIT TO (character_assets) FROM SERVER esi INTO eve;
 SELECT esi.track('assets', 'eve.character_assets', '{"character_id": 90000000}', 'history');
@@ -158,7 +157,7 @@ SQL
 G_PART=$(bench_psql -A -t -c "SELECT c.oid::regclass FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
 	WHERE i.inhparent = 'esi_snapshots.assets'::regclass ORDER BY c.relname LIMIT 1")
 bench_psql -q -c "CREATE TABLE bench_assets (LIKE $G_PART INCLUDING INDEXES)" \
-	-c "COPY (SELECT * FROM esi_snapshots.assets WHERE snapshot_at = '$G_T1') TO '$ASSETS_CSV'"
+	-c "\\copy (SELECT * FROM esi_snapshots.assets WHERE snapshot_at = '$G_T1') TO '$ASSETS_CSV'"
 chmod 644 "$ASSETS_CSV"
 Q_G="SELECT esi._asset_diffs('assets', 'esi_snapshots.assets', 'character_id', '$G_T2')"
 Q_G040="SELECT public.bench_asset_diffs_040('assets', 'esi_snapshots.assets', 'character_id', '$G_T2')"
