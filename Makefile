@@ -25,13 +25,14 @@ OBJS = \
 	src/call.o \
 	src/token_worker.o \
 	src/refresh_worker.o \
+	src/bulk_load.o \
 	src/esi_catalog_data.o
 
 DATA = $(wildcard src/esi_fdw--*.sql)
 PGFILEDESC = "esi_fdw - foreign data wrapper for EVE Online ESI"
 
 # pg_regress suite (sql/ + expected/); needs ESI_SIM_URL, see test/run_tests.sh
-REGRESS = setup options definitions security market pushdown pushdown_exact paging explain errors catalog planner sim_contract sim_decoder sim_lang cache crypto writes bi_views
+REGRESS = setup options definitions security market pushdown pushdown_exact paging explain errors catalog planner sim_contract sim_decoder sim_lang cache crypto writes bi_views bulk_load
 REGRESS_OPTS = 
 
 # libdeflate inflates gzip replies; plain -ldeflate where it was installed

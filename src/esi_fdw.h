@@ -47,6 +47,9 @@
  *				per-backend request and expiry watch of a refresh
  *				(refresh_worker.c, over crawl.c's counters)
  *
+ *	bulk_load.h	a query's rows written into a table the way COPY FROM
+ *				writes them: esi._bulk_insert() (bulk_load.c)
+ *
  * esi_fdw.c holds module load and the FDW callbacks.
  *
  *-------------------------------------------------------------------------
