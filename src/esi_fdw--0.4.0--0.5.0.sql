@@ -181,14 +181,18 @@ BEGIN
 END;
 $$;
 
--- asset diffs between the snapshot at new_at and the one before it, of the
--- rows matching cond (a target's own rows in a group's shared table)
+-- Asset diffs, faster (the same rows as 0.4.0's): the full join keeps only
+-- the items that differ before each is turned into its one to three change
+-- rows (0.4.0 built the three candidate rows of every item, a million
+-- nested loops for a million items), and a one-off statement is not worth
+-- JIT compiling.  cond: the rows of one target in a group's shared table.
 DROP FUNCTION _asset_diffs(text, regclass, text, timestamptz);
 CREATE FUNCTION _asset_diffs(target text, snap regclass, owner_column text, new_at timestamptz,
                              cond text DEFAULT 'true')
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $$
 DECLARE
   old_at timestamptz;
@@ -199,21 +203,31 @@ BEGIN
   IF old_at IS NULL THEN
     RETURN 0;                 -- the first snapshot: nothing to compare with
   END IF;
+  -- OFFSET 0: the items that differ, computed before the LATERAL
   EXECUTE format($q$
     INSERT INTO esi.asset_diffs
-    SELECT $1, coalesce(n.%1$I, o.%1$I), coalesce(n.item_id, o.item_id), coalesce(n.type_id, o.type_id),
-           k.change, o.quantity, n.quantity, o.location_id, n.location_id,
-           o.location_flag, n.location_flag, $2, $3
-      FROM (SELECT * FROM %2$s WHERE snapshot_at = $2 AND (%3$s)) o
-      FULL JOIN (SELECT * FROM %2$s WHERE snapshot_at = $3 AND (%3$s)) n
-        ON n.%1$I = o.%1$I AND n.item_id = o.item_id,
+    SELECT $1, coalesce(d.n_owner, d.o_owner), coalesce(d.n_item, d.o_item), coalesce(d.n_type, d.o_type),
+           k.change, d.o_quantity, d.n_quantity, d.o_location_id, d.n_location_id,
+           d.o_location_flag, d.n_location_flag, $2, $3
+      FROM (SELECT o.%1$I AS o_owner, n.%1$I AS n_owner, o.item_id AS o_item, n.item_id AS n_item,
+                   o.type_id AS o_type, n.type_id AS n_type, o.quantity AS o_quantity, n.quantity AS n_quantity,
+                   o.location_id AS o_location_id, n.location_id AS n_location_id,
+                   o.location_flag AS o_location_flag, n.location_flag AS n_location_flag
+              FROM (SELECT * FROM %2$s WHERE snapshot_at = $2 AND (%3$s)) o
+              FULL JOIN (SELECT * FROM %2$s WHERE snapshot_at = $3 AND (%3$s)) n
+                ON n.%1$I = o.%1$I AND n.item_id = o.item_id
+             WHERE o.item_id IS NULL OR n.item_id IS NULL
+                OR o.quantity IS DISTINCT FROM n.quantity
+                OR o.location_id IS DISTINCT FROM n.location_id
+                OR o.location_flag IS DISTINCT FROM n.location_flag
+            OFFSET 0) d,
       LATERAL (VALUES
-        (CASE WHEN o.item_id IS NULL THEN 'ADDED' WHEN n.item_id IS NULL THEN 'REMOVED' END),
-        (CASE WHEN o.item_id IS NOT NULL AND n.item_id IS NOT NULL
-               AND o.quantity IS DISTINCT FROM n.quantity THEN 'QUANTITY_CHANGED' END),
-        (CASE WHEN o.item_id IS NOT NULL AND n.item_id IS NOT NULL
-               AND (o.location_id IS DISTINCT FROM n.location_id
-                    OR o.location_flag IS DISTINCT FROM n.location_flag) THEN 'LOCATION_CHANGED' END)
+        (CASE WHEN d.o_item IS NULL THEN 'ADDED' WHEN d.n_item IS NULL THEN 'REMOVED' END),
+        (CASE WHEN d.o_item IS NOT NULL AND d.n_item IS NOT NULL
+               AND d.o_quantity IS DISTINCT FROM d.n_quantity THEN 'QUANTITY_CHANGED' END),
+        (CASE WHEN d.o_item IS NOT NULL AND d.n_item IS NOT NULL
+               AND (d.o_location_id IS DISTINCT FROM d.n_location_id
+                    OR d.o_location_flag IS DISTINCT FROM d.n_location_flag) THEN 'LOCATION_CHANGED' END)
       ) AS k(change)
      WHERE k.change IS NOT NULL$q$, owner_column, snap, cond)
     USING target, old_at, new_at;
@@ -225,6 +239,7 @@ BEGIN
   RETURN n;
 END;
 $$;
+
 
 -- The one place a refresh writes rows: query's rows (in dest's column
 -- order) into dest; skip_duplicates: ON CONFLICT DO NOTHING (incremental).
@@ -239,7 +254,13 @@ BEGIN
     EXECUTE format('WITH src AS MATERIALIZED (%s), ins AS (INSERT INTO %s SELECT * FROM src ON CONFLICT DO NOTHING RETURNING 1) '
                    'SELECT (SELECT count(*) FROM src), (SELECT count(*) FROM ins)', query, dest)
       INTO rows, added;
+  ELSIF EXISTS (SELECT FROM pg_class c WHERE c.oid = dest AND c.relkind = 'r' AND NOT c.relrowsecurity)
+        AND NOT EXISTS (SELECT FROM pg_trigger g WHERE g.tgrelid = dest) THEN
+    -- a plain table: multi-row batches, as COPY writes (esi._bulk_insert)
+    rows := esi._bulk_insert(dest, query);
+    added := rows;
   ELSE
+    -- partitioned (history), row-level security or triggers
     EXECUTE format('INSERT INTO %s %s', dest, query);
     GET DIAGNOSTICS rows = ROW_COUNT;
     added := rows;
@@ -1371,62 +1392,5 @@ RETURNS bigint
 LANGUAGE C VOLATILE STRICT
 AS 'MODULE_PATHNAME', 'esi_bulk_insert';
 COMMENT ON FUNCTION _bulk_insert(regclass, text) IS 'Run a query and write its rows into a plain table as COPY FROM does (by position); returns the rows written';
-
--- Asset diffs, faster (the same rows as 0.4.0's): the full join keeps only
--- the items that differ before each is turned into its one to three change
--- rows (0.4.0 built the three candidate rows of every item, a million
--- nested loops for a million items), and a one-off statement is not worth
--- JIT compiling.
-CREATE OR REPLACE FUNCTION _asset_diffs(target text, snap regclass, owner_column text, new_at timestamptz)
-RETURNS bigint
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-SET jit = off
-AS $$
-DECLARE
-  old_at timestamptz;
-  n bigint;
-BEGIN
-  EXECUTE format('SELECT max(snapshot_at) FROM %s WHERE snapshot_at < $1', snap)
-    INTO old_at USING new_at;
-  IF old_at IS NULL THEN
-    RETURN 0;                 -- the first snapshot: nothing to compare with
-  END IF;
-  -- OFFSET 0: the items that differ, computed before the LATERAL
-  EXECUTE format($q$
-    INSERT INTO esi.asset_diffs
-    SELECT $1, coalesce(d.n_owner, d.o_owner), coalesce(d.n_item, d.o_item), coalesce(d.n_type, d.o_type),
-           k.change, d.o_quantity, d.n_quantity, d.o_location_id, d.n_location_id,
-           d.o_location_flag, d.n_location_flag, $2, $3
-      FROM (SELECT o.%1$I AS o_owner, n.%1$I AS n_owner, o.item_id AS o_item, n.item_id AS n_item,
-                   o.type_id AS o_type, n.type_id AS n_type, o.quantity AS o_quantity, n.quantity AS n_quantity,
-                   o.location_id AS o_location_id, n.location_id AS n_location_id,
-                   o.location_flag AS o_location_flag, n.location_flag AS n_location_flag
-              FROM (SELECT * FROM %2$s WHERE snapshot_at = $2) o
-              FULL JOIN (SELECT * FROM %2$s WHERE snapshot_at = $3) n
-                ON n.%1$I = o.%1$I AND n.item_id = o.item_id
-             WHERE o.item_id IS NULL OR n.item_id IS NULL
-                OR o.quantity IS DISTINCT FROM n.quantity
-                OR o.location_id IS DISTINCT FROM n.location_id
-                OR o.location_flag IS DISTINCT FROM n.location_flag
-            OFFSET 0) d,
-      LATERAL (VALUES
-        (CASE WHEN d.o_item IS NULL THEN 'ADDED' WHEN d.n_item IS NULL THEN 'REMOVED' END),
-        (CASE WHEN d.o_item IS NOT NULL AND d.n_item IS NOT NULL
-               AND d.o_quantity IS DISTINCT FROM d.n_quantity THEN 'QUANTITY_CHANGED' END),
-        (CASE WHEN d.o_item IS NOT NULL AND d.n_item IS NOT NULL
-               AND (d.o_location_id IS DISTINCT FROM d.n_location_id
-                    OR d.o_location_flag IS DISTINCT FROM d.n_location_flag) THEN 'LOCATION_CHANGED' END)
-      ) AS k(change)
-     WHERE k.change IS NOT NULL$q$, owner_column, snap)
-    USING target, old_at, new_at;
-  GET DIAGNOSTICS n = ROW_COUNT;
-  IF n > 0 THEN
-    PERFORM pg_notify('esi_asset_diffs', json_build_object('target', target,
-      'old_snapshot_at', old_at, 'snapshot_at', new_at, 'diffs', n)::text);
-  END IF;
-  RETURN n;
-END;
-$$;
 
 -- ==== end ====
