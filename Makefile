@@ -23,6 +23,7 @@ OBJS = \
 	src/sso.o \
 	src/tokens.o \
 	src/call.o \
+	src/modify.o \
 	src/token_worker.o \
 	src/esi_catalog_data.o
 
