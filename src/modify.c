@@ -1057,7 +1057,8 @@ esiExecForeignDelete(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 			ItemPointerSetInvalid(&tup.t_self);
 			tup.t_tableOid = RelationGetRelid(rinfo->ri_RelationDesc);
 			tup.t_data = th;
-			ExecForceStoreHeapTuple(&tup, slot, false);
+			/* the slot keeps the tuple: a copy, not this frame's */
+			ExecForceStoreHeapTuple(heap_copytuple(&tup), slot, true);
 		}
 	}
 	return slot;
