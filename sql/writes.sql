@@ -45,7 +45,7 @@ SELECT coalesce(max(seq), 0) AS s2 FROM sim.requests \gset
 SELECT * FROM esi.names_of(ARRAY[34, 30000142, 34]);
 SELECT count(*) AS requests FROM sim.requests WHERE seq > :s2;
 SELECT * FROM esi.names_of(ARRAY[90005000, 34, 1999999997]);
-SELECT method, path, status FROM sim.requests WHERE seq > :s2 ORDER BY seq;
+SELECT method, path, status, count(*) FROM sim.requests WHERE seq > :s2 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
 SELECT id, name FROM esi.names WHERE id IN (90005000, 1999999997);
 
 -- a write inside a transaction block is refused before anything is sent
