@@ -592,7 +592,7 @@ junk_text(ModifyState *ms, TupleTableSlot *planSlot, AttrNumber junk, AttrNumber
 
 /* a JSON text (a jsonb column's, or text holding JSON) parsed */
 static Jsonb *
-json_value(ModifyState *ms, const char *text, const char *colname)
+json_value(const char *text)
 {
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
 }
@@ -610,7 +610,7 @@ label_list(ModifyState *ms, TupleTableSlot *slot)
 
 	if (text == NULL)
 		return NULL;
-	jb = json_value(ms, text, "label_ids");
+	jb = json_value(text);
 	if (!JB_ROOT_IS_ARRAY(jb) || JB_ROOT_IS_SCALAR(jb))
 		goto bad;
 	initStringInfo(&out);
@@ -686,7 +686,7 @@ report_not_added(ModifyState *ms, ContactGroup *g, EsiWriteReply *reply)
 
 	if (reply->len == 0)
 		return;
-	jb = json_value(ms, reply->body, "reply");
+	jb = json_value(reply->body);
 	if (!JB_ROOT_IS_ARRAY(jb) || JB_ROOT_IS_SCALAR(jb))
 		return;
 	it = JsonbIteratorInit(&jb->root);
@@ -872,7 +872,7 @@ insert_fitting(ModifyState *ms, TupleTableSlot *slot)
 						att_name(ms, slot, ms->att_fitting), ms->relname),
 				 errhint("Leave it out; INSERT ... RETURNING %s shows the id ESI gives the fitting.",
 						 att_name(ms, slot, ms->att_fitting))));
-	jb = json_value(ms, items, "items");
+	jb = json_value(items);
 	if (!JB_ROOT_IS_ARRAY(jb) || JB_ROOT_IS_SCALAR(jb))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -896,7 +896,7 @@ insert_fitting(ModifyState *ms, TupleTableSlot *slot)
 
 	if (reply.len > 0)
 	{
-		jb = json_value(ms, reply.body, "reply");
+		jb = json_value(reply.body);
 		if (!JB_ROOT_IS_SCALAR(jb) && JB_ROOT_IS_OBJECT(jb) &&
 			getKeyJsonValueFromContainer(&jb->root, "fitting_id", strlen("fitting_id"), &v) &&
 			v.type == jbvNumeric)

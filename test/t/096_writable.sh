@@ -94,6 +94,16 @@ s=$(last_seq)
 out=$(q "INSERT INTO character_contacts (character_id, contact_id, standing) VALUES ($AYLA, 90000106, 2), ($AYLA, 42, 2)")
 expect_match "an id ESI does not add is a WARNING naming it" "$out" "WARNING:  01000: ESI added 1 of the 2 contacts sent for character $AYLA.*Not added: 42"
 
+s=$(last_seq)
+out=$(printf '%s\t%s\t%s\n' $AYLA 90000601 6 $AYLA 90000602 6 |
+	"$PSQL" -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "COPY character_contacts (character_id, contact_id, standing) FROM STDIN" 2>&1)
+expect "COPY into character_contacts" "$out" "" "log:$s"
+expect "... is one POST" "$(writes_since "$s" | tr '\n' ' ')" "POST /characters/$AYLA/contacts?standing=6 2 " "log:$s"
+s=$(last_seq)
+out=$(q "INSERT INTO character_contacts (character_id, contact_id, standing) VALUES ($AYLA, 90000603, 6), ($AYLA, 90000604, 6) RETURNING contact_id, standing" | tr '\n' ' ')
+expect "INSERT ... RETURNING of contacts returns the rows" "$out" "90000603|6 90000604|6 " "log:$s"
+expect "... sent in one POST all the same" "$(nwrites "$s")" "1" "log:$s"
+
 # --- UPDATE: PUT, batched the same way -----------------------------------------------
 s=$(last_seq)
 out=$(q "UPDATE character_contacts SET standing = 7.5, is_watched = true WHERE character_id = $AYLA AND contact_id IN (90000101, 90000103, 90000105)")
