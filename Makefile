@@ -23,6 +23,7 @@ OBJS = \
 	src/sso.o \
 	src/tokens.o \
 	src/call.o \
+	src/modify.o \
 	src/token_worker.o \
 	src/refresh_worker.o \
 	src/bulk_load.o \

@@ -45,6 +45,7 @@
 #include "decode.h"
 #include "esi_fdw.h"
 #include "guc.h"
+#include "modify.h"
 #include "option.h"
 #include "refresh_worker.h"
 #include "request.h"
@@ -1402,8 +1403,8 @@ esiImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 
 /*
  * esi_fdw_handler
- *		The wrapper's callbacks: scans of ESI routes (no modification) and
- *		IMPORT FOREIGN SCHEMA.
+ *		The wrapper's callbacks: scans of ESI routes, IMPORT FOREIGN SCHEMA,
+ *		and the writes of the writable tables (modify.c).
  */
 Datum
 esi_fdw_handler(PG_FUNCTION_ARGS)
@@ -1419,5 +1420,6 @@ esi_fdw_handler(PG_FUNCTION_ARGS)
 	r->EndForeignScan = esiEndForeignScan;
 	r->ExplainForeignScan = esiExplainForeignScan;
 	r->ImportForeignSchema = esiImportForeignSchema;
+	esi_modify_routines(r);
 	PG_RETURN_POINTER(r);
 }

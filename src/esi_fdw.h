@@ -19,6 +19,8 @@
  *	esi_error.h ESI's HTTP errors turned into ereport()s (esi_error.c)
  *	catalog.h	IMPORT FOREIGN SCHEMA and esi.catalog() (catalog.c) over the
  *				generated catalog (esi_catalog.h, esi_catalog_data.c)
+ *	modify.h	writable foreign tables: contacts and fittings through
+ *				ESI's writes (modify.c, over call.h)
  *
  * Shared by every session of the cluster (shared memory set up by shmem.c):
  *
