@@ -17,10 +17,11 @@ SELECT indexrelid::regclass FROM pg_index
  WHERE indrelid::regclass::text LIKE 'esi_snapshots.esi_bi_%' AND indexrelid::regclass::text LIKE '%\_%\_%'
    AND NOT indisunique ORDER BY indexrelid::regclass::text;
 
-INSERT INTO esi.names VALUES (34, 'Tritanium', 'inventory_type'), (35, 'Pyerite', 'inventory_type'),
+INSERT INTO esi.names (id, name, category) VALUES (34, 'Tritanium', 'inventory_type'), (35, 'Pyerite', 'inventory_type'),
   (60003760, 'Jita IV - Moon 4 - Caldari Navy Assembly Plant', 'station'),
   (60008494, 'Amarr VIII (Oris) - Emperor Family Academy', 'station'),
-  (10000002, 'The Forge', 'region'), (1001, 'Test Pilot', 'character');
+  (10000002, 'The Forge', 'region'), (1001, 'Test Pilot', 'character')
+ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, category = EXCLUDED.category;
 
 -- orders: Jita and Amarr, Tritanium on both sides, Pyerite sold in Jita only
 INSERT INTO esi_snapshots.esi_bi_orders (region_id, type_id, is_buy_order, location_id, order_id, price, volume_remain, snapshot_at)
