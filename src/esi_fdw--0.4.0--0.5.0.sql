@@ -370,7 +370,8 @@ $$;
 
 -- step 2 failed: log it, back off (esi_fdw.refresh_retry_delay doubled per
 -- failure, at most esi_fdw.refresh_max_retry_delay), pause on a login
--- error (28000)
+-- error (28000); the first 40001 in a row (ESI's data expired while it was
+-- read: the new version is there now) is retried after the jitter alone
 CREATE FUNCTION _refresh_failed(log_id bigint, err text, err_state text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -386,7 +387,8 @@ BEGIN
    WHERE x.id = log_id RETURNING x.target INTO tg;
   UPDATE esi.targets x SET last_error = err, failures = x.failures + 1,
          paused_at = CASE WHEN err_state = '28000' THEN now() ELSE x.paused_at END,
-         next_refresh_at = now() + make_interval(secs => least(cap, delay * 2 ^ least(x.failures, 30)))
+         next_refresh_at = now() + CASE WHEN err_state = '40001' AND x.failures = 0 THEN interval '0'
+                                        ELSE make_interval(secs => least(cap, delay * 2 ^ least(x.failures, 30))) END
                            + esi._jitter()
    WHERE x.target = tg;
 END;

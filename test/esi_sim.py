@@ -8,7 +8,8 @@ plus /_sim/ control routes for faults and inspection.  See test/sim/ for
 the parts (EVE SSO: test/sim/sso.py).
 
     python3 test/esi_sim.py [--host 127.0.0.1] [--port 0] [--seed 1]
-        [--port-file PATH] [--catalog PATH] [--forge-pages 411] [--quiet]
+        [--port-file PATH] [--catalog PATH] [--forge-pages 411]
+        [--market-regions 20] [--quiet]
         [--sso-client ID[:SECRET]]... [--sso-redirect-uri URI]...
         [--sso-access-ttl 1200]
     python3 test/esi_sim.py --write-csv FILE --region 10000002 [--seed 1]
@@ -31,7 +32,13 @@ from sim.market import Market, write_csv  # noqa: E402
 from sim.routes import World, build_table  # noqa: E402
 from sim.server import SimServer          # noqa: E402
 from sim.sso import SsoAuthority          # noqa: E402
-from sim.universe import Universe         # noqa: E402
+from sim.universe import (EXTRA_REGION_IDS, EXTRA_REGION_PAGES, REAL_REGIONS,  # noqa: E402
+                          Universe)
+
+N_REAL = len(REAL_REGIONS)
+# free ids of the generated regions' range
+N_EXTRA_MAX = (EXTRA_REGION_IDS[1] - EXTRA_REGION_IDS[0] + 1
+               - sum(1 for r in REAL_REGIONS if EXTRA_REGION_IDS[0] <= r[0] <= EXTRA_REGION_IDS[1]))
 
 
 def parse_args(argv):
@@ -44,6 +51,11 @@ def parse_args(argv):
                    help="route catalog (default: sim_catalog.json next to this script)")
     p.add_argument("--forge-pages", type=int, default=411,
                    help="pages of orders in The Forge (10000002)")
+    p.add_argument("--market-regions", type=int, default=None, metavar="N",
+                   help="regions with a market: the %d built-in ones, or up to %d with "
+                        "generated small markets (%d-%d pages each) added"
+                        % (N_REAL, N_REAL + N_EXTRA_MAX, EXTRA_REGION_PAGES[0],
+                           EXTRA_REGION_PAGES[1]))
     p.add_argument("--cache-dir", default=os.path.join(HERE, ".cache"),
                    help="where rendered market data is cached ('' disables)")
     p.add_argument("--quiet", action="store_true", help="no per-request log on stderr")
@@ -61,6 +73,8 @@ def parse_args(argv):
     a = p.parse_args(argv)
     if not 1 <= a.forge_pages <= 3000:
         p.error("--forge-pages must be between 1 and 3000")
+    if a.market_regions is not None and not N_REAL <= a.market_regions <= N_REAL + N_EXTRA_MAX:
+        p.error("--market-regions must be between %d and %d" % (N_REAL, N_REAL + N_EXTRA_MAX))
     if a.sso_access_ttl < 2:
         p.error("--sso-access-ttl must be at least 2")
     clients = []
@@ -89,7 +103,7 @@ def write_port_file(path, port):
 def main(argv=None):
     a = parse_args(argv if argv is not None else sys.argv[1:])
     t0 = time.time()
-    universe = Universe(a.seed, a.forge_pages)
+    universe = Universe(a.seed, a.forge_pages, a.market_regions)
 
     if a.write_csv:
         if a.region not in universe.regions:

@@ -429,6 +429,7 @@ esi_sim_running() {
 # esi_sim_start DIR - starts the simulator in the background (it keeps
 # running after the script ends, until esi_sim_stop) and exports ESI_SIM_URL.
 # A simulator still running from an earlier start in DIR is stopped first.
+# ESI_SIM_ARGS: more arguments for test/esi_sim.py (e.g. --market-regions 60).
 esi_sim_start() {
 	local dir=$1 pid port i timeout=${ESI_SIM_START_TIMEOUT:-120}
 	[ -f "$ESI_ROOT/test/esi_sim.py" ] || esi_die "$ESI_ROOT/test/esi_sim.py not found"
@@ -439,7 +440,7 @@ esi_sim_start() {
 	# nohup: survive the terminal going away; background jobs of a
 	# non-interactive shell already ignore SIGINT (Ctrl-C).
 	nohup "${ESI_PYTHON:-python3}" "$ESI_ROOT/test/esi_sim.py" --port 0 --seed 1 \
-		--port-file "$dir/sim.port" --quiet </dev/null >"$dir/sim.log" 2>&1 &
+		--port-file "$dir/sim.port" --quiet ${ESI_SIM_ARGS:-} </dev/null >"$dir/sim.log" 2>&1 &
 	pid=$!
 	echo "$pid" >"$dir/sim.pid"
 	for ((i = 0; i < timeout * 5; i++)); do

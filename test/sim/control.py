@@ -54,7 +54,12 @@ them body_error_status=400|422 (the status of a request body that breaks
 its schema, default 400) and cache_seconds=N: every route's cache period
 becomes N seconds, counted
 from now (Expires, Cache-Control max-age, also on 304); 0 or default
-restores each route's own.
+restores each route's own.  cache_phase=1: the periods of each path are
+shifted by a phase of its own within the period (a hash of the path), so
+each region's market orders expire at their own time, as on ESI (daily
+routes keep 11:05).  cache_refresh=1: Last-Modified and the ETag move at
+each period's start (new data each period, as ESI's market orders: a
+revalidation after the expiry gets the whole body again).
 
 /_sim/error_limit[?remain=N][&reset=S][&ip=IP] shows, or sets, the error
 budget of the caller's IP (or IP): N errors left in a window that resets in
@@ -177,6 +182,7 @@ def handle(name, q, state, table, ip="127.0.0.1", sso=None, world=None):
                     "rate_window": _int(q, "rate_window", s.rate_window, 1),
                     "compat_strict": _bool(q, "compat_strict", s.compat_strict),
                     "cache_refresh": _bool(q, "cache_refresh", s.cache_refresh),
+                    "cache_phase": _bool(q, "cache_phase", s.cache_phase),
                     "body_error_status": int(_choice(q, "body_error_status",
                                                      str(s.body_error_status),
                                                      ("400", "422"))),

@@ -21,7 +21,8 @@ FAULT_KINDS = ("latency", "status", "reset", "truncate", "cut", "stall", "chunke
 
 class Settings:
     FIELDS = ("latency_ms", "error_limit", "error_window", "rate_limit", "rate_window",
-              "compat_strict", "cache_refresh", "cache_seconds", "body_error_status")
+              "compat_strict", "cache_refresh", "cache_seconds", "cache_phase",
+              "body_error_status")
 
     def __init__(self):
         self.latency_ms = 0          # added to every non-control request
@@ -30,12 +31,16 @@ class Settings:
         self.rate_limit = None       # tokens per window for every group; None = the route's own
         self.rate_window = None      # seconds; None = the route's own (15 min)
         self.compat_strict = True    # 404 for routes newer than the request's compatibility date
-        self.cache_refresh = False   # Last-Modified moves on each cache period (else fixed per run)
+        # Last-Modified and ETag move on each cache period (else fixed per run)
+        self.cache_refresh = False
         # Every route's cache period in seconds (None = the route's own).  Its
         # periods start when it was set (cache_epoch), so a test knows when the
         # replies it gets expire: cache_epoch + k * cache_seconds.
         self.cache_seconds = None
         self.cache_epoch = 0
+        # Each path's periods shifted by a phase of its own (a hash of the
+        # path): every region's market orders expire at their own time.
+        self.cache_phase = False
         # the status of a request body that breaks its schema (400 or 422)
         self.body_error_status = 400
 

@@ -179,7 +179,7 @@ def generate_orders(universe, region):
 
 
 def _region_index(universe, region_id):
-    return sorted(universe.regions).index(region_id)
+    return universe.region_index[region_id]
 
 
 def render_order(o):
@@ -316,8 +316,9 @@ class Market:
         path = None
         if cache_dir:
             # marshal's format may change between Python versions: key on it too.
-            key = "%s-py%d%d-s%d-f%d" % (_source_digest(), sys.version_info[0],
-                                         sys.version_info[1], self.u.seed, self.u.forge_pages)
+            key = "%s-py%d%d-s%d-f%d-m%d" % (_source_digest(), sys.version_info[0],
+                                             sys.version_info[1], self.u.seed, self.u.forge_pages,
+                                             self.u.n_market_regions)
             path = os.path.join(cache_dir, "market-%s.marshal" % key)
             try:
                 with open(path, "rb") as f:

@@ -388,6 +388,27 @@ def cache_and_limit_controls(c, check):
     check("cache_seconds=default: the route's own period again",
           cfg["cache_seconds"] is None and max_age(h) <= 300 and expires_in(h) <= 300)
 
+    def stamp(h, name):
+        return email.utils.parsedate_to_datetime(h[name]).timestamp()
+
+    cfg = c.json("/_sim/config?cache_seconds=600&cache_phase=1&cache_refresh=1")[0]
+    exps, ok_lm = set(), True
+    for rid in (10000002, 10000043, 10000032, 10000030, 10000042):
+        s, h, _ = c.get("/markets/%d/orders?page=1" % rid)
+        s2, h2, _ = c.get("/markets/%d/orders?page=2" % rid)
+        exps.add(h["expires"])
+        ok_lm = ok_lm and (h2["expires"] == h["expires"] and h2["last-modified"] == h["last-modified"]
+                           and stamp(h, "expires") - stamp(h, "last-modified") == 600
+                           and 0 < expires_in(h) <= 600)
+    check("cache_phase=1: each region's orders expire at their own time, every page of a "
+          "region at the same; Last-Modified one period before",
+          cfg["cache_phase"] is True and len(exps) >= 4 and ok_lm)
+    s, h, _ = c.get("/markets/10000043/orders?page=1")
+    s2, _, b2 = c.get("/markets/10000043/orders?page=1", {"If-None-Match": h["etag"]})
+    check("cache_refresh=1: the ETag names the period (a 304 within it)",
+          s2 == 304 and b2 == b"" and ("%x\"" % int(stamp(h, "last-modified"))) in h["etag"])
+    c.get("/_sim/config?cache_seconds=default&cache_phase=0&cache_refresh=0")
+
     c.get("/_sim/reset")
     s, h, b = c.get("/universe/types/999999999")
     check("an unknown type is 404 with ESI's error body and costs an error",

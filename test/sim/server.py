@@ -33,6 +33,7 @@ from . import control
 from . import sso as sso_mod
 from .body import Body
 from .limits import token_cost
+from .rng import hash64, unit
 from .routes import Fail, generic
 from .universe import DATA_DAY
 from .writes import WRITE_METHODS, BodyError, check_query_arrays, parse_body
@@ -66,21 +67,26 @@ def iso_time(ts):
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + ".%06dZ" % micros
 
 
-def cache_times(route, now, start, refresh, override=None, epoch=0):
+def cache_times(route, now, start, refresh, override=None, epoch=0, phase_key=None):
     """(last_modified, expires) epoch seconds for a route.
 
     Expires is now rounded up to the route's cache period.  Last-Modified is
     the start of the period the simulator started in, so every page of a
     result (and every crawl) sees the same value; with cache_refresh it is
     the start of the current period, as on ESI.  override (the cache_seconds
-    setting) replaces every route's period, counted from epoch."""
+    setting) replaces every route's period, counted from epoch.  phase_key
+    (the cache_phase setting: the request's path) moves the periods of a
+    periodic route by a fraction of a period of its own, so that each
+    resource (each region's market orders) expires at its own time, as on
+    ESI; daily routes keep 11:05."""
     base = now if refresh else start
-    if override:
-        k = (int(base) - epoch) // override
-        return epoch + k * override, epoch + ((int(now) - epoch) // override + 1) * override
-    period = route.cache_seconds if route is not None else None
+    period = override or (route.cache_seconds if route is not None else None)
     if period:
-        return (int(base) // period) * period, (int(now) // period + 1) * period
+        origin = epoch if override else 0
+        if phase_key is not None:
+            origin += int(unit(hash64("phase:" + phase_key)) * period)
+        return (origin + ((int(base) - origin) // period) * period,
+                origin + ((int(now) - origin) // period + 1) * period)
     day = 86400
     lm = ((int(base) - DAILY_OFFSET) // day) * day + DAILY_OFFSET
     exp = ((int(now) - DAILY_OFFSET) // day + 1) * day + DAILY_OFFSET
@@ -439,7 +445,8 @@ class Handler(BaseHTTPRequestHandler):
         if out.cacheable:
             cs = st.settings
             lm, exp = cache_times(route, now, srv.start_time, cs.cache_refresh,
-                                  cs.cache_seconds, cs.cache_epoch)
+                                  cs.cache_seconds, cs.cache_epoch,
+                                  self._path if cs.cache_phase else None)
             lm += st.lm_shift(self._path)
             if out.modified is not None:
                 lm = max(lm, int(out.modified))
@@ -456,7 +463,13 @@ class Handler(BaseHTTPRequestHandler):
                     pages = fault.pages if fault.pages is not None else pages + 1
             if kind == "malformed":
                 body = Body(_malformed(body.raw))
-            headers += [("ETag", body.etag), ("Last-Modified", http_date(lm)),
+            etag = body.etag
+            if cs.cache_refresh:
+                # a new version each period, as ESI's market orders: a
+                # revalidation after the expiry gets the whole body again
+                etag = '"%s-%x"' % (etag.strip('"'), lm)
+            entry["expires"], entry["last_modified"] = iso_time(exp), iso_time(lm)
+            headers += [("ETag", etag), ("Last-Modified", http_date(lm)),
                         ("Expires", http_date(exp)),
                         ("Cache-Control", "public, max-age=%d" % max(0, int(exp - now)))]
             if pages is not None:
@@ -467,7 +480,7 @@ class Handler(BaseHTTPRequestHandler):
             ims = self.headers.get("If-Modified-Since")
             if kind not in ("malformed", "truncate", "cut", "stall", "chunked"):
                 if inm is not None:
-                    not_modified = _etag_matches(inm, body.etag)
+                    not_modified = _etag_matches(inm, etag)
                 elif ims is not None:
                     try:
                         not_modified = email.utils.parsedate_to_datetime(ims).timestamp() >= lm
@@ -625,6 +638,8 @@ class Handler(BaseHTTPRequestHandler):
             # when the request arrived and when its answer was written: tests
             # compute from these how many requests were in flight at once
             "started": iso_time(time.time()), "finished": None,
+            # the Expires and Last-Modified the answer carried (cacheable GETs)
+            "expires": None, "last_modified": None,
             # the request body of a POST, PUT or DELETE to ESI (as text)
             "body": body.decode("utf-8", "replace") if body is not None else None,
         }

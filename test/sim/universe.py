@@ -36,6 +36,10 @@ REAL_REGIONS = [
     (10000069, "Black Rise", 0, None, None, 0.30),
 ]
 WORMHOLE_REGION = (11000001, "A-R00001")
+# Generated market regions (Universe(market_regions=N) beyond the real ones
+# above): free k-space region ids, small markets of this many pages.
+EXTRA_REGION_IDS = (10000001, 10000070)
+EXTRA_REGION_PAGES = (2, 8)
 
 # system_id: (name, security_status, constellation_id or None, constellation name)
 REAL_SYSTEMS = {
@@ -213,15 +217,23 @@ def _roman(n):
 class Universe:
     """Every static object of the simulated New Eden, built from a seed."""
 
-    def __init__(self, seed, forge_pages=411):
+    def __init__(self, seed, forge_pages=411, market_regions=None):
         self.seed = seed
         self.forge_pages = forge_pages
+        # None: the real regions only (len(REAL_REGIONS) markets); more adds
+        # generated ones after them, so the others keep their data
+        self.n_market_regions = market_regions or len(REAL_REGIONS)
         self.regions = {}
+        self.region_index = {}  # each region's block of order ids
         self.constellations = {}
         self.systems = {}
         self.stations = {}      # NPC stations and structures, by location id
         self.types = {}
         self._build_geography()
+        # the built-in regions in id order, then the generated ones
+        base = sorted(r for r in self.regions if r not in self._extra)
+        for rid in base + self._extra:
+            self.region_index[rid] = len(self.region_index)
         self._build_types()
         self.type_ids = sorted(self.types)
         self.market_type_ids = [t for t in self.type_ids if self.types[t].market_group_id]
@@ -250,7 +262,17 @@ class Universe:
                     return n
 
         specs = list(REAL_REGIONS) + [(WORMHOLE_REGION[0], WORMHOLE_REGION[1], -1, None, None, 0)]
+        # Generated markets come last, from the same stream: the regions
+        # before them are built exactly as without them.
+        used_rid = {r[0] for r in specs}
+        self._extra = []
+        free = [i for i in range(EXTRA_REGION_IDS[0], EXTRA_REGION_IDS[1] + 1) if i not in used_rid]
+        for k in range(self.n_market_regions - len(REAL_REGIONS)):
+            specs.append((free[k], None, -2, None, None, 0.30))
         for rid, name, pages, hub_sys, hub_sta, hub_share in specs:
+            if pages == -2:
+                name, pages = fresh_name(), rng.between(*EXTRA_REGION_PAGES)
+                self._extra.append(rid)
             r = Region()
             r.region_id, r.name = rid, name
             r.market = pages != -1
