@@ -1108,7 +1108,8 @@ handle_done(EsiCrawl *c, EsiTransfer *t)
 			break;
 		case ESI_XFER_REPLY:
 			c->stats->status_counts[Min(status / 100, 5)]++;
-			if (status == 200)
+			/* a lookup may answer 201 with its result (POST .../cspa) */
+			if (status == 200 || (status == 201 && c->route->method != NULL))
 				take_page(c, t, w);
 			else if (status == 304 && w->etag)
 				not_modified(c, t, w);
