@@ -1018,8 +1018,9 @@ rate_limited(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
 	if (ra && !esi_http_parse_retry_after(ra, &seconds))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
-				 errmsg("malformed Retry-After header in ESI's reply to GET %s (foreign table \"%s\")",
-						esi_http_display(t), c->route->relname),
+				 errmsg("malformed Retry-After header in ESI's reply to %s %s (%s)",
+						esi_route_method(c->route), esi_http_display(t),
+						esi_route_subject(c->route)),
 				 errdetail("Retry-After: \"%s\" is neither a number of seconds nor an HTTP date.", ra),
 				 errhint("ESI's rate limit is exhausted; try again later.")));
 	if (seconds > esi_guc_max_retry_after || w->rate_waits >= esi_guc_max_retries)
@@ -1107,7 +1108,8 @@ handle_done(EsiCrawl *c, EsiTransfer *t)
 			break;
 		case ESI_XFER_REPLY:
 			c->stats->status_counts[Min(status / 100, 5)]++;
-			if (status == 200)
+			/* a lookup may answer 201 with its result (POST .../cspa) */
+			if (status == 200 || (status == 201 && c->route->method != NULL))
 				take_page(c, t, w);
 			else if (status == 304 && w->etag)
 				not_modified(c, t, w);

@@ -87,6 +87,30 @@ esi_error_text(const char *body, size_t len)
 }
 
 /*
+ * esi_route_method
+ *		The HTTP method of a route's requests: GET for a foreign table's.
+ */
+const char *
+esi_route_method(EsiRoute *route)
+{
+	return route->method ? route->method : "GET";
+}
+
+/*
+ * esi_route_subject
+ *		What the user called, for messages: `foreign table "t"`, or
+ *		`function f` for ESI's POST, PUT and DELETE routes (call.c), whose
+ *		relname is the function's name.
+ */
+char *
+esi_route_subject(EsiRoute *route)
+{
+	if (route->method)
+		return psprintf("function %s", route->relname);
+	return psprintf("foreign table \"%s\"", route->relname);
+}
+
+/*
  * esi_report_http_error
  *		An HTTP status that ends the scan, after attempts tries.
  */
@@ -122,7 +146,9 @@ esi_report_http_reply(EsiRoute *route, long status, const char *display,
 		case 400:
 		case 422:
 			code = ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE;
-			hint = "Check the values the query gives to the table's parameter columns.";
+			hint = route->method ?
+				"Check the arguments given to the function." :
+				"Check the values the query gives to the table's parameter columns.";
 			break;
 		case 401:
 		case 403:
@@ -133,7 +159,9 @@ esi_report_http_reply(EsiRoute *route, long status, const char *display,
 			break;
 		case 404:
 			code = ERRCODE_FDW_ERROR;
-			hint = "Check the ids in the query's conditions, and the server's compatibility_date option.";
+			hint = route->method ?
+				"Check the ids given to the function, and the server's compatibility_date option." :
+				"Check the ids in the query's conditions, and the server's compatibility_date option.";
 			break;
 		case 420:
 			code = ERRCODE_FDW_UNABLE_TO_CREATE_EXECUTION;
@@ -167,8 +195,8 @@ esi_report_http_reply(EsiRoute *route, long status, const char *display,
 
 	ereport(ERROR,
 			(errcode(code),
-			 errmsg("ESI returned HTTP %ld for GET %s (foreign table \"%s\")",
-					status, display, route->relname),
+			 errmsg("ESI returned HTTP %ld for %s %s (%s)",
+					status, esi_route_method(route), display, esi_route_subject(route)),
 			 errdetail("ESI said: %s", text),
 			 errhint("%s", hint)));
 	pg_unreachable();
@@ -183,8 +211,8 @@ esi_report_transport_error(EsiRoute *route, EsiTransfer *t, int attempts)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-			 errmsg("could not read GET %s from ESI (foreign table \"%s\")",
-					esi_http_display(t), route->relname),
+			 errmsg("could not read %s %s from ESI (%s)",
+					esi_route_method(route), esi_http_display(t), esi_route_subject(route)),
 			 errdetail("%s (%d attempt%s).", esi_http_failure(t), attempts,
 					   attempts > 1 ? "s" : ""),
 			 errhint("Check the server's base_url option and the network; esi_fdw.max_retries and esi_fdw.request_timeout control retrying.")));
@@ -201,8 +229,9 @@ esi_report_too_large(EsiRoute *route, EsiTransfer *t)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-			 errmsg("ESI's reply to GET %s is larger than esi_fdw.max_reply_size (%d kB) (foreign table \"%s\")",
-					esi_http_display(t), esi_guc_max_reply_size_kb, route->relname),
+			 errmsg("ESI's reply to %s %s is larger than esi_fdw.max_reply_size (%d kB) (%s)",
+					esi_route_method(route), esi_http_display(t), esi_guc_max_reply_size_kb,
+					esi_route_subject(route)),
 			 errdetail("esi_fdw stopped reading the reply at the limit; a scan holds up to twice esi_fdw.max_connections replies of that size."),
 			 errhint("Add conditions that make the reply smaller, or raise the limit: SET esi_fdw.max_reply_size = '%dMB';",
 					 Min(Max(esi_guc_max_reply_size_kb / 1024 * 4, 1), 1023))));

@@ -25,5 +25,7 @@ extern void esi_report_transport_error(EsiRoute *route, EsiTransfer *t,
 extern void esi_report_too_large(EsiRoute *route,
 								 EsiTransfer *t) pg_attribute_noreturn();
 extern char *esi_error_text(const char *body, size_t len);
+extern const char *esi_route_method(EsiRoute *route);
+extern char *esi_route_subject(EsiRoute *route);
 
 #endif							/* ESI_ESI_ERROR_H */

@@ -44,7 +44,7 @@ class Route:
     __slots__ = ("path", "segments", "auth", "scopes", "roles", "paging", "cache_seconds",
                  "rate_group", "rate_tokens", "rate_window", "compat_date", "params",
                  "response", "records_key", "handler", "builtin", "shape", "languages",
-                 "per_page", "contract", "method", "body", "status")
+                 "per_page", "contract", "method", "body", "status", "lookup_max_age")
 
     def __init__(self, path, auth="public", paging="none", cache_seconds=None, rate_group=None,
                  rate_tokens=0, rate_window=900, compat_date=DEFAULT_COMPAT, params=(),
@@ -64,6 +64,7 @@ class Route:
         # the routes that are not GET (sim/writes.py): method, request body
         # schema, success status
         self.method, self.body, self.status = "GET", None, 200
+        self.lookup_max_age = None
 
     def path_params(self, segments):
         return {s[1:-1]: v for s, v in zip(self.segments, segments) if s.startswith("{")}

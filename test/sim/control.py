@@ -45,8 +45,9 @@ fault (ESI's 5xx after a write that went through).
 requests to ESI routes, with their bodies (field body, the text sent), so
 a test can count the writes it made.  /_sim/ui[?character_id=N]: the
 game-client requests (autopilot waypoints, windows opened) received.
-/_sim/fleets: every fleet member.  /_sim/store/reset: forget what was
-written (contacts, fittings, mail, calendar answers, fleets, UI); /_sim/reset
+/_sim/fleets: every fleet member; /_sim/fleet_wings: every wing and
+squad.  /_sim/store/reset: forget what was written (contacts, fittings,
+mail, calendar answers, fleets, UI); /_sim/reset
 does that too.
 
 /_sim/config?name=value... changes settings (see limits.Settings), among
@@ -172,6 +173,8 @@ def handle(name, q, state, table, ip="127.0.0.1", sso=None, world=None):
             return 200, store.ui_rows(world, _int(q, "character_id", None, 1))
         if name == "fleets":
             return 200, store.fleet_rows(world) if world is not None else []
+        if name == "fleet_wings":
+            return 200, store.wing_rows(world) if world is not None else []
         if name == "config":
             s = state.settings
             with state.lock:

@@ -385,12 +385,16 @@ class Handler(BaseHTTPRequestHandler):
         except Fail as e:
             return Outcome(e.status, raw=_error_body(e.status, e.message, e.extra), route=route)
         if route.method != "GET":
-            # ESI's answers to writes and lookups: no ETag or Expires
+            # ESI's answers to writes and lookups: no ETag or Expires (a
+            # route plan: Cache-Control, see writes.LOOKUP_MAX_AGE)
             out = Outcome(reply.status, route=route,
                           raw=reply.body.raw if reply.body is not None else b"")
             out.language = reply.language
             if out.language is not None:
                 out.headers.append(("Content-Language", out.language))
+            max_age = getattr(route, "lookup_max_age", None)
+            if max_age and 200 <= out.status < 300:
+                out.headers.append(("Cache-Control", "public, max-age=%d" % max_age))
             return out
         out = Outcome(200, body=reply.body, pages=reply.pages, route=route, cacheable=True)
         out.language = reply.language

@@ -47,7 +47,8 @@ change:
          /marketdetails, /newmail: 204; recorded for the token's character
          (see /_sim/ui).
 
-/_sim/reset (and /_sim/store/reset alone) forgets all of it.
+/_sim/fleets lists every fleet member, /_sim/fleet_wings every wing and
+squad.  /_sim/reset (and /_sim/store/reset alone) forgets all of it.
 """
 
 import threading
@@ -774,6 +775,18 @@ def fleet_rows(w):
     with s.lock:
         return [dict(m, fleet_id=f.fleet_id, character_id=c, fleet_boss_id=f.boss)
                 for f in s.fleets.values() for c, m in sorted(f.members.items())]
+
+
+def wing_rows(w):
+    """Every squad of every fleet, with its wing (for /_sim/fleet_wings: the
+    fleet routes need the boss's token, which a test cannot always send);
+    a wing without squads has one row with squad_id null."""
+    s = get_store(w)
+    with s.lock:
+        return [{"fleet_id": f.fleet_id, "wing_id": k, "wing_name": wg["name"],
+                 "squad_id": q, "squad_name": n}
+                for f in s.fleets.values() for k, wg in sorted(f.wings.items())
+                for q, n in (sorted(wg["squads"].items()) or [(None, None)])]
 
 
 GET_HANDLERS = {

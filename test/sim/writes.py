@@ -35,7 +35,8 @@ Lookups (read only):
         by their first systems); body: preference Shorter|Safer|LessSecure,
         security_penalty 0-100, avoid_systems, connections (one-way
         extra edges).  Unknown system: 404 "Solar system not found"; no
-        way through: 404 "No route found".
+        way through: 404 "No route found".  The only lookup whose answer
+        carries Cache-Control (max-age 3600): a client may cache it.
     POST /characters/{id}/cspa    201 with the summed CSPA charge of the
         target characters (0 for the SSO roster).
 
@@ -219,6 +220,11 @@ ROUTES = [
     ("POST", "/universe/names", None, (), None, None, [], "ids1000", 200),
 ]
 
+# lookups whose replies may be cached (Cache-Control: public, max-age=N; the
+# description declares Cache-Control on every one of these replies): a
+# route plan for an hour, so that a client can show it caches POST replies
+LOOKUP_MAX_AGE = {"/route/{origin_system_id}/{destination_system_id}": 3600}
+
 # query arrays ESI bounds (maxItems of the description)
 QUERY_MAX_ITEMS = {"contact_ids": 20, "label_ids": 63}
 
@@ -236,6 +242,7 @@ def build_routes(handlers):
                       params=params + list(query), scopes=[scope] if scope else [],
                       roles=roles, handler=handlers[(method, path)])
         r.method, r.body, r.status = method, BODIES.get(body) if body else None, status
+        r.lookup_max_age = LOOKUP_MAX_AGE.get(path) if method == "POST" else None
         r.builtin = True
         out.append((method, r))
     return out
