@@ -45,7 +45,7 @@ Q_SNAP_CHECK="SELECT $AGGS FROM esi_snapshots.forge"
 section "F: refresh of region $FORGE ($FORGE_PAGES pages) into a latest-mode snapshot, against B': COPY of the same rows"
 bench_psql -q >/dev/null <<SQL
 SET client_min_messages = warning;
-SELECT esi.track('forge', 'eve.market_orders', '{"region_id": $FORGE}');
+SELECT esi.track('forge', 'eve.market_orders', '{"region_id": $FORGE}', auto => false);
 CREATE TABLE bench_snap (LIKE esi_snapshots.forge INCLUDING INDEXES);
 TRUNCATE bench_orders;
 $Q_B;
@@ -133,7 +133,7 @@ esi_log "generating two asset snapshots of $G_ITEMS items"
 bench_psql -q -v t1="$G_T1" -v t2="$G_T2" -v n="$G_ITEMS" -f "$BENCH_WORK/asset_diffs_040.sql" -f - >/dev/null <<'SQL'
 SET client_min_messages = warning;
 IMPORT FOREIGN SCHEMA characters LIMIT TO (character_assets) FROM SERVER esi INTO eve;
-SELECT esi.track('assets', 'eve.character_assets', '{"character_id": 90000000}', 'history');
+SELECT esi.track('assets', 'eve.character_assets', '{"character_id": 90000000}', 'history', auto => false);
 SELECT esi._history_partitions('esi_snapshots.assets', :'t1', '30 days');
 SELECT esi._history_partitions('esi_snapshots.assets', :'t2', '30 days');
 -- 100 characters x 10,000 items
