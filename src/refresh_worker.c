@@ -55,6 +55,7 @@
 
 #include "crawl.h"
 #include "refresh_worker.h"
+#include "token_worker.h"
 
 #define ESI_REFRESH_RECHECK_S	300 /* look at every database this often */
 #define ESI_REFRESH_RETRY_S		10	/* after a worker that failed to report */
@@ -157,6 +158,9 @@ esi_refresh_register(void)
 	strlcpy(w.bgw_name, "esi_fdw refresh launcher", BGW_MAXLEN);
 	strlcpy(w.bgw_type, "esi_fdw refresh launcher", BGW_MAXLEN);
 	RegisterBackgroundWorker(&w);
+
+	/* a login wakes the launcher: paused targets may resume */
+	esi_token_saved_hook = esi_refresh_wake;
 }
 
 /*

@@ -26,8 +26,10 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
-#include "refresh_worker.h"
 #include "token_worker.h"
+
+/* called after a login's tokens are committed (background refresh sets it) */
+void		(*esi_token_saved_hook) (void) = NULL;
 
 #define ESI_TW_TEXT 256
 
@@ -218,8 +220,8 @@ esi_token_worker_main(Datum arg)
 		CommitTransactionCommand();
 		pgstat_report_activity(STATE_IDLE, NULL);
 		/* a login resumes targets paused for it */
-		if (job->what == ESI_TOKEN_SAVE)
-			esi_refresh_wake();
+		if (job->what == ESI_TOKEN_SAVE && esi_token_saved_hook)
+			esi_token_saved_hook();
 		job->done = true;
 	}
 	PG_CATCH();

@@ -38,6 +38,9 @@ typedef struct EsiTokenRow
 
 extern void esi_token_write(EsiTokenWrite what, const EsiTokenRow *row);
 
+/* set from _PG_init: run by the token worker after it saved a login */
+extern void (*esi_token_saved_hook) (void);
+
 /* the worker's entry point (named in its BackgroundWorker) */
 extern PGDLLEXPORT void esi_token_worker_main(Datum arg);
 
