@@ -119,6 +119,16 @@ q "ALTER FOREIGN TABLE fleet_wings DROP COLUMN as_character_id" >/dev/null
 out=$(q "SELECT count(*) FROM fleet_wings WHERE fleet_id = $FLEET")
 expect_match "a table made without the column: 0A000 with the column to add" "$out" \
 	"ERROR:  0A000: .*HINT:  Add one: ALTER FOREIGN TABLE fleet_wings ADD COLUMN as_character_id bigint OPTIONS \(param 'token'\)"
+q "CREATE FOREIGN TABLE token_public (x bigint, as_character_id bigint OPTIONS (param 'token'))
+	SERVER esi OPTIONS (route '/status', shape 'object')" >/dev/null
+out=$(q "SELECT * FROM token_public")
+expect_match "a token column on a public route: refused" "$out" \
+	"ERROR:  HV024: .*DETAIL:  Column as_character_id chooses whose EVE SSO token is sent, but the route needs none"
+q "CREATE FOREIGN TABLE token_twice (character_id bigint OPTIONS (param 'path'), as_character_id bigint OPTIONS (param 'token'), fleet_id bigint)
+	SERVER esi OPTIONS (route '/characters/{character_id}/fleet', shape 'object', scope 'esi-fleets.read_fleet.v1')" >/dev/null
+out=$(q "SELECT * FROM token_twice WHERE character_id = $AYLA")
+expect_match "a token column beside character_id: refused" "$out" \
+	"ERROR:  HV024: .*the route's character_id parameter already does"
 
 if [ "$failures" -eq 0 ]; then
 	simlib_drop_db
