@@ -157,7 +157,8 @@ table_sql(const EsiCatalogRoute *r, const char *server, const char *schema)
 		if (c->param_in)
 		{
 			appendStringInfoString(&buf, " OPTIONS (");
-			add_opt(&buf, &first, "param", c->param_in == 'p' ? "path" : "query");
+			add_opt(&buf, &first, "param", c->param_in == 'p' ? "path" :
+					c->param_in == 't' ? "token" : "query");
 			add_opt(&buf, &first, "param_name", c->param_name);
 			if (c->param_in == 'q' && c->param_required)
 				add_opt(&buf, &first, "required", "true");

@@ -40,7 +40,9 @@ typedef struct EsiCatalogColumn
 {
 	const char *name;			/* SQL column name */
 	EsiColType	type;
-	char		param_in;		/* 'p' path, 'q' query, 0 not a parameter */
+	char		param_in;		/* 'p' path, 'q' query, 't' the character
+								 * whose token is sent (not sent itself),
+								 * 0 not a parameter */
 	const char *param_name;		/* parameter name when it differs from name */
 	bool		param_required; /* ESI rejects the request without it */
 	const char *param_default;	/* sent when no qual supplies a value */

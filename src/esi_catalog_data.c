@@ -39,6 +39,7 @@ static const EsiCatalogColumn cols_alliance_contacts[] = {
 	{.name = "contact_type", .type = ESI_COL_TEXT, .field = "contact_type"},
 	{.name = "label_ids", .type = ESI_COL_JSONB, .field = "label_ids"},
 	{.name = "standing", .type = ESI_COL_FLOAT8, .field = "standing"},
+	{.name = "as_character_id", .type = ESI_COL_INT8, .param_in = 't'},
 };
 
 /* /alliances/{alliance_id}/contacts/labels */
@@ -46,6 +47,7 @@ static const EsiCatalogColumn cols_alliance_contact_labels[] = {
 	{.name = "alliance_id", .type = ESI_COL_INT8, .param_in = 'p', .param_required = true},
 	{.name = "label_id", .type = ESI_COL_INT8, .field = "label_id"},
 	{.name = "label_name", .type = ESI_COL_TEXT, .field = "label_name"},
+	{.name = "as_character_id", .type = ESI_COL_INT8, .param_in = 't'},
 };
 
 /* /alliances/{alliance_id}/corporations */
@@ -1437,6 +1439,7 @@ static const EsiCatalogColumn cols_fleet_details[] = {
 	{.name = "is_registered", .type = ESI_COL_BOOL, .field = "is_registered"},
 	{.name = "is_voice_enabled", .type = ESI_COL_BOOL, .field = "is_voice_enabled"},
 	{.name = "motd", .type = ESI_COL_TEXT, .field = "motd"},
+	{.name = "as_character_id", .type = ESI_COL_INT8, .param_in = 't'},
 };
 
 /* /fleets/{fleet_id}/members */
@@ -1452,6 +1455,7 @@ static const EsiCatalogColumn cols_fleet_members[] = {
 	{.name = "station_id", .type = ESI_COL_INT8, .field = "station_id"},
 	{.name = "takes_fleet_warp", .type = ESI_COL_BOOL, .field = "takes_fleet_warp"},
 	{.name = "wing_id", .type = ESI_COL_INT8, .field = "wing_id"},
+	{.name = "as_character_id", .type = ESI_COL_INT8, .param_in = 't'},
 };
 
 /* /fleets/{fleet_id}/wings */
@@ -1460,6 +1464,7 @@ static const EsiCatalogColumn cols_fleet_wings[] = {
 	{.name = "id", .type = ESI_COL_INT8, .field = "id"},
 	{.name = "name", .type = ESI_COL_TEXT, .field = "name"},
 	{.name = "squads", .type = ESI_COL_JSONB, .field = "squads"},
+	{.name = "as_character_id", .type = ESI_COL_INT8, .param_in = 't'},
 };
 
 /* /freelance-jobs */
@@ -1624,6 +1629,7 @@ static const EsiCatalogColumn cols_market_structure_orders[] = {
 	{.name = "type_id", .type = ESI_COL_INT8, .field = "type_id"},
 	{.name = "volume_remain", .type = ESI_COL_INT8, .field = "volume_remain"},
 	{.name = "volume_total", .type = ESI_COL_INT8, .field = "volume_total"},
+	{.name = "as_character_id", .type = ESI_COL_INT8, .param_in = 't'},
 };
 
 /* /markets/{region_id}/history */
@@ -1967,6 +1973,7 @@ static const EsiCatalogColumn cols_universe_structure_details[] = {
 	{.name = "position", .type = ESI_COL_JSONB, .field = "position"},
 	{.name = "solar_system_id", .type = ESI_COL_INT8, .field = "solar_system_id"},
 	{.name = "type_id", .type = ESI_COL_INT8, .field = "type_id"},
+	{.name = "as_character_id", .type = ESI_COL_INT8, .param_in = 't'},
 };
 
 /* /universe/system_jumps */
@@ -2107,7 +2114,7 @@ const EsiCatalogRoute esi_catalog_routes[] = {
 		.rate_tokens = 300,
 		.rate_window = "15m",
 		.compat_date = "2020-01-01",
-		.ncolumns = 5,
+		.ncolumns = 6,
 		.columns = cols_alliance_contacts,
 	},
 	{
@@ -2125,7 +2132,7 @@ const EsiCatalogRoute esi_catalog_routes[] = {
 		.rate_tokens = 300,
 		.rate_window = "15m",
 		.compat_date = "2020-01-01",
-		.ncolumns = 3,
+		.ncolumns = 4,
 		.columns = cols_alliance_contact_labels,
 	},
 	{
@@ -4267,7 +4274,7 @@ const EsiCatalogRoute esi_catalog_routes[] = {
 		.rate_tokens = 1800,
 		.rate_window = "15m",
 		.compat_date = "2020-01-01",
-		.ncolumns = 5,
+		.ncolumns = 6,
 		.columns = cols_fleet_details,
 	},
 	{
@@ -4285,7 +4292,7 @@ const EsiCatalogRoute esi_catalog_routes[] = {
 		.rate_tokens = 1800,
 		.rate_window = "15m",
 		.compat_date = "2020-01-01",
-		.ncolumns = 11,
+		.ncolumns = 12,
 		.columns = cols_fleet_members,
 	},
 	{
@@ -4303,7 +4310,7 @@ const EsiCatalogRoute esi_catalog_routes[] = {
 		.rate_tokens = 1800,
 		.rate_window = "15m",
 		.compat_date = "2020-01-01",
-		.ncolumns = 4,
+		.ncolumns = 5,
 		.columns = cols_fleet_wings,
 	},
 	{
@@ -4627,7 +4634,7 @@ const EsiCatalogRoute esi_catalog_routes[] = {
 		.rate_tokens = 0,
 		.rate_window = NULL,
 		.compat_date = "2020-01-01",
-		.ncolumns = 12,
+		.ncolumns = 13,
 		.columns = cols_market_structure_orders,
 	},
 	{
@@ -5311,7 +5318,7 @@ const EsiCatalogRoute esi_catalog_routes[] = {
 		.rate_tokens = 0,
 		.rate_window = NULL,
 		.compat_date = "2020-01-01",
-		.ncolumns = 6,
+		.ncolumns = 7,
 		.columns = cols_universe_structure_details,
 	},
 	{

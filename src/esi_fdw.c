@@ -485,7 +485,7 @@ report_lacking_param(EsiRoute *route, EsiParamCol *p, bool from_join)
 				 errmsg("foreign table \"%s\" needs a value for column \"%s\" from the join",
 						route->relname, p->colname),
 				 errdetail("Column \"%s\" is the %s parameter \"%s\" of ESI route %s and is not in ESI's reply, so a join on it must send each outer row's value; the chosen plan reads the table without one.",
-						   p->colname, p->in == 'p' ? "path" : "query", p->param,
+						   p->colname, p->in == 'p' ? "path" : p->in == 't' ? "token" : "query", p->param,
 						   route->route),
 				 errhint("Give the values in a condition such as: WHERE %s IN (...), or let the planner use a nested loop (enable_nestloop).",
 						 p->colname)));
@@ -712,9 +712,10 @@ esiBeginForeignScan(ForeignScanState *node, int eflags)
 /*
  * check_scope
  *		Routes that need an SSO token are read with the token of the
- *		character in their character_id parameter (tokens.c); other
- *		authenticated routes (a corporation's, an alliance's) cannot be
- *		read yet.
+ *		character in their character_id parameter (tokens.c), of a
+ *		character of the corporation in corporation_id, or of the one in
+ *		a token column (as_character_id: a fleet's, an alliance's routes);
+ *		a table with none of them cannot be read.
  */
 static void
 check_scope(EsiRoute *route)
@@ -725,9 +726,49 @@ check_scope(EsiRoute *route)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("foreign table \"%s\" needs an EVE SSO token this esi_fdw release cannot choose",
 						route->relname),
-				 errdetail("ESI route %s is authenticated but has neither a character_id nor a corporation_id parameter.",
+				 errdetail("ESI route %s is authenticated but has neither a character_id nor a corporation_id parameter, and the table no column that chooses the character.",
 						   route->route),
-				 errhint("Query the routes of a character (with character_id) or of a corporation (with corporation_id); esi.catalog() lists them.")));
+				 errhint("Add one: ALTER FOREIGN TABLE %s ADD COLUMN as_character_id bigint OPTIONS (param 'token'), or import the table again.",
+						 route->relname)));
+}
+
+/*
+ * check_acting_character
+ *		A route read as a character it is not about (a fleet's, a structure
+ *		market's) with no condition on as_character_id: the role's only
+ *		character with the scope, else an error.  Reading as each of them
+ *		would mostly give ESI's 403s and 404s (a fleet has one boss).
+ */
+static void
+check_acting_character(EsiRoute *route)
+{
+	EsiParamCol *p = &route->params[esi_route_character_param(route)];
+	StringInfoData ids;
+	ListCell   *lc;
+
+	if (list_length(route->characters) == 1)
+		return;
+	if (route->characters == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED),
+				 errmsg("foreign table \"%s\" needs the EVE SSO token of a character, and the role has none with scope %s",
+						route->relname, route->scope),
+				 errdetail("ESI route %s is read with the token of the character in column \"%s\".",
+						   route->route, p->colname),
+				 errhint("Log a character in with that scope (esi.login), then add a condition such as: WHERE %s = %s",
+						 p->colname, esi_param_example("character_id"))));
+	initStringInfo(&ids);
+	foreach(lc, route->characters)
+		appendStringInfo(&ids, "%s%s", ids.len ? ", " : "", (char *) lfirst(lc));
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED),
+			 errmsg("foreign table \"%s\" needs a value for column \"%s\": whose EVE SSO token to send",
+					route->relname, p->colname),
+			 errdetail("ESI route %s is not about a character; the role may read it as any of %d characters with scope %s: %s.",
+					   route->route, list_length(route->characters),
+					   route->scope, ids.data),
+			 errhint("Add WHERE %s = <id>, with one of: %s.",
+					 p->colname, ids.data)));
 }
 
 /*
@@ -828,6 +869,8 @@ start_scan(ForeignScanState *node, EsiScanState *st)
 		st->route->characters = esi_token_characters(st->opts, st->route->scope);
 		st->route->characters_known = true;
 		MemoryContextSwitchTo(old);
+		if (st->route->params[esi_route_character_param(st->route)].in == 't')
+			check_acting_character(st->route);
 	}
 
 	/* the new values become current; the old ones are freed next time */

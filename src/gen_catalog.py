@@ -743,6 +743,20 @@ def build_route(spec, path, op, notes):
         c["true_value"] = "buy"
         c["false_value"] = "sell"
 
+    # an authenticated route about neither a character nor a corporation
+    # (a fleet's, an alliance's, a structure's): whose token is sent
+    pp = [p["name"] for p in plist if p["in"] == "path"]
+    if r["scope"] and "character_id" not in pp and \
+            "corporation_id" not in pp:
+        if ACTING_CHARACTER_ARG in byname:
+            raise GenError("%s: column %s clashes with a field"
+                           % (path, ACTING_CHARACTER_ARG))
+        cols.append({"name": ACTING_CHARACTER_ARG, "type": "ESI_COL_INT8",
+                     "param_in": "t", "param_name": None,
+                     "param_required": False, "param_default": None,
+                     "true_value": None, "false_value": None,
+                     "field": None})
+
     r["columns"] = cols
     return r
 
@@ -1504,6 +1518,18 @@ def write_doc(cat):
              " same name are one column (a qual on it is sent as the"
              " parameter, and the field fills it), e.g. `type_id` of"
              " `market_orders` and of `universe_type_details`.")
+    L.append("")
+    L.append("Authenticated routes with neither a `character_id` nor a"
+             " `corporation_id` path parameter (a fleet's, an alliance's,"
+             " a structure's) end with a column `%s bigint OPTIONS (param"
+             " 'token')`: `WHERE %s = <id>` says whose token is sent (it"
+             " is not sent itself, and the rows carry it). Without that"
+             " condition the role's only character with the scope is used;"
+             " with several, the scan fails and names them: %s."
+             % (ACTING_CHARACTER_ARG, ACTING_CHARACTER_ARG,
+                ", ".join("`%s`" % r["table"] for r in routes
+                          if any(c["param_in"] == "t"
+                                 for c in r["columns"]))))
     L.append("")
     L.append("| OpenAPI | SQL |")
     L.append("|---|---|")

@@ -49,7 +49,7 @@ typedef enum EsiOptKind
 	OPT_SECONDS,				/* int: -1 .. */
 	OPT_PAGING,					/* EsiPaging */
 	OPT_SHAPE,					/* EsiShape */
-	OPT_PARAM_IN,				/* char: 'p' or 'q' */
+	OPT_PARAM_IN,				/* char: 'p', 'q' or 't' */
 	OPT_CACHE					/* EsiCacheMode */
 } EsiOptKind;
 
@@ -135,6 +135,7 @@ static const EsiKeyword cache_words[] = {
 static const EsiKeyword param_in_words[] = {
 	{"path", 'p'},
 	{"query", 'q'},
+	{"token", 't'},
 	{NULL}
 };
 
@@ -659,8 +660,8 @@ parse_value(const EsiOption *o, DefElem *def, void *out)
 			break;
 		case OPT_PARAM_IN:
 			*(char *) dest = parse_keyword(def, param_in_words,
-										   "A parameter is either in the path or in the query string.",
-										   "Use param 'path' or param 'query'.");
+										   "A parameter is in the path or in the query string, or (token) is the character whose EVE SSO token is sent.",
+										   "Use param 'path', param 'query' or param 'token'.");
 			break;
 		case OPT_CACHE:
 			*(EsiCacheMode *) dest = parse_keyword(def, cache_words,

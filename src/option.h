@@ -91,7 +91,8 @@ typedef struct EsiTableOptions
 /* A foreign table column's options */
 typedef struct EsiColumnOptions
 {
-	char		param_in;		/* 'p' path, 'q' query, '\0' not a parameter */
+	char		param_in;		/* 'p' path, 'q' query, 't' token, '\0'
+								 * not a parameter */
 	char	   *param_name;
 	bool		required;
 	char	   *default_value;

@@ -1108,10 +1108,13 @@ group_values(EsiRequestIter *it, int g, List *quals, List *exprs,
 		return true;
 
 	if (all == NULL && route->scope && grp->def == NULL &&
-		route->params[grp->first].in == 'p' &&
+		(route->params[grp->first].in == 'p' || route->params[grp->first].in == 't') &&
 		strcmp(route->params[grp->first].param, "character_id") == 0)
 	{
-		/* no character_id condition: each character of the role */
+		/*
+		 * no character_id condition: each character of the role (for
+		 * as_character_id, the only one: esi_fdw.c)
+		 */
 		ListCell   *lc;
 		int			i = 0;
 

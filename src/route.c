@@ -191,6 +191,17 @@ esi_get_route(Oid relid)
 			p->in = copts.param_in;
 			/* path parameters are always required */
 			p->required = (p->in == 'p') || copts.required;
+			/* the token's character is read as a character_id (crawl.c) */
+			if (p->in == 't')
+			{
+				if (r->scope == NULL)
+					route_error(r,
+								psprintf("Column %s chooses whose EVE SSO token is sent, but the route needs none.",
+										 p->colname),
+								"Set the table's scope option, or drop the column's param option.");
+				p->param = "character_id";
+				p->required = false;
+			}
 			p->default_value = copts.default_value;
 			p->true_value = copts.true_value;
 			p->false_value = copts.false_value;
@@ -206,6 +217,17 @@ esi_get_route(Oid relid)
 
 	bind_template(r);
 	check_fields(r, tupdesc);
+	for (int i = 0; i < r->nparams; i++)
+		if (r->params[i].in == 't')
+			for (int j = 0; j < r->nparams; j++)
+				if (r->params[j].in == 'p' &&
+					(strcmp(r->params[j].param, "character_id") == 0 ||
+					 strcmp(r->params[j].param, "corporation_id") == 0))
+					route_error(r,
+								psprintf("Column %s chooses whose EVE SSO token is sent, but the route's %s parameter already does.",
+										 r->params[i].colname, r->params[j].param),
+								psprintf("Drop the column: ALTER FOREIGN TABLE %s DROP COLUMN %s.",
+										 r->relname, r->params[i].colname));
 	table_close(rel, AccessShareLock);
 
 	/* a from_id walk needs to see each record's id */

@@ -22,9 +22,9 @@ typedef struct EsiParamCol
 	AttrNumber	attnum;
 	char	   *colname;
 	char	   *param;			/* parameter name sent to ESI */
-	char		in;				/* 'p' path or 'q' query; 't' (functions):
-								 * the character whose token is sent,
-								 * not sent itself */
+	char		in;				/* 'p' path or 'q' query; 't': the character
+								 * whose token is sent, not sent itself
+								 * (as_character_id; param "character_id") */
 	bool		required;
 	char	   *default_value;	/* or NULL */
 	char	   *true_value;		/* boolean mapping, or NULL */
