@@ -515,6 +515,30 @@ def path_params_order(path):
     return [s[1:-1] for s in path.strip("/").split("/") if is_param_segment(s)]
 
 
+def declared_params(spec, path, op):
+    """An operation's path and query parameters by (in, name) (path-level
+    ones first, operation-level ones override), and their keys in request
+    order: path parameters as they stand in the path, then query ones as
+    declared."""
+    params = {}
+    order = []
+    for src in (spec.doc["paths"][path].get("parameters") or [],
+                op.get("parameters") or []):
+        for p in src:
+            p = spec.deref(p)
+            if p.get("in") not in ("path", "query"):
+                continue
+            key = (p["in"], p["name"])
+            if key not in params:
+                order.append(key)
+            params[key] = p
+    pp = path_params_order(path)
+    for name in pp:
+        if ("path", name) not in params:
+            raise GenError("%s: path parameter %s not declared" % (path, name))
+    return params, [("path", n) for n in pp] + [k for k in order if k[0] == "query"]
+
+
 # --------------------------------------------------------------------------
 # Route analysis
 # --------------------------------------------------------------------------
@@ -562,25 +586,7 @@ def build_route(spec, path, op, notes):
     r["compat_date"] = op.get("x-compatibility-date")
     r["tags"] = list(op.get("tags") or [])
 
-    # parameters (path-level ones first, operation-level override)
-    params = {}
-    order = []
-    for src in (spec.doc["paths"][path].get("parameters") or [],
-                op.get("parameters") or []):
-        for p in src:
-            p = spec.deref(p)
-            if p.get("in") not in ("path", "query"):
-                continue
-            key = (p["in"], p["name"])
-            if key not in params:
-                order.append(key)
-            params[key] = p
-    pp = path_params_order(path)
-    for name in pp:
-        if ("path", name) not in params:
-            raise GenError("%s: path parameter %s not declared" % (path, name))
-    ordered = [("path", n) for n in pp] + \
-              [k for k in order if k[0] == "query"]
+    params, ordered = declared_params(spec, path, op)
     plist = []
     for key in ordered:
         p = params[key]
@@ -912,25 +918,10 @@ def build_call(spec, path, method, op, notes):
     r["tags"] = list(op.get("tags") or [])
     r["writes"] = (method, path) not in READ_ONLY_CALLS
 
-    params = {}
-    order = []
-    for src in (spec.doc["paths"][path].get("parameters") or [],
-                op.get("parameters") or []):
-        for p in src:
-            p = spec.deref(p)
-            if p.get("in") not in ("path", "query"):
-                continue
-            key = (p["in"], p["name"])
-            if key not in params:
-                order.append(key)
-            params[key] = p
-    pp = path_params_order(path)
-    for name in pp:
-        if ("path", name) not in params:
-            raise GenError("%s: path parameter %s not declared" % (path, name))
+    params, ordered = declared_params(spec, path, op)
+    pp = [name for where, name in ordered if where == "path"]
     args = []
-    for key in [("path", n) for n in pp] + [k for k in order
-                                             if k[0] == "query"]:
+    for key in ordered:
         p = params[key]
         if "schema" not in p:
             raise GenError("%s: parameter %s has no schema" % (path, p["name"]))
