@@ -33,7 +33,10 @@ if ! command -v java >/dev/null 2>&1 || [ ! -f "$JAR" ]; then
 	echo "1..1"
 	exit 1
 fi
-ESI_CLUSTER_FRESH=1 ESI_CLUSTER_EXTRA_CONF="listen_addresses = '127.0.0.1'" \
+# background refresh off: this test refreshes by hand, and the browse must
+# be the only thing that could reach ESI meanwhile
+ESI_CLUSTER_FRESH=1 ESI_CLUSTER_EXTRA_CONF="listen_addresses = '127.0.0.1'
+esi_fdw.refresh_workers = 0" \
 	esi_cluster_start "$dir" "$PORT" >"$TEST_DIR/start.out" 2>&1 ||
 	{ echo "not ok 1 - start a cluster on 127.0.0.1:$PORT"; sed 's/^/# /' "$TEST_DIR/start.out"; echo "1..1"; exit 1; }
 dir=$ESI_CLUSTER_DIR
