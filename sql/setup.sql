@@ -68,3 +68,8 @@ EXCEPTION WHEN OTHERS THEN
   detail := regexp_replace(detail, 'at byte \d+ of \d+, near ".*"\.$', 'at byte <n> of <len>, near <text>.');
   detail := regexp_replace(detail, '\d+ bytes remaining', '<n> bytes remaining', 'g');
 END $$;
+-- the tests refresh snapshots by hand (or not at all): no background refresh
+-- in the regression database
+DO $$ BEGIN
+  EXECUTE format('ALTER DATABASE %I SET esi_fdw.auto_refresh = off', current_database());
+END $$;
