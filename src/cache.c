@@ -20,6 +20,11 @@
  * Least recently used entries are removed when the files pass
  * esi_fdw.cache_size; an entry being fetched is never removed.
  *
+ * A write through esi_fdw (call.c) removes the replies it may have made
+ * stale: every entry of the same server whose path starts like the
+ * write's up to its first id ("/characters/90000001", "/fleets/7").  The
+ * index keeps a hash of that prefix per entry, so no file is read.
+ *
  * Coalescing: the first session to need a missing or stale entry claims it
  * (its pid in the entry) and sends the request; a session that finds the
  * entry claimed by a live backend waits and asks again, and takes what was
@@ -66,6 +71,8 @@ typedef struct EsiCacheEntry
 	TimestampTz expires;
 	TimestampTz last_used;
 	int64		size;			/* bytes of its file */
+	uint64		scope;			/* what a write makes stale (scope_hash) */
+	bool		doomed;			/* a write made it stale while being fetched */
 } EsiCacheEntry;
 
 typedef struct EsiCacheShared
@@ -140,6 +147,59 @@ static uint64
 key_hash(const char *key)
 {
 	return hash_bytes_extended((const unsigned char *) key, strlen(key), 0);
+}
+
+/*
+ * scope_hash
+ *		Hash of base_url and of path up to the end of its first segment
+ *		made of digits ("/characters/90000001/contacts/?page=2" ->
+ *		"/characters/90000001"); 0 for a path without one (nothing a write
+ *		would make stale: "/markets/prices/").
+ */
+static uint64
+scope_hash(const char *base_url, size_t base_len, const char *path)
+{
+	const char *p = path;
+	uint64		h;
+
+	while (*p == '/')
+	{
+		const char *seg = ++p;
+
+		while (*p && *p != '/' && *p != '?')
+			p++;
+		if (p > seg && strspn(seg, "0123456789") == (size_t) (p - seg))
+		{
+			h = hash_bytes_extended((const unsigned char *) base_url, base_len, 1);
+			h = hash_combine64(h, hash_bytes_extended((const unsigned char *) path,
+													  p - path, 2));
+			return h == 0 ? 1 : h;
+		}
+	}
+	return 0;
+}
+
+/*
+ * key_scope
+ *		scope_hash of a cache key (base URL, then three more lines, then
+ *		path and query: esi_cache_key).
+ */
+static uint64
+key_scope(const char *key)
+{
+	const char *p = key;
+	size_t		base_len = 0;
+
+	for (int i = 0; i < 4; i++)
+	{
+		p = strchr(p, '\n');
+		if (p == NULL)
+			return 0;
+		if (i == 0)
+			base_len = p - key;
+		p++;
+	}
+	return scope_hash(key, base_len, p);
 }
 
 /*
@@ -248,6 +308,7 @@ read_file(uint64 hash, const char *key, bool header_only, EsiCacheReply *out)
 	out->etag = strv[STR_ETAG];
 	out->last_modified = strv[STR_LM];
 	out->x_pages = strv[STR_XPAGES];
+	out->key = strv[STR_KEY];
 	out->route = strv[STR_ROUTE];
 	out->url = strv[STR_URL];
 	out->stored_at = hdr.stored_at;
@@ -302,13 +363,16 @@ load_index(void)
 			unlink(path);
 			continue;
 		}
-		pfree(r.storage);
 		e = hash_search(cache_index, &hash, HASH_ENTER_NULL, NULL);
 		if (e == NULL)
 		{
+			pfree(r.storage);
 			unlink(path);
 			continue;
 		}
+		e->scope = r.key ? key_scope(r.key) : 0;
+		e->doomed = false;
+		pfree(r.storage);
 		e->status = r.status;
 		e->fetcher = 0;
 		e->stored_at = r.stored_at;
@@ -434,6 +498,11 @@ esi_cache_lookup(const char *key, EsiCacheMode mode, TimestampTz accept_since,
 				return ESI_CACHE_BUSY;
 			}
 			e->fetcher = 0;		/* its fetcher died */
+			if (e->doomed)
+			{
+				remove_entry(e);	/* a write made it stale meanwhile */
+				e = NULL;
+			}
 		}
 		if (e && e->status != 0 &&
 			((mode == ESI_CACHE_ON && now < e->expires &&
@@ -471,6 +540,8 @@ esi_cache_lookup(const char *key, EsiCacheMode mode, TimestampTz accept_since,
 			e->status = 0;
 			e->size = 0;
 			e->stored_at = e->expires = 0;
+			e->scope = key_scope(key);
+			e->doomed = false;
 		}
 		e->fetcher = MyProcPid;
 		e->last_used = now;
@@ -603,6 +674,16 @@ esi_cache_store(const char *key, const char *route, const char *url,
 		}
 		e->size = 0;
 		e->status = 0;
+		e->scope = key_scope(key);
+		e->doomed = false;
+	}
+	if (e->doomed)
+	{
+		/* a write made what this session fetched stale: keep none of it */
+		unlink(tmp);
+		remove_entry(e);
+		LWLockRelease(&cache->lock);
+		return;
 	}
 	if (rename(tmp, path) != 0)
 	{
@@ -640,7 +721,9 @@ esi_cache_refreshed(const char *key, TimestampTz expires)
 
 	lock_index();
 	e = hash_search(cache_index, &hash, HASH_FIND, NULL);
-	if (e)
+	if (e && e->doomed && e->fetcher == MyProcPid)
+		remove_entry(e);		/* a write made it stale meanwhile */
+	else if (e)
 	{
 		e->expires = expires;
 		e->last_used = GetCurrentTimestamp();
@@ -667,7 +750,9 @@ esi_cache_release(const char *key)
 	if (e && e->fetcher == MyProcPid)
 	{
 		e->fetcher = 0;
-		if (e->status == 0)
+		if (e->doomed)
+			remove_entry(e);
+		else if (e->status == 0)
 			hash_search(cache_index, &hash, HASH_REMOVE, NULL);
 	}
 	LWLockRelease(&cache->lock);
@@ -688,6 +773,39 @@ esi_cache_forget(const char *key)
 	if (e && (e->fetcher == 0 || e->fetcher == MyProcPid))
 		remove_entry(e);
 	LWLockRelease(&cache->lock);
+}
+
+/*
+ * esi_cache_forget_scope
+ *		After a write to path (path?query) on base_url: drop every reply
+ *		it may have made stale (same server, same path up to its first id;
+ *		scope_hash).  One being fetched now is dropped when its fetcher is
+ *		done with it.  Returns how many were dropped or doomed.
+ */
+int
+esi_cache_forget_scope(const char *base_url, const char *path)
+{
+	uint64		scope = scope_hash(base_url, strlen(base_url), path);
+	HASH_SEQ_STATUS seq;
+	EsiCacheEntry *e;
+	int			n = 0;
+
+	if (scope == 0 || cache == NULL)
+		return 0;
+	lock_index();
+	hash_seq_init(&seq, cache_index);
+	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		if (e->scope != scope)
+			continue;
+		n++;
+		if (e->fetcher != 0 && e->fetcher != MyProcPid && claim_is_live(e->fetcher))
+			e->doomed = true;
+		else
+			remove_entry(e);
+	}
+	LWLockRelease(&cache->lock);
+	return n;
 }
 
 /*

@@ -31,6 +31,7 @@ typedef struct EsiCacheReply
 	char	   *etag;			/* NULL when absent */
 	char	   *last_modified;
 	char	   *x_pages;
+	char	   *key;			/* the entry's key (esi_cache_key) */
 	char	   *route;			/* the route template, for esi.cache */
 	char	   *url;			/* path and query, for esi.cache */
 	TimestampTz stored_at;
@@ -55,6 +56,7 @@ extern void esi_cache_store(const char *key, const char *route,
 extern void esi_cache_refreshed(const char *key, TimestampTz expires);
 extern void esi_cache_release(const char *key);
 extern void esi_cache_forget(const char *key);
+extern int	esi_cache_forget_scope(const char *base_url, const char *path);
 extern TimestampTz esi_cache_expiry(EsiTransfer *t, bool *cacheable);
 
 /* its part of shared memory, set up by shmem.c when the server starts */

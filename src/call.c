@@ -132,6 +132,7 @@ esi_call_route(const EsiCatalogCall *cc, const char *server_name)
 	cr->opts = esi_get_server_options(server);
 	cr->route = r;
 	r->relname = pstrdup(cc->function_name);
+	r->is_function = true;
 	r->route = pstrdup(cc->path);
 	r->method = pstrdup(cc->method);
 	r->shape = decode_shape(cc->shape);
@@ -839,6 +840,27 @@ write_character(EsiCallRoute *cr, EsiRequest *req)
 	return strtoi64(req->sent[k], NULL, 10);
 }
 
+/*
+ * forget_stale_replies
+ *		A write went out: cached replies it may have changed are dropped,
+ *		so that reading the matching GET table next asks ESI again (which
+ *		may still serve its own copy until that copy's Expires).  Those of
+ *		the path's owner ("/characters/90000001", "/fleets/7") and of the
+ *		character who acted.
+ */
+static void
+forget_stale_replies(EsiServerOptions *opts, const char *display, int64 character_id)
+{
+	(void) esi_cache_forget_scope(opts->base_url, display);
+	if (character_id != 0)
+	{
+		char		own[48];
+
+		snprintf(own, sizeof(own), "/characters/%lld/", (long long) character_id);
+		(void) esi_cache_forget_scope(opts->base_url, own);
+	}
+}
+
 /* context line of every error of a write that did not reach ESI */
 static void
 write_not_sent_context(void *arg)
@@ -894,7 +916,7 @@ again:
 				 errmsg("%s needs the character whose token it sends", r->relname)));
 	if (r->scope)
 	{
-		char	   *tok = esi_token_for(opts, character_id, r->scope, r->relname);
+		char	   *tok = esi_token_for(opts, character_id, r->scope, esi_route_subject(r));
 
 		ws->bearer = psprintf("Bearer %s", tok);
 		explicit_bzero(tok, strlen(tok));
@@ -910,7 +932,7 @@ again:
 		CHECK_FOR_INTERRUPTS();
 		if (esi_limits_admit(opts->base_url, r->rate_group, who, &ws->ticket, &retry_at, &why))
 			break;
-		esi_limits_check_deadline(opts->base_url, r->rate_group, retry_at, why, r->relname);
+		esi_limits_check_deadline(opts->base_url, r->rate_group, retry_at, why, esi_route_subject(r));
 		ms = (long) Max(1, Min(1000, (retry_at - GetCurrentTimestamp()) / 1000));
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, ms,
 						 PG_WAIT_EXTENSION);
@@ -936,11 +958,22 @@ again:
 	errcb.callback = write_sent_context;
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
-	while ((done = esi_http_next_done(ws->multi)) == NULL)
+	PG_TRY();
 	{
-		CHECK_FOR_INTERRUPTS();
-		esi_http_wait(ws->multi, 1000);
+		while ((done = esi_http_next_done(ws->multi)) == NULL)
+		{
+			CHECK_FOR_INTERRUPTS();
+			esi_http_wait(ws->multi, 1000);
+		}
 	}
+	PG_CATCH();
+	{
+		/* cancelled while out: it may have happened all the same */
+		forget_stale_replies(opts, display, character_id);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	forget_stale_replies(opts, display, character_id);
 	error_context_stack = errcb.previous;
 	errcb.callback = write_not_sent_context;
 	esi_limits_reply(&ws->ticket, opts->base_url, r->rate_group, who, done);

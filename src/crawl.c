@@ -447,7 +447,7 @@ request_character(EsiCrawl *c, int reqno)
 		if (v == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED),
-					 errmsg("foreign table \"%s\" needs a character_id", c->route->relname),
+					 errmsg("%s needs a character_id", esi_route_subject(c->route)),
 					 errhint("Add a condition such as WHERE character_id = 2112625428.")));
 		return v;
 	}
@@ -459,7 +459,7 @@ request_character(EsiCrawl *c, int reqno)
 	if (v == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED),
-				 errmsg("foreign table \"%s\" needs a corporation_id", c->route->relname),
+				 errmsg("%s needs a corporation_id", esi_route_subject(c->route)),
 				 errhint("Add a condition such as WHERE corporation_id = 98000001.")));
 	vl = strlen(v);
 	foreach(lc, c->corp_choices)
@@ -470,7 +470,7 @@ request_character(EsiCrawl *c, int reqno)
 			return ch + vl + 1;
 	}
 	id = esi_token_corporation_character(c->opts, strtoi64(v, NULL, 10), c->route->scope,
-										 c->route->roles, c->route->relname);
+										 c->route->roles, esi_route_subject(c->route));
 	old = MemoryContextSwitchTo(c->cxt);
 	c->corp_choices = lappend(c->corp_choices, psprintf("%s\n%lld", v, (long long) id));
 	MemoryContextSwitchTo(old);
@@ -508,7 +508,7 @@ bearer_check(EsiCrawl *c, int reqno)
 	foreach(lc, c->checked)
 		if (*(int64 *) lfirst(lc) == id)
 			return true;
-	esi_token_check(c->opts, id, c->route->scope, c->route->relname);
+	esi_token_check(c->opts, id, c->route->scope, esi_route_subject(c->route));
 	{
 		int64	   *p = MemoryContextAlloc(c->cxt, sizeof(int64));
 
@@ -574,7 +574,7 @@ bearer_for(EsiCrawl *c, int reqno)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("character_id \"%s\" is not a number", who)));
-	tok = esi_token_for(c->opts, id, c->route->scope, c->route->relname);
+	tok = esi_token_for(c->opts, id, c->route->scope, esi_route_subject(c->route));
 	c->bearers = lappend(c->bearers, psprintf("%s\nBearer %s", who, tok));
 	explicit_bzero(tok, strlen(tok));
 	return (char *) llast(c->bearers) + wl + 1;
@@ -697,7 +697,7 @@ admit(EsiCrawl *c, EsiWork *w, TimestampTz now)
 		return true;
 	}
 	esi_limits_check_deadline(c->opts->base_url, c->group[0] ? c->group : NULL,
-							  retry_at, why, c->route->relname);
+							  retry_at, why, esi_route_subject(c->route));
 	if (w->limit_since == 0)
 		w->limit_since = now;
 	park(c, w, retry_at);

@@ -105,7 +105,7 @@ esi_route_method(EsiRoute *route)
 char *
 esi_route_subject(EsiRoute *route)
 {
-	if (route->method)
+	if (route->is_function)
 		return psprintf("function %s", route->relname);
 	return psprintf("foreign table \"%s\"", route->relname);
 }

@@ -63,6 +63,7 @@
 #include "utils/rel.h"
 
 #include "call.h"
+#include "esi_error.h"
 #include "guc.h"
 #include "modify.h"
 #include "route.h"
@@ -488,6 +489,7 @@ modify_begin(EState *estate, ResultRelInfo *rinfo, CmdType op, Plan *subplan,
 	ms->cr = esi_call_route(cc, server->servername);
 	/* messages (the token's scope among them) name the table */
 	ms->cr->route->relname = ms->relname;
+	ms->cr->route->is_function = false;
 	return ms;
 }
 
@@ -665,7 +667,7 @@ check_character(ModifyState *ms, const char *character_id)
 		if (strcmp(lfirst(lc), character_id) == 0)
 			return;
 	esi_token_check(ms->cr->opts, strtoi64(character_id, NULL, 10),
-					ms->cr->route->scope, ms->relname);
+					ms->cr->route->scope, esi_route_subject(ms->cr->route));
 	old = MemoryContextSwitchTo(ms->cxt);
 	ms->checked = lappend(ms->checked, pstrdup(character_id));
 	MemoryContextSwitchTo(old);

@@ -51,6 +51,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "esi_error.h"
 #include "guc.h"
 #include "request.h"
 
@@ -915,8 +916,8 @@ pct_encode_segment(EsiRoute *route, EsiParamCol *p, StringInfo buf,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("value \"%s\" of column \"%s\" cannot be sent as a path parameter",
 						s, p->colname),
-				 errdetail("ESI route %s of foreign table \"%s\" takes \"%s\" as a path segment; an empty segment, \".\" or \"..\" would address another route.",
-						   route->route, route->relname, p->param),
+				 errdetail("ESI route %s of %s takes \"%s\" as a path segment; an empty segment, \".\" or \"..\" would address another route.",
+						   route->route, esi_route_subject(route), p->param),
 				 errhint("Leave such values out of the condition on column \"%s\".",
 						 p->colname)));
 	pct_encode(buf, s);

@@ -38,6 +38,8 @@ typedef struct EsiRoute
 	char	   *relname;
 	char	   *route;			/* template: /markets/{region_id}/orders */
 	char	   *method;			/* NULL for GET; POST, PUT, DELETE (call.c) */
+	bool		is_function;	/* relname names a function (call.c), not a
+								 * foreign table (modify.c's writes) */
 	bool		pass_not_found; /* a 404 is a page (status 404) for the
 								 * caller, not an error: batched lookups */
 	int			nsegments;		/* the template, parsed: literals and */

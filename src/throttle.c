@@ -273,7 +273,7 @@ esi_limits_admit(const char *base_url, const char *group, const char *who,
 void
 esi_limits_check_deadline(const char *base_url, const char *group,
 						  TimestampTz retry_at, EsiLimitReason why,
-						  const char *relname)
+						  const char *subject)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	TimestampTz deadline = 0;
@@ -298,16 +298,16 @@ esi_limits_check_deadline(const char *base_url, const char *group,
 	if (why == ESI_LIMIT_ERROR_WINDOW || why == ESI_LIMIT_ERROR_BLOCKED)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("ESI's error limit holds off requests for foreign table \"%s\" for %d more seconds",
-						relname, wait_s),
+				 errmsg("ESI's error limit holds off requests for %s for %d more seconds",
+						subject, wait_s),
 				 why == ESI_LIMIT_ERROR_BLOCKED ?
 				 errdetail("ESI answered 420 (error limit exhausted); every session waits for the window to reset, which is %s.", bound) :
 				 errdetail("Few errors remain in ESI's error-limit window (esi_fdw.error_limit_threshold); every session waits for the window to reset, which is %s.", bound),
 				 errhint("Run the query again in %d seconds.", wait_s)));
 	ereport(ERROR,
 			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-			 errmsg("ESI's rate limit of group \"%s\" holds off requests for foreign table \"%s\" for %d more seconds",
-					group ? group : "?", relname, wait_s),
+			 errmsg("ESI's rate limit of group \"%s\" holds off requests for %s for %d more seconds",
+					group ? group : "?", subject, wait_s),
 			 why == ESI_LIMIT_RATE_BLOCKED ?
 			 errdetail("ESI answered 429 for this group; every session waits for its Retry-After, which is %s.", bound) :
 			 errdetail("The group's token bucket is nearly empty (esi_fdw.rate_limit_reserve), so requests are paced; the next turn is %s.", bound),

@@ -41,7 +41,7 @@ extern bool esi_limits_admit(const char *base_url, const char *group,
 							 TimestampTz *retry_at, EsiLimitReason *why);
 extern void esi_limits_check_deadline(const char *base_url, const char *group,
 									  TimestampTz retry_at, EsiLimitReason why,
-									  const char *relname);
+									  const char *subject);
 extern void esi_limits_reply(EsiLimitTicket *ticket, const char *base_url,
 							 const char *route_group, const char *who,
 							 EsiTransfer *t);

@@ -448,6 +448,16 @@ refresh(EsiServerOptions *opts, int64 character_id, CharacterRow *row)
 	return tok.access_token;
 }
 
+/* "foreign table ..." as the start of a sentence */
+static char *
+capital(const char *subject)
+{
+	char	   *s = pstrdup(subject);
+
+	s[0] = pg_toupper((unsigned char) s[0]);
+	return s;
+}
+
 /*
  * check_character
  *		The character's row; ERROR unless the current role may use it with
@@ -455,7 +465,7 @@ refresh(EsiServerOptions *opts, int64 character_id, CharacterRow *row)
  */
 static void
 check_character(EsiServerOptions *opts, int64 character_id, const char *scope,
-				const char *relname, CharacterRow *row)
+				const char *subject, CharacterRow *row)
 {
 	read_character(opts->server_name, character_id, GetUserId(), row);
 	if (!row->found || !row->usable)
@@ -464,7 +474,7 @@ check_character(EsiServerOptions *opts, int64 character_id, const char *scope,
 				 errmsg("no EVE SSO login of character %lld for role \"%s\" on server \"%s\"",
 						(long long) character_id, GetUserNameFromId(GetUserId(), false),
 						opts->server_name),
-				 errdetail("Foreign table \"%s\" needs the character's token with scope %s.", relname, scope),
+				 errdetail("%s needs the character's token with scope %s.", capital(subject), scope),
 				 errhint("%s", login_hint(opts->server_name, scope))));
 	if (row->needs_login)
 		ereport(ERROR,
@@ -486,7 +496,7 @@ check_character(EsiServerOptions *opts, int64 character_id, const char *scope,
 					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 					 errmsg("the EVE SSO login of character %lld (%s) lacks scope %s",
 							(long long) character_id, row->name ? row->name : "?", scope),
-					 errdetail("Foreign table \"%s\" needs scope %s.", relname, scope),
+					 errdetail("%s needs scope %s.", capital(subject), scope),
 					 errhint("Log the character in again asking for it: SELECT esi.login('%s', ARRAY['%s']);",
 							 opts->server_name, scope)));
 	}
@@ -500,11 +510,11 @@ check_character(EsiServerOptions *opts, int64 character_id, const char *scope,
  */
 void
 esi_token_check(EsiServerOptions *opts, int64 character_id, const char *scope,
-				const char *relname)
+				const char *subject)
 {
 	CharacterRow row;
 
-	check_character(opts, character_id, scope, relname, &row);
+	check_character(opts, character_id, scope, subject, &row);
 }
 
 /*
@@ -585,7 +595,7 @@ esi_token_characters(EsiServerOptions *opts, const char *scope)
 int64
 esi_token_corporation_character(EsiServerOptions *opts, int64 corporation_id,
 								const char *scope, const char *roles,
-								const char *relname)
+								const char *subject)
 {
 	List	   *chars = esi_token_characters(opts, scope);
 	ListCell   *lc;
@@ -618,7 +628,7 @@ esi_token_corporation_character(EsiServerOptions *opts, int64 corporation_id,
 			if (!has || row.needs_login || !row.usable)
 				continue;
 		}
-		tok = esi_token_for(opts, id, ESI_ROLES_SCOPE, relname);
+		tok = esi_token_for(opts, id, ESI_ROLES_SCOPE, subject);
 		held = esi_sso_character_roles(opts, id, tok);
 		explicit_bzero(tok, strlen(tok));
 		rlist = pstrdup(roles);
@@ -629,8 +639,8 @@ esi_token_corporation_character(EsiServerOptions *opts, int64 corporation_id,
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-			 errmsg("no character of role \"%s\" may read foreign table \"%s\" for corporation %lld",
-					GetUserNameFromId(GetUserId(), false), relname, (long long) corporation_id),
+			 errmsg("no character of role \"%s\" may read %s for corporation %lld",
+					GetUserNameFromId(GetUserId(), false), subject, (long long) corporation_id),
 			 member ?
 			 errdetail("The route needs one of the corporation roles %s; none of the role's characters in the corporation holds one (or its login lacks scope %s).",
 					   roles, ESI_ROLES_SCOPE) :
@@ -643,18 +653,18 @@ esi_token_corporation_character(EsiServerOptions *opts, int64 corporation_id,
 
 /*
  * esi_token_for
- *		The access token a request of foreign table relname sends for a
+ *		The access token a request of subject (esi_route_subject) sends for a
  *		character: checked against the current role, the scope and the
  *		character's state; refreshed when needed (once for all backends).
  */
 char *
 esi_token_for(EsiServerOptions *opts, int64 character_id, const char *scope,
-			  const char *relname)
+			  const char *subject)
 {
 	CharacterRow row;
 	TimestampTz wait_start = 0;
 
-	check_character(opts, character_id, scope, relname, &row);
+	check_character(opts, character_id, scope, subject, &row);
 
 	for (;;)
 	{
@@ -710,7 +720,9 @@ esi_token_for(EsiServerOptions *opts, int64 character_id, const char *scope,
 			release_refresh(opts->server_name, character_id);
 			ereport(ERROR,
 					(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
-					 errmsg("foreign table \"%s\" cannot be read on a hot standby", relname),
+					 strncmp(subject, "function ", 9) == 0 ?
+					 errmsg("%s cannot be called on a hot standby", subject) :
+					 errmsg("%s cannot be read on a hot standby", subject),
 					 errdetail("EVE SSO rotates refresh tokens on use, and tokens are stored on the primary."),
 					 errhint("Read authenticated tables on the primary server.")));
 		}

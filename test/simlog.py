@@ -3,11 +3,14 @@
 
     python3 test/simlog.py URL seq
         the seq number of the last logged request (0 when none)
-    python3 test/simlog.py URL lines [--since SEQ] [--path SUBSTRING]
-        one line per request after SEQ whose path contains SUBSTRING:
-        seq status page path query if_none_match started finished
+    python3 test/simlog.py URL lines [--since SEQ] [--path SUBSTRING] [--agent SUBSTRING]
+        one line per request after SEQ whose path (and User-Agent) contains
+        SUBSTRING:
+        seq status page path query if_none_match started finished user_agent
         (tab-separated; '-' for none; page 1 when the request named no page;
         started/finished as epoch seconds)
+    python3 test/simlog.py URL count [--since SEQ] [--path ...] [--agent ...]
+        how many such requests
 """
 
 import argparse
@@ -35,24 +38,30 @@ def fetch(url, since):
 def main(argv):
     p = argparse.ArgumentParser()
     p.add_argument("url")
-    p.add_argument("what", choices=("seq", "lines"))
+    p.add_argument("what", choices=("seq", "lines", "count"))
     p.add_argument("--since", type=int, default=0)
     p.add_argument("--path", default="")
+    # the User-Agent tells one test cluster's requests from another's
+    p.add_argument("--agent", default="")
     a = p.parse_args(argv)
     log = fetch(a.url, a.since)
     if a.what == "seq":
         print(max([e["seq"] for e in log] + [a.since]))
         return 0
+    log = [e for e in log if e["seq"] > a.since and a.path in e["path"]
+           and a.agent in (e.get("user_agent") or "")]
+    if a.what == "count":
+        print(len(log))
+        return 0
     for e in log:
-        if e["seq"] <= a.since or a.path not in e["path"]:
-            continue
 
         def f(v):
             return "-" if v is None or v == "" else str(v)
         st, fi = epoch(e.get("started")), epoch(e.get("finished"))
         print("\t".join([str(e["seq"]), f(e["status"]), str(e["page"] or 1), e["path"],
                          f(e["query"]), f(e["if_none_match"]),
-                         "%.6f" % st if st else "-", "%.6f" % fi if fi else "-"]))
+                         "%.6f" % st if st else "-", "%.6f" % fi if fi else "-",
+                         f(e.get("user_agent"))]))
     return 0
 
 

@@ -197,6 +197,22 @@ out=$(q "INSERT INTO character_contact_labels (character_id, label_id, label_nam
 expect_match "... and one with no write at ESI says so" "$out" \
 	"ERROR:  0A000: cannot insert into foreign table \"character_contact_labels\": it is read-only.*HINT:  ESI has no write on this route"
 
+# --- a write drops the cached replies it may have made stale --------------------------
+out=$(q "ALTER FOREIGN TABLE character_contacts OPTIONS (SET cache 'on')" \
+	"SELECT count(*) FROM character_contacts WHERE character_id = $AYLA AND contact_id = 90000701" \
+	"SELECT count(*) > 0 FROM market_prices")
+expect "cache on: Ayla's contacts and the market prices are read (and cached)" "$out" $'0\nt'
+s=$(last_seq)
+out=$(q "SELECT count(*) FROM character_contacts WHERE character_id = $AYLA AND contact_id = 90000701")
+expect "... read again: from the cache, nothing sent" "$out|$(sim_count "$s")" "0|0" "log:$s"
+s=$(last_seq)
+out=$(q "INSERT INTO character_contacts (character_id, contact_id, standing) VALUES ($AYLA, 90000701, 3)" \
+	"SELECT count(*) FROM character_contacts WHERE character_id = $AYLA AND contact_id = 90000701" \
+	"SELECT count(*) > 0 FROM market_prices")
+expect "after an INSERT the contacts are read anew and show it; the prices stay cached" \
+	"$out|$(sim_count "$s" "/characters/$AYLA/contacts")|$(sim_count "$s" /markets/)" $'1\nt|2|0' "log:$s"
+q "ALTER FOREIGN TABLE character_contacts OPTIONS (SET cache 'off')" >/dev/null
+
 # --- scope and role ----------------------------------------------------------------------
 out=$(q "INSERT INTO character_contacts (character_id, contact_id, standing) VALUES ($AYLA, 90000501, -3)")
 expect "Ayla gets a contact with a negative standing again" "$out" ""
