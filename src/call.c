@@ -861,6 +861,13 @@ forget_stale_replies(EsiServerOptions *opts, const char *display, int64 characte
 	}
 }
 
+/* context line of an error in the reply to a write ESI accepted */
+static void
+write_done_context(void *arg)
+{
+	errcontext("reading ESI's answer to %s (accepted: the write happened)", (const char *) arg);
+}
+
 /* context line of every error of a write that did not reach ESI */
 static void
 write_not_sent_context(void *arg)
@@ -1219,7 +1226,16 @@ esi_call(PG_FUNCTION_ARGS)
 			req->body = ca.body_object;
 		esi_call_write(cr, req, &reply);
 		if (reply.len > 0 && strcmp(cc->shape, "none") != 0)
+		{
+			ErrorContextCallback done;
+
+			done.callback = write_done_context;
+			done.arg = psprintf("%s %s", cc->method, req->path);
+			done.previous = error_context_stack;
+			error_context_stack = &done;
 			decode_reply(&o, cc, reply.body, reply.len, NIL, ESI_COL_INT8);
+			error_context_stack = done.previous;
+		}
 	}
 
 	if (returns_set)

@@ -150,6 +150,12 @@ _PG_init(void)
 	esi_guc_define();
 	esi_shmem_register();
 	esi_refresh_register();
+	/*
+	 * Last, once every file defined its settings: a name under esi_fdw.
+	 * defined by none is then a typo (a WARNING at start, an ERROR for SET),
+	 * while the postgresql.conf values of those defined are kept.
+	 */
+	MarkGUCPrefixReserved("esi_fdw");
 }
 
 /* ---------------------------------------------------------------------
@@ -740,7 +746,7 @@ check_scope(EsiRoute *route)
  *		would mostly give ESI's 403s and 404s (a fleet has one boss).
  */
 static void
-check_acting_character(EsiRoute *route)
+check_acting_character(EsiRoute *route, EsiServerOptions *opts)
 {
 	EsiParamCol *p = &route->params[esi_route_character_param(route)];
 	StringInfoData ids;
@@ -759,7 +765,14 @@ check_acting_character(EsiRoute *route)
 						 p->colname, esi_param_example("character_id"))));
 	initStringInfo(&ids);
 	foreach(lc, route->characters)
-		appendStringInfo(&ids, "%s%s", ids.len ? ", " : "", (char *) lfirst(lc));
+	{
+		char	   *id = lfirst(lc);
+		char	   *name = esi_token_character_name(opts, strtoi64(id, NULL, 10));
+
+		appendStringInfo(&ids, "%s%s", ids.len ? ", " : "", id);
+		if (name)
+			appendStringInfo(&ids, " (%s)", name);
+	}
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED),
 			 errmsg("foreign table \"%s\" needs a value for column \"%s\": whose EVE SSO token to send",
@@ -870,7 +883,7 @@ start_scan(ForeignScanState *node, EsiScanState *st)
 		st->route->characters_known = true;
 		MemoryContextSwitchTo(old);
 		if (st->route->params[esi_route_character_param(st->route)].in == 't')
-			check_acting_character(st->route);
+			check_acting_character(st->route, st->opts);
 	}
 
 	/* the new values become current; the old ones are freed next time */

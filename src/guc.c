@@ -266,5 +266,5 @@ esi_guc_define(void)
 							 "Skills lower it: set your own, e.g. per role with ALTER ROLE ... SET.",
 							 &esi_guc_sales_tax, 0.075, 0.0, 1.0,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
-	MarkGUCPrefixReserved("esi_fdw");
+	/* _PG_init reserves the prefix once the other files defined theirs */
 }

@@ -529,6 +529,20 @@ esi_token_invalidate(EsiServerOptions *opts, int64 character_id)
 }
 
 /*
+ * esi_token_character_name
+ *		The name SSO gave a character the current role may use, for
+ *		messages; NULL when there is none.
+ */
+char *
+esi_token_character_name(EsiServerOptions *opts, int64 character_id)
+{
+	CharacterRow row;
+
+	read_character(opts->server_name, character_id, GetUserId(), &row);
+	return row.found && row.usable ? row.name : NULL;
+}
+
+/*
  * esi_token_characters
  *		The characters (ids as text) the current role may read with scope on
  *		the server, for a scan without a character_id condition.  Those

@@ -20,7 +20,8 @@ until /_sim/reset).  Kinds and their parameters:
                    that many body bytes, before the last chunk
     redirect       status (default 302), location (default /latest + the
                    request's path and query, which serves the same data)
-    malformed      a 200 body that is not valid JSON
+    malformed      a 200 body that is not valid JSON (also the 2xx answer
+                   of a write, which is done: method=POST)
     xpages         Last-Modified one period later and one page more
     xpages_only    pages: X-Pages sent (default one more), same Last-Modified
     lm_rollover    from this request on, every answer under PREFIX has the

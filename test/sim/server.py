@@ -493,6 +493,9 @@ class Handler(BaseHTTPRequestHandler):
             if not_modified:
                 status = 304
             payload = body.raw
+        elif kind == "malformed" and payload:
+            # the answer to a write that went through, broken
+            payload = _malformed(payload)
         if not out.plain:
             headers.append(("X-Esi-Request-Id", str(uuid.uuid4())))
         headers += out.headers

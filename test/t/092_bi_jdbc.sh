@@ -51,6 +51,11 @@ out=$(DB=postgres q "CREATE DATABASE $DB" && q "CREATE EXTENSION esi_fdw" \
 	   sso_url '$ESI_SIM_URL', sso_client_id 'sim-native-client', sso_redirect_uri 'http://localhost/callback')" \
 	"ALTER DATABASE $DB SET esi_fdw.retry_delay = '10ms'" "CREATE ROLE bi_reader LOGIN")
 expect "setup: database $DB, esi_fdw, server esi on the simulator, a role bi_reader" "$out" ""
+# postgresql.conf's value holds: every esi_fdw.* setting is defined before
+# the prefix is reserved (else the server drops it with a WARNING at start)
+out="$(q "SHOW esi_fdw.refresh_workers")|$(grep -c "invalid configuration parameter" "$dir/log/postgresql.log")"
+expect "esi_fdw.refresh_workers = 0 from postgresql.conf is kept, with no WARNING at start" "$out" "0|0" \
+	"$dir/log/postgresql.log"
 url=$(q "SELECT esi.login('esi', ARRAY['esi-assets.read_assets.v1', 'esi-wallet.read_character_wallet.v1', 'esi-industry.read_character_jobs.v1'])")
 loc=$(curl -sS -o /dev/null -w '%{redirect_url}' "$url&character_id=$AYLA")
 out=$(q "SELECT character_id FROM esi.login_callback('$loc')")

@@ -77,6 +77,16 @@ out=$(q "SELECT * FROM esi.post_character_contacts($AYLA, 1.0, ARRAY[90000004]::
 expect_match "an error reply says the write did not happen" "$out" "not sent: the write did not happen|did not happen" "log:$s"
 expect "... one request" "$(writes_since "$s")" "1" "log:$s"
 
+# --- a broken answer to a write ESI accepted: the write happened -------------------
+s=$(last_seq)
+sim "/_sim/fault?path=/characters/$AYLA/contacts&kind=malformed&method=POST" >/dev/null
+out=$(q "SELECT * FROM esi.post_character_contacts($AYLA, 2.0, ARRAY[90000005]::bigint[])")
+expect_match "a malformed answer to an accepted write: an error whose CONTEXT says it happened" "$out" \
+	"ERROR:  .*CONTEXT:  reading ESI's answer to POST /characters/$AYLA/contacts \\(accepted: the write happened\\)" "log:$s"
+expect "... one request" "$(writes_since "$s")" "1" "log:$s"
+out=$(q "SET esi_fdw.cache = off" "SELECT standing FROM character_contacts WHERE character_id = $AYLA AND contact_id = 90000005")
+expect "... and the contact is there" "$out" "2"
+
 # --- transaction blocks -----------------------------------------------------------
 s=$(last_seq)
 out=$(q "BEGIN" "SELECT esi.delete_character_contacts($AYLA, ARRAY[90000001]::bigint[])" "COMMIT")

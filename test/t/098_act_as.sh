@@ -91,7 +91,7 @@ expect "... Cira's request went to ESI" "$(sent "$s")" "/fleets/$FLEET/members -
 # --- no condition --------------------------------------------------------------------
 out=$(q "SELECT count(*) FROM fleet_members WHERE fleet_id = $FLEET")
 expect_match "two characters with the scope and no condition: HV002, HINT naming both" "$out" \
-	"ERROR:  HV002: foreign table \"fleet_members\" needs a value for column \"as_character_id\".*HINT:  Add WHERE as_character_id = <id>, with one of: $AYLA, $CIRA\."
+	"ERROR:  HV002: foreign table \"fleet_members\" needs a value for column \"as_character_id\".*HINT:  Add WHERE as_character_id = <id>, with one of: $AYLA \\(Ayla Sim\\), $CIRA \\(Cira Sim\\)\."
 s=$(last_seq)
 out=$(q "SELECT count(*) > 0, bool_and(as_character_id = $AYLA)
 	FROM market_structure_orders WHERE structure_id = $STRUCTURE")
