@@ -33,7 +33,7 @@ DATA = $(wildcard src/esi_fdw--*.sql)
 PGFILEDESC = "esi_fdw - foreign data wrapper for EVE Online ESI"
 
 # pg_regress suite (sql/ + expected/); needs ESI_SIM_URL, see test/run_tests.sh
-REGRESS = setup options definitions security market pushdown pushdown_exact paging explain errors catalog planner sim_contract sim_decoder sim_lang cache crypto writes bi_views bulk_load
+REGRESS = setup options definitions security market pushdown pushdown_exact paging explain errors catalog planner sim_contract sim_decoder sim_lang cache crypto writes writes_character writes_tables bi_views bulk_load
 REGRESS_OPTS = 
 
 # libdeflate inflates gzip replies; plain -ldeflate where it was installed

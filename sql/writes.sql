@@ -1,7 +1,9 @@
 --
 -- writes: ESI's POST, PUT and DELETE routes as functions (issue 10), the
 -- batched lookups and the names remembered (issue 9, item 6).  The writes
--- that need a character's token are tested by test/t/095_writes.sh.
+-- that act for a character (an EVE SSO login) are in writes_character (every
+-- route, its request and the state read back, lost replies, transaction
+-- blocks, scope and role errors) and writes_tables (the writable tables).
 --
 SELECT method, count(*), count(*) FILTER (WHERE scope IS NULL) AS public
   FROM esi.catalog() GROUP BY 1 ORDER BY 1;

@@ -17,6 +17,9 @@
 #
 # ESI_ONLY="047 050_cache" runs only the shell tests whose names start with
 # one of these words, and no pg_regress suite.
+# ESI_REGRESS="setup writes writes_character" runs only these pg_regress
+# files (sql/NAME.sql, in this order; setup first, as the others need it),
+# in both databases, and no shell test unless ESI_ONLY names some.
 set -euo pipefail
 umask 022
 export LC_ALL=C
@@ -106,7 +109,12 @@ only_wanted() {
 }
 
 # --- pg_regress -------------------------------------------------------------
-if [ -n "${ESI_ONLY:-}" ]; then
+# ESI_REGRESS: only these files (make's REGRESS, for both runs)
+regress_args=()
+if [ -n "${ESI_REGRESS:-}" ]; then
+	regress_args=(REGRESS="$ESI_REGRESS")
+	run_regress "make installcheck: $ESI_REGRESS" "${regress_args[@]}"
+elif [ -n "${ESI_ONLY:-}" ]; then
 	ESI_SKIP_LATIN1=1
 	esi_log "ESI_ONLY is set: no pg_regress suite"
 else
@@ -118,12 +126,18 @@ fi
 # error (not garbage) for a character LATIN1 cannot hold.  Tests whose output
 # differs there have an expected/<name>_1.out variant.
 if [ "${ESI_SKIP_LATIN1:-0}" != 1 ]; then
-	run_regress "a LATIN1 database" EXTRA_REGRESS_OPTS="--encoding=LATIN1 --no-locale"
+	run_regress "a LATIN1 database${ESI_REGRESS:+: $ESI_REGRESS}" \
+		EXTRA_REGRESS_OPTS="--encoding=LATIN1 --no-locale" ${regress_args[@]+"${regress_args[@]}"}
 fi
 
 # --- shell tests in test/t ----------------------------------------------------
 shopt -s nullglob
-for t in "$ESI_ROOT"/test/t/*; do
+shell_tests=("$ESI_ROOT"/test/t/*)
+if [ -n "${ESI_REGRESS:-}" ] && [ -z "${ESI_ONLY:-}" ]; then
+	esi_log "ESI_REGRESS is set without ESI_ONLY: no shell test"
+	shell_tests=()
+fi
+for t in ${shell_tests[@]+"${shell_tests[@]}"}; do
 	[ -f "$t" ] || continue
 	name=$(basename "$t")
 	only_wanted "$name" || continue
