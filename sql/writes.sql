@@ -55,6 +55,19 @@ SELECT coalesce(max(seq), 0) AS s3 FROM sim.requests \gset
 BEGIN;
 SELECT esi.post_ui_openwindow_marketdetails(90000001, 34);
 ROLLBACK;
+-- also in a subtransaction (a PL/pgSQL block with EXCEPTION): its rollback
+-- would not undo the write either
+DO $$
+DECLARE
+  hint text;
+BEGIN
+  BEGIN
+    PERFORM esi.post_ui_openwindow_marketdetails(90000001, 34);
+  EXCEPTION WHEN active_sql_transaction THEN
+    GET STACKED DIAGNOSTICS hint = PG_EXCEPTION_HINT;
+    RAISE NOTICE 'refused: %', hint;
+  END;
+END $$;
 SELECT count(*) AS requests FROM sim.requests WHERE seq > :s3;
 -- a NULL where the route needs a value
 SELECT esi.post_ui_openwindow_marketdetails(90000001, NULL);

@@ -211,6 +211,8 @@ esi_call_check_write(const EsiCatalogCall *cc)
 				 errmsg("%s cannot run inside a transaction block", cc->function_name),
 				 errdetail("%s %s changes data at ESI at once; rolling the transaction back would not undo it.",
 						   cc->method, cc->path),
+				 IsSubTransaction() ?
+				 errhint("Run it outside BEGIN ... COMMIT and outside PL/pgSQL blocks with EXCEPTION (they run it in a subtransaction), or SET esi_fdw.writes_in_transaction_block = on to allow it.") :
 				 errhint("Run it outside BEGIN ... COMMIT, or SET esi_fdw.writes_in_transaction_block = on to allow it.")));
 }
 

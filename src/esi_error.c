@@ -146,8 +146,10 @@ esi_report_http_reply(EsiRoute *route, long status, const char *display,
 		case 400:
 		case 422:
 			code = ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE;
-			hint = route->method ?
+			hint = route->is_function ?
 				"Check the arguments given to the function." :
+				route->method ?
+				"Check the values the statement writes to the table's columns." :
 				"Check the values the query gives to the table's parameter columns.";
 			break;
 		case 401:

@@ -484,6 +484,8 @@ modify_begin(EState *estate, ResultRelInfo *rinfo, CmdType op, Plan *subplan,
 						op_names[op], ms->relname),
 				 errdetail("It sends %s %s to ESI, which acts at once; rolling the transaction back would not undo it.",
 						   cc->method, cc->path),
+				 IsSubTransaction() ?
+				 errhint("Run it outside BEGIN ... COMMIT and outside PL/pgSQL blocks with EXCEPTION (they run it in a subtransaction), or SET esi_fdw.writes_in_transaction_block = on to allow it.") :
 				 errhint("Run it outside BEGIN ... COMMIT, or SET esi_fdw.writes_in_transaction_block = on to allow it.")));
 	server = GetForeignServer(GetForeignTable(relid)->serverid);
 	ms->cr = esi_call_route(cc, server->servername);
