@@ -859,7 +859,9 @@ forget_stale_replies(EsiServerOptions *opts, const char *display, int64 characte
 		char		own[48];
 
 		snprintf(own, sizeof(own), "/characters/%lld/", (long long) character_id);
-		(void) esi_cache_forget_scope(opts->base_url, own);
+		/* a route of the character itself: the same scope, scanned once */
+		if (strncmp(display, own, strlen(own)) != 0)
+			(void) esi_cache_forget_scope(opts->base_url, own);
 	}
 }
 
