@@ -211,6 +211,14 @@ out=$(q "INSERT INTO character_contacts (character_id, contact_id, standing) VAL
 	"SELECT count(*) > 0 FROM market_prices")
 expect "after an INSERT the contacts are read anew and show it; the prices stay cached" \
 	"$out|$(sim_count "$s" "/characters/$AYLA/contacts")|$(sim_count "$s" /markets/)" $'1\nt|2|0' "log:$s"
+# the rows read through the cache after writes are the rows read without it
+out=$(q "UPDATE character_contacts SET standing = -4 WHERE character_id = $AYLA AND contact_id = 90000701" \
+	"SELECT md5(string_agg(format('%s|%s|%s|%s', contact_id, standing, label_ids, is_watched), ',' ORDER BY contact_id))
+	   FROM character_contacts WHERE character_id = $AYLA")
+want=$(q "SET esi_fdw.cache = off" \
+	"SELECT md5(string_agg(format('%s|%s|%s|%s', contact_id, standing, label_ids, is_watched), ',' ORDER BY contact_id))
+	   FROM character_contacts WHERE character_id = $AYLA")
+expect "... after an UPDATE too: the rows read through the cache are those read with it off" "$out" "$want"
 q "ALTER FOREIGN TABLE character_contacts OPTIONS (SET cache 'off')" >/dev/null
 
 # --- scope and role ----------------------------------------------------------------------
