@@ -1130,7 +1130,8 @@ esi_http_new_transfer(MemoryContext cxt, EsiServerOptions *opts)
  * set_http_version
  *		Ask libcurl for the HTTP version of the setting, and decide whether
  *		the transfer's connection is one that prereq_cb checks: only plain
- *		http spoken as HTTP/1.x.
+ *		http spoken as HTTP/1.x.  Called after CURLOPT_FRESH_CONNECT is set
+ *		for the request, which it may override.
  */
 static void
 set_http_version(EsiTransfer *t, EsiHttpVersion version)
@@ -1154,6 +1155,22 @@ set_http_version(EsiTransfer *t, EsiHttpVersion version)
 	}
 	curl_easy_setopt(t->easy, CURLOPT_HTTP_VERSION, v);
 	t->guard_reuse = !tls && version != ESI_HTTP_2;
+
+	/*
+	 * libcurl before 8.0.0 (Debian 12 has 7.88.1) fails every request that
+	 * reuses an HTTP/2 connection opened with prior knowledge, multiplexed
+	 * or one after another: "Error in the HTTP2 framing layer" (curl issue
+	 * 10634, fixed in 8.0.0).  There each such request gets a connection of
+	 * its own.
+	 */
+	if (!tls && version == ESI_HTTP_2 &&
+		curl_version_info(CURLVERSION_NOW)->version_num < 0x080000)
+	{
+		curl_easy_setopt(t->easy, CURLOPT_FRESH_CONNECT, 1L);
+		curl_easy_setopt(t->easy, CURLOPT_FORBID_REUSE, 1L);
+	}
+	else
+		curl_easy_setopt(t->easy, CURLOPT_FORBID_REUSE, 0L);
 }
 
 /*
