@@ -11,6 +11,12 @@
 # market queries. Running it again is fast and reuses what is already there.
 #
 # Environment: ESI_USE_SIM=1 uses the simulator even when ESI is reachable.
+# ESI_QUICKSTART_URL=https://host:port checks for ESI there, and points the
+# server at it, instead of https://esi.evetech.net (CI points it at a TLS
+# front before the simulator: test/t/101_quickstart_tls.sh);
+# ESI_QUICKSTART_CA_FILE=/path/ca.pem is the CA (PEM) that signed that
+# URL's certificate: curl's --cacert and the cluster's esi_fdw.ca_file (the
+# postgres user must be able to read it). Unset, the system's CAs are used.
 set -euo pipefail
 umask 022
 
@@ -19,6 +25,9 @@ umask 022
 
 QS_PORT=54329
 QS_DIR=$(esi_cluster_dir .tmp/quickstart quiet)
+QS_ESI_URL=${ESI_QUICKSTART_URL:-https://esi.evetech.net}
+QS_ESI_URL=${QS_ESI_URL%/}
+QS_CA_FILE=${ESI_QUICKSTART_CA_FILE:-}
 
 if [ "${1:-}" = stop ]; then
 	esi_sim_stop "$QS_DIR"
@@ -28,6 +37,18 @@ if [ "${1:-}" = stop ]; then
 elif [ $# -gt 0 ]; then
 	echo "usage: bash $0 [stop]" >&2
 	exit 2
+fi
+
+case $QS_ESI_URL in
+	http://* | https://*) ;;
+	*) esi_die "ESI_QUICKSTART_URL must be an http:// or https:// URL, not '$QS_ESI_URL'" ;;
+esac
+case $QS_ESI_URL in
+	*[\'\"[:space:]]*) esi_die "ESI_QUICKSTART_URL may not contain quotes or spaces" ;;
+esac
+if [ -n "$QS_CA_FILE" ]; then
+	[ -r "$QS_CA_FILE" ] || esi_die "ESI_QUICKSTART_CA_FILE: cannot read $QS_CA_FILE"
+	QS_CA_FILE=$(realpath "$QS_CA_FILE")
 fi
 
 esi_install_packages
@@ -40,12 +61,14 @@ if [ "${ESI_USE_SIM:-0}" = 1 ]; then
 	use_sim=1
 	esi_log "ESI_USE_SIM=1: using the local ESI simulator"
 else
-	code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' https://esi.evetech.net/status 2>/dev/null || true)
+	curl_ca=()
+	[ -z "$QS_CA_FILE" ] || curl_ca=(--cacert "$QS_CA_FILE")
+	code=$(curl -s -m 5 ${curl_ca[@]+"${curl_ca[@]}"} -o /dev/null -w '%{http_code}' "$QS_ESI_URL/status" 2>/dev/null || true)
 	if [ -n "$code" ] && [ "$code" != 000 ]; then
-		esi_log "the real ESI (https://esi.evetech.net) is reachable (HTTP $code): using it"
+		esi_log "ESI at $QS_ESI_URL is reachable (HTTP $code): using it"
 	else
 		use_sim=1
-		esi_log "the real ESI (https://esi.evetech.net) is not reachable: using the local ESI simulator instead"
+		esi_log "ESI at $QS_ESI_URL is not reachable: using the local ESI simulator instead"
 	fi
 fi
 
@@ -57,11 +80,33 @@ if [ "$use_sim" = 1 ]; then
 	fi
 	server_options="OPTIONS (base_url '$ESI_SIM_URL')"
 	source_desc="the ESI simulator at $ESI_SIM_URL (simulated data, not the live market)"
+	QS_CA_FILE=
 else
 	esi_sim_stop "$ESI_CLUSTER_DIR"
-	server_options=
-	source_desc="the real ESI at https://esi.evetech.net (live data)"
+	if [ -n "${ESI_QUICKSTART_URL:-}" ]; then
+		server_options="OPTIONS (base_url '$QS_ESI_URL')"
+		source_desc="ESI at $QS_ESI_URL (ESI_QUICKSTART_URL${QS_CA_FILE:+; CA file $QS_CA_FILE})"
+	else
+		server_options=
+		source_desc="the real ESI at https://esi.evetech.net (live data)"
+	fi
 fi
+
+# The CA that esi_fdw trusts: ESI_QUICKSTART_CA_FILE, else the system's
+# (a superuser setting, read by new sessions after the reload)
+if [ -n "$QS_CA_FILE" ]; then
+	esi_as_pg test -r "$QS_CA_FILE" ||
+		esi_die "the postgres user cannot read $QS_CA_FILE (ESI_QUICKSTART_CA_FILE); make it and its directories readable"
+	esi_log "esi_fdw.ca_file = $QS_CA_FILE"
+	printf '%s\n' "ALTER SYSTEM SET esi_fdw.ca_file = :'ca';" "SELECT pg_reload_conf();" |
+		esi_psql -q -v ca="$QS_CA_FILE" >/dev/null
+else
+	esi_psql -q -c "ALTER SYSTEM RESET esi_fdw.ca_file" -c "SELECT pg_reload_conf()" >/dev/null
+fi
+for ((i = 0; i < 100; i++)); do
+	[ "$(esi_psql -A -t -c "SHOW esi_fdw.ca_file" 2>/dev/null)" = "$QS_CA_FILE" ] && break
+	sleep 0.1
+done
 
 esi_log "creating the extension, the server \"esi\" and the foreign tables in schema \"eve\""
 esi_psql -q <<SQL
