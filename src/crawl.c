@@ -41,6 +41,7 @@
 #include "esi_error.h"
 #include "guc.h"
 #include "http.h"
+#include "sso.h"
 #include "stats.h"
 #include "throttle.h"
 #include "tokens.h"
@@ -67,7 +68,9 @@ typedef struct EsiWork
 	char	   *etag;			/* revalidate the kept copy */
 	TimestampTz wait_since;		/* waiting for another session's fetch */
 	/* the limits */
-	bool		reauthorized;	/* sent again after a 401 with a new token */
+	bool		reauthorized;	/* sent again with a new token after ESI
+								 * refused the token (401, or a 403 naming
+								 * SSO) */
 	bool		admitted;		/* counted in flight (ticket) */
 	EsiLimitTicket ticket;
 	TimestampTz limit_since;	/* waiting for a limit since */
@@ -960,9 +963,25 @@ not_modified(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
 }
 
 /*
+ * token_refused
+ *		Whether ESI's 401 or 403 refuses the token itself (sso.c): a fresh
+ *		token may pass, so it is neither remembered nor final at once.
+ */
+static bool
+token_refused(EsiTransfer *t, long status)
+{
+	size_t		len;
+	const char *body = esi_http_body(t, &len);
+	int			sso_status;
+
+	return esi_sso_refusal(status, body, len, &sso_status) == ESI_REFUSAL_TOKEN;
+}
+
+/*
  * remember_error
  *		A 404 or 403 is kept for esi_fdw.negative_cache_ttl, so that asking
- *		again raises the same error without costing ESI's error limit.
+ *		again raises the same error without costing ESI's error limit; not a
+ *		403 about the token (SSO's trouble passes, a new token is fetched).
  */
 static void
 remember_error(EsiCrawl *c, EsiTransfer *t, EsiWork *w, long status)
@@ -971,7 +990,8 @@ remember_error(EsiCrawl *c, EsiTransfer *t, EsiWork *w, long status)
 
 	if (!w->claimed)
 		return;
-	if ((status == 404 || status == 403) && esi_guc_negative_cache_ttl > 0)
+	if ((status == 404 || (status == 403 && !token_refused(t, status))) &&
+		esi_guc_negative_cache_ttl > 0)
 	{
 		r.status = (int) status;
 		r.body = (char *) esi_http_body(t, &r.len);
@@ -1117,10 +1137,14 @@ handle_done(EsiCrawl *c, EsiTransfer *t)
 				rate_limited(c, t, w);
 			else if (status == 420)
 				error_limited(c, t, w);
-			else if (status == 401 && (c->character_param >= 0 || c->corporation_param >= 0) &&
-					 !w->reauthorized)
+			else if ((status == 401 || status == 403) &&
+					 (c->character_param >= 0 || c->corporation_param >= 0) &&
+					 !w->reauthorized && token_refused(t, status))
 			{
-				/* the token was revoked or expired early: once more, anew */
+				/*
+				 * The token was revoked, expired early, or SSO could not
+				 * vouch for it (ESI says so with a 403 too): once more, anew
+				 */
 				w->reauthorized = true;
 				drop_bearer(c, w->reqno);
 				retry_later(c, w, 0);

@@ -20,6 +20,7 @@
 
 #include "esi_error.h"
 #include "guc.h"
+#include "sso.h"
 
 /*
  * printable
@@ -155,9 +156,8 @@ esi_report_http_reply(EsiRoute *route, long status, const char *display,
 		case 401:
 		case 403:
 			code = ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION;
-			hint = route->scope ?
-				psprintf("This route needs an SSO token with scope %s.", route->scope) :
-				"This route should be public; check the server's base_url option.";
+			/* the token's trouble, a missing scope or role: sso.c knows */
+			hint = esi_sso_refusal_hint(route, status, body, len);
 			break;
 		case 404:
 			code = ERRCODE_FDW_ERROR;
