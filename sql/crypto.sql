@@ -142,4 +142,16 @@ SELECT j, esi_test_jwt_verify(token, j, client_id)
                ('{"keys": [{"kid": "JWT-Signature-Key", "kty": "RSA", "n": "AQAB", "e": "AQAB"}]}'),
                ('{"keys": [{"kid": "JWT-Signature-Key", "kty": "RSA", "alg": "RS512"}]}')) AS k(j)
  WHERE name = 'valid';
+-- an ES256 token and EC keys it cannot use
+SELECT j, esi_test_jwt_verify(token, j, client_id)
+  FROM jwt_case,
+       (VALUES ('{"keys": [{"kid": "JWT-Signature-Key-ES256", "kty": "EC", "crv": "P-256", "x": "AQAB", "y": "AQAB"}]}'),
+               ('{"keys": [{"kid": "JWT-Signature-Key-ES256", "kty": "EC", "x": "AQAB", "y": "AQAB"}]}'),
+               ('{"keys": [{"kid": "JWT-Signature-Key-ES256", "kty": "EC", "crv": "P-256", "alg": "ES384"}]}'),
+               ('{"keys": [{"kid": "JWT-Signature-Key-ES256", "kty": "OKP", "crv": "Ed25519", "x": "AQAB"}]}')) AS k(j)
+ WHERE name = 'es256_valid';
+-- one kid for an RSA and an EC key: each algorithm takes the key of its type
+SELECT c.name, esi_test_jwt_verify(c.token, replace(c.jwks, '"JWT-Signature-Key-ES256"', '"JWT-Signature-Key"'),
+                                   c.client_id) ->> 'error' AS error
+  FROM jwt_case c WHERE c.name IN ('valid', 'es256_rsa_key') ORDER BY c.name;
 SELECT esi_test_jwt_verify('', '{}', 'x'), esi_test_jwt_verify('a.b.c.d', '{}', 'x');
