@@ -973,11 +973,7 @@ again:
 	/* a new connection: libcurl resends on a kept-alive one found dead */
 	esi_http_prepare(ws->t, opts, display, true, NULL, ws->bearer);
 	esi_http_set_body(ws->t, r->method, req->body);
-	if (ws->bearer)
-	{
-		explicit_bzero(ws->bearer, strlen(ws->bearer));
-		ws->bearer = NULL;
-	}
+	/* ws->bearer stays until the reply (write_cleanup wipes it) */
 
 	/* from here on the write may reach ESI */
 	error_context_stack = errcb.previous;
@@ -1043,7 +1039,12 @@ again:
 		 * for it) before anything was done: once more with a new token
 		 */
 		reauthorized = true;
-		esi_token_invalidate(opts, character_id);
+		/* "Bearer <token>": forgotten unless refreshed since */
+		esi_token_invalidate(opts, character_id,
+							 ws->bearer ? ws->bearer + strlen("Bearer ") : NULL);
+		if (ws->bearer)
+			explicit_bzero(ws->bearer, strlen(ws->bearer));
+		ws->bearer = NULL;
 		esi_http_free_transfer(ws->t);
 		ws->t = NULL;
 		esi_http_multi_free(ws->multi);

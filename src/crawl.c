@@ -71,6 +71,8 @@ typedef struct EsiWork
 	bool		reauthorized;	/* sent again with a new token after ESI
 								 * refused the token (401, or a 403 naming
 								 * SSO) */
+	const char *bearer;			/* the Authorization it was sent with (an
+								 * entry of the crawl's bearers), or NULL */
 	bool		admitted;		/* counted in flight (ticket) */
 	EsiLimitTicket ticket;
 	TimestampTz limit_since;	/* waiting for a limit since */
@@ -523,13 +525,17 @@ bearer_check(EsiCrawl *c, int reqno)
 
 /*
  * drop_bearer
- *		ESI refused a character's token: forget it here and for every
- *		session, so that the next request gets a refreshed one.
+ *		ESI refused the token w was sent with: forget it here and for every
+ *		session, so that the next request gets a refreshed one.  When the
+ *		crawl holds another token for the character already (a page
+ *		refused before this one had it refreshed), that one is kept: the
+ *		pages in flight with the old token do not refresh it again and
+ *		again.
  */
 static void
-drop_bearer(EsiCrawl *c, int reqno)
+drop_bearer(EsiCrawl *c, EsiWork *w)
 {
-	const char *who = request_character(c, reqno);
+	const char *who = request_character(c, w->reqno);
 	size_t		wl = strlen(who);
 	ListCell   *lc;
 
@@ -539,11 +545,16 @@ drop_bearer(EsiCrawl *c, int reqno)
 
 		if (strncmp(b, who, wl) == 0 && b[wl] == '\n')
 		{
+			if (b + wl + 1 != w->bearer)
+				return;
+			/* "Bearer <token>": the token is what the shared slot holds */
+			esi_token_invalidate(c->opts, character_id_of(c, w->reqno),
+								 b + wl + 1 + strlen("Bearer "));
 			explicit_bzero(b, strlen(b));
 			c->bearers = foreach_delete_current(c->bearers, lc);
+			return;
 		}
 	}
-	esi_token_invalidate(c->opts, character_id_of(c, reqno));
 }
 
 /*
@@ -749,7 +760,7 @@ fill_slots(EsiCrawl *c)
 			c->slots[slot] = esi_http_new_transfer(c->cxt, c->opts);
 		display = esi_paging_display(c->route, c->reqs[w->reqno], &w->key);
 		esi_http_prepare(c->slots[slot], c->opts, display, w->fresh, w->etag,
-						 bearer_for(c, w->reqno));
+						 (w->bearer = bearer_for(c, w->reqno)));
 		if (c->route->method)
 			esi_http_set_body(c->slots[slot], c->route->method,
 							  c->reqs[w->reqno]->body);
@@ -1146,7 +1157,7 @@ handle_done(EsiCrawl *c, EsiTransfer *t)
 				 * vouch for it (ESI says so with a 403 too): once more, anew
 				 */
 				w->reauthorized = true;
-				drop_bearer(c, w->reqno);
+				drop_bearer(c, w);
 				retry_later(c, w, 0);
 			}
 			else if (status >= 500 && status != 501 && status != 505)

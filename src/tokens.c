@@ -519,13 +519,31 @@ esi_token_check(EsiServerOptions *opts, int64 character_id, const char *scope,
 
 /*
  * esi_token_invalidate
- *		ESI refused the character's access token (401): forget it, so that
- *		the next request refreshes it.
+ *		ESI refused the character's access token refused (a 401, or a 403
+ *		about the token): forget it, so that the next request refreshes it
+ *		-- unless the shared token is another one already (a session
+ *		refreshed it since), which the next request then uses.  A refresh
+ *		under way is left to finish: a second one with the same refresh
+ *		token would fail, as SSO rotates them.
  */
 void
-esi_token_invalidate(EsiServerOptions *opts, int64 character_id)
+esi_token_invalidate(EsiServerOptions *opts, int64 character_id,
+					 const char *refused)
 {
-	forget_token(opts->server_name, character_id);
+	EsiTokenSlot *s;
+
+	LWLockAcquire(&tokens->lock, LW_EXCLUSIVE);
+	s = find_slot(opts->server_name, character_id, false);
+	if (s && s->len > 0 &&
+		(refused == NULL ||
+		 (strlen(refused) == (size_t) s->len &&
+		  memcmp(s->access_token, refused, s->len) == 0)))
+	{
+		explicit_bzero(s->access_token, sizeof(s->access_token));
+		s->len = 0;
+		s->expires = 0;
+	}
+	LWLockRelease(&tokens->lock);
 }
 
 /*

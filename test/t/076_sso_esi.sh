@@ -26,7 +26,7 @@ BORIS=2112625429
 UA='esi_fdw tests (dev@example.com)'
 SCOPES="ARRAY['esi-wallet.read_character_wallet.v1', 'esi-assets.read_corporation_assets.v1',
 	'esi-characters.read_corporation_roles.v1', 'esi-characters.write_contacts.v1',
-	'esi-characters.read_contacts.v1']"
+	'esi-characters.read_contacts.v1', 'esi-planets.manage_planets.v1']"
 
 finish() {
 	sim /_sim/sso/reset >/dev/null 2>&1
@@ -42,6 +42,7 @@ simlib_setup_db \
 	"IMPORT FOREIGN SCHEMA characters LIMIT TO (character_wallet) FROM SERVER esi INTO public" \
 	"IMPORT FOREIGN SCHEMA corporations LIMIT TO (corporation_assets) FROM SERVER esi INTO public" \
 	"IMPORT FOREIGN SCHEMA contacts LIMIT TO (character_contacts) FROM SERVER esi INTO public" \
+	"IMPORT FOREIGN SCHEMA planets LIMIT TO (character_planet_details) FROM SERVER esi INTO public" \
 	"ALTER DATABASE $DB SET esi_fdw.cache = off"
 
 # login CHARACTER SCOPES - esi.login(), the browser (curl), esi.login_callback()
@@ -86,6 +87,20 @@ out=$(q "$wallet")
 expect "a token ESI no longer takes, refused with 403 and sso_status (esi-issues #1055): refreshed, read" \
 	"$out" "1" "log:$s"
 expect "... ESI answered 403, then 200" "$(statuses "$s" /wallet)" "403 200" "log:$s"
+
+# two requests in flight with the token ESI no longer takes: the second 403,
+# arriving after the first had the token refreshed, keeps the new one
+planets="SELECT count(*) FROM character_planet_details WHERE character_id = $AYLA AND planet_id IN (40000001, 40000002)"
+out=$(q "$planets")
+expect "two planets read at once" "$out" "2"
+sim "/_sim/sso/rotate_key?keep_old=0" >/dev/null
+sim "/_sim/fault?path=/characters/$AYLA/planets/40000002&kind=latency&ms=1500" >/dev/null
+r0=$(sso_counter $AYLA refreshes)
+s=$(sim_seq)
+out=$(q "$planets")
+expect "both refused with 403 (the second late): read with a fresh token" "$out" "2" "log:$s"
+expect "... each sent again once" "$(statuses "$s" /planets/ | tr ' ' '\n' | sort | tr '\n' ' ')" "200 200 403 403 " "log:$s"
+expect "... one refresh at SSO, not one per refused request" "$(($(sso_counter $AYLA refreshes) - r0))" "1" "log:$s"
 sim "/_sim/sso/config?token_errors=401" >/dev/null
 
 s=$(sim_seq)
@@ -141,7 +156,7 @@ expect "... ESI holds the first contact, not the second" "$out" "90000001"
 sim "/_sim/sso/config?alg=ES256&s_form=high&access_ttl=30" >/dev/null
 out=$(sim /_sim/sso/keys | python3 -c "import json, sys; print(' '.join('%s:%s' % (k['kid'], k['signing']) for k in json.load(sys.stdin)))")
 expect "the simulator's SSO signs with its EC key, listed after the RSA key" "$out" \
-	"JWT-Signature-Key-2:False JWT-Signature-Key-ES256:True"
+	"JWT-Signature-Key-3:False JWT-Signature-Key-ES256:True"
 out=$(login $BORIS "ARRAY['esi-wallet.read_character_wallet.v1']")
 expect "a login whose access token is ES256 (EC P-256, an s above half the order)" "$out" "$BORIS"
 r0=$(sso_counter $BORIS refreshes)
@@ -163,7 +178,7 @@ sim "/_sim/sso/config?alg=RS256" >/dev/null
 sim "/_sim/sso/flaw?kind=alg_mismatch&count=1" >/dev/null
 out=$(login $BORIS "ARRAY['esi-wallet.read_character_wallet.v1']")
 expect_match "an ES256 header naming SSO's RSA key is refused: bad_algorithm" "$out" \
-	"ERROR:  28000: EVE SSO's access token failed verification: bad_algorithm.*DETAIL:  key \"JWT-Signature-Key-2\" of the JWKS is an RSA key; an ES256 token needs an EC key"
+	"ERROR:  28000: EVE SSO's access token failed verification: bad_algorithm.*DETAIL:  key \"JWT-Signature-Key-3\" of the JWKS is an RSA key; an ES256 token needs an EC key"
 
 # --- User-Agent ----------------------------------------------------------------------------
 out=$(q "SELECT esi.logout('esi', $BORIS)")
