@@ -29,6 +29,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "esi_error.h"
 #include "http.h"
 #include "sso.h"
 
@@ -597,25 +598,46 @@ esi_sso_refusal_hint(EsiRoute *route, long status, const char *body, size_t len)
 /*
  * esi_get_json
  *		GET an ESI route (base URL and path) as JSON, with a bearer token
- *		when given; ERROR unless it answers 200 with JSON.
+ *		when given; ERROR unless it answers 200 with JSON.  With refused,
+ *		a 401 or 403 about the token (esi_sso_refusal) returns NULL and
+ *		sets *refused instead: the caller tries once more with a fresh
+ *		token.
  */
 static struct json_object *
-esi_get_json(EsiServerOptions *opts, const char *path, const char *token)
+esi_get_json(EsiServerOptions *opts, const char *path, const char *token,
+			 bool *refused)
 {
 	EsiHttpReply r;
 	char	   *auth = token ? psprintf("Bearer %s", token) : NULL;
 	struct json_object *doc;
+	int			sso_status;
 
 	esi_http_fetch(opts, psprintf("%s%s", opts->base_url, path), NULL, auth, &r);
 	if (auth)
 		explicit_bzero(auth, strlen(auth));
+	if (refused != NULL && r.result == ESI_XFER_REPLY &&
+		(r.status == 401 || r.status == 403) &&
+		esi_sso_refusal(r.status, r.body, r.len, &sso_status) == ESI_REFUSAL_TOKEN)
+	{
+		*refused = true;
+		return NULL;
+	}
 	if (r.result != ESI_XFER_REPLY || r.status != 200)
+	{
+		bool		token = r.result == ESI_XFER_REPLY &&
+			(r.status == 401 || r.status == 403) &&
+			esi_sso_refusal(r.status, r.body, r.len, &sso_status) == ESI_REFUSAL_TOKEN;
+
 		ereport(ERROR,
-				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+				(errcode(token ? ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION :
+						 ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
 				 errmsg("could not read GET %s from ESI to choose a character", r.display),
 				 r.result != ESI_XFER_REPLY ? errdetail("%s.", r.failure) :
-				 errdetail("ESI answered HTTP %ld.", r.status),
+				 errdetail("ESI answered HTTP %ld: %s", r.status, esi_error_text(r.body, r.len)),
+				 token ?
+				 errhint("ESI could not check the character's token with EVE SSO, also a token refreshed just before: trouble at EVE SSO, not a missing login or scope. Try again in a few minutes.") :
 				 errhint("Check the server's base_url option, and that the character's login has scope esi-characters.read_corporation_roles.v1.")));
+	}
 	doc = json_tokener_parse(r.body);
 	if (doc == NULL)
 		ereport(ERROR,
@@ -631,7 +653,8 @@ esi_get_json(EsiServerOptions *opts, const char *path, const char *token)
 int64
 esi_sso_character_corporation(EsiServerOptions *opts, int64 character_id)
 {
-	struct json_object *doc = esi_get_json(opts, psprintf("/characters/%lld", (long long) character_id), NULL);
+	struct json_object *doc = esi_get_json(opts, psprintf("/characters/%lld", (long long) character_id),
+										   NULL, NULL);
 	struct json_object *v;
 	int64		corp = 0;
 
@@ -644,17 +667,20 @@ esi_sso_character_corporation(EsiServerOptions *opts, int64 character_id)
 /*
  * esi_sso_character_roles
  *		The corporation roles a character holds (/characters/{id}/roles,
- *		"roles"), read with its token.
+ *		"roles"), read with its token.  With refused, ESI refusing the
+ *		token itself (esi_get_json) sets *refused and returns NIL.
  */
 List *
 esi_sso_character_roles(EsiServerOptions *opts, int64 character_id,
-						const char *access_token)
+						const char *access_token, bool *refused)
 {
 	struct json_object *doc = esi_get_json(opts, psprintf("/characters/%lld/roles", (long long) character_id),
-										   access_token);
+										   access_token, refused);
 	struct json_object *arr;
 	List	   *out = NIL;
 
+	if (doc == NULL)
+		return NIL;
 	if (json_object_object_get_ex(doc, "roles", &arr) && json_object_is_type(arr, json_type_array))
 		for (size_t i = 0; i < json_object_array_length(arr); i++)
 		{

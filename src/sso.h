@@ -68,6 +68,6 @@ extern char *esi_sso_form_value(const char *value);
 extern int64 esi_sso_character_corporation(EsiServerOptions *opts,
 										   int64 character_id);
 extern List *esi_sso_character_roles(EsiServerOptions *opts, int64 character_id,
-									 const char *access_token);
+									 const char *access_token, bool *refused);
 
 #endif							/* ESI_SSO_H */

@@ -519,7 +519,7 @@ esi_token_check(EsiServerOptions *opts, int64 character_id, const char *scope,
 
 /*
  * esi_token_invalidate
- *		ESI refused the character's access token refused (a 401, or a 403
+ *		ESI refused the character's access token (refused: a 401, or a 403
  *		about the token): forget it, so that the next request refreshes it
  *		-- unless the shared token is another one already (a session
  *		refreshed it since), which the next request then uses.  A refresh
@@ -641,6 +641,7 @@ esi_token_corporation_character(EsiServerOptions *opts, int64 corporation_id,
 		char	   *tok;
 		char	   *rlist;
 		char	   *r;
+		bool		refused;
 
 		if (esi_sso_character_corporation(opts, id) != corporation_id)
 			continue;
@@ -661,7 +662,16 @@ esi_token_corporation_character(EsiServerOptions *opts, int64 corporation_id,
 				continue;
 		}
 		tok = esi_token_for(opts, id, ESI_ROLES_SCOPE, subject);
-		held = esi_sso_character_roles(opts, id, tok);
+		refused = false;
+		held = esi_sso_character_roles(opts, id, tok, &refused);
+		if (refused)
+		{
+			/* ESI refused the token itself: once more with a fresh one */
+			esi_token_invalidate(opts, id, tok);
+			explicit_bzero(tok, strlen(tok));
+			tok = esi_token_for(opts, id, ESI_ROLES_SCOPE, subject);
+			held = esi_sso_character_roles(opts, id, tok, NULL);
+		}
 		explicit_bzero(tok, strlen(tok));
 		rlist = pstrdup(roles);
 		for (r = strtok(rlist, ","); r; r = strtok(NULL, ","))

@@ -119,8 +119,12 @@ expect "... with one request" "$(statuses "$s" /wallet)" "200" "log:$s"
 
 # --- a 403 about the character: remembered, the HINT names the role ----------------------
 corp="SELECT count(*) FROM corporation_assets WHERE corporation_id = 98000001"
+s=$(sim_seq)
+sim "/_sim/sso/trouble?style=sso_status&count=1" >/dev/null
 out=$(q "$corp")
-expect_match "a Director reads her corporation's assets" "$out" "^[1-9][0-9]*$"
+expect_match "a Director reads her corporation's assets" "$out" "^[1-9][0-9]*$" "log:$s"
+expect "... her roles (to choose her) asked again with a fresh token after a 403 about the token" \
+	"$(statuses "$s" /roles)" "403 200" "log:$s"
 sim "/_sim/sso/roles?character_id=$AYLA&roles=&stale=1" >/dev/null
 r0=$(sso_counter $AYLA refreshes)
 s=$(sim_seq)
@@ -168,13 +172,12 @@ sim "/_sim/sso/config?s_form=low" >/dev/null
 out=$(q "SELECT count(*) FROM character_wallet WHERE character_id = $BORIS")
 expect "... and once more (an s below half the order)" "$out" "1"
 expect "... two refreshes at SSO" "$(($(sso_counter $BORIS refreshes) - r0))" "2"
-for case in "alg_mismatch bad_algorithm" "der_signature bad_signature" "bad_signature bad_signature" \
-	"unknown_kid unknown_key"; do
-	set -- $case
-	sim "/_sim/sso/flaw?kind=$1&count=1" >/dev/null
+for case in alg_mismatch:bad_algorithm der_signature:bad_signature bad_signature:bad_signature \
+	unknown_kid:unknown_key; do
+	sim "/_sim/sso/flaw?kind=${case%%:*}&count=1" >/dev/null
 	out=$(login $BORIS "ARRAY['esi-wallet.read_character_wallet.v1']")
-	expect_match "an ES256 token with flaw $1 is refused at login: $2" "$out" \
-		"ERROR:  28000: EVE SSO's access token failed verification: $2"
+	expect_match "an ES256 token with flaw ${case%%:*} is refused at login: ${case#*:}" "$out" \
+		"ERROR:  28000: EVE SSO's access token failed verification: ${case#*:}"
 done
 sim "/_sim/sso/config?alg=RS256" >/dev/null
 sim "/_sim/sso/flaw?kind=alg_mismatch&count=1" >/dev/null
