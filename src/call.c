@@ -131,6 +131,7 @@ esi_call_route(const EsiCatalogCall *cc, const char *server_name)
 	cr->cc = cc;
 	cr->opts = esi_get_server_options(server);
 	cr->route = r;
+	r->opts = cr->opts;
 	r->relname = pstrdup(cc->function_name);
 	r->is_function = true;
 	r->route = pstrdup(cc->path);

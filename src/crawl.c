@@ -221,6 +221,7 @@ esi_crawl_begin(MemoryContext parent, EsiRoute *route, EsiServerOptions *opts,
 	c->cxt = cxt;
 	c->route = route;
 	c->opts = opts;
+	route->opts = opts;			/* for esi_error.c's messages */
 	c->requests = requests;
 	c->maxreqs = 16;
 	c->reqs = palloc0(sizeof(EsiRequest *) * c->maxreqs);
@@ -683,6 +684,8 @@ admit(EsiCrawl *c, EsiWork *w, TimestampTz now)
 	TimestampTz retry_at;
 	EsiLimitReason why;
 
+	/* a revalidation should cost a 304's tokens, anything else a 200's */
+	w->ticket.cost = w->etag ? ESI_COST_3XX : ESI_COST_2XX;
 	if (esi_limits_admit(c->opts->base_url, c->group[0] ? c->group : NULL,
 						 request_character(c, w->reqno),
 						 &w->ticket, &retry_at, &why))
