@@ -40,8 +40,10 @@ def invalid(location, message, value=None, status=400):
     """ESI's answer to a value it refuses: the why is in "details" (the
     OpenAPI schema Error: {"error", "status", "details": [{"location",
     "message", "value"}]}), not in "error"."""
-    return Fail(status, INVALID, status=status,
-                details=[{"location": location, "message": message, "value": value}])
+    f = Fail(status, INVALID)
+    f.extra = {"status": status,
+               "details": [{"location": location, "message": message, "value": value}]}
+    return f
 
 
 class Reply:

@@ -34,7 +34,9 @@ err() {
 }
 # body PATH_AND_QUERY [HEADER] - the simulator's answer to a request: status, body
 body() {
-	curl -sS -m 30 ${2:+-H "$2"} -w '\n%{http_code}' "$ESI_SIM_URL$1" | tac | paste -sd' '
+	local code
+	code=$(curl -sS -m 30 ${2:+-H "$2"} -o "$TEST_DIR/body" -w '%{http_code}' "$ESI_SIM_URL$1")
+	echo "$code $(cat "$TEST_DIR/body")"
 }
 
 simlib_setup_db
