@@ -480,7 +480,10 @@ esi_limits_reply(EsiLimitTicket *ticket, const char *base_url,
 	{
 		/* no reply, no cost: the next turn need not wait for it */
 		if (paced)
+		{
 			paced->next_paced -= pace_us(paced, ticket->cost);
+			paced->paced_cost = 0;
+		}
 		LWLockRelease(&limits->lock);
 		return;
 	}
