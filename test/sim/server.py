@@ -1,11 +1,15 @@
 """The HTTP/1.1 side: ESI's wire behaviour around the route handlers.
 
 A request goes through: injected latency, the error limit (420), an injected
-fault, route matching and the compatibility date (404), the rate limit
-(429), SSO (401/403), parameter checks (400), the request body of a
-POST/PUT/DELETE (400, sim/writes.py), the handler, conditional requests
-(304, GET only); the response then pays its error-limit or rate-limit cost
-and is logged.  Bodies are pre-rendered, so serving a page is a lookup and a
+fault, route matching and the compatibility date (400 for a date ESI
+refuses: in the future or before the oldest; 404 for a route newer than the
+date), the rate limit (429), SSO (401/403), parameter checks (400), the
+request body of a POST/PUT/DELETE (400, sim/writes.py), the handler,
+conditional requests (304, GET only); the response then pays its
+error-limit or rate-limit cost (2 tokens for a 2xx, 1 for a 3xx, 5 for a
+4xx but 429, nothing for a 429 or 5xx) and is logged.  A value ESI refuses
+is answered as ESI does, with the why in "details" (the OpenAPI schema
+Error).  Bodies are pre-rendered, so serving a page is a lookup and a
 socket write.
 
 Faults on the socket (see limits.FAULT_KINDS and control.py for the API):
