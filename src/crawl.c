@@ -1113,7 +1113,7 @@ handle_done(EsiCrawl *c, EsiTransfer *t)
 			/* FALLTHROUGH */
 		case ESI_XFER_FAILED:
 			c->stats->status_counts[0]++;
-			if (w->attempt >= esi_guc_max_retries)
+			if (w->attempt >= esi_guc_max_retries || esi_http_failure_final(t))
 				esi_report_transport_error(c->route, t, w->attempt + 1);
 			retry_later(c, w, backoff_ms(w->attempt));
 			w->attempt++;
