@@ -100,7 +100,7 @@ struct EsiCrawl
 	EsiCrawlStats *stats;
 	EsiCacheMode cache_mode;	/* the strictest of setting, server, table */
 	TimestampTz began;			/* the statement's start: with cache_mode
-								 * REFRESH, replies ESI sent since serve */
+								 * REFRESH, replies stored since serve */
 	bool	   *page1_cached;	/* per request started: page 1 came from
 								 * the cache */
 	List	   *claims;			/* cache keys this crawl claimed */
