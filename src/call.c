@@ -1015,7 +1015,8 @@ again:
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
 					 errmsg("could not send %s to ESI: the write did not happen", what),
-					 errdetail("%s.", esi_http_failure(done))));
+					 errdetail("%s.", esi_http_failure(done)),
+					 errhint("%s", esi_http_failure_hint(done))));
 	}
 
 	out->status = esi_http_status(done);

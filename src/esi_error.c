@@ -379,7 +379,7 @@ esi_report_transport_error(EsiRoute *route, EsiTransfer *t, int attempts)
 					esi_route_method(route), esi_http_display(t), esi_route_subject(route)),
 			 errdetail("%s (%d attempt%s).", esi_http_failure(t), attempts,
 					   attempts > 1 ? "s" : ""),
-			 errhint("Check the server's base_url option and the network; esi_fdw.max_retries and esi_fdw.request_timeout control retrying.")));
+			 errhint("%s", esi_http_failure_hint(t))));
 	pg_unreachable();
 }
 

@@ -28,6 +28,14 @@ typedef enum EsiCacheMode
 	ESI_CACHE_OFF				/* neither read nor write the cache */
 } EsiCacheMode;
 
+/* The HTTP version esi_fdw asks for (esi_fdw.http_version, option http_version) */
+typedef enum EsiHttpVersion
+{
+	ESI_HTTP_AUTO,				/* HTTP/2 where TLS negotiates it, else 1.1 */
+	ESI_HTTP_1_1,				/* HTTP/1.1 only */
+	ESI_HTTP_2					/* HTTP/2; over plain http with prior knowledge */
+} EsiHttpVersion;
+
 /* Settings of one foreign server (GUC defaults applied) */
 typedef struct EsiServerOptions
 {
@@ -40,6 +48,7 @@ typedef struct EsiServerOptions
 	char	   *tenant;			/* X-Tenant, or NULL */
 	bool		compression;	/* ask for gzip */
 	int			max_connections;
+	EsiHttpVersion http_version;
 	EsiCacheMode cache;			/* the server's cache option */
 	/* EVE SSO */
 	char	   *sso_url;		/* SSO's base URL (metadata below it) */
