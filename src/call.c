@@ -132,6 +132,7 @@ esi_call_route(const EsiCatalogCall *cc, const char *server_name)
 	cr->cc = cc;
 	cr->opts = esi_get_server_options(server);
 	cr->route = r;
+	r->opts = cr->opts;
 	r->relname = pstrdup(cc->function_name);
 	r->is_function = true;
 	r->route = pstrdup(cc->path);
@@ -1027,7 +1028,8 @@ again:
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
 					 errmsg("could not send %s to ESI: the write did not happen", what),
-					 errdetail("%s.", esi_http_failure(done))));
+					 errdetail("%s.", esi_http_failure(done)),
+					 errhint("%s", esi_http_failure_hint(done))));
 	}
 
 	out->status = esi_http_status(done);

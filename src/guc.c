@@ -37,6 +37,9 @@ static double esi_guc_sales_tax = 0.075;
 int			esi_guc_max_reply_size_kb = 65536;
 char	   *esi_guc_ca_file = NULL;
 bool		esi_guc_verify_tls = true;
+int			esi_guc_http_version = ESI_HTTP_AUTO;
+char	   *esi_guc_proxy = NULL;
+char	   *esi_guc_no_proxy = NULL;
 char	   *esi_guc_allowed_base_urls = NULL;
 int			esi_guc_max_requests = 10000;
 int			esi_guc_cache_mode = ESI_CACHE_ON;
@@ -141,6 +144,46 @@ static const struct config_enum_entry cache_mode_options[] = {
 	{NULL, 0, false}
 };
 
+static const struct config_enum_entry http_version_options[] = {
+	{"auto", ESI_HTTP_AUTO, false},
+	{"1.1", ESI_HTTP_1_1, false},
+	{"2", ESI_HTTP_2, false},
+	{NULL, 0, false}
+};
+
+/*
+ * check_proxy
+ *		Check hook of esi_fdw.proxy: empty (no proxy, whatever the server's
+ *		environment says), or a proxy URL libcurl understands.
+ */
+static bool
+check_proxy(char **newval, void **extra, GucSource source)
+{
+	const char *v = *newval;
+	const char *problem = esi_check_wire_text(v);
+	static const char *const schemes[] = {"http://", "https://", "socks5://", "socks5h://"};
+	bool		known = false;
+
+	if (problem != NULL)
+	{
+		GUC_check_errdetail("%s", problem);
+		GUC_check_errhint("Remove the line breaks and other control characters from the value.");
+		return false;
+	}
+	if (v == NULL || v[0] == '\0')
+		return true;
+	for (int i = 0; i < lengthof(schemes); i++)
+		if (pg_strncasecmp(v, schemes[i], strlen(schemes[i])) == 0 && v[strlen(schemes[i])] != '\0')
+			known = true;
+	if (!known)
+	{
+		GUC_check_errdetail("\"%s\" is not a proxy URL with the scheme http, https, socks5 or socks5h.", v);
+		GUC_check_errhint("Use a URL such as 'http://proxy.example.com:3128', or '' for no proxy.");
+		return false;
+	}
+	return true;
+}
+
 /*
  * esi_guc_define
  *		Define the settings (called from _PG_init).
@@ -206,6 +249,20 @@ esi_guc_define(void)
 							 "Verify ESI's TLS certificate and host name.",
 							 NULL, &esi_guc_verify_tls, true,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("esi_fdw.http_version",
+							 "HTTP version asked of ESI and EVE SSO: auto (HTTP/2 where TLS negotiates it, else HTTP/1.1), 1.1 or 2.",
+							 "A server's http_version option overrides it.",
+							 &esi_guc_http_version, ESI_HTTP_AUTO, http_version_options,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("esi_fdw.proxy",
+							   "Proxy for every request to ESI and EVE SSO (HTTPS goes through it with CONNECT); empty for none.",
+							   "The server's environment (https_proxy, http_proxy, all_proxy, no_proxy) is never used.",
+							   &esi_guc_proxy, "",
+							   PGC_SUSET, 0, check_proxy, NULL, NULL);
+	DefineCustomStringVariable("esi_fdw.no_proxy",
+							   "Hosts reached without the proxy: a comma list of host names, domains and IP addresses, or '*'.",
+							   NULL, &esi_guc_no_proxy, "",
+							   PGC_SUSET, 0, check_wire_text, NULL, NULL);
 	DefineCustomStringVariable("esi_fdw.allowed_base_urls",
 							   "Base URLs that servers of roles other than superusers may use.",
 							   "A comma list of base URLs (a server's base_url may also be below one of them), or '*' for any.",

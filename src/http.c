@@ -125,6 +125,7 @@ struct EsiTransfer
 	bool		oom;
 	bool		headers_done;	/* later header lines are trailers */
 	bool		unsolicited;	/* bytes waited on the connection */
+	bool		guard_reuse;	/* plain HTTP/1.x: check a reused connection */
 
 	/* gzip: the body as received, inflated into buf at the end */
 	bool		accept_gzip;	/* the request says Accept-Encoding: gzip */
@@ -135,6 +136,7 @@ struct EsiTransfer
 	size_t		zlen;
 	size_t		zcap;
 	EsiTransferResult result;
+	EsiFailure	failure;		/* why no reply came */
 	long		status;
 	char		curl_error[CURL_ERROR_SIZE];
 	bool		have[ESI_NUM_HDRS];
@@ -146,8 +148,18 @@ static CURLSH *esi_share = NULL;
 /* the backend's gzip decompressor (malloc'd once, used by every transfer) */
 static struct libdeflate_decompressor *esi_inflater = NULL;
 
-/* every socket libcurl has open in this backend (malloc'd: outlives scans) */
-static curl_socket_t *curl_socks = NULL;
+/*
+ * Every socket libcurl has open in this backend (malloc'd: outlives scans),
+ * and whether a request has gone out on it: only a reused connection can
+ * hold the tail of an earlier reply.
+ */
+typedef struct EsiCurlSocket
+{
+	curl_socket_t fd;
+	bool		carried;		/* a request was sent on it */
+} EsiCurlSocket;
+
+static EsiCurlSocket *curl_socks = NULL;
 static int	n_curl_socks = 0;
 static int	max_curl_socks = 0;
 
@@ -505,6 +517,66 @@ inflate_body(EsiTransfer *t)
 }
 
 /*
+ * classify_failure
+ *		Sort libcurl's result into what the caller and the user can act
+ *		on, and put the cause in front of libcurl's own words, which name
+ *		the host, the certificate problem or the proxy.
+ */
+static EsiFailure
+classify_failure(EsiTransfer *t, CURLcode code)
+{
+	EsiFailure	f;
+	const char *cause;
+	char		text[CURL_ERROR_SIZE];
+
+	switch (code)
+	{
+		case CURLE_OK:
+			return ESI_FAILURE_NONE;
+		case CURLE_COULDNT_RESOLVE_HOST:
+			return ESI_FAILURE_DNS;		/* "Could not resolve host: NAME" */
+		case CURLE_COULDNT_RESOLVE_PROXY:
+			return ESI_FAILURE_PROXY;	/* "Could not resolve proxy: NAME" */
+		case CURLE_PEER_FAILED_VERIFICATION:
+			f = ESI_FAILURE_TLS_CERT;
+			cause = "the server's TLS certificate was refused";
+			break;
+		case CURLE_SSL_CACERT_BADFILE:
+		case CURLE_SSL_CERTPROBLEM:
+			f = ESI_FAILURE_TLS_SETUP;
+			cause = "the CA file (esi_fdw.ca_file) could not be used";
+			break;
+		case CURLE_SSL_CONNECT_ERROR:
+			f = ESI_FAILURE_TLS_HANDSHAKE;
+			cause = "the TLS handshake failed";
+			break;
+		case CURLE_HTTP2:
+		case CURLE_HTTP2_STREAM:
+			f = ESI_FAILURE_HTTP2;
+			cause = "HTTP/2";
+			break;
+		default:
+			{
+				long		proxy_status = 0;
+
+				/* a CONNECT refused by the proxy */
+				if (curl_easy_getinfo(t->easy, CURLINFO_HTTP_CONNECTCODE, &proxy_status) == CURLE_OK &&
+					proxy_status >= 300)
+				{
+					snprintf(text, sizeof(text), "the proxy refused the tunnel (HTTP %ld): %s",
+							 proxy_status, t->curl_error);
+					strlcpy(t->curl_error, text, sizeof(t->curl_error));
+					return ESI_FAILURE_PROXY;
+				}
+			}
+			return ESI_FAILURE_NETWORK;
+	}
+	snprintf(text, sizeof(text), "%s: %s", cause, t->curl_error);
+	strlcpy(t->curl_error, text, sizeof(t->curl_error));
+	return f;
+}
+
+/*
  * esi_http_next_done
  *		The next finished transfer, taken off the multi handle with its
  *		outcome recorded; NULL when none.
@@ -536,6 +608,7 @@ esi_http_next_done(EsiMulti *mh)
 		t->status = status;
 		if (code != CURLE_OK && t->curl_error[0] == '\0')
 			strlcpy(t->curl_error, curl_easy_strerror(code), sizeof(t->curl_error));
+		t->failure = classify_failure(t, code);
 
 		/* a complete gzip reply is inflated now, outside libcurl */
 		if (code == CURLE_OK && status != 0 && t->coding == ESI_CODING_GZIP &&
@@ -832,7 +905,7 @@ open_socket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
 	if (n_curl_socks == max_curl_socks)
 	{
 		int			newmax = Max(64, max_curl_socks * 2);
-		curl_socket_t *n = realloc(curl_socks, sizeof(curl_socket_t) * newmax);
+		EsiCurlSocket *n = realloc(curl_socks, sizeof(EsiCurlSocket) * newmax);
 
 		if (n == NULL)
 			return CURL_SOCKET_BAD; /* libcurl fails the connect */
@@ -845,7 +918,11 @@ open_socket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
 	fd = socket(addr->family, addr->socktype, addr->protocol);
 #endif
 	if (fd != CURL_SOCKET_BAD)
-		curl_socks[n_curl_socks++] = fd;
+	{
+		curl_socks[n_curl_socks].fd = fd;
+		curl_socks[n_curl_socks].carried = false;
+		n_curl_socks++;
+	}
 	return fd;
 }
 
@@ -859,7 +936,7 @@ static int
 close_socket_cb(void *clientp, curl_socket_t fd)
 {
 	for (int i = 0; i < n_curl_socks; i++)
-		if (curl_socks[i] == fd)
+		if (curl_socks[i].fd == fd)
 		{
 			curl_socks[i] = curl_socks[--n_curl_socks];
 			break;
@@ -896,8 +973,13 @@ same_endpoint(struct sockaddr_storage *sa, socklen_t len, const char *ip, int po
  * prereq_cb
  *		libcurl's CURLOPT_PREREQFUNCTION, called when a transfer has its
  *		connection (new or kept alive) and is about to send the request.
- *		Refuse a connection with bytes already waiting: no request asked
- *		for them.  The aborted transfer makes libcurl close it.
+ *		On a plain HTTP/1.x connection that already carried a request, bytes
+ *		waiting now were never asked for (the tail of a reply smuggled after
+ *		the last one): refuse it, and the aborted transfer makes libcurl
+ *		close it.  Over TLS the socket's bytes belong to TLS (session tickets
+ *		after a TLS 1.3 handshake) and HTTP/2 (SETTINGS, PING, WINDOW_UPDATE
+ *		frames at any time), which parse them and let no stray reply through,
+ *		so those connections are not looked at.
  */
 static int
 prereq_cb(void *clientp, char *primary_ip, char *local_ip, int primary_port,
@@ -905,6 +987,8 @@ prereq_cb(void *clientp, char *primary_ip, char *local_ip, int primary_port,
 {
 	EsiTransfer *t = (EsiTransfer *) clientp;
 
+	if (!t->guard_reuse)
+		return CURL_PREREQFUNC_OK;
 	for (int i = 0; i < n_curl_socks; i++)
 	{
 		struct sockaddr_storage la,
@@ -913,12 +997,18 @@ prereq_cb(void *clientp, char *primary_ip, char *local_ip, int primary_port,
 					plen = sizeof(pa);
 		struct pollfd pfd;
 
-		if (getsockname(curl_socks[i], (struct sockaddr *) &la, &llen) != 0 ||
+		if (getsockname(curl_socks[i].fd, (struct sockaddr *) &la, &llen) != 0 ||
 			!same_endpoint(&la, llen, local_ip, local_port) ||
-			getpeername(curl_socks[i], (struct sockaddr *) &pa, &plen) != 0 ||
+			getpeername(curl_socks[i].fd, (struct sockaddr *) &pa, &plen) != 0 ||
 			!same_endpoint(&pa, plen, primary_ip, primary_port))
 			continue;
-		pfd.fd = curl_socks[i];
+		if (!curl_socks[i].carried)
+		{
+			/* a new connection: whatever the server says first is its own */
+			curl_socks[i].carried = true;
+			break;
+		}
+		pfd.fd = curl_socks[i].fd;
 		pfd.events = POLLIN;
 		pfd.revents = 0;
 		if (poll(&pfd, 1, 0) > 0)
@@ -1018,8 +1108,52 @@ esi_http_new_transfer(MemoryContext cxt, EsiServerOptions *opts)
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, esi_guc_verify_tls ? 1L : 0L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, esi_guc_verify_tls ? 2L : 0L);
 	if (esi_guc_ca_file && esi_guc_ca_file[0])
+	{
 		curl_easy_setopt(e, CURLOPT_CAINFO, esi_guc_ca_file);
+		curl_easy_setopt(e, CURLOPT_PROXY_CAINFO, esi_guc_ca_file);
+	}
+	/* ESI and SSO speak TLS 1.2 and 1.3; nothing older is accepted */
+	curl_easy_setopt(e, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
+	curl_easy_setopt(e, CURLOPT_PROXY_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
+
+	/*
+	 * The proxy is what esi_fdw.proxy says and nothing else: "" makes
+	 * libcurl ignore https_proxy, all_proxy and no_proxy in the
+	 * postmaster's environment, which no one sees from SQL.
+	 */
+	curl_easy_setopt(e, CURLOPT_PROXY, esi_guc_proxy ? esi_guc_proxy : "");
+	curl_easy_setopt(e, CURLOPT_NOPROXY, esi_guc_no_proxy ? esi_guc_no_proxy : "");
 	return t;
+}
+
+/*
+ * set_http_version
+ *		Ask libcurl for the HTTP version of the setting, and decide whether
+ *		the transfer's connection is one that prereq_cb checks: only plain
+ *		http spoken as HTTP/1.x.
+ */
+static void
+set_http_version(EsiTransfer *t, EsiHttpVersion version)
+{
+	bool		tls = pg_strncasecmp(t->url, "https://", 8) == 0;
+	long		v;
+
+	switch (version)
+	{
+		case ESI_HTTP_1_1:
+			v = CURL_HTTP_VERSION_1_1;
+			break;
+		case ESI_HTTP_2:
+			/* over TLS ALPN offers h2 first; plain http starts in HTTP/2 */
+			v = tls ? CURL_HTTP_VERSION_2_0 : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+			break;
+		case ESI_HTTP_AUTO:
+		default:
+			v = CURL_HTTP_VERSION_2TLS;
+			break;
+	}
+	curl_easy_setopt(t->easy, CURLOPT_HTTP_VERSION, v);
+	t->guard_reuse = !tls && version != ESI_HTTP_2;
 }
 
 /*
@@ -1114,6 +1248,7 @@ esi_http_prepare(EsiTransfer *t, EsiServerOptions *opts, const char *display,
 	t->coding_error = NULL;
 	t->zlen = 0;
 	t->result = ESI_XFER_FAILED;
+	t->failure = ESI_FAILURE_NONE;
 	t->status = 0;
 	t->curl_error[0] = '\0';
 	memset(t->have, 0, sizeof(t->have));
@@ -1124,6 +1259,7 @@ esi_http_prepare(EsiTransfer *t, EsiServerOptions *opts, const char *display,
 	curl_easy_setopt(t->easy, CURLOPT_CUSTOMREQUEST, NULL);
 	curl_easy_setopt(t->easy, CURLOPT_HTTPGET, 1L);
 	curl_easy_setopt(t->easy, CURLOPT_FRESH_CONNECT, fresh_connection ? 1L : 0L);
+	set_http_version(t, opts->http_version);
 	/* a Content-Length past the limit fails before any byte is kept */
 	curl_easy_setopt(t->easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) t->limit);
 }
@@ -1277,6 +1413,54 @@ esi_http_failure(EsiTransfer *t)
 	if (t->unsolicited)
 		return "the server sent data before the request";
 	return t->curl_error[0] ? t->curl_error : "no reply";
+}
+
+/*
+ * esi_http_failure_kind
+ *		Why a finished transfer got no reply.
+ */
+EsiFailure
+esi_http_failure_kind(EsiTransfer *t)
+{
+	return t->failure;
+}
+
+/*
+ * esi_http_failure_final
+ *		Whether trying again cannot help: the certificate or the CA file
+ *		will be the same next time.  A name that did not resolve may
+ *		resolve on the next try, so it is retried like a refused connection.
+ */
+bool
+esi_http_failure_final(EsiTransfer *t)
+{
+	return t->failure == ESI_FAILURE_TLS_CERT || t->failure == ESI_FAILURE_TLS_SETUP;
+}
+
+/*
+ * esi_http_failure_hint
+ *		What the user can do about a transfer that got no reply.
+ */
+const char *
+esi_http_failure_hint(EsiTransfer *t)
+{
+	switch (t->failure)
+	{
+		case ESI_FAILURE_DNS:
+			return "Check the host name in the server's base_url (or sso_url) option and the machine's DNS; esi_fdw.max_retries controls retrying.";
+		case ESI_FAILURE_PROXY:
+			return "Check esi_fdw.proxy (SHOW esi_fdw.proxy) and that the proxy allows CONNECT to port 443; esi_fdw.no_proxy lists hosts reached directly.";
+		case ESI_FAILURE_TLS_HANDSHAKE:
+			return "esi_fdw speaks TLS 1.2 or 1.3 and checks certificates; check that base_url is the server's https:// address.";
+		case ESI_FAILURE_TLS_CERT:
+			return "Check that base_url names the host its certificate is for; a private CA goes in esi_fdw.ca_file (ALTER SYSTEM SET esi_fdw.ca_file = '/path/ca.pem'), an empty one uses the system's CA bundle.";
+		case ESI_FAILURE_TLS_SETUP:
+			return "Point esi_fdw.ca_file at a readable PEM file of CA certificates, or set it to '' for the system's CA bundle.";
+		case ESI_FAILURE_HTTP2:
+			return "A server's HTTP/2 trouble can be avoided with HTTP/1.1: SET esi_fdw.http_version = '1.1', or the server option http_version '1.1'.";
+		default:
+			return "Check the server's base_url option and the network; esi_fdw.max_retries and esi_fdw.request_timeout control retrying.";
+	}
 }
 
 /*
@@ -1475,6 +1659,7 @@ esi_http_fetch(EsiServerOptions *server, const char *url, const char *form,
 	opts.base_url = base;
 	opts.compression = false;
 	opts.max_connections = 1;
+	opts.http_version = (EsiHttpVersion) esi_guc_http_version;
 	r->multi = esi_http_multi_new(cxt);
 	r->t = esi_http_new_transfer(cxt, &opts);
 	esi_http_prepare(r->t, &opts, path, false, NULL, authorization);

@@ -50,7 +50,8 @@ typedef enum EsiOptKind
 	OPT_PAGING,					/* EsiPaging */
 	OPT_SHAPE,					/* EsiShape */
 	OPT_PARAM_IN,				/* char: 'p', 'q' or 't' */
-	OPT_CACHE					/* EsiCacheMode */
+	OPT_CACHE,					/* EsiCacheMode */
+	OPT_HTTP_VERSION			/* EsiHttpVersion */
 } EsiOptKind;
 
 typedef struct EsiOption
@@ -74,6 +75,7 @@ static const EsiOption esi_options[] = {
 	{"tenant", SRV(tenant), OPT_TEXT},
 	{"compression", SRV(compression), OPT_BOOL},
 	{"max_connections", SRV(max_connections), OPT_CONNECTIONS},
+	{"http_version", SRV(http_version), OPT_HTTP_VERSION},
 	{"cache", SRV(cache), OPT_CACHE},
 	{"sso_url", SRV(sso_url), OPT_URL},
 	{"sso_client_id", SRV(sso_client_id), OPT_TEXT},
@@ -129,6 +131,13 @@ static const EsiKeyword cache_words[] = {
 	{"on", ESI_CACHE_ON},
 	{"refresh", ESI_CACHE_REFRESH},
 	{"off", ESI_CACHE_OFF},
+	{NULL}
+};
+
+static const EsiKeyword http_version_words[] = {
+	{"auto", ESI_HTTP_AUTO},
+	{"1.1", ESI_HTTP_1_1},
+	{"2", ESI_HTTP_2},
 	{NULL}
 };
 
@@ -668,6 +677,11 @@ parse_value(const EsiOption *o, DefElem *def, void *out)
 												   "The cache option is one of on, refresh (revalidate every reply), off.",
 												   "Use cache 'off' to neither read nor write the response cache.");
 			break;
+		case OPT_HTTP_VERSION:
+			*(EsiHttpVersion *) dest = parse_keyword(def, http_version_words,
+													 "The HTTP version is one of auto (HTTP/2 where TLS negotiates it, else HTTP/1.1), 1.1, 2.",
+													 "Use http_version '1.1' to stay on HTTP/1.1 when a server's HTTP/2 misbehaves.");
+			break;
 	}
 }
 
@@ -742,6 +756,7 @@ server_defaults(EsiServerOptions *opts)
 	opts->user_agent = esi_guc_user_agent;
 	opts->compression = true;
 	opts->max_connections = esi_guc_max_connections;
+	opts->http_version = (EsiHttpVersion) esi_guc_http_version;
 	opts->sso_url = ESI_DEFAULT_SSO_URL;
 }
 
@@ -869,6 +884,7 @@ esi_get_server_options(ForeignServer *server)
 
 	server_defaults(opts);
 	parse_options(ForeignServerRelationId, server->options, opts);
+	opts->compat_date_option = (opts->compat_date != esi_guc_compat_date);
 
 	/* the GUC's value (no base_url option) was set by a superuser */
 	if (opts->base_url != esi_guc_base_url &&

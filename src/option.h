@@ -28,16 +28,27 @@ typedef enum EsiCacheMode
 	ESI_CACHE_OFF				/* neither read nor write the cache */
 } EsiCacheMode;
 
+/* The HTTP version esi_fdw asks for (esi_fdw.http_version, option http_version) */
+typedef enum EsiHttpVersion
+{
+	ESI_HTTP_AUTO,				/* HTTP/2 where TLS negotiates it, else 1.1 */
+	ESI_HTTP_1_1,				/* HTTP/1.1 only */
+	ESI_HTTP_2					/* HTTP/2; over plain http with prior knowledge */
+} EsiHttpVersion;
+
 /* Settings of one foreign server (GUC defaults applied) */
 typedef struct EsiServerOptions
 {
 	char	   *base_url;		/* no trailing slash */
 	char	   *compat_date;	/* X-Compatibility-Date */
+	bool		compat_date_option; /* ... from the server's option, not
+									 * esi_fdw.compatibility_date */
 	char	   *user_agent;
 	char	   *language;		/* Accept-Language, or NULL */
 	char	   *tenant;			/* X-Tenant, or NULL */
 	bool		compression;	/* ask for gzip */
 	int			max_connections;
+	EsiHttpVersion http_version;
 	EsiCacheMode cache;			/* the server's cache option */
 	/* EVE SSO */
 	char	   *sso_url;		/* SSO's base URL (metadata below it) */

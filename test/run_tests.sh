@@ -62,8 +62,11 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# the tests also need a JDBC client (test/t/092_bi_jdbc.sh); quickstart does not
-ESI_PACKAGES+=(openjdk-17-jdk-headless libpostgresql-jdbc-java)
+# the tests also need a JDBC client (test/t/092_bi_jdbc.sh), and the
+# production transport before the simulator (test/tlsfront.sh): openssl for a
+# throw-away CA, nginx as a TLS front (HTTP/2 and HTTP/1.1), tinyproxy as a
+# forward proxy, python3-h2 for a misbehaving HTTP/2 server; quickstart does not
+ESI_PACKAGES+=(openjdk-17-jdk-headless libpostgresql-jdbc-java openssl nginx-light tinyproxy python3-h2)
 esi_install_packages
 ESI_WERROR=1 esi_build_install
 
