@@ -23,6 +23,8 @@ CREATE FUNCTION esi_test_key_file() RETURNS text
 CREATE FUNCTION esi_test_jwt_verify(token text, jwks text, client_id text,
                                     at timestamptz DEFAULT now()) RETURNS jsonb
   AS 'esi_fdw', 'esi_test_jwt_verify' LANGUAGE C STRICT;
+CREATE FUNCTION esi_test_refusal(status int, body text, scope text, roles text) RETURNS jsonb
+  AS 'esi_fdw', 'esi_test_refusal' LANGUAGE C;
 
 -- an error as data, key ids and the key file's path masked
 CREATE FUNCTION crypto_error(q text,
@@ -142,4 +144,51 @@ SELECT j, esi_test_jwt_verify(token, j, client_id)
                ('{"keys": [{"kid": "JWT-Signature-Key", "kty": "RSA", "n": "AQAB", "e": "AQAB"}]}'),
                ('{"keys": [{"kid": "JWT-Signature-Key", "kty": "RSA", "alg": "RS512"}]}')) AS k(j)
  WHERE name = 'valid';
+-- an ES256 token and EC keys it cannot use
+SELECT j, esi_test_jwt_verify(token, j, client_id)
+  FROM jwt_case,
+       (VALUES ('{"keys": [{"kid": "JWT-Signature-Key-ES256", "kty": "EC", "crv": "P-256", "x": "AQAB", "y": "AQAB"}]}'),
+               ('{"keys": [{"kid": "JWT-Signature-Key-ES256", "kty": "EC", "x": "AQAB", "y": "AQAB"}]}'),
+               ('{"keys": [{"kid": "JWT-Signature-Key-ES256", "kty": "EC", "crv": "P-256", "alg": "ES384"}]}'),
+               ('{"keys": [{"kid": "JWT-Signature-Key-ES256", "kty": "OKP", "crv": "Ed25519", "x": "AQAB"}]}')) AS k(j)
+ WHERE name = 'es256_valid';
+-- one kid for an RSA and an EC key: each algorithm takes the key of its type
+SELECT c.name, esi_test_jwt_verify(c.token, replace(c.jwks, '"JWT-Signature-Key-ES256"', '"JWT-Signature-Key"'),
+                                   c.client_id) ->> 'error' AS error
+  FROM jwt_case c WHERE c.name IN ('valid', 'es256_rsa_key') ORDER BY c.name;
 SELECT esi_test_jwt_verify('', '{}', 'x'), esi_test_jwt_verify('a.b.c.d', '{}', 'x');
+
+-- ESI's refusals of a request with a token: the token's (a fresh token is
+-- tried once, nothing is remembered), or the character's (remembered, and
+-- the HINT says which); the bodies are ESI's, from its public record
+SELECT status, body, r->>'kind' AS kind, r->>'sso_status' AS sso_status
+  FROM (VALUES (401, '{"error":"authentication failure"}'),
+               (403, '{"error":"unexpected end of JSON input","sso_status":401}'),
+               (403, '{"error":"SSO responded with a 400: Invalid token"}'),
+               (403, '{"error":"SSO responded with a 503: <!DOCTYPE HTML>"}'),
+               (403, '{"error":"token expiry is too far in the future","sso_status":200}'),
+               (403, '{"error":"token is expired","sso_status":401}'),
+               (403, '{"error":"token is expired"}'),
+               (403, '{"error":"invalid token"}'),
+               (403, '{"error":"token not valid for scope"}'),
+               (403, '{"error":"Character does not have required role(s)"}'),
+               (403, '{"error":"Character is not in the corporation"}'),
+               (403, '{"error":"token not valid for character"}'),
+               (403, '{"error":"Forbidden"}'),
+               (403, '<html>403 Forbidden</html>'),
+               (403, ''),
+               (403, '{"error":"Ssoless message about a tokenizer"}')) AS v(status, body),
+       LATERAL esi_test_refusal(status, body, 'esi-assets.read_corporation_assets.v1', 'Director') AS r;
+-- the HINT of each kind: the token's trouble never sends the player to log
+-- in again; a missing scope does; a missing role names the roles
+SELECT status, body, r->>'hint' AS hint
+  FROM (VALUES (1, 401, '{"error":"authentication failure"}'),
+               (2, 403, '{"error":"unexpected end of JSON input","sso_status":401}'),
+               (3, 403, '{"error":"SSO responded with a 400: Invalid token"}'),
+               (4, 403, '{"error":"token not valid for scope"}'),
+               (5, 403, '{"error":"Character does not have required role(s)"}'),
+               (6, 403, '{"error":"Character is not in the corporation"}')) AS v(i, status, body),
+       LATERAL esi_test_refusal(status, body, 'esi-assets.read_corporation_assets.v1', 'Director') AS r
+ ORDER BY i;
+SELECT esi_test_refusal(403, '{"error":"Character does not have required role(s)"}', 'esi-x.v1', NULL)->>'hint' AS no_roles,
+       esi_test_refusal(403, '{"error":"unexpected end of JSON input","sso_status":401}', NULL, NULL)->>'hint' AS public_route;

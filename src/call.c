@@ -61,6 +61,7 @@
 #include "esi_error.h"
 #include "guc.h"
 #include "http.h"
+#include "sso.h"
 #include "throttle.h"
 #include "tokens.h"
 
@@ -131,6 +132,7 @@ esi_call_route(const EsiCatalogCall *cc, const char *server_name)
 	cr->cc = cc;
 	cr->opts = esi_get_server_options(server);
 	cr->route = r;
+	r->opts = cr->opts;
 	r->relname = pstrdup(cc->function_name);
 	r->is_function = true;
 	r->route = pstrdup(cc->path);
@@ -887,12 +889,28 @@ write_sent_context(void *arg)
 }
 
 /*
+ * token_refused
+ *		Whether ESI's 401 or 403 refuses the token itself (sso.c), not the
+ *		character.
+ */
+static bool
+token_refused(EsiTransfer *t, long status)
+{
+	size_t		len;
+	const char *body = esi_http_body(t, &len);
+	int			sso_status;
+
+	return esi_sso_refusal(status, body, len, &sso_status) == ESI_REFUSAL_TOKEN;
+}
+
+/*
  * esi_call_write
  *		Send a write once and wait for its reply.  Raises ESI's error for a
  *		reply other than 2xx, saying that the write did not happen; a
  *		reply lost after the request went out raises "may have happened"
- *		(SQLSTATE 08007) and is not sent again.  A 401 (the token refused
- *		before anything is done) is sent once more with a new token.
+ *		(SQLSTATE 08007) and is not sent again.  A 401, or a 403 about the
+ *		token (ESI reports SSO's trouble so), refuses before anything is
+ *		done: that is sent once more with a new token.
  */
 void
 esi_call_write(EsiCallRoute *cr, EsiRequest *req, EsiWriteReply *out)
@@ -956,11 +974,7 @@ again:
 	/* a new connection: libcurl resends on a kept-alive one found dead */
 	esi_http_prepare(ws->t, opts, display, true, NULL, ws->bearer);
 	esi_http_set_body(ws->t, r->method, req->body);
-	if (ws->bearer)
-	{
-		explicit_bzero(ws->bearer, strlen(ws->bearer));
-		ws->bearer = NULL;
-	}
+	/* ws->bearer stays until the reply (write_cleanup wipes it) */
 
 	/* from here on the write may reach ESI */
 	error_context_stack = errcb.previous;
@@ -1019,11 +1033,20 @@ again:
 	}
 
 	out->status = esi_http_status(done);
-	if (out->status == 401 && r->scope && !reauthorized)
+	if ((out->status == 401 || out->status == 403) && r->scope && !reauthorized &&
+		token_refused(done, out->status))
 	{
-		/* refused before anything was done: once more with a new token */
+		/*
+		 * The token refused (a 401, or a 403 saying SSO could not vouch
+		 * for it) before anything was done: once more with a new token
+		 */
 		reauthorized = true;
-		esi_token_invalidate(opts, character_id);
+		/* "Bearer <token>": forgotten unless refreshed since */
+		esi_token_invalidate(opts, character_id,
+							 ws->bearer ? ws->bearer + strlen("Bearer ") : NULL);
+		if (ws->bearer)
+			explicit_bzero(ws->bearer, strlen(ws->bearer));
+		ws->bearer = NULL;
 		esi_http_free_transfer(ws->t);
 		ws->t = NULL;
 		esi_http_multi_free(ws->multi);

@@ -32,6 +32,7 @@
 
 #include <math.h>
 
+#include "access/xact.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -41,6 +42,7 @@
 #include "esi_error.h"
 #include "guc.h"
 #include "http.h"
+#include "sso.h"
 #include "stats.h"
 #include "throttle.h"
 #include "tokens.h"
@@ -67,7 +69,11 @@ typedef struct EsiWork
 	char	   *etag;			/* revalidate the kept copy */
 	TimestampTz wait_since;		/* waiting for another session's fetch */
 	/* the limits */
-	bool		reauthorized;	/* sent again after a 401 with a new token */
+	bool		reauthorized;	/* sent again with a new token after ESI
+								 * refused the token (401, or a 403 naming
+								 * SSO) */
+	const char *bearer;			/* the Authorization it was sent with (an
+								 * entry of the crawl's bearers), or NULL */
 	bool		admitted;		/* counted in flight (ticket) */
 	EsiLimitTicket ticket;
 	TimestampTz limit_since;	/* waiting for a limit since */
@@ -98,6 +104,8 @@ struct EsiCrawl
 	bool		decoding;		/* the scan holds a page it has not finished */
 	EsiCrawlStats *stats;
 	EsiCacheMode cache_mode;	/* the strictest of setting, server, table */
+	TimestampTz began;			/* the statement's start: with cache_mode
+								 * REFRESH, replies stored since serve */
 	bool	   *page1_cached;	/* per request started: page 1 came from
 								 * the cache */
 	List	   *claims;			/* cache keys this crawl claimed */
@@ -221,6 +229,7 @@ esi_crawl_begin(MemoryContext parent, EsiRoute *route, EsiServerOptions *opts,
 	c->cxt = cxt;
 	c->route = route;
 	c->opts = opts;
+	route->opts = opts;			/* for esi_error.c's messages */
 	c->requests = requests;
 	c->maxreqs = 16;
 	c->reqs = palloc0(sizeof(EsiRequest *) * c->maxreqs);
@@ -232,6 +241,7 @@ esi_crawl_begin(MemoryContext parent, EsiRoute *route, EsiServerOptions *opts,
 	c->row_bound = row_bound;
 	c->stats = stats;
 	c->cache_mode = Max(Max((EsiCacheMode) esi_guc_cache_mode, opts->cache), route->cache);
+	c->began = GetCurrentStatementStartTimestamp();
 	c->rstats = esi_stats_route(route->route);
 	c->character_param = route->scope ? esi_route_character_param(route) : -1;
 	c->corporation_param = -1;
@@ -520,13 +530,17 @@ bearer_check(EsiCrawl *c, int reqno)
 
 /*
  * drop_bearer
- *		ESI refused a character's token: forget it here and for every
- *		session, so that the next request gets a refreshed one.
+ *		ESI refused the token w was sent with: forget it here and for every
+ *		session, so that the next request gets a refreshed one.  When the
+ *		crawl holds another token for the character already (a page
+ *		refused before this one had it refreshed), that one is kept: the
+ *		pages in flight with the old token do not refresh it again and
+ *		again.
  */
 static void
-drop_bearer(EsiCrawl *c, int reqno)
+drop_bearer(EsiCrawl *c, EsiWork *w)
 {
-	const char *who = request_character(c, reqno);
+	const char *who = request_character(c, w->reqno);
 	size_t		wl = strlen(who);
 	ListCell   *lc;
 
@@ -536,11 +550,16 @@ drop_bearer(EsiCrawl *c, int reqno)
 
 		if (strncmp(b, who, wl) == 0 && b[wl] == '\n')
 		{
+			if (b + wl + 1 != w->bearer)
+				return;
+			/* "Bearer <token>": the token is what the shared slot holds */
+			esi_token_invalidate(c->opts, character_id_of(c, w->reqno),
+								 b + wl + 1 + strlen("Bearer "));
 			explicit_bzero(b, strlen(b));
 			c->bearers = foreach_delete_current(c->bearers, lc);
+			return;
 		}
 	}
-	esi_token_invalidate(c->opts, character_id_of(c, reqno));
 }
 
 /*
@@ -611,9 +630,15 @@ cache_step(EsiCrawl *c, EsiWork *w, TimestampTz now)
 									request_character(c, w->reqno));
 		}
 	}
+	/*
+	 * 'refresh' serves nothing ESI sent before the statement began; what
+	 * another session got since (a 200 or a 304) it shares.  A kept page
+	 * of another version is asked for anew (or waited for).
+	 */
 	res = esi_cache_lookup(w->cache_key,
 						   w->revalidate ? ESI_CACHE_REFRESH : c->cache_mode,
-						   w->wait_since, &r, &claimed);
+						   !w->revalidate && c->cache_mode == ESI_CACHE_REFRESH ?
+						   c->began : w->wait_since, &r, &claimed);
 	if (w->wait_since != 0 && res != ESI_CACHE_BUSY)
 	{
 		double		ms = (double) (now - w->wait_since) / 1000.0;
@@ -683,6 +708,8 @@ admit(EsiCrawl *c, EsiWork *w, TimestampTz now)
 	TimestampTz retry_at;
 	EsiLimitReason why;
 
+	/* a revalidation should cost a 304's tokens, anything else a 200's */
+	w->ticket.cost = w->etag ? ESI_COST_3XX : ESI_COST_2XX;
 	if (esi_limits_admit(c->opts->base_url, c->group[0] ? c->group : NULL,
 						 request_character(c, w->reqno),
 						 &w->ticket, &retry_at, &why))
@@ -746,7 +773,7 @@ fill_slots(EsiCrawl *c)
 			c->slots[slot] = esi_http_new_transfer(c->cxt, c->opts);
 		display = esi_paging_display(c->route, c->reqs[w->reqno], &w->key);
 		esi_http_prepare(c->slots[slot], c->opts, display, w->fresh, w->etag,
-						 bearer_for(c, w->reqno));
+						 (w->bearer = bearer_for(c, w->reqno)));
 		if (c->route->method)
 			esi_http_set_body(c->slots[slot], c->route->method,
 							  c->reqs[w->reqno]->body);
@@ -923,14 +950,16 @@ hand_over_not_found(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
 
 /*
  * not_modified
- *		A 304 to a revalidation: the kept copy is good until the new expiry.
+ *		A 304 to a revalidation: the kept copy is good, with the headers the
+ *		304 carries (a new Last-Modified, X-Pages or expiry replaces the
+ *		stored one, here and in the cache), so the page counts as of the
+ *		version the 304 names.
  */
 static void
 not_modified(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
 {
 	MemoryContext old = MemoryContextSwitchTo(c->cxt);
 	EsiCacheReply r;
-	bool		cacheable;
 
 	c->stats->not_modified++;
 	if (!esi_cache_read(w->cache_key, &r) || r.status != 200)
@@ -941,9 +970,9 @@ not_modified(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
 		MemoryContextSwitchTo(old);
 		return;
 	}
-	r.expires = esi_cache_expiry(t, &cacheable);
+	esi_cache_revalidated(w->cache_key, &r, t,
+						  usable_etag(esi_http_header(t, ESI_HDR_ETAG)));
 	watch_expiry(r.expires);
-	esi_cache_refreshed(w->cache_key, r.expires);
 	forget_claim(c, w);
 	if (!serve_cached(c, w, &r))
 	{
@@ -960,9 +989,25 @@ not_modified(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
 }
 
 /*
+ * token_refused
+ *		Whether ESI's 401 or 403 refuses the token itself (sso.c): a fresh
+ *		token may pass, so it is neither remembered nor final at once.
+ */
+static bool
+token_refused(EsiTransfer *t, long status)
+{
+	size_t		len;
+	const char *body = esi_http_body(t, &len);
+	int			sso_status;
+
+	return esi_sso_refusal(status, body, len, &sso_status) == ESI_REFUSAL_TOKEN;
+}
+
+/*
  * remember_error
  *		A 404 or 403 is kept for esi_fdw.negative_cache_ttl, so that asking
- *		again raises the same error without costing ESI's error limit.
+ *		again raises the same error without costing ESI's error limit; not a
+ *		403 about the token (SSO's trouble passes, a new token is fetched).
  */
 static void
 remember_error(EsiCrawl *c, EsiTransfer *t, EsiWork *w, long status)
@@ -971,7 +1016,8 @@ remember_error(EsiCrawl *c, EsiTransfer *t, EsiWork *w, long status)
 
 	if (!w->claimed)
 		return;
-	if ((status == 404 || status == 403) && esi_guc_negative_cache_ttl > 0)
+	if ((status == 404 || (status == 403 && !token_refused(t, status))) &&
+		esi_guc_negative_cache_ttl > 0)
 	{
 		r.status = (int) status;
 		r.body = (char *) esi_http_body(t, &r.len);
@@ -1117,12 +1163,16 @@ handle_done(EsiCrawl *c, EsiTransfer *t)
 				rate_limited(c, t, w);
 			else if (status == 420)
 				error_limited(c, t, w);
-			else if (status == 401 && (c->character_param >= 0 || c->corporation_param >= 0) &&
-					 !w->reauthorized)
+			else if ((status == 401 || status == 403) &&
+					 (c->character_param >= 0 || c->corporation_param >= 0) &&
+					 !w->reauthorized && token_refused(t, status))
 			{
-				/* the token was revoked or expired early: once more, anew */
+				/*
+				 * The token was revoked, expired early, or SSO could not
+				 * vouch for it (ESI says so with a 403 too): once more, anew
+				 */
 				w->reauthorized = true;
-				drop_bearer(c, w->reqno);
+				drop_bearer(c, w);
 				retry_later(c, w, 0);
 			}
 			else if (status >= 500 && status != 501 && status != 505)

@@ -3,9 +3,15 @@
  * esi_error.c
  *		  ESI's HTTP failures turned into errors a PostgreSQL user can act on.
  *
- * ESI explains itself in a JSON body ({"error": "..."}); that text goes into
- * DETAIL, the HINT says what to do about it.  The request is shown as
- * path?query only: the base URL stays out of messages.
+ * ESI explains itself in a JSON body, the OpenAPI description's Error:
+ * {"error": "...", "status": n, "details": [{"location", "message",
+ * "value"}]}, where "details" says which value it refused and why.  That
+ * text goes into DETAIL, the HINT says what to do about it.  The request is
+ * shown as path?query only: the base URL stays out of messages.
+ *
+ * A compatibility date ESI does not take (in the future, or older than the
+ * oldest it keeps) is refused with a 400 about X-Compatibility-Date: the
+ * error names the setting that chose the date, not the table's values.
  *
  *-------------------------------------------------------------------------
  */
@@ -13,13 +19,23 @@
 
 #include <limits.h>
 
+/* fmgrprotos.h declares a json_object of its own: keep it out of the way */
+#define json_object pg_json_object_fn
+#include "utils/builtins.h"
+#undef json_object
+
 #include <json-c/json.h>
 
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 
+#include "esi_catalog.h"
 #include "esi_error.h"
 #include "guc.h"
+#include "sso.h"
+
+/* at most this many of ESI's "details" go into a message */
+#define ESI_ERROR_MAX_DETAILS 5
 
 /*
  * printable
@@ -44,16 +60,79 @@ printable(const char *s, size_t len)
 }
 
 /*
- * esi_error_text
- *		The "error" member of an ESI error body, or the body itself.
+ * mentions_compat_date
+ *		Whether text speaks of the compatibility date (X-Compatibility-Date,
+ *		compatibility_date, "compatibility date"), in any case.
  */
-char *
-esi_error_text(const char *body, size_t len)
+static bool
+mentions_compat_date(const char *text)
+{
+	static const char *const words[] = {"compatibility-date", "compatibility_date",
+	"compatibility date"};
+
+	for (const char *p = text; *p; p++)
+		for (int i = 0; i < lengthof(words); i++)
+			if (pg_strncasecmp(p, words[i], strlen(words[i])) == 0)
+				return true;
+	return false;
+}
+
+/*
+ * append_detail
+ *		One member of ESI's "details", as "location: message (value V)";
+ *		the value as JSON (a string in quotes).  Sets *about_compat when
+ *		its location is the compatibility date.
+ */
+static void
+append_detail(StringInfo buf, json_object *d, bool *about_compat)
+{
+	json_object *loc = NULL,
+			   *msg = NULL,
+			   *val = NULL;
+	const char *s;
+
+	if (!json_object_is_type(d, json_type_object))
+	{
+		s = json_object_to_json_string_ext(d, JSON_C_TO_STRING_PLAIN);
+		appendStringInfoString(buf, printable(s, strlen(s)));
+		return;
+	}
+	if (json_object_object_get_ex(d, "location", &loc) &&
+		json_object_is_type(loc, json_type_string))
+	{
+		s = json_object_get_string(loc);
+		appendStringInfo(buf, "%s: ", printable(s, strlen(s)));
+		if (mentions_compat_date(s))
+			*about_compat = true;
+	}
+	if (json_object_object_get_ex(d, "message", &msg) &&
+		json_object_is_type(msg, json_type_string))
+		s = json_object_get_string(msg);
+	else
+		s = "(no message)";
+	appendStringInfoString(buf, printable(s, strlen(s)));
+	if (json_object_object_get_ex(d, "value", &val) && val != NULL)
+	{
+		s = json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+		appendStringInfo(buf, " (value %s)", printable(s, strlen(s)));
+	}
+}
+
+/*
+ * error_text
+ *		ESI's message from an error body: "error", then each of "details"
+ *		("error; location: message (value V); ..."); or the body itself
+ *		when it is no such object.  *about_compat tells whether ESI spoke
+ *		of the compatibility date.
+ */
+static char *
+error_text(const char *body, size_t len, bool *about_compat)
 {
 	json_tokener *tok;
 	json_object *volatile obj = NULL;
 	char	   *volatile result = NULL;
 
+	*about_compat = false;
 	if (body == NULL || len == 0)
 		return pstrdup("(empty reply)");
 
@@ -63,6 +142,7 @@ esi_error_text(const char *body, size_t len)
 	PG_TRY();
 	{
 		json_object *err;
+		json_object *details;
 
 		obj = json_tokener_parse_ex(tok, body, (int) Min(len, (size_t) INT_MAX));
 		if (obj && json_object_is_type(obj, json_type_object) &&
@@ -70,8 +150,27 @@ esi_error_text(const char *body, size_t len)
 			json_object_is_type(err, json_type_string))
 		{
 			const char *s = json_object_get_string(err);
+			StringInfoData buf;
 
-			result = printable(s, strlen(s));
+			initStringInfo(&buf);
+			appendStringInfoString(&buf, printable(s, strlen(s)));
+			if (mentions_compat_date(s))
+				*about_compat = true;
+			if (json_object_object_get_ex(obj, "details", &details) &&
+				json_object_is_type(details, json_type_array))
+			{
+				size_t		n = json_object_array_length(details);
+
+				for (size_t i = 0; i < n && i < ESI_ERROR_MAX_DETAILS; i++)
+				{
+					appendStringInfoString(&buf, "; ");
+					append_detail(&buf, json_object_array_get_idx(details, i),
+								  about_compat);
+				}
+				if (n > ESI_ERROR_MAX_DETAILS)
+					appendStringInfo(&buf, "; and %zu more", n - ESI_ERROR_MAX_DETAILS);
+			}
+			result = buf.data;
 		}
 		else
 			result = printable(body, len);
@@ -84,6 +183,19 @@ esi_error_text(const char *body, size_t len)
 	}
 	PG_END_TRY();
 	return result;
+}
+
+/*
+ * esi_error_text
+ *		ESI's message from an error body: its "error" and "details", or the
+ *		body itself.
+ */
+char *
+esi_error_text(const char *body, size_t len)
+{
+	bool		about_compat;
+
+	return error_text(body, len, &about_compat);
 }
 
 /*
@@ -127,6 +239,53 @@ esi_report_http_error(EsiRoute *route, EsiTransfer *t, int attempts)
 }
 
 /*
+ * report_compat_date
+ *		ESI refused the compatibility date: name the setting that chose it
+ *		(the server's option, or esi_fdw.compatibility_date) and how to
+ *		set one ESI takes.
+ */
+static void
+report_compat_date(EsiRoute *route, long status, const char *display,
+				   const char *text)
+{
+	EsiServerOptions *opts = route->opts;
+	const char *date = opts ? opts->compat_date : esi_guc_compat_date;
+	char	   *by;
+	char	   *hint;
+
+	if (opts == NULL)
+	{
+		by = pstrdup("the server's option compatibility_date or esi_fdw.compatibility_date");
+		hint = psprintf("SET esi_fdw.compatibility_date = '%s'; or ALTER SERVER ... OPTIONS (SET compatibility_date '%s');",
+						esi_catalog_version, esi_catalog_version);
+	}
+	else if (opts->compat_date_option)
+	{
+		by = psprintf("option compatibility_date of server \"%s\"", opts->server_name);
+		hint = psprintf("ALTER SERVER %s OPTIONS (SET compatibility_date '%s');",
+						quote_identifier(opts->server_name), esi_catalog_version);
+	}
+	else
+	{
+		by = psprintf("esi_fdw.compatibility_date (server \"%s\" has no compatibility_date option)",
+					  opts->server_name);
+		hint = psprintf("SET esi_fdw.compatibility_date = '%s'; or ALTER SERVER %s OPTIONS (ADD compatibility_date '%s');",
+						esi_catalog_version, quote_identifier(opts->server_name),
+						esi_catalog_version);
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+			 errmsg("ESI does not accept the compatibility date \"%s\" of %s",
+					date ? date : "?", by),
+			 errdetail("ESI answered HTTP %ld to %s %s (%s) and said: %s",
+					   status, esi_route_method(route), display,
+					   esi_route_subject(route), text),
+			 errhint("ESI takes dates from the oldest it keeps up to its current day, which starts at 11:00 UTC; esi_fdw's tables are made for %s: %s",
+					 esi_catalog_version, hint)));
+	pg_unreachable();
+}
+
+/*
  * esi_report_http_reply
  *		The same, from the parts of a reply: a 404 remembered by the cache
  *		raises exactly what the reply itself raised.
@@ -136,10 +295,14 @@ esi_report_http_reply(EsiRoute *route, long status, const char *display,
 					  const char *body, size_t len, const char *reset,
 					  const char *retry_after, int attempts)
 {
-	char	   *text = esi_error_text(body, len);
+	bool		about_compat;
+	char	   *text = error_text(body, len, &about_compat);
 	int64		secs;
 	int			code;
 	const char *hint;
+
+	if ((status == 400 || status == 422) && about_compat)
+		report_compat_date(route, status, display, text);
 
 	switch (status)
 	{
@@ -155,9 +318,8 @@ esi_report_http_reply(EsiRoute *route, long status, const char *display,
 		case 401:
 		case 403:
 			code = ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION;
-			hint = route->scope ?
-				psprintf("This route needs an SSO token with scope %s.", route->scope) :
-				"This route should be public; check the server's base_url option.";
+			/* the token's trouble, a missing scope or role: sso.c knows */
+			hint = esi_sso_refusal_hint(route, status, body, len);
 			break;
 		case 404:
 			code = ERRCODE_FDW_ERROR;

@@ -1641,18 +1641,20 @@ one_request_cleanup(void *arg)
  *		GET url (form NULL) or POST the form (application/x-www-form-
  *		urlencoded) to it, with an Authorization header when given, and
  *		wait for the reply (Ctrl-C and statement_timeout end the wait).
- *		The form and the header may hold secrets: they appear in no
- *		message.  out->body is allocated in the caller's context.
+ *		The request is the foreign server's (its user_agent, and the rest
+ *		of its settings); url may be on another host (EVE SSO's).  The
+ *		form and the header may hold secrets: they appear in no message.
+ *		out->body is allocated in the caller's context.
  */
 void
-esi_http_fetch(const char *url, const char *form, const char *authorization,
-			   EsiHttpReply *out)
+esi_http_fetch(EsiServerOptions *server, const char *url, const char *form,
+			   const char *authorization, EsiHttpReply *out)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "esi_fdw request",
 											  ALLOCSET_SMALL_SIZES);
 	MemoryContext caller = MemoryContextSwitchTo(cxt);
 	EsiOneRequest *r = palloc0(sizeof(EsiOneRequest));
-	EsiServerOptions opts = {0};
+	EsiServerOptions opts;
 	EsiTransfer *done = NULL;
 	const char *slash;
 	char	   *base;
@@ -1670,9 +1672,8 @@ esi_http_fetch(const char *url, const char *form, const char *authorization,
 	base = slash ? pnstrdup(url, slash - url) : pstrdup(url);
 	path = slash ? pstrdup(slash) : pstrdup("/");
 
+	opts = *server;
 	opts.base_url = base;
-	opts.compat_date = esi_guc_compat_date;
-	opts.user_agent = esi_guc_user_agent;
 	opts.compression = false;
 	opts.max_connections = 1;
 	opts.http_version = (EsiHttpVersion) esi_guc_http_version;

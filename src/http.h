@@ -108,8 +108,9 @@ typedef struct EsiHttpReply
 	char	   *display;		/* path?query, for messages */
 } EsiHttpReply;
 
-extern void esi_http_fetch(const char *url, const char *form,
-						   const char *authorization, EsiHttpReply *out);
+extern void esi_http_fetch(EsiServerOptions *server, const char *url,
+						   const char *form, const char *authorization,
+						   EsiHttpReply *out);
 
 /* strict parsers for numeric header values */
 extern bool esi_http_parse_count(const char *value, int64 *result);

@@ -3,8 +3,10 @@
  * jwt.c
  *		  Verification of EVE SSO access tokens (JWTs) against a JWKS.
  *
- * EVE SSO signs its access tokens RS256; the keys come from its JWKS,
- * which the caller fetches and hands over as JSON text.  Everything is
+ * EVE SSO signs its access tokens RS256, and has announced ES256 (its JWKS
+ * lists an EC P-256 key beside the RSA one): both verify, each only with a
+ * key of its own type.  The keys come from SSO's JWKS, which the caller
+ * fetches and hands over as JSON text.  Everything is
  * checked locally (SSO's old verify endpoint is gone).  The checks and what
  * a failure means are listed in jwt.h; a failure returns its class and a
  * short reason, which never holds the token, so callers can put it in an
@@ -23,6 +25,7 @@
 #include <json-c/json.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
@@ -39,6 +42,15 @@
 /* RSA key sizes accepted */
 #define ESI_JWT_MIN_BITS 2048
 #define ESI_JWT_MAX_BITS 16384
+/* P-256: a coordinate, r and s are 32 bytes each */
+#define ESI_JWT_P256_BYTES 32
+
+/* the algorithms a token may name, and the key type each needs */
+typedef enum JwtAlg
+{
+	JWT_RS256,
+	JWT_ES256
+} JwtAlg;
 
 /* the foreign objects of one verification, freed by jwt_work_free */
 typedef struct JwtWork
@@ -53,6 +65,8 @@ typedef struct JwtWork
 	EVP_PKEY_CTX *pctx;
 	EVP_PKEY   *pkey;
 	EVP_MD_CTX *md;
+	ECDSA_SIG  *esig;			/* an ES256 signature, for its DER form */
+	unsigned char *der;			/* that DER (OPENSSL_malloc'd) */
 	EsiJwtResult result;		/* what verify() found, and why */
 	char	   *why;
 } JwtWork;
@@ -108,7 +122,11 @@ jwt_work_free(JwtWork *w)
 	EVP_PKEY_CTX_free(w->pctx);
 	EVP_PKEY_free(w->pkey);
 	EVP_MD_CTX_free(w->md);
+	ECDSA_SIG_free(w->esig);
+	OPENSSL_free(w->der);
 	w->header = w->payload = w->jwks = NULL;
+	w->esig = NULL;
+	w->der = NULL;
 	w->n = w->e = NULL;
 	w->bld = NULL;
 	w->params = NULL;
@@ -289,64 +307,12 @@ b64url_bignum(json_object *jwk, const char *key)
 }
 
 /*
- * find_key
- *		Build w->pkey from the JWKS's RSA key kid.
+ * rsa_key
+ *		Build w->pkey from an RSA JWK.
  */
 static EsiJwtResult
-find_key(JwtWork *w, const char *jwks_json, const char *kid, char **why)
+rsa_key(JwtWork *w, json_object *jwk, const char *kid, char **why)
 {
-	json_object *keys;
-	json_object *jwk = NULL;
-	const char *s;
-	size_t		n;
-
-	if (jwks_json == NULL || strlen(jwks_json) > ESI_JWT_MAX_JWKS ||
-		(w->jwks = parse_json(jwks_json, strlen(jwks_json))) == NULL ||
-		!json_object_object_get_ex(w->jwks, "keys", &keys) ||
-		!json_object_is_type(keys, json_type_array))
-	{
-		*why = pstrdup("the JWKS is not a JSON object with a \"keys\" array");
-		return ESI_JWT_UNKNOWN_KEY;
-	}
-	n = json_object_array_length(keys);
-	for (size_t i = 0; i < n; i++)
-	{
-		json_object *k = json_object_array_get_idx(keys, i);
-
-		if (k == NULL || !json_object_is_type(k, json_type_object) ||
-			(s = get_string(k, "kid")) == NULL || strcmp(s, kid) != 0)
-			continue;
-		/* the first RSA key of that kid, else the first key of it */
-		if ((s = get_string(k, "kty")) != NULL && strcmp(s, "RSA") == 0)
-		{
-			jwk = k;
-			break;
-		}
-		if (jwk == NULL)
-			jwk = k;
-	}
-	if (jwk == NULL)
-	{
-		*why = psprintf("key \"%s\" is not in the JWKS", shown(kid));
-		return ESI_JWT_UNKNOWN_KEY;
-	}
-	if ((s = get_string(jwk, "kty")) == NULL || strcmp(s, "RSA") != 0)
-	{
-		*why = psprintf("key \"%s\" of the JWKS is not an RSA key", shown(kid));
-		return ESI_JWT_UNKNOWN_KEY;
-	}
-	if ((s = get_string(jwk, "alg")) != NULL && strcmp(s, "RS256") != 0)
-	{
-		*why = psprintf("key \"%s\" of the JWKS is for algorithm \"%s\", not RS256",
-						shown(kid), shown(s));
-		return ESI_JWT_BAD_ALGORITHM;
-	}
-	if ((s = get_string(jwk, "use")) != NULL && strcmp(s, "sig") != 0)
-	{
-		*why = psprintf("key \"%s\" of the JWKS is not for signatures", shown(kid));
-		return ESI_JWT_UNKNOWN_KEY;
-	}
-
 	w->n = b64url_bignum(jwk, "n");
 	w->e = b64url_bignum(jwk, "e");
 	if (w->n == NULL || w->e == NULL ||
@@ -373,6 +339,166 @@ find_key(JwtWork *w, const char *jwks_json, const char *kid, char **why)
 		return ESI_JWT_UNKNOWN_KEY;
 	}
 	return ESI_JWT_OK;
+}
+
+/*
+ * ec_key
+ *		Build w->pkey from an EC JWK, which must be a point of P-256 (x and
+ *		y of 32 bytes each, RFC 7518 6.2.1); libcrypto refuses a point that
+ *		is not on the curve.
+ */
+static EsiJwtResult
+ec_key(JwtWork *w, json_object *jwk, const char *kid, char **why)
+{
+	const char *crv = get_string(jwk, "crv");
+	const char *xs = get_string(jwk, "x");
+	const char *ys = get_string(jwk, "y");
+	unsigned char *x = NULL;
+	unsigned char *y = NULL;
+	size_t		xlen = 0,
+				ylen = 0;
+	unsigned char point[1 + 2 * ESI_JWT_P256_BYTES];
+
+	if (crv == NULL)
+	{
+		*why = psprintf("key \"%s\" of the JWKS names no curve (crv)", shown(kid));
+		return ESI_JWT_UNKNOWN_KEY;
+	}
+	if (strcmp(crv, "P-256") != 0)
+	{
+		*why = psprintf("key \"%s\" of the JWKS is on curve \"%s\"; ES256 needs P-256",
+						shown(kid), shown(crv));
+		return ESI_JWT_BAD_ALGORITHM;
+	}
+	if (xs == NULL || ys == NULL ||
+		(x = b64url_decode(xs, strlen(xs), &xlen)) == NULL ||
+		(y = b64url_decode(ys, strlen(ys), &ylen)) == NULL ||
+		xlen != ESI_JWT_P256_BYTES || ylen != ESI_JWT_P256_BYTES)
+	{
+		*why = psprintf("key \"%s\" of the JWKS has no P-256 point (x and y of %d bytes each)",
+						shown(kid), ESI_JWT_P256_BYTES);
+		return ESI_JWT_UNKNOWN_KEY;
+	}
+	/* the uncompressed form: 04 || x || y */
+	point[0] = 0x04;
+	memcpy(point + 1, x, ESI_JWT_P256_BYTES);
+	memcpy(point + 1 + ESI_JWT_P256_BYTES, y, ESI_JWT_P256_BYTES);
+	pfree(x);
+	pfree(y);
+	if ((w->bld = OSSL_PARAM_BLD_new()) == NULL ||
+		OSSL_PARAM_BLD_push_utf8_string(w->bld, OSSL_PKEY_PARAM_GROUP_NAME,
+										SN_X9_62_prime256v1, 0) != 1 ||
+		OSSL_PARAM_BLD_push_octet_string(w->bld, OSSL_PKEY_PARAM_PUB_KEY,
+										 point, sizeof(point)) != 1 ||
+		(w->params = OSSL_PARAM_BLD_to_param(w->bld)) == NULL ||
+		(w->pctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
+		EVP_PKEY_fromdata_init(w->pctx) != 1 ||
+		EVP_PKEY_fromdata(w->pctx, &w->pkey, EVP_PKEY_PUBLIC_KEY, w->params) != 1)
+	{
+		*why = psprintf("key \"%s\" of the JWKS is not a point of curve P-256", shown(kid));
+		return ESI_JWT_UNKNOWN_KEY;
+	}
+	return ESI_JWT_OK;
+}
+
+/*
+ * find_key
+ *		Build w->pkey from the JWKS's key kid, which must be of the type
+ *		the token's algorithm needs (RSA for RS256, EC for ES256): a token
+ *		naming the other key type fails (algorithm confusion).
+ */
+static EsiJwtResult
+find_key(JwtWork *w, const char *jwks_json, const char *kid, JwtAlg alg,
+		 char **why)
+{
+	const char *alg_name = (alg == JWT_ES256) ? "ES256" : "RS256";
+	const char *want_kty = (alg == JWT_ES256) ? "EC" : "RSA";
+	json_object *keys;
+	json_object *jwk = NULL;
+	const char *s;
+	size_t		n;
+
+	if (jwks_json == NULL || strlen(jwks_json) > ESI_JWT_MAX_JWKS ||
+		(w->jwks = parse_json(jwks_json, strlen(jwks_json))) == NULL ||
+		!json_object_object_get_ex(w->jwks, "keys", &keys) ||
+		!json_object_is_type(keys, json_type_array))
+	{
+		*why = pstrdup("the JWKS is not a JSON object with a \"keys\" array");
+		return ESI_JWT_UNKNOWN_KEY;
+	}
+	n = json_object_array_length(keys);
+	for (size_t i = 0; i < n; i++)
+	{
+		json_object *k = json_object_array_get_idx(keys, i);
+
+		if (k == NULL || !json_object_is_type(k, json_type_object) ||
+			(s = get_string(k, "kid")) == NULL || strcmp(s, kid) != 0)
+			continue;
+		/* the first key of that kid and type, else the first key of it */
+		if ((s = get_string(k, "kty")) != NULL && strcmp(s, want_kty) == 0)
+		{
+			jwk = k;
+			break;
+		}
+		if (jwk == NULL)
+			jwk = k;
+	}
+	if (jwk == NULL)
+	{
+		*why = psprintf("key \"%s\" is not in the JWKS", shown(kid));
+		return ESI_JWT_UNKNOWN_KEY;
+	}
+	if ((s = get_string(jwk, "kty")) == NULL ||
+		(strcmp(s, "RSA") != 0 && strcmp(s, "EC") != 0))
+	{
+		*why = psprintf("key \"%s\" of the JWKS is neither an RSA nor an EC key", shown(kid));
+		return ESI_JWT_UNKNOWN_KEY;
+	}
+	if (strcmp(s, want_kty) != 0)
+	{
+		*why = psprintf("key \"%s\" of the JWKS is an %s key; an %s token needs an %s key",
+						shown(kid), s, alg_name, want_kty);
+		return ESI_JWT_BAD_ALGORITHM;
+	}
+	if ((s = get_string(jwk, "alg")) != NULL && strcmp(s, alg_name) != 0)
+	{
+		*why = psprintf("key \"%s\" of the JWKS is for algorithm \"%s\", not %s",
+						shown(kid), shown(s), alg_name);
+		return ESI_JWT_BAD_ALGORITHM;
+	}
+	if ((s = get_string(jwk, "use")) != NULL && strcmp(s, "sig") != 0)
+	{
+		*why = psprintf("key \"%s\" of the JWKS is not for signatures", shown(kid));
+		return ESI_JWT_UNKNOWN_KEY;
+	}
+	return (alg == JWT_ES256) ? ec_key(w, jwk, kid, why) : rsa_key(w, jwk, kid, why);
+}
+
+/*
+ * es256_der
+ *		A JWS ES256 signature (r || s, 32 bytes each, RFC 7518 3.4) in the
+ *		DER form libcrypto verifies, into w->der; its length, or 0.  r and
+ *		s out of range (zero, or not below the curve's order) make a valid
+ *		DER that never verifies.  A high s (above half the order) is a
+ *		valid signature: SSO's signer need not normalise it.
+ */
+static int
+es256_der(JwtWork *w, const unsigned char *sig)
+{
+	BIGNUM	   *r = BN_bin2bn(sig, ESI_JWT_P256_BYTES, NULL);
+	BIGNUM	   *s = BN_bin2bn(sig + ESI_JWT_P256_BYTES, ESI_JWT_P256_BYTES, NULL);
+	int			len;
+
+	if (r == NULL || s == NULL || (w->esig = ECDSA_SIG_new()) == NULL ||
+		ECDSA_SIG_set0(w->esig, r, s) != 1)
+	{
+		BN_free(r);
+		BN_free(s);
+		return 0;
+	}
+	/* w->esig owns r and s now */
+	len = i2d_ECDSA_SIG(w->esig, &w->der);
+	return len > 0 ? len : 0;
 }
 
 /*
@@ -459,10 +585,13 @@ verify(JwtWork *w, const char *token, const char *jwks_json,
 				bodylen,
 				siglen;
 	const char *alg;
+	JwtAlg		jalg;
 	const char *kid;
 	const char *s;
 	json_object *v;
 	EsiJwtResult r;
+	const unsigned char *vsig;
+	size_t		vsiglen;
 	bool		present;
 	TimestampTz t;
 	int64		skew = (int64) esi_guc_sso_clock_skew * USECS_PER_SEC;
@@ -505,9 +634,13 @@ verify(JwtWork *w, const char *token, const char *jwks_json,
 		*why = pstrdup("the token's header has no algorithm (alg)");
 		return ESI_JWT_BAD_ALGORITHM;
 	}
-	if (strcmp(alg, "RS256") != 0)
+	if (strcmp(alg, "RS256") == 0)
+		jalg = JWT_RS256;
+	else if (strcmp(alg, "ES256") == 0)
+		jalg = JWT_ES256;
+	else
 	{
-		*why = psprintf("algorithm \"%s\" is not RS256", shown(alg));
+		*why = psprintf("algorithm \"%s\" is neither RS256 nor ES256", shown(alg));
 		return ESI_JWT_BAD_ALGORITHM;
 	}
 	if (json_object_object_get_ex(w->header, "crit", &v))
@@ -523,12 +656,29 @@ verify(JwtWork *w, const char *token, const char *jwks_json,
 	claims->kid = pstrdup(kid);
 
 	/* the signature, over the first two parts as sent */
-	if ((r = find_key(w, jwks_json, kid, why)) != ESI_JWT_OK)
+	if ((r = find_key(w, jwks_json, kid, jalg, why)) != ESI_JWT_OK)
 		return r;
-	if (siglen != (size_t) EVP_PKEY_get_size(w->pkey) ||
+	if (jalg == JWT_ES256)
+	{
+		/* JWS carries r || s; libcrypto verifies DER */
+		if (siglen != 2 * ESI_JWT_P256_BYTES)
+		{
+			*why = psprintf("the ES256 signature has %zu bytes, not %d (r and s)",
+							siglen, 2 * ESI_JWT_P256_BYTES);
+			return ESI_JWT_BAD_SIGNATURE;
+		}
+		vsiglen = es256_der(w, sig);
+		vsig = w->der;
+	}
+	else
+	{
+		vsig = sig;
+		vsiglen = (siglen == (size_t) EVP_PKEY_get_size(w->pkey)) ? siglen : 0;
+	}
+	if (vsiglen == 0 ||
 		(w->md = EVP_MD_CTX_new()) == NULL ||
 		EVP_DigestVerifyInit_ex(w->md, NULL, "SHA256", NULL, NULL, w->pkey, NULL) != 1 ||
-		EVP_DigestVerify(w->md, sig, siglen, (const unsigned char *) token, dot2 - token) != 1)
+		EVP_DigestVerify(w->md, vsig, vsiglen, (const unsigned char *) token, dot2 - token) != 1)
 	{
 		*why = psprintf("the signature does not verify with key \"%s\"", shown(kid));
 		return ESI_JWT_BAD_SIGNATURE;

@@ -4,9 +4,12 @@
  *		  Verification of EVE SSO access tokens (JWTs), in jwt.c.
  *
  * A token passes when: it is a JWS in compact form whose header says
- * alg RS256 (nothing else, "none" and HS256 least of all); its kid names
- * an RSA key of the JWKS (2048 bits or more) whose RSASSA-PKCS1-v1_5
- * SHA-256 signature it carries; iss is "login.eveonline.com" or
+ * alg RS256 or ES256 (nothing else, "none" and HS256 least of all); its
+ * kid names a key of the JWKS of the type that algorithm needs, whose
+ * signature it carries: for RS256 an RSA key (2048 bits or more) and an
+ * RSASSA-PKCS1-v1_5 SHA-256 signature, for ES256 an EC key on P-256 and
+ * an ECDSA SHA-256 signature as JWS writes it (r || s, 64 bytes; a high s
+ * is valid); iss is "login.eveonline.com" or
  * "https://login.eveonline.com"; aud (a string or an array) holds both the
  * client id and "EVE Online"; exp (and nbf, when present) hold at "now"
  * give or take esi_fdw.sso_clock_skew; sub is "CHARACTER:EVE:<id>"; name
@@ -33,9 +36,12 @@ typedef enum EsiJwtResult
 	ESI_JWT_OK,
 	ESI_JWT_MALFORMED,			/* not a JWS, bad base64url or JSON, a claim
 								 * missing or of the wrong type */
-	ESI_JWT_BAD_ALGORITHM,		/* alg is not RS256, or the key is for another */
-	ESI_JWT_UNKNOWN_KEY,		/* kid not in the JWKS (refetch it), not an
-								 * RSA key, too short, or the JWKS is broken */
+	ESI_JWT_BAD_ALGORITHM,		/* alg is neither RS256 nor ES256, or the key
+								 * is of the other type, for another
+								 * algorithm or on another curve */
+	ESI_JWT_UNKNOWN_KEY,		/* kid not in the JWKS (refetch it), an RSA
+								 * key too short, a point not on P-256, or
+								 * the JWKS is broken */
 	ESI_JWT_BAD_SIGNATURE,
 	ESI_JWT_BAD_ISSUER,
 	ESI_JWT_BAD_AUDIENCE,

@@ -884,6 +884,7 @@ esi_get_server_options(ForeignServer *server)
 
 	server_defaults(opts);
 	parse_options(ForeignServerRelationId, server->options, opts);
+	opts->compat_date_option = (opts->compat_date != esi_guc_compat_date);
 
 	/* the GUC's value (no base_url option) was set by a superuser */
 	if (opts->base_url != esi_guc_base_url &&

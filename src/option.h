@@ -41,6 +41,8 @@ typedef struct EsiServerOptions
 {
 	char	   *base_url;		/* no trailing slash */
 	char	   *compat_date;	/* X-Compatibility-Date */
+	bool		compat_date_option; /* ... from the server's option, not
+									 * esi_fdw.compatibility_date */
 	char	   *user_agent;
 	char	   *language;		/* Accept-Language, or NULL */
 	char	   *tenant;			/* X-Tenant, or NULL */

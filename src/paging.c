@@ -9,12 +9,19 @@
  *	pages	page 1 first; its X-Pages header gives the count, and pages 2..n
  *			may then be fetched together.  They are handed out one at a time
  *			(a counter, not a list), so a huge count costs nothing before it
- *			is refused.  Every page must carry page 1's X-Pages and
- *			Last-Modified: ESI refreshed the result otherwise, and a scan
- *			never mixes two versions.
+ *			is refused.  Every page must be of page 1's version: ESI
+ *			refreshed the result otherwise, and a scan never mixes two
+ *			versions.  ESI's pages of one version need not agree to the
+ *			second (esi-issues #1149, #487, #194): a Last-Modified up to
+ *			ESI_PAGE_SKEW_S from page 1's is the same version, a later page
+ *			without X-Pages is taken as it is; a Last-Modified further off
+ *			(a new version moves it by ESI's cache period, 5 minutes and
+ *			more for paged routes) or another X-Pages is a new version.
  *	cursor	one page at a time: the "before" token of a page's reply asks
  *			for the next, until a page has no records (ESI's documented end)
- *			or gives back the token it was asked with.
+ *			or gives back the token it was asked with.  Each request asks
+ *			for ESI_CURSOR_LIMIT records (ESI's maximum; its default is 10)
+ *			unless the request's query already says how many.
  *	from_id one page at a time: the smallest id on a page asks for the next.
  *			ESI's reply starts with the record it was asked from, which is
  *			no row of the result; the walk ends when only that record comes
@@ -36,6 +43,16 @@
 #include "guc.h"
 #include "http.h"
 #include "paging.h"
+
+/*
+ * Pages of one version of a result may carry Last-Modified this many
+ * seconds apart.  A new version moves it by the route's cache period
+ * (300 s or more for every paged route of ESI's OpenAPI description).
+ */
+#define ESI_PAGE_SKEW_S 5
+
+/* records a cursor request asks for: the maximum ESI's routes take */
+#define ESI_CURSOR_LIMIT 100
 
 /* tokens already followed, by hash (a bucket holds every token of a hash) */
 typedef struct SeenEntry
@@ -167,9 +184,45 @@ version_changed(EsiWalk *w, const EsiPageKey *key, const char *what,
 			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 			 errmsg("ESI data changed while foreign table \"%s\" was being read",
 					w->route->relname),
+			 strcmp(what, "Last-Modified") == 0 ?
+			 errdetail("Page %d of %s has Last-Modified \"%s\" but page 1 had \"%s\"; esi_fdw takes pages up to %d seconds apart for one version and does not mix two versions of a result.",
+					   key->page, w->req->path, now, first, ESI_PAGE_SKEW_S) :
 			 errdetail("Page %d of %s has %s \"%s\" but page 1 had \"%s\"; esi_fdw does not mix two versions of a result.",
 					   key->page, w->req->path, what, now, first),
 			 errhint("Run the query again: ESI refreshed this route and the next read gets one version.")));
+}
+
+/*
+ * same_version
+ *		Whether a page's Last-Modified is that of page 1's version: the
+ *		same text, or dates at most ESI_PAGE_SKEW_S apart.  Text that is no
+ *		HTTP date must be the same text.
+ */
+static bool
+same_version(const char *first, const char *now)
+{
+	pg_time_t	a,
+				b;
+
+	if (strcmp(first, now) == 0)
+		return true;
+	if (!esi_http_parse_date(first, &a) || !esi_http_parse_date(now, &b))
+		return false;
+	return (a > b ? a - b : b - a) <= ESI_PAGE_SKEW_S;
+}
+
+/*
+ * parse_pages
+ *		An X-Pages header as a page count (an empty result has one, empty,
+ *		page); false when it is malformed.
+ */
+static bool
+parse_pages(const char *x_pages, int64 *pages)
+{
+	if (!esi_http_parse_count(x_pages, pages) || *pages > INT_MAX)
+		return false;
+	*pages = Max(*pages, 1);
+	return true;
 }
 
 /*
@@ -186,18 +239,13 @@ esi_walk_reply(EsiWalk *w, const EsiPageKey *key, const char *x_pages,
 	if (w->route->paging != ESI_PAGING_PAGES)
 		return;
 
-	if (x_pages)
-	{
-		if (!esi_http_parse_count(x_pages, &pages) || pages > INT_MAX)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
-					 errmsg("malformed X-Pages header in ESI's reply to GET %s (foreign table \"%s\")",
-							walk_display(w, key), w->route->relname),
-					 errdetail("X-Pages: \"%s\" is not a page count.", x_pages),
-					 errhint("ESI sends a whole number of pages; check the server's base_url option.")));
-		/* an empty result has one (empty) page */
-		pages = Max(pages, 1);
-	}
+	if (x_pages && !parse_pages(x_pages, &pages))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
+				 errmsg("malformed X-Pages header in ESI's reply to GET %s (foreign table \"%s\")",
+						walk_display(w, key), w->route->relname),
+				 errdetail("X-Pages: \"%s\" is not a page count.", x_pages),
+				 errhint("ESI sends a whole number of pages; check the server's base_url option.")));
 	if (last_modified == NULL)
 		last_modified = "";
 
@@ -211,9 +259,10 @@ esi_walk_reply(EsiWalk *w, const EsiPageKey *key, const char *x_pages,
 		w->waiting = false;
 		return;
 	}
-	if (strcmp(w->last_modified, last_modified) != 0)
+	if (!same_version(w->last_modified, last_modified))
 		version_changed(w, key, "Last-Modified", w->last_modified, last_modified);
-	if (pages != w->pages)
+	/* a later page without X-Pages says nothing against page 1's count */
+	if (x_pages && pages != w->pages)
 		version_changed(w, key, "X-Pages", psprintf("%d", w->pages),
 						psprintf("%lld", (long long) pages));
 }
@@ -221,22 +270,21 @@ esi_walk_reply(EsiWalk *w, const EsiPageKey *key, const char *x_pages,
 /*
  * esi_walk_matches
  *		Whether a page's reply belongs to the version of the result the walk
- *		is reading (a page the cache kept may be of an older one).  Only
- *		X-Pages walks have versions, told by page 1.
+ *		is reading (a page the cache kept may be of an older one), by the
+ *		rules of esi_walk_reply.  Only X-Pages walks have versions, told by
+ *		page 1.
  */
 bool
 esi_walk_matches(EsiWalk *w, const EsiPageKey *key, const char *x_pages,
 				 const char *last_modified)
 {
-	int64		pages = 1;
+	int64		pages;
 
 	if (w->route->paging != ESI_PAGING_PAGES || key->page == 1 || w->last_modified == NULL)
 		return true;
-	if (x_pages && (!esi_http_parse_count(x_pages, &pages) || pages > INT_MAX))
+	if (x_pages && (!parse_pages(x_pages, &pages) || pages != w->pages))
 		return false;
-	pages = Max(pages, 1);
-	return strcmp(w->last_modified, last_modified ? last_modified : "") == 0 &&
-		pages == w->pages;
+	return same_version(w->last_modified, last_modified ? last_modified : "");
 }
 
 /*
@@ -375,9 +423,32 @@ append_encoded(StringInfo buf, const char *s)
 }
 
 /*
+ * has_param
+ *		Whether a query string (a=b&c=d) has parameter name.
+ */
+static bool
+has_param(const char *query, const char *name)
+{
+	size_t		n = strlen(name);
+	const char *p = query;
+
+	while (p && *p)
+	{
+		if (strncmp(p, name, n) == 0 && (p[n] == '=' || p[n] == '&' || p[n] == '\0'))
+			return true;
+		p = strchr(p, '&');
+		if (p)
+			p++;
+	}
+	return false;
+}
+
+/*
  * esi_paging_display
- *		path?query of one page of a request, with its paging parameter: what
- *		is sent (after the base URL) and shown in messages.
+ *		path?query of one page of a request, with its paging parameters:
+ *		what is sent (after the base URL) and shown in messages.  A cursor
+ *		request asks for ESI_CURSOR_LIMIT records, unless its query names a
+ *		limit of its own (a column or the table's query option).
  */
 char *
 esi_paging_display(EsiRoute *route, EsiRequest *req, const EsiPageKey *key)
@@ -390,6 +461,11 @@ esi_paging_display(EsiRoute *route, EsiRequest *req, const EsiPageKey *key)
 	appendStringInfoChar(&buf, '?');
 	appendStringInfoString(&buf, req->query);
 	first = (req->query[0] == '\0');
+	if (route->paging == ESI_PAGING_CURSOR && !has_param(req->query, "limit"))
+	{
+		appendStringInfo(&buf, "%slimit=%d", first ? "" : "&", ESI_CURSOR_LIMIT);
+		first = false;
+	}
 	if (key->page > 0)
 		appendStringInfo(&buf, "%spage=%d", first ? "" : "&", key->page);
 	else if (key->token)

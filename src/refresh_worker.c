@@ -68,6 +68,7 @@ bool		esi_guc_auto_refresh = true;
 static int	esi_guc_refresh_jitter = 30;
 static int	esi_guc_refresh_retry_delay = 60;
 static int	esi_guc_refresh_max_retry_delay = 3600;
+static int	esi_guc_refresh_min_interval = 30;
 
 /* a worker's place in shared memory: what it was started for, its report */
 typedef struct RefreshSlot
@@ -146,6 +147,11 @@ esi_refresh_register(void)
 	DefineCustomIntVariable("esi_fdw.refresh_max_retry_delay",
 							"Longest wait after failed refreshes of a target.",
 							NULL, &esi_guc_refresh_max_retry_delay, 3600, 1, 7 * 86400,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("esi_fdw.refresh_min_interval",
+							"Shortest time from the start of a target's refresh to the start of its next one.",
+							"A reply that arrives already expired (ESI has served such) would make the target due again at once.",
+							&esi_guc_refresh_min_interval, 30, 1, 86400,
 							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
 
 	memset(&w, 0, sizeof(w));

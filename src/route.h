@@ -54,6 +54,9 @@ typedef struct EsiRoute
 	char	   *roles;			/* corporation roles the route needs (any of
 								 * them, comma-separated), or NULL */
 	EsiCacheMode cache;			/* the table's cache option */
+	EsiServerOptions *opts;		/* the server it is read through, for
+								 * messages (set by esi_crawl_begin and
+								 * esi_call_route), or NULL */
 	bool		characters_known;	/* characters is set (a scan runs) */
 	List	   *characters;		/* authenticated routes without a
 								 * character_id condition: the role's

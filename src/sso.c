@@ -18,6 +18,8 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
+
 #include <json-c/json.h>
 
 #include "common/base64.h"
@@ -27,6 +29,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "esi_error.h"
 #include "http.h"
 #include "sso.h"
 
@@ -201,7 +204,7 @@ endpoints(EsiServerOptions *opts)
 	if (sso_cache.sso_url && strcmp(sso_cache.sso_url, base) == 0)
 		return &sso_cache;
 
-	esi_http_fetch(psprintf("%s/.well-known/oauth-authorization-server", base),
+	esi_http_fetch(opts, psprintf("%s/.well-known/oauth-authorization-server", base),
 				   NULL, NULL, &r);
 	if (r.result != ESI_XFER_REPLY || r.status != 200)
 		sso_unreachable("its metadata", &r);
@@ -344,7 +347,7 @@ esi_sso_token(EsiServerOptions *opts, const char *grant_form,
 	form = psprintf("%s&client_id=%s", grant_form, esi_sso_form_value(opts->sso_client_id));
 	if (client_secret)
 		auth = basic_auth(opts, client_secret);
-	esi_http_fetch(ep->token, form, auth, &r);
+	esi_http_fetch(opts, ep->token, form, auth, &r);
 	explicit_bzero(form, strlen(form));
 	if (auth)
 		explicit_bzero(auth, strlen(auth));
@@ -403,7 +406,7 @@ esi_sso_revoke(EsiServerOptions *opts, const char *refresh_token,
 					esi_sso_form_value(opts->sso_client_id));
 	if (client_secret)
 		auth = basic_auth(opts, client_secret);
-	esi_http_fetch(ep->revoke, form, auth, &r);
+	esi_http_fetch(opts, ep->revoke, form, auth, &r);
 	explicit_bzero(form, strlen(form));
 	if (r.result != ESI_XFER_REPLY || (r.status != 200 && r.status != 204))
 		sso_unreachable("revoking a token", &r);
@@ -414,11 +417,11 @@ esi_sso_revoke(EsiServerOptions *opts, const char *refresh_token,
  *		SSO's signing keys, fetched (again).
  */
 static void
-fetch_jwks(EsiSsoCache *ep)
+fetch_jwks(EsiServerOptions *opts, EsiSsoCache *ep)
 {
 	EsiHttpReply r;
 
-	esi_http_fetch(ep->jwks_uri, NULL, NULL, &r);
+	esi_http_fetch(opts, ep->jwks_uri, NULL, NULL, &r);
 	if (r.result != ESI_XFER_REPLY || r.status != 200)
 		sso_unreachable("its signing keys (JWKS)", &r);
 	if (ep->jwks)
@@ -442,12 +445,12 @@ esi_sso_check_access_token(EsiServerOptions *opts, const char *access_token,
 	char	   *why = NULL;
 
 	if (ep->jwks == NULL)
-		fetch_jwks(ep);
+		fetch_jwks(opts, ep);
 	res = esi_jwt_verify(access_token, ep->jwks, opts->sso_client_id,
 						 GetCurrentTimestamp(), claims, &why);
 	if (res == ESI_JWT_UNKNOWN_KEY)
 	{
-		fetch_jwks(ep);
+		fetch_jwks(opts, ep);
 		res = esi_jwt_verify(access_token, ep->jwks, opts->sso_client_id,
 							 GetCurrentTimestamp(), claims, &why);
 	}
@@ -460,27 +463,181 @@ esi_sso_check_access_token(EsiServerOptions *opts, const char *access_token,
 }
 
 /*
+ * has_word
+ *		Whether text holds word (ASCII, any case) not inside another word.
+ */
+static bool
+has_word(const char *text, const char *word)
+{
+	size_t		wl = strlen(word);
+
+	for (const char *p = text; *p; p++)
+		if (pg_strncasecmp(p, word, wl) == 0 &&
+			(p == text || !isalnum((unsigned char) p[-1])) &&
+			!isalnum((unsigned char) p[wl]))
+			return true;
+	return false;
+}
+
+/*
+ * has_text
+ *		Whether text holds part (ASCII, any case) anywhere.
+ */
+static bool
+has_text(const char *text, const char *part)
+{
+	size_t		pl = strlen(part);
+
+	for (const char *p = text; *p; p++)
+		if (pg_strncasecmp(p, part, pl) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * esi_sso_refusal
+ *		Classify ESI's 401 or 403 to a request that sent a token (see
+ *		EsiRefusal).  A 401 is always the token's.  A 403 is the token's
+ *		when its body has an "sso_status" member (*sso_status gets it when
+ *		it is a number, else stays -1), or when its error names SSO, or an
+ *		invalid, expired or revoked token; else it names a missing scope, a
+ *		missing role, or anything else the character may not see.  A body
+ *		that is not ESI's JSON (a proxy's page) refuses access.
+ */
+EsiRefusal
+esi_sso_refusal(long status, const char *body, size_t len, int *sso_status)
+{
+	json_tokener *tok;
+	struct json_object *doc = NULL;
+	struct json_object *v;
+	char		error[512];
+	bool		has_status = false;
+
+	*sso_status = -1;
+	if (status == 401)
+		return ESI_REFUSAL_TOKEN;
+	if (status != 403 || body == NULL || len == 0 || len > 65536)
+		return ESI_REFUSAL_ACCESS;
+
+	/* json-c only from here to json_object_put: nothing can raise */
+	error[0] = '\0';
+	tok = json_tokener_new();
+	if (tok != NULL)
+	{
+		doc = json_tokener_parse_ex(tok, body, (int) len);
+		json_tokener_free(tok);
+	}
+	if (doc != NULL && json_object_is_type(doc, json_type_object))
+	{
+		if (json_object_object_get_ex(doc, "sso_status", &v))
+		{
+			has_status = true;
+			if (json_object_is_type(v, json_type_int))
+				*sso_status = (int) Min(Max(json_object_get_int64(v), -1), 999);
+		}
+		if (json_object_object_get_ex(doc, "error", &v) &&
+			json_object_is_type(v, json_type_string))
+			strlcpy(error, json_object_get_string(v), sizeof(error));
+	}
+	if (doc != NULL)
+		json_object_put(doc);
+
+	if (has_status || has_word(error, "sso"))
+		return ESI_REFUSAL_TOKEN;
+	if (has_word(error, "token") &&
+		(has_text(error, "expire") || has_text(error, "expiry") ||
+		 has_word(error, "invalid") || has_text(error, "malformed") ||
+		 has_text(error, "revoked")))
+		return ESI_REFUSAL_TOKEN;
+	if (has_word(error, "scope") || has_word(error, "scopes"))
+		return ESI_REFUSAL_SCOPE;
+	if (has_text(error, "role"))
+		return ESI_REFUSAL_ROLES;
+	return ESI_REFUSAL_ACCESS;
+}
+
+/*
+ * esi_sso_refusal_hint
+ *		What to do about ESI's 401 or 403 to a route: the HINT of its
+ *		error.  esi_fdw sends a character's token only after checking that
+ *		its login has the route's scope, and sends the request once more
+ *		with a refreshed token when ESI refuses the token itself: so a
+ *		refusal raised as an error came after that, or is about the
+ *		character, not about logging in.
+ */
+char *
+esi_sso_refusal_hint(EsiRoute *route, long status, const char *body, size_t len)
+{
+	int			sso_status;
+
+	if (route->scope == NULL)
+		return pstrdup("This route should be public; check the server's base_url option.");
+	switch (esi_sso_refusal(status, body, len, &sso_status))
+	{
+		case ESI_REFUSAL_TOKEN:
+			if (status == 401)
+				return pstrdup("ESI refused the character's access token, also one refreshed just before: check that the server's sso_url is the EVE SSO that ESI trusts (https://login.eveonline.com).");
+			if (sso_status >= 0)
+				return psprintf("ESI could not check the character's token with EVE SSO (sso_status %d), also a token refreshed just before: trouble at EVE SSO, not a missing login or scope. Try again in a few minutes.",
+								sso_status);
+			return pstrdup("ESI could not check the character's token with EVE SSO, also a token refreshed just before: trouble at EVE SSO, not a missing login or scope. Try again in a few minutes.");
+		case ESI_REFUSAL_SCOPE:
+			return psprintf("The character's login has scope %s, but ESI finds it missing from the token (were the application's scopes changed?): log the character in again with esi.login(), asking for that scope.",
+							route->scope);
+		case ESI_REFUSAL_ROLES:
+			if (route->roles)
+				return psprintf("The character does not hold one of the corporation roles %s that the route needs: roles are granted in the game, and ESI's list of a character's roles (/characters/{id}/roles) can lag behind by an hour.",
+								route->roles);
+			return pstrdup("The character does not hold the corporation roles the route needs: roles are granted in the game.");
+		case ESI_REFUSAL_ACCESS:
+			break;
+	}
+	return pstrdup("ESI refuses the character access to this (its token is valid, with the route's scope): see ESI's message above.");
+}
+
+/*
  * esi_get_json
  *		GET an ESI route (base URL and path) as JSON, with a bearer token
- *		when given; ERROR unless it answers 200 with JSON.
+ *		when given; ERROR unless it answers 200 with JSON.  With refused,
+ *		a 401 or 403 about the token (esi_sso_refusal) returns NULL and
+ *		sets *refused instead: the caller tries once more with a fresh
+ *		token.
  */
 static struct json_object *
-esi_get_json(EsiServerOptions *opts, const char *path, const char *token)
+esi_get_json(EsiServerOptions *opts, const char *path, const char *token,
+			 bool *refused)
 {
 	EsiHttpReply r;
 	char	   *auth = token ? psprintf("Bearer %s", token) : NULL;
 	struct json_object *doc;
+	int			sso_status;
 
-	esi_http_fetch(psprintf("%s%s", opts->base_url, path), NULL, auth, &r);
+	esi_http_fetch(opts, psprintf("%s%s", opts->base_url, path), NULL, auth, &r);
 	if (auth)
 		explicit_bzero(auth, strlen(auth));
+	if (refused != NULL && r.result == ESI_XFER_REPLY &&
+		(r.status == 401 || r.status == 403) &&
+		esi_sso_refusal(r.status, r.body, r.len, &sso_status) == ESI_REFUSAL_TOKEN)
+	{
+		*refused = true;
+		return NULL;
+	}
 	if (r.result != ESI_XFER_REPLY || r.status != 200)
+	{
+		bool		token = r.result == ESI_XFER_REPLY &&
+			(r.status == 401 || r.status == 403) &&
+			esi_sso_refusal(r.status, r.body, r.len, &sso_status) == ESI_REFUSAL_TOKEN;
+
 		ereport(ERROR,
-				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+				(errcode(token ? ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION :
+						 ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
 				 errmsg("could not read GET %s from ESI to choose a character", r.display),
 				 r.result != ESI_XFER_REPLY ? errdetail("%s.", r.failure) :
-				 errdetail("ESI answered HTTP %ld.", r.status),
+				 errdetail("ESI answered HTTP %ld: %s", r.status, esi_error_text(r.body, r.len)),
+				 token ?
+				 errhint("ESI could not check the character's token with EVE SSO, also a token refreshed just before: trouble at EVE SSO, not a missing login or scope. Try again in a few minutes.") :
 				 errhint("Check the server's base_url option, and that the character's login has scope esi-characters.read_corporation_roles.v1.")));
+	}
 	doc = json_tokener_parse(r.body);
 	if (doc == NULL)
 		ereport(ERROR,
@@ -496,7 +653,8 @@ esi_get_json(EsiServerOptions *opts, const char *path, const char *token)
 int64
 esi_sso_character_corporation(EsiServerOptions *opts, int64 character_id)
 {
-	struct json_object *doc = esi_get_json(opts, psprintf("/characters/%lld", (long long) character_id), NULL);
+	struct json_object *doc = esi_get_json(opts, psprintf("/characters/%lld", (long long) character_id),
+										   NULL, NULL);
 	struct json_object *v;
 	int64		corp = 0;
 
@@ -509,17 +667,20 @@ esi_sso_character_corporation(EsiServerOptions *opts, int64 character_id)
 /*
  * esi_sso_character_roles
  *		The corporation roles a character holds (/characters/{id}/roles,
- *		"roles"), read with its token.
+ *		"roles"), read with its token.  With refused, ESI refusing the
+ *		token itself (esi_get_json) sets *refused and returns NIL.
  */
 List *
 esi_sso_character_roles(EsiServerOptions *opts, int64 character_id,
-						const char *access_token)
+						const char *access_token, bool *refused)
 {
 	struct json_object *doc = esi_get_json(opts, psprintf("/characters/%lld/roles", (long long) character_id),
-										   access_token);
+										   access_token, refused);
 	struct json_object *arr;
 	List	   *out = NIL;
 
+	if (doc == NULL)
+		return NIL;
 	if (json_object_object_get_ex(doc, "roles", &arr) && json_object_is_type(arr, json_type_array))
 		for (size_t i = 0; i < json_object_array_length(arr); i++)
 		{

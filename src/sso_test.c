@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * sso_test.c
- *		  SQL entry points into crypto.c and jwt.c for the tests only.
+ *		  SQL entry points into crypto.c, jwt.c and sso.c for the tests only.
  *
  * The extension script creates none of these functions: a test declares
  * them (CREATE FUNCTION ... AS 'esi_fdw', 'esi_test_...' LANGUAGE C), which
@@ -27,6 +27,7 @@
 
 #include "crypto.h"
 #include "jwt.h"
+#include "sso.h"
 
 PG_FUNCTION_INFO_V1(esi_test_seal);
 PG_FUNCTION_INFO_V1(esi_test_unseal);
@@ -36,6 +37,7 @@ PG_FUNCTION_INFO_V1(esi_test_key_id);
 PG_FUNCTION_INFO_V1(esi_test_current_key_id);
 PG_FUNCTION_INFO_V1(esi_test_key_file);
 PG_FUNCTION_INFO_V1(esi_test_jwt_verify);
+PG_FUNCTION_INFO_V1(esi_test_refusal);
 
 /*
  * require_superuser
@@ -201,5 +203,46 @@ esi_test_jwt_verify(PG_FUNCTION_ARGS)
 		escape_json(&buf, claims.kid);
 		appendStringInfoChar(&buf, '}');
 	}
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+/*
+ * esi_test_refusal(status int, body text, scope text, roles text)
+ *		How sso.c reads ESI's 401 or 403 to a route with that scope and
+ *		roles (NULL: none): {"kind": "token"|"scope"|"roles"|"access",
+ *		"sso_status": n or null, "hint": the error's HINT}.
+ */
+Datum
+esi_test_refusal(PG_FUNCTION_ARGS)
+{
+	int32		status;
+	char	   *body;
+	EsiRoute	route;
+	int			sso_status;
+	EsiRefusal	kind;
+	StringInfoData buf;
+	static const char *const names[] = {"token", "scope", "roles", "access"};
+
+	require_superuser();
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	status = PG_GETARG_INT32(0);
+	body = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	memset(&route, 0, sizeof(route));
+	route.relname = "t";
+	route.scope = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	route.roles = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
+
+	kind = esi_sso_refusal(status, body, strlen(body), &sso_status);
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"kind\": ");
+	escape_json(&buf, names[kind]);
+	if (sso_status >= 0)
+		appendStringInfo(&buf, ", \"sso_status\": %d", sso_status);
+	else
+		appendStringInfoString(&buf, ", \"sso_status\": null");
+	appendStringInfoString(&buf, ", \"hint\": ");
+	escape_json(&buf, esi_sso_refusal_hint(&route, status, body, strlen(body)));
+	appendStringInfoChar(&buf, '}');
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 }

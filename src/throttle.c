@@ -12,10 +12,15 @@
  *   esi_fdw.error_limit_threshold errors (minus those in flight) remain,
  *   so esi_fdw never provokes a 420; after a 420 everything waits.
  * - rate limits, per X-Ratelimit-Group: a floating window of tokens told
- *   by X-Ratelimit-Limit ("150/15m"), -Remaining and -Used.  When the
- *   bucket gets below esi_fdw.rate_limit_reserve percent, requests are
- *   paced to the bucket's refill rate; a 429 holds the group off for
- *   Retry-After.
+ *   by X-Ratelimit-Limit ("150/15m"), -Remaining and -Used.  A reply costs
+ *   2 tokens for a 2xx, 1 for a 3xx (a revalidation's 304), 5 for a 4xx
+ *   other than 429, nothing for a 429 or a 5xx.  Requests in flight hold
+ *   what they should cost (1 for a revalidation, 2 otherwise) against the
+ *   bucket's remaining tokens.  When the bucket gets below
+ *   esi_fdw.rate_limit_reserve percent, requests are paced to the bucket's
+ *   refill rate: each waits until the tokens the one before it cost came
+ *   back (window / limit per token), counted by its reply's real cost; a
+ *   429 holds the group off for Retry-After.
  *
  * State is kept per base URL (Tranquility and Singularity are separate
  * servers with separate limits) in a small table in shared memory.  An
@@ -72,6 +77,10 @@ typedef struct EsiRateState
 	TimestampTz next_paced;		/* when paced, the next request's turn */
 	TimestampTz updated_at;
 	int			inflight;
+	int			reserved;		/* tokens the requests in flight should
+								 * cost */
+	int			paced_cost;		/* what the request that set next_paced
+								 * cost (or should) */
 } EsiRateState;
 
 typedef struct EsiLimitsShared
@@ -83,6 +92,14 @@ typedef struct EsiLimitsShared
 } EsiLimitsShared;
 
 static EsiLimitsShared *limits = NULL;
+
+/*
+ * Why the last request esi_limits_admit refused in this backend was paced:
+ * the tokens of the request before it and how long the bucket takes to get
+ * them back.  esi_limits_check_deadline, called next, explains with it.
+ */
+static int	refused_paced_cost = 0;
+static int64 refused_paced_ms = 0;
 
 PG_FUNCTION_INFO_V1(esi_limits);
 
@@ -168,12 +185,37 @@ group_slot(int base, const char *group)
 }
 
 /*
- * esi_limits_admit
- *		May a request to base_url (of rate-limit group, or NULL) be sent
- *		now?  Yes: it is counted in flight (ticket) until esi_limits_reply
- *		or esi_limits_abandon.  No: *retry_at says when to ask again and
- *		*why why.
+ * esi_limits_token_cost
+ *		What a reply of this status costs in its rate-limit bucket (ESI's
+ *		rate-limiting documentation): 2 for a 2xx, 1 for a 3xx, 5 for a
+ *		4xx, nothing for a 5xx or for the limiters' own refusals (429, and
+ *		the error limit's 420, which no bucket counts).
  */
+int
+esi_limits_token_cost(long status)
+{
+	if (status == 429 || status == 420)
+		return 0;
+	if (status >= 200 && status < 300)
+		return ESI_COST_2XX;
+	if (status >= 300 && status < 400)
+		return ESI_COST_3XX;
+	if (status >= 400 && status < 500)
+		return ESI_COST_4XX;
+	return 0;
+}
+
+/*
+ * pace_us
+ *		How long a bucket takes to get cost tokens back: its window over its
+ *		limit, per token.
+ */
+static int64
+pace_us(EsiRateState *r, int cost)
+{
+	return (int64) r->window_s * USECS_PER_SEC * cost / r->tokens;
+}
+
 /*
  * bucket_key
  *		The bucket of a group, for one character or none.
@@ -186,6 +228,14 @@ bucket_key(const char *group, const char *who)
 	return psprintf("%s:%s", group, who);
 }
 
+/*
+ * esi_limits_admit
+ *		May a request to base_url (of rate-limit group, or NULL) be sent
+ *		now?  Yes: it is counted in flight (ticket, with the tokens it
+ *		should cost: ticket->cost, set by the caller) until esi_limits_reply
+ *		or esi_limits_abandon.  No: *retry_at says when to ask again and
+ *		*why why.
+ */
 bool
 esi_limits_admit(const char *base_url, const char *group, const char *who,
 				 EsiLimitTicket *ticket, TimestampTz *retry_at,
@@ -196,8 +246,11 @@ esi_limits_admit(const char *base_url, const char *group, const char *who,
 	EsiRateState *r = NULL;
 	int			b,
 				g = -1;
+	int			cost = ticket->cost > 0 ? ticket->cost : ESI_COST_2XX;
 
 	ticket->base = ticket->group = -1;
+	ticket->cost = cost;
+	ticket->paced = false;
 	*why = ESI_LIMIT_NONE;
 	if (limits == NULL)
 		return true;
@@ -236,16 +289,24 @@ esi_limits_admit(const char *base_url, const char *group, const char *who,
 	{
 		int			reserve = Max(2, (int) ((int64) r->tokens * esi_guc_rate_limit_reserve / 100));
 
-		/* a request costs 2 tokens when it succeeds */
-		if (r->remaining - 2 * r->inflight <= reserve)
+		/* what the requests in flight should cost is spent already */
+		if (r->remaining - r->reserved <= reserve)
 		{
 			if (now < r->next_paced)
 			{
 				*why = ESI_LIMIT_RATE_PACED;
 				*retry_at = r->next_paced;
+				refused_paced_cost = r->paced_cost;
+				refused_paced_ms = pace_us(r, r->paced_cost) / 1000;
 			}
 			else
-				r->next_paced = now + (int64) r->window_s * USECS_PER_SEC * 2 / r->tokens;
+			{
+				/* the next turn once this one's tokens are back */
+				r->next_paced = now + pace_us(r, cost);
+				r->paced_cost = cost;
+				ticket->paced = true;
+				ticket->paced_until = r->next_paced;
+			}
 		}
 	}
 
@@ -256,6 +317,7 @@ esi_limits_admit(const char *base_url, const char *group, const char *who,
 		if (r)
 		{
 			r->inflight++;
+			r->reserved += cost;
 			ticket->group = g;
 		}
 	}
@@ -310,7 +372,12 @@ esi_limits_check_deadline(const char *base_url, const char *group,
 					group ? group : "?", subject, wait_s),
 			 why == ESI_LIMIT_RATE_BLOCKED ?
 			 errdetail("ESI answered 429 for this group; every session waits for its Retry-After, which is %s.", bound) :
-			 errdetail("The group's token bucket is nearly empty (esi_fdw.rate_limit_reserve), so requests are paced; the next turn is %s.", bound),
+			 errdetail("The group's token bucket is nearly empty (esi_fdw.rate_limit_reserve), so requests are paced to its refill rate: the request before cost %d token%s, which the bucket gets back in %s s; the next turn is %s.",
+					   refused_paced_cost, refused_paced_cost == 1 ? "" : "s",
+					   refused_paced_ms % 1000 == 0 ?
+					   psprintf("%lld", (long long) (refused_paced_ms / 1000)) :
+					   psprintf("%.1f", refused_paced_ms / 1000.0),
+					   bound),
 			 errhint("Run the query again in %d seconds.", wait_s)));
 }
 
@@ -356,6 +423,35 @@ parse_small(const char *v, int64 max)
 }
 
 /*
+ * ticket_leaves
+ *		A request admitted with ticket is no longer in flight (lock held
+ *		exclusively): it leaves the counts and gives back the tokens it held.
+ *		Returns its group's state when its turn was paced, else NULL.
+ */
+static EsiRateState *
+ticket_leaves(EsiLimitTicket *ticket)
+{
+	EsiRateState *paced = NULL;
+
+	if (ticket->base >= 0 && limits->bases[ticket->base].inflight > 0)
+		limits->bases[ticket->base].inflight--;
+	if (ticket->group >= 0)
+	{
+		EsiRateState *r = &limits->groups[ticket->group];
+
+		if (r->inflight > 0)
+			r->inflight--;
+		r->reserved = Max(0, r->reserved - ticket->cost);
+		/* its turn set the group's next one, and no later turn did since */
+		if (ticket->paced && r->tokens > 0 && r->next_paced == ticket->paced_until)
+			paced = r;
+	}
+	ticket->base = ticket->group = -1;
+	ticket->paced = false;
+	return paced;
+}
+
+/*
  * esi_limits_reply
  *		A request admitted with ticket got a reply (t is NULL when it got
  *		none): it leaves the flight count, and the reply's limit headers
@@ -373,22 +469,32 @@ esi_limits_reply(EsiLimitTicket *ticket, const char *base_url,
 				reset;
 	int64		retry_s;
 	int			b;
+	int			cost;
+	EsiRateState *paced;
 
 	if (limits == NULL)
 		return;
 	LWLockAcquire(&limits->lock, LW_EXCLUSIVE);
-	if (ticket->base >= 0 && limits->bases[ticket->base].inflight > 0)
-		limits->bases[ticket->base].inflight--;
-	if (ticket->group >= 0 && limits->groups[ticket->group].inflight > 0)
-		limits->groups[ticket->group].inflight--;
-	ticket->base = ticket->group = -1;
-
+	paced = ticket_leaves(ticket);
 	if (t == NULL || esi_http_result(t) != ESI_XFER_REPLY)
 	{
+		/* no reply, no cost: the next turn need not wait for it */
+		if (paced)
+		{
+			paced->next_paced -= pace_us(paced, ticket->cost);
+			paced->paced_cost = 0;
+		}
 		LWLockRelease(&limits->lock);
 		return;
 	}
 	status = esi_http_status(t);
+	cost = esi_limits_token_cost(status);
+	if (paced && cost != ticket->cost)
+	{
+		/* the next turn waits for what this one really cost */
+		paced->next_paced += pace_us(paced, cost - ticket->cost);
+		paced->paced_cost = cost;
+	}
 	b = base_slot(base_url);
 
 	/* the error limit */
@@ -433,6 +539,8 @@ esi_limits_reply(EsiLimitTicket *ticket, const char *base_url,
 		}
 		if ((v = parse_small(esi_http_header(t, ESI_HDR_RATELIMIT_REMAINING), INT_MAX)) >= 0)
 			r->remaining = v;
+		else if (r->remaining >= 0)
+			r->remaining = Max(0, r->remaining - cost); /* what it cost, then */
 		if ((v = parse_small(esi_http_header(t, ESI_HDR_RATELIMIT_USED), INT_MAX)) >= 0)
 			r->used = v;
 		r->updated_at = now;
@@ -458,12 +566,8 @@ esi_limits_abandon(EsiLimitTicket *ticket)
 	if (limits == NULL || (ticket->base < 0 && ticket->group < 0))
 		return;
 	LWLockAcquire(&limits->lock, LW_EXCLUSIVE);
-	if (ticket->base >= 0 && limits->bases[ticket->base].inflight > 0)
-		limits->bases[ticket->base].inflight--;
-	if (ticket->group >= 0 && limits->groups[ticket->group].inflight > 0)
-		limits->groups[ticket->group].inflight--;
+	(void) ticket_leaves(ticket);
 	LWLockRelease(&limits->lock);
-	ticket->base = ticket->group = -1;
 }
 
 static Datum
@@ -564,10 +668,12 @@ esi_limits_reset(PG_FUNCTION_ARGS)
 	{
 		EsiRateState *r = &limits->groups[i];
 
+		/* keep what is in flight (and the tokens it holds) */
 		r->remaining = -1;
 		r->used = 0;
 		r->blocked_until = 0;
 		r->next_paced = 0;
+		r->paced_cost = 0;
 	}
 	LWLockRelease(&limits->lock);
 	PG_RETURN_VOID();

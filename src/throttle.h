@@ -24,7 +24,20 @@ typedef struct EsiLimitTicket
 {
 	int			base;			/* slot of the base URL, -1 when not counted */
 	int			group;			/* slot of the rate-limit group, or -1 */
+	int			cost;			/* tokens it should cost: set by the caller
+								 * before esi_limits_admit (0: a 2xx's, 2;
+								 * a revalidation, 1 for its 304) */
+	bool		paced;			/* its turn was paced: its real cost moves
+								 * the group's next turn ... */
+	TimestampTz paced_until;	/* ... while that is still the one it set */
 } EsiLimitTicket;
+
+/* what a reply costs in a rate-limit bucket (ESI: 2xx 2, 3xx 1, 4xx 5
+ * but 429, 5xx 0) */
+#define ESI_COST_2XX 2
+#define ESI_COST_3XX 1
+#define ESI_COST_4XX 5
+extern int	esi_limits_token_cost(long status);
 
 /* why a request must wait */
 typedef enum EsiLimitReason

@@ -519,13 +519,31 @@ esi_token_check(EsiServerOptions *opts, int64 character_id, const char *scope,
 
 /*
  * esi_token_invalidate
- *		ESI refused the character's access token (401): forget it, so that
- *		the next request refreshes it.
+ *		ESI refused the character's access token (refused: a 401, or a 403
+ *		about the token): forget it, so that the next request refreshes it
+ *		-- unless the shared token is another one already (a session
+ *		refreshed it since), which the next request then uses.  A refresh
+ *		under way is left to finish: a second one with the same refresh
+ *		token would fail, as SSO rotates them.
  */
 void
-esi_token_invalidate(EsiServerOptions *opts, int64 character_id)
+esi_token_invalidate(EsiServerOptions *opts, int64 character_id,
+					 const char *refused)
 {
-	forget_token(opts->server_name, character_id);
+	EsiTokenSlot *s;
+
+	LWLockAcquire(&tokens->lock, LW_EXCLUSIVE);
+	s = find_slot(opts->server_name, character_id, false);
+	if (s && s->len > 0 &&
+		(refused == NULL ||
+		 (strlen(refused) == (size_t) s->len &&
+		  memcmp(s->access_token, refused, s->len) == 0)))
+	{
+		explicit_bzero(s->access_token, sizeof(s->access_token));
+		s->len = 0;
+		s->expires = 0;
+	}
+	LWLockRelease(&tokens->lock);
 }
 
 /*
@@ -623,6 +641,7 @@ esi_token_corporation_character(EsiServerOptions *opts, int64 corporation_id,
 		char	   *tok;
 		char	   *rlist;
 		char	   *r;
+		bool		refused;
 
 		if (esi_sso_character_corporation(opts, id) != corporation_id)
 			continue;
@@ -643,7 +662,16 @@ esi_token_corporation_character(EsiServerOptions *opts, int64 corporation_id,
 				continue;
 		}
 		tok = esi_token_for(opts, id, ESI_ROLES_SCOPE, subject);
-		held = esi_sso_character_roles(opts, id, tok);
+		refused = false;
+		held = esi_sso_character_roles(opts, id, tok, &refused);
+		if (refused)
+		{
+			/* ESI refused the token itself: once more with a fresh one */
+			esi_token_invalidate(opts, id, tok);
+			explicit_bzero(tok, strlen(tok));
+			tok = esi_token_for(opts, id, ESI_ROLES_SCOPE, subject);
+			held = esi_sso_character_roles(opts, id, tok, NULL);
+		}
 		explicit_bzero(tok, strlen(tok));
 		rlist = pstrdup(roles);
 		for (r = strtok(rlist, ","); r; r = strtok(NULL, ","))

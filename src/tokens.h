@@ -14,7 +14,8 @@
 
 extern void esi_token_check(EsiServerOptions *opts, int64 character_id,
 							const char *scope, const char *subject);
-extern void esi_token_invalidate(EsiServerOptions *opts, int64 character_id);
+extern void esi_token_invalidate(EsiServerOptions *opts, int64 character_id,
+								 const char *refused);
 extern List *esi_token_characters(EsiServerOptions *opts, const char *scope);
 extern char *esi_token_character_name(EsiServerOptions *opts, int64 character_id);
 extern int64 esi_token_corporation_character(EsiServerOptions *opts,

@@ -2,10 +2,11 @@
 """Write test/fixtures/jwt.tsv: a JWKS and EVE SSO-like access tokens.
 
 sql/crypto.sql loads the file with \\copy and checks each token with
-esi_test_jwt_verify.  Everything is deterministic: the RSA keys come from a
-seeded generator (test keys, never used for anything else), signing is
-RSASSA-PKCS1-v1_5 with SHA-256 done by hand (stdlib only), and the dates are
-fixed: valid tokens expire in 2100, the expired one in 2000.  Rerun it after
+esi_test_jwt_verify.  Everything is deterministic: the RSA and P-256 keys
+come from a seeded generator (test keys, never used for anything else),
+signing is RSASSA-PKCS1-v1_5 with SHA-256 and ECDSA P-256 with SHA-256
+(JWS's r || s form) done by hand (stdlib only), and the dates are fixed:
+valid tokens expire in 2100, the expired ones in 2000.  Rerun it after
 changing a case:
 
     python3 test/gen_jwt_fixtures.py
@@ -20,6 +21,7 @@ import random
 
 CLIENT_ID = "0123456789abcdef0123456789abcdef"
 KID = "JWT-Signature-Key"
+EC_KID = "JWT-Signature-Key-ES256"
 CHARACTER_ID = 2112625428
 EXP_FUTURE = 4102444800   # 2100-01-01T00:00:00Z
 EXP_PAST = 946684800      # 2000-01-01T00:00:00Z
@@ -71,6 +73,76 @@ def gen_rsa(bits, seed):
                 return n, e, pow(e, -1, phi)
 
 
+# P-256 (FIPS 186-4, D.1.2.3): y^2 = x^3 - 3x + b over GF(p), order n
+P256_P = 2 ** 256 - 2 ** 224 + 2 ** 192 + 2 ** 96 - 1
+P256_B = 0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b
+P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551
+P256_G = (0x6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296,
+          0x4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5)
+# the base point of P-384 (a real point of another curve)
+P384_G = (0xaa87ca22be8b05378eb1c71ef320ad746e1d3b628ba79b9859f741e082542a385502f25dbf55296c3a545e3872760ab7,
+          0x3617de4a96262c6f5d9e98bf9292dc29f8f41dbd289a147ce9da3113b5f0b8c00a60b1ce1d7e819d7a431d7c90ea0e5f)
+
+
+def ec_add(a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    p = P256_P
+    if a[0] == b[0]:
+        if (a[1] + b[1]) % p == 0:
+            return None
+        lam = (3 * a[0] * a[0] - 3) * pow(2 * a[1], -1, p) % p
+    else:
+        lam = (b[1] - a[1]) * pow(b[0] - a[0], -1, p) % p
+    x = (lam * lam - a[0] - b[0]) % p
+    return x, (lam * (a[0] - x) - a[1]) % p
+
+
+def ec_mul(k, point):
+    r = None
+    while k:
+        if k & 1:
+            r = ec_add(r, point)
+        point = ec_add(point, point)
+        k >>= 1
+    return r
+
+
+def gen_ec(seed):
+    d = random.Random(seed).randrange(1, P256_N)
+    return d, ec_mul(d, P256_G)
+
+
+def sign_es256_rs(key, data):
+    """(r, s) of ECDSA P-256 SHA-256, s below n/2 (k drawn from the key and
+    the data: deterministic)."""
+    d, _ = key
+    z = int.from_bytes(hashlib.sha256(data).digest(), "big")
+    rng = random.Random(hashlib.sha256(b"%d:" % d + data).digest())
+    while True:
+        k = rng.randrange(1, P256_N)
+        r = ec_mul(k, P256_G)[0] % P256_N
+        s = pow(k, -1, P256_N) * (z + r * d) % P256_N
+        if r and s:
+            return r, min(s, P256_N - s)
+
+
+def rs_bytes(r, s):
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def der_int(i):
+    b = i.to_bytes((i.bit_length() + 8) // 8, "big")
+    return b"\x02" + bytes([len(b)]) + b
+
+
+def der_sig(r, s):
+    body = der_int(r) + der_int(s)
+    return b"\x30" + bytes([len(body)]) + body
+
+
 def b64url(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -95,6 +167,18 @@ def token(key, claims, header=None):
     h = part(header or {"alg": "RS256", "kid": KID, "typ": "JWT"})
     signing_input = h + "." + part(claims)
     return signing_input + "." + b64url(sign_rs256(key, signing_input.encode()))
+
+
+def es256_parts(key, claims, header=None):
+    """(signing input, r, s) of an ES256 token."""
+    h = part(header or {"alg": "ES256", "kid": EC_KID, "typ": "JWT"})
+    signing_input = h + "." + part(claims)
+    return (signing_input,) + sign_es256_rs(key, signing_input.encode())
+
+
+def es256(key, claims, header=None, sig=None):
+    si, r, s = es256_parts(key, claims, header)
+    return si + "." + b64url(sig(r, s) if sig else rs_bytes(r, s))
 
 
 def claims(**over):
@@ -132,18 +216,32 @@ def main():
         return {"alg": "RS256", "e": int_b64url(k[1]), "kid": kid, "kty": "RSA",
                 "n": int_b64url(k[0]), "use": "sig"}
 
-    # like EVE's: the RSA key and an EC key (never used by RS256 tokens)
+    ec = gen_ec("esi_fdw test EC key 1")
+    ec_other = gen_ec("esi_fdw test EC key 2")
+
+    def ec_jwk(point, kid, crv="P-256", size=32, alg="ES256"):
+        k = {"crv": crv, "kid": kid, "kty": "EC", "use": "sig",
+             "x": b64url(point[0].to_bytes(size, "big")),
+             "y": b64url(point[1].to_bytes(size, "big"))}
+        if alg:
+            k["alg"] = alg
+        return k
+
+    # like EVE's: the RSA key and an EC key; then keys for the flawed cases
     jwks = {"keys": [
         jwk(key, KID),
-        {"alg": "ES256", "crv": "P-256", "kid": "JWT-Signature-Key-ES256", "kty": "EC",
-         "use": "sig", "x": "ZUjdl5AP1sutAXXKsXxrHYhT7t8aI7fGuUTYvKkBV1A",
-         "y": "4fAKYJd8X9yUmnwR9R1dSyP0aH4vGo7xlWYNOWvTrw0"},
+        ec_jwk(ec[1], EC_KID),
         jwk(short, "short-key"),
+        ec_jwk(P384_G, "p384-key", "P-384", 48, None),
+        ec_jwk((ec[1][0], (ec[1][1] + 1) % P256_P), "off-curve-key"),
     ], "SkipUnresolvedJsonWebKeys": True}
 
     valid = token(key, claims())
     h, p, s = valid.split(".")
     tampered_claims = part(claims(sub="CHARACTER:EVE:90000001"))
+    es_claims = claims(kid=EC_KID)
+    es256_valid = es256(ec, es_claims)
+    eh, _, es = es256_valid.split(".")
     rows = [
         ("jwks", json.dumps(jwks, separators=(",", ":"))),
         ("client_id", CLIENT_ID),
@@ -159,8 +257,8 @@ def main():
         ("expired", token(key, claims(exp=EXP_PAST, iat=EXP_PAST - 1200))),
         ("unknown_kid", token(key, claims(), {"alg": "RS256", "kid": "JWT-Signature-Key-2",
                                               "typ": "JWT"})),
-        ("ec_kid", token(key, claims(), {"alg": "RS256", "kid": "JWT-Signature-Key-ES256",
-                                         "typ": "JWT"})),
+        ("rs256_ec_key", token(key, claims(), {"alg": "RS256", "kid": EC_KID,
+                                               "typ": "JWT"})),
         ("short_key", token(short, claims(), {"alg": "RS256", "kid": "short-key",
                                               "typ": "JWT"})),
         ("alg_none", part({"alg": "none", "kid": KID, "typ": "JWT"}) + "." + p + "."),
@@ -174,6 +272,22 @@ def main():
         ("no_owner", token(key, claims(owner=None))),
         ("not_a_jwt", "not-a-token"),
         ("bad_base64", "eyJ!bad." + p + "." + s),
+        # ES256: SSO's EC P-256 key
+        ("es256_valid", es256_valid),
+        ("es256_high_s", es256(ec, es_claims, sig=lambda r, s: rs_bytes(r, P256_N - s))),
+        ("es256_expired", es256(ec, claims(exp=EXP_PAST, iat=EXP_PAST - 1200, kid=EC_KID))),
+        ("es256_bad_signature", es256(ec_other, es_claims)),
+        ("es256_tampered", eh + "." + part(claims(sub="CHARACTER:EVE:90000001", kid=EC_KID))
+         + "." + es),
+        ("es256_rsa_key", es256(ec, es_claims, {"alg": "ES256", "kid": KID, "typ": "JWT"})),
+        ("es256_wrong_curve", es256(ec, es_claims, {"alg": "ES256", "kid": "p384-key",
+                                                    "typ": "JWT"})),
+        ("es256_off_curve", es256(ec, es_claims, {"alg": "ES256", "kid": "off-curve-key",
+                                                  "typ": "JWT"})),
+        ("es256_short_signature", es256(ec, es_claims, sig=lambda r, s: rs_bytes(r, s)[:63])),
+        ("es256_der_signature", es256(ec, es_claims, sig=der_sig)),
+        ("es256_s_is_n", es256(ec, es_claims, sig=lambda r, s: rs_bytes(r, P256_N))),
+        ("es256_r_zero", es256(ec, es_claims, sig=lambda r, s: rs_bytes(0, s))),
     ]
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "jwt.tsv")
     os.makedirs(os.path.dirname(out), exist_ok=True)

@@ -282,43 +282,53 @@ def _route_from(d):
 # -- parameter validation ------------------------------------------------------------
 
 class ParamError(Exception):
-    pass
+    """A parameter ESI refuses.  ESI's error body (OpenAPI schema Error)
+    keeps the why in "details": {"location": "query.order_type",
+    "message": "expected value to be one of buy, sell, all", "value": "x"}."""
+
+    def __init__(self, location, message, value=None):
+        super().__init__("%s: %s" % (location, message))
+        self.location, self.message, self.value = location, message, value
+
+    def detail(self):
+        return {"location": self.location, "message": self.message, "value": self.value}
 
 
 def _convert(p, text, name):
     typ = p.type
+    loc = "%s.%s" % (p.where or "query", name)
     if typ == "integer":
         if not re.fullmatch(r"[+-]?\d+", text.strip()):
-            raise ParamError("Invalid %s: %r is not an integer" % (name, text))
+            raise ParamError(loc, "expected integer", text)
         v = int(text)
         if p.format == "int32" and not -2**31 <= v < 2**31:
-            raise ParamError("Invalid %s: %s is out of range" % (name, text))
+            raise ParamError(loc, "integer out of range for int32", text)
         if not -2**63 <= v < 2**63:
-            raise ParamError("Invalid %s: %s is out of range" % (name, text))
+            raise ParamError(loc, "integer out of range for int64", text)
     elif typ == "number":
         try:
             v = float(text)
         except ValueError:
-            raise ParamError("Invalid %s: %r is not a number" % (name, text))
+            raise ParamError(loc, "expected number", text)
     elif typ == "boolean":
         low = text.lower()
         if low not in ("true", "false"):
-            raise ParamError("Invalid %s: %r is not a boolean" % (name, text))
+            raise ParamError(loc, "expected boolean", text)
         v = low == "true"
     else:
         v = text
     if p.enum and v not in p.enum:
-        raise ParamError("Invalid %s: %r is not one of %s" % (name, text,
-                                                               ", ".join(str(e) for e in p.enum)))
+        raise ParamError(loc, "expected value to be one of %s"
+                         % ", ".join(str(e) for e in p.enum), v)
     if p.minimum is not None and typ in ("integer", "number") and v < p.minimum:
-        raise ParamError("Invalid %s: must be at least %s" % (name, p.minimum))
+        raise ParamError(loc, "expected number >= %s" % p.minimum, v)
     if p.maximum is not None and typ in ("integer", "number") and v > p.maximum:
-        raise ParamError("Invalid %s: must be at most %s" % (name, p.maximum))
+        raise ParamError(loc, "expected number <= %s" % p.maximum, v)
     return v
 
 
 def parse_args(route, path_params, query):
-    """Typed arguments of a request, or ParamError (-> 400)."""
+    """Typed arguments of a request, or ParamError (-> 400 with details)."""
     args = {}
     for name, p in route.params.items():
         if p.where == "path":
@@ -334,7 +344,8 @@ def parse_args(route, path_params, query):
                 # ESI answers a request without it with the default
                 args[name] = p.default
             elif p.required:
-                raise ParamError("Missing required parameter %s" % name)
+                raise ParamError("%s.%s" % (p.where or "query", name),
+                                 "required query parameter is missing")
             continue
         if p.type == "array":
             item = Param(name, type=(p.items or {}).get("type", "string"),
@@ -343,6 +354,7 @@ def parse_args(route, path_params, query):
             args[name] = [_convert(item, x, name) for x in parts]
         else:
             if values[0] == "":
-                raise ParamError("Invalid %s: empty value" % name)
+                raise ParamError("%s.%s" % (p.where or "query", name),
+                                 "expected a value", "")
             args[name] = _convert(p, values[0], name)
     return args

@@ -26,6 +26,14 @@ until /_sim/reset).  Kinds and their parameters:
     xpages_only    pages: X-Pages sent (default one more), same Last-Modified
     lm_rollover    from this request on, every answer under PREFIX has the
                    next Last-Modified (the resource refreshed mid-crawl)
+    skew           seconds (default 1, may be negative): Last-Modified and
+                   Expires that many seconds off the other pages' (ESI's
+                   pages of one version need not agree to the second:
+                   esi-issues #1149, #487, #194)
+    no_xpages      the page is answered without its X-Pages header
+    expired        the answer arrives already expired: Expires seconds
+                   (default 60) before its Date, Cache-Control without
+                   max-age (ESI has served such: esi-issues #487, #194)
     cursor_repeat  a cursor page repeats a record of the page before it
     error_limit    420; retry_after: X-ESI-Error-Limit-Reset
     rate_limit     429; retry_after (default 2) and retry_format=seconds|
@@ -62,6 +70,14 @@ each region's market orders expire at their own time, as on ESI (daily
 routes keep 11:05).  cache_refresh=1: Last-Modified and the ETag move at
 each period's start (new data each period, as ESI's market orders: a
 revalidation after the expiry gets the whole body again).
+cursor_records=N: every cursor route's list holds N records (default: 15
+to 25, per path), so a walk's length is known: ESI's pages hold `limit`
+records (10 to 100, default 10).
+unchanged_pages=1,3 (or all; empty for none): with cache_refresh, the
+content of these pages (1 is also a reply without pages) stays the same
+across a refresh, so their ETag does not move: revalidated after ESI's
+expiry, they get a 304 that carries the new Last-Modified, Expires and
+max-age (ESI's 304s carry fresh headers: FACTS.md 5b, RFC 9111 4.3.4).
 
 /_sim/error_limit[?remain=N][&reset=S][&ip=IP] shows, or sets, the error
 budget of the caller's IP (or IP): N errors left in a window that resets in
@@ -197,6 +213,19 @@ def handle(name, q, state, table, ip="127.0.0.1", sso=None, world=None):
                     n = None if cs in ("", "default") else _int(q, "cache_seconds", None, 0)
                     updates["cache_seconds"] = n or None
                     s.cache_epoch = int(time.time())
+                cr = q.get("cursor_records", [None])[0]
+                if cr is not None:
+                    # cursor_records=default (or empty) goes back to 15-25 per path
+                    updates["cursor_records"] = (None if cr in ("", "default")
+                                                 else _int(q, "cursor_records", None, 0))
+                up = q.get("unchanged_pages", [None])[0]
+                if up is not None:
+                    up = up.replace(" ", "")
+                    if up not in ("", "all") and not all(p.isdigit() and int(p) >= 1
+                                                        for p in up.split(",")):
+                        raise ControlError("unchanged_pages must be page numbers "
+                                           "(1,3), all, or empty")
+                    updates["unchanged_pages"] = up
                 rl = q.get("rate_limit", [None])[0]
                 if rl is not None:
                     # rate_limit=default (or empty) goes back to each group's own limit
@@ -262,7 +291,8 @@ def handle(name, q, state, table, ip="127.0.0.1", sso=None, world=None):
                                 method=_choice({k: [v.upper() for v in vs]
                                                 for k, vs in q.items()}, "method", None,
                                                ("GET", "HEAD", "POST", "PUT", "DELETE")),
-                                apply=_bool(q, "apply", False))
+                                apply=_bool(q, "apply", False),
+                                seconds=_int(q, "seconds", None))
             return 200, [{"id": f.id}]
         if name == "balance":
             # a bare scalar reply, like the character wallet balance

@@ -16,13 +16,14 @@ import threading
 
 FAULT_KINDS = ("latency", "status", "reset", "truncate", "cut", "stall", "chunked",
                "redirect", "malformed", "xpages", "xpages_only", "lm_rollover",
+               "skew", "no_xpages", "expired",
                "cursor_repeat", "error_limit", "rate_limit", "drop_after_request")
 
 
 class Settings:
     FIELDS = ("latency_ms", "error_limit", "error_window", "rate_limit", "rate_window",
               "compat_strict", "cache_refresh", "cache_seconds", "cache_phase",
-              "body_error_status")
+              "unchanged_pages", "body_error_status", "cursor_records")
 
     def __init__(self):
         self.latency_ms = 0          # added to every non-control request
@@ -33,6 +34,12 @@ class Settings:
         self.compat_strict = True    # 404 for routes newer than the request's compatibility date
         # Last-Modified and ETag move on each cache period (else fixed per run)
         self.cache_refresh = False
+        # With cache_refresh: pages whose content a refresh leaves as it was
+        # ("1,3", "all" or ""; 1 is also a reply without pages).  Their ETag
+        # stays, so a revalidation after the expiry gets a 304 that carries
+        # the new Last-Modified, Expires and max-age, as ESI's do (RFC 9111
+        # 4.3.4: a 304's headers replace the stored ones).
+        self.unchanged_pages = ""
         # Every route's cache period in seconds (None = the route's own).  Its
         # periods start when it was set (cache_epoch), so a test knows when the
         # replies it gets expire: cache_epoch + k * cache_seconds.
@@ -43,9 +50,18 @@ class Settings:
         self.cache_phase = False
         # the status of a request body that breaks its schema (400 or 422)
         self.body_error_status = 400
+        # records of every cursor route's list (None: 15 to 25, per path)
+        self.cursor_records = None
 
     def as_dict(self):
         return {k: getattr(self, k) for k in self.FIELDS}
+
+    def page_unchanged(self, page):
+        """Whether a refresh leaves this page's content (None: no page
+        parameter, which is page 1) as it was."""
+        if self.unchanged_pages == "all":
+            return True
+        return str(page or 1) in self.unchanged_pages.split(",")
 
 
 def token_cost(status):
@@ -64,7 +80,7 @@ class Fault:
     """count: requests to affect (0 = all until reset); left: what remains."""
     __slots__ = ("id", "path", "kind", "page", "count", "left", "ms", "status", "retry_after",
                  "hits", "at", "chunk", "body", "location", "retry_format", "pages", "method",
-                 "apply")
+                 "apply", "seconds")
 
     def as_dict(self):
         return {"id": self.id, "path": self.path, "kind": self.kind, "page": self.page,
@@ -73,7 +89,8 @@ class Fault:
                 "status": self.status, "retry_after": self.retry_after, "hits": self.hits,
                 "at": self.at, "chunk": self.chunk, "body": self.body,
                 "location": self.location, "retry_format": self.retry_format,
-                "pages": self.pages, "method": self.method, "apply": self.apply}
+                "pages": self.pages, "method": self.method, "apply": self.apply,
+                "seconds": self.seconds}
 
 
 class State:
@@ -190,7 +207,7 @@ class State:
 
     def add_fault(self, path, kind, page=None, count=1, ms=0, status=None, retry_after=None,
                   at=None, chunk=None, body="json", location=None, retry_format="seconds",
-                  pages=None, method=None, apply=False):
+                  pages=None, method=None, apply=False, seconds=None):
         with self.lock:
             f = Fault()
             f.id, f.path, f.kind, f.page = self.next_fault, path, kind, page
@@ -201,6 +218,7 @@ class State:
             f.at, f.chunk, f.body, f.location = at, chunk, body, location
             f.retry_format, f.pages = retry_format, pages
             f.method, f.apply = method, apply
+            f.seconds = seconds
             self.next_fault += 1
             self.faults.append(f)
             return f

@@ -56,7 +56,7 @@ def character_public(w, route, req):
 
 def character_roles(w, route, req):
     info = w.sso.character(req.args["character_id"]) if w.sso is not None else None
-    roles = sorted(info["roles"]) if info else []
+    roles = sorted(info["shown_roles"]) if info else []
     return _json_reply({"roles": roles, "roles_at_base": [], "roles_at_hq": [],
                         "roles_at_other": []})
 

@@ -33,6 +33,19 @@ class Fail(Exception):
         self.status, self.message, self.extra = status, message, extra
 
 
+INVALID = "Invalid request"
+
+
+def invalid(location, message, value=None, status=400):
+    """ESI's answer to a value it refuses: the why is in "details" (the
+    OpenAPI schema Error: {"error", "status", "details": [{"location",
+    "message", "value"}]}), not in "error"."""
+    f = Fail(status, INVALID)
+    f.extra = {"status": status,
+               "details": [{"location": location, "message": message, "value": value}]}
+    return f
+
+
 class Reply:
     """modified: when the data changed (epoch), for data a test changes
     (Last-Modified is then at least that)."""
@@ -78,6 +91,7 @@ class World:
         self.walks = {}                        # walk key -> [(id, record JSON)]
         self.asset_lists = {}                  # (owner, version) -> asset records
         self.sso = None                        # the SSO state (set by the server)
+        self.state = None                      # settings and faults (set by the server)
         self.compat_dates = ["2020-01-01"]     # replaced from the route table
         regions = sorted(universe.regions)
         self.regions_body = json_array([str(r) for r in regions])
@@ -119,9 +133,9 @@ def markets_history(w, route, req):
     rid = req.args["region_id"]
     region = w.u.regions.get(rid)
     if region is None:
-        raise Fail(400, "Invalid region_id: region not found")
+        raise invalid("path.region_id", "region not found", rid)
     if not region.market:
-        raise Fail(400, "Invalid region_id: region has no market")
+        raise invalid("path.region_id", "region has no market", rid)
     tid = req.args["type_id"]
     if tid not in w.u.types:
         raise Fail(404, "Type not found!")
@@ -313,7 +327,8 @@ def _fill(w, route, key, obj, only_required=False):
 
 # -- everything else: generated from the response schema --------------------------------
 
-CURSOR_LIMIT = cat.Param("limit", "query", "integer", format="int32", minimum=1, maximum=100)
+CURSOR_LIMIT = cat.Param("limit", "query", "integer", format="int64", minimum=10, maximum=100,
+                         default=10)
 
 
 def generic(w, route, req):
@@ -375,20 +390,21 @@ def _token(tag, pos):
     return base64.urlsafe_b64encode(("c1:%d:%s" % (pos, tag)).encode()).decode().rstrip("=")
 
 
-def _untoken(tag, token, n):
+def _untoken(tag, token, n, where):
     try:
         text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
         v, pos, t = text.split(":")
         pos = int(pos)
     except (ValueError, UnicodeDecodeError):
-        raise Fail(400, "Invalid cursor token")
+        raise invalid("query." + where, "invalid cursor token", token)
     if v != "c1" or t != tag or not 0 <= pos <= n:
-        raise Fail(400, "Invalid cursor token")
+        raise invalid("query." + where, "invalid cursor token", token)
     return pos
 
 
 def _cursor(w, route, req):
-    """Cursor paging over a fixed list of 15-25 records, oldest first.
+    """Cursor paging over a fixed list of 15-25 records (or the
+    cursor_records setting), oldest first.
 
     No token (or before=0) gives the newest `limit` records; walking `before`
     reaches an empty list after two or three steps; `after` from the newest
@@ -397,29 +413,32 @@ def _cursor(w, route, req):
     schema = w.gen.deref(route.response)
     item_schema = w.gen.deref((schema.get("properties") or {}).get(key, {})).get("items", {})
     label = req.path
-    cached = w._generic.get(("cursor", label))
+    size = w.state.settings.cursor_records if w.state is not None else None
+    cached = w._generic.get(("cursor", label, size))
     if cached is None:
         rng = make_rng(w.u.seed, label + "#cursor")
         n = 15 + rng.below(11)
+        if size is not None:
+            n = size
         fixed = _path_args(route, req)
         objs = [w.gen.value(item_schema, rng, depth=1, fixed=fixed) for _ in range(n)]
         # ESI orders cursor records by last modification, oldest first.
         if all(isinstance(o, dict) and isinstance(o.get("last_modified"), str) for o in objs):
             objs.sort(key=lambda o: o["last_modified"])
-        cached = w._generic.put(("cursor", label), [compact(o) for o in objs])
+        cached = w._generic.put(("cursor", label, size), [compact(o) for o in objs])
     recs = cached
     n = len(recs)
     tag = "%08x" % (hash64(label) & 0xFFFFFFFF)
     before, after = req.query.get("before", [None])[0], req.query.get("after", [None])[0]
     if before is not None and after is not None:
-        raise Fail(400, "Parameters before and after are mutually exclusive")
+        raise invalid("query.before", "mutually exclusive with after", before)
     p = route.params.get("limit") or CURSOR_LIMIT
     limit = req.args.get("limit", p.default if isinstance(p.default, int) else 10)
     if after is not None:
-        start = 0 if after == "0" else _untoken(tag, after, n)
+        start = 0 if after == "0" else _untoken(tag, after, n, "after")
         end = min(n, start + limit)
     else:
-        end = n if before in (None, "0") else _untoken(tag, before, n)
+        end = n if before in (None, "0") else _untoken(tag, before, n, "before")
         start = max(0, end - limit)
     page = recs[start:end]
     if req.fault is not None and req.fault.kind == "cursor_repeat" and page:

@@ -1,4 +1,5 @@
-"""RS256 with Python integers: keys, signatures, JWTs (the simulator's SSO).
+"""RS256 and ES256 with Python integers: keys, signatures, JWTs (the
+simulator's SSO).
 
 No third-party crypto library is available to the tests, and the simulator
 must sign its access tokens with a real RSA key so that the extension's
@@ -8,8 +9,12 @@ textbook: probable primes by Miller-Rabin, RSASSA-PKCS1-v1_5 with SHA-256
 for signing speed.  Keys come from a deterministic stream (sim/rng.py), so
 a seed always gives the same key.  Not constant-time: test use only.
 
-Also a P-256 public point for the JWKS's decoy ES256 entry (a real point on
-the curve, so a strict parser accepts it; nothing is ever signed with it).
+And ES256: an ECDSA P-256 key (EcKey) whose public point the JWKS lists
+beside the RSA key, as EVE SSO's does, and which signs access tokens when
+the simulator is told to (JWS's r || s signature form, RFC 7518 3.4; the
+nonce k is drawn from the key and the message, so signing is
+deterministic; s is left as it falls, high or low, as a signer that does
+not normalise it leaves it).
 """
 
 import base64
@@ -165,11 +170,12 @@ def _json_b64(obj):
 
 
 def jwt_encode(header, claims, key):
-    """header.claims.signature; the header's alg says how to sign: RS256
-    with key (an RsaKey), HS256 with key (bytes), none without."""
+    """header.claims.signature; the key says how to sign: an RsaKey
+    RS256, an EcKey ES256 (whatever the header says: the alg/key mismatch
+    flaw), bytes HS256, None nothing (alg none)."""
     signing_input = ("%s.%s" % (_json_b64(header), _json_b64(claims))).encode()
     alg = header.get("alg")
-    if alg == "RS256":
+    if isinstance(key, (RsaKey, EcKey)):
         sig = key.sign(signing_input)
     elif alg == "HS256":
         sig = hmac.new(key, signing_input, hashlib.sha256).digest()
@@ -198,7 +204,7 @@ def jwt_split(token):
     return header, claims, ("%s.%s" % (parts[0], parts[1])).encode(), sig
 
 
-# -- P-256, for the decoy key --------------------------------------------------------------
+# -- P-256: the ES256 key ---------------------------------------------------------------------
 
 _P256_P = 2 ** 256 - 2 ** 224 + 2 ** 192 + 2 ** 96 - 1
 _P256_A = -3
@@ -235,7 +241,86 @@ def p256_public(seed_text):
     return R
 
 
+def _ec_mul(k, point):
+    r = None
+    while k:
+        if k & 1:
+            r = _ec_add(r, point)
+        point = _ec_add(point, point)
+        k >>= 1
+    return r
+
+
 def ec_jwk(kid, seed_text):
     x, y = p256_public(seed_text)
     return {"kty": "EC", "alg": "ES256", "kid": kid, "use": "sig", "crv": "P-256",
             "x": b64url(int_bytes(x, 32)), "y": b64url(int_bytes(y, 32))}
+
+
+class EcKey:
+    """A private ECDSA P-256 key with its JWKS identity (ES256)."""
+
+    N = _P256_N
+
+    def __init__(self, kid, seed_text):
+        self.kid = kid
+        self.d = 1 + _random_bits(Rng("ec:%s" % seed_text), 320) % (_P256_N - 1)
+        self.q = _ec_mul(self.d, _P256_G)
+        self.s_form = "any"         # or "high", "low": how s is left
+
+    @classmethod
+    def generate(cls, kid, seed_text):
+        return cls(kid, seed_text)
+
+    def jwk(self):
+        return {"kty": "EC", "alg": "ES256", "kid": self.kid, "use": "sig", "crv": "P-256",
+                "x": b64url(int_bytes(self.q[0], 32)), "y": b64url(int_bytes(self.q[1], 32))}
+
+    def sign_rs(self, message):
+        """(r, s) of ECDSA with SHA-256; k from HMAC(d, message, counter)."""
+        z = int.from_bytes(hashlib.sha256(message).digest(), "big")
+        key = int_bytes(self.d, 32)
+        for counter in range(1000):
+            k = int.from_bytes(hmac.new(key, message + counter.to_bytes(4, "big"),
+                                        hashlib.sha512).digest(), "big") % _P256_N
+            if k == 0:
+                continue
+            r = _ec_mul(k, _P256_G)[0] % _P256_N
+            s = pow(k, -1, _P256_N) * (z + r * self.d) % _P256_N
+            if r and s:
+                if self.s_form == "high" and s <= _P256_N // 2 or \
+                        self.s_form == "low" and s > _P256_N // 2:
+                    s = _P256_N - s
+                return r, s
+        raise ValueError("no nonce")
+
+    def sign(self, message):
+        """JWS form: r || s, 32 bytes each."""
+        r, s = self.sign_rs(message)
+        return int_bytes(r, 32) + int_bytes(s, 32)
+
+    def verify(self, message, signature):
+        if len(signature) != 64:
+            return False
+        r = int.from_bytes(signature[:32], "big")
+        s = int.from_bytes(signature[32:], "big")
+        if not (0 < r < _P256_N and 0 < s < _P256_N):
+            return False
+        z = int.from_bytes(hashlib.sha256(message).digest(), "big")
+        w = pow(s, -1, _P256_N)
+        p = _ec_add(_ec_mul(z * w % _P256_N, _P256_G), _ec_mul(r * w % _P256_N, self.q))
+        return p is not None and p[0] % _P256_N == r
+
+    def hs256_confusion_secret(self):
+        return json.dumps(self.jwk(), sort_keys=True).encode()
+
+
+def der_signature(raw):
+    """An r || s signature in DER (what a JWS must not carry)."""
+    def integer(b):
+        b = b.lstrip(b"\x00") or b"\x00"
+        if b[0] & 0x80:
+            b = b"\x00" + b
+        return b"\x02" + bytes([len(b)]) + b
+    body = integer(raw[:32]) + integer(raw[32:])
+    return b"\x30" + bytes([len(body)]) + body

@@ -14,6 +14,7 @@ import json
 import os
 import socket
 import threading
+import time
 
 from . import contract
 from . import lang
@@ -335,8 +336,58 @@ def wire_faults(c, check, table):
     check("lm_rollover: undone by /_sim/reset",
           c.get(url)[1]["last-modified"] == p1["last-modified"])
 
+    # ESI's pages of one version need not agree to the second
+    fault("path=/markets/10000043/orders&kind=skew&page=2&seconds=-3")
+    h2 = c.get("/markets/10000043/orders?page=2")[1]
+
+    def secs(h, name):
+        return email.utils.parsedate_to_datetime(h[name]).timestamp()
+    p2 = c.get("/markets/10000043/orders?page=2")[1]
+    check("skew: Last-Modified and Expires 3 s off, the same X-Pages",
+          secs(p2, "last-modified") - secs(h2, "last-modified") == 3
+          and secs(p2, "expires") - secs(h2, "expires") == 3
+          and h2["x-pages"] == p2["x-pages"])
+    fault("path=/markets/10000043/orders&kind=no_xpages&page=2")
+    h2 = c.get("/markets/10000043/orders?page=2")[1]
+    check("no_xpages: a page without X-Pages, the same Last-Modified",
+          "x-pages" not in h2 and h2["last-modified"] == p1["last-modified"])
+    fault("path=/markets/10000043/orders&kind=expired")
+    s, h, _ = c.get(url)
+    check("expired: Expires a minute before Date, no max-age",
+          s == 200 and secs(h, "date") - secs(h, "expires") == 60
+          and h.get("cache-control") == "public")
+
+    # what ESI refuses: a short error, the why in details
+    s, _, b = c.get("/markets/10000043/orders?order_type=cheap")
+    d = json.loads(b)
+    check("a parameter refused: 400, error and details (location, message, value)",
+          s == 400 and d["error"] == "Invalid request" and d["status"] == 400
+          and d["details"] == [{"location": "query.order_type", "message":
+                                "expected value to be one of buy, sell, all", "value": "cheap"}])
+    s, _, b = c.get("/markets/prices", {"X-Compatibility-Date": "2099-01-01"})
+    d = json.loads(b)
+    check("a compatibility date in the future: 400, details on the header",
+          s == 400 and d["details"][0]["location"] == "header.X-Compatibility-Date"
+          and d["details"][0]["value"] == "2099-01-01")
+
     if table.get("/freelance-jobs") is not None:
+        c.get("/_sim/config?cursor_records=230")
+        n, pages, before = 0, 0, None
+        while pages < 10:
+            d = c.json("/freelance-jobs?limit=100" + ("&before=" + before if before else ""))
+            pages += 1
+            n += len(d["freelance_jobs"])
+            if not d["freelance_jobs"]:
+                break
+            before = d["cursor"]["before"]
+        check("cursor_records=230, limit=100: 100, 100, 30, then an empty page",
+              (n, pages) == (230, 4))
+        s, _, b = c.get("/freelance-jobs?limit=101")
+        check("limit above 100: 400 with details",
+              s == 400 and json.loads(b)["details"][0]["location"] == "query.limit")
+        c.get("/_sim/config?cursor_records=default")
         d1 = c.json("/freelance-jobs")
+        check("the default limit is 10", len(d1["freelance_jobs"]) == 10)
         fault("path=/freelance-jobs&kind=cursor_repeat")
         d2 = c.json("/freelance-jobs?before=" + d1["cursor"]["before"])
         check("cursor_repeat: the next page repeats a record of the page before",
@@ -408,6 +459,29 @@ def cache_and_limit_controls(c, check):
     check("cache_refresh=1: the ETag names the period (a 304 within it)",
           s2 == 304 and b2 == b"" and ("%x\"" % int(stamp(h, "last-modified"))) in h["etag"])
     c.get("/_sim/config?cache_seconds=default&cache_phase=0&cache_refresh=0")
+
+    # ESI's expiry boundary with a page whose content stayed: a 304 with the
+    # new Last-Modified and Expires (FACTS.md 5b), beside a changed page
+    cfg = c.json("/_sim/config?cache_seconds=2&cache_refresh=1&unchanged_pages=1")[0]
+    o = "/markets/10000033/orders?page="
+    _, h1, _ = c.get(o + "1")
+    _, h2, _ = c.get(o + "2")
+    time.sleep(max(0.0, stamp(h1, "expires") - time.time()) + 0.2)
+    s1, g1, b1 = c.get(o + "1", {"If-None-Match": h1["etag"]})
+    s2, g2, _ = c.get(o + "2", {"If-None-Match": h2["etag"]})
+    check("unchanged_pages=1: past the expiry, page 1 is a 304 with its ETag and the new "
+          "Last-Modified, Expires and max-age",
+          cfg["unchanged_pages"] == "1" and s1 == 304 and b1 == b""
+          and g1["etag"] == h1["etag"]
+          and stamp(g1, "last-modified") == stamp(h1, "last-modified") + 2
+          and stamp(g1, "expires") == stamp(h1, "expires") + 2
+          and 0 <= max_age(g1) <= 2)
+    check("... page 2 changed: a 200 with a new ETag and page 1's new Last-Modified",
+          s2 == 200 and g2["etag"] != h2["etag"]
+          and g2["last-modified"] == g1["last-modified"])
+    bad = c.json("/_sim/config?unchanged_pages=x")
+    check("unchanged_pages takes page numbers, all or nothing", "error" in json.dumps(bad))
+    c.get("/_sim/config?cache_seconds=default&cache_refresh=0&unchanged_pages=")
 
     c.get("/_sim/reset")
     s, h, b = c.get("/universe/types/999999999")

@@ -147,12 +147,19 @@ def run(port, check):
     s, _, b = h.request("GET", "/oauth/jwks")
     jwks = json.loads(b)
     k = jwks["keys"][0] if jwks.get("keys") else {}
-    check("JWKS: one RS256 key JWT-Signature-Key, base64url without padding, 2048 bits",
-          s == 200 and len(jwks["keys"]) == 1 and k.get("kty") == "RSA"
+    check("JWKS: an RS256 key JWT-Signature-Key, base64url without padding, 2048 bits",
+          s == 200 and len(jwks["keys"]) == 2 and k.get("kty") == "RSA"
           and k.get("alg") == "RS256" and k.get("kid") == "JWT-Signature-Key"
           and k.get("use") == "sig" and k.get("e") == "AQAB" and "=" not in k["n"]
           and "+" not in k["n"] and "/" not in k["n"]
           and int.from_bytes(unb64url(k["n"]), "big").bit_length() == 2048)
+    ec = jwks["keys"][1] if len(jwks.get("keys", [])) == 2 else {}
+    check("JWKS: then, as EVE's, an ES256 key on P-256 (a point of the curve)",
+          ec.get("kty") == "EC" and ec.get("alg") == "ES256" and ec.get("crv") == "P-256"
+          and ec.get("kid") == "JWT-Signature-Key-ES256" and ec.get("use") == "sig"
+          and len(unb64url(ec["x"])) == 32 and len(unb64url(ec["y"])) == 32
+          and on_p256(unb64url(ec["x"]), unb64url(ec["y"]))
+          and jwks.get("SkipUnresolvedJsonWebKeys") is True)
 
     # -- authorize ----------------------------------------------------------------------------
     verifier, challenge = pkce()
@@ -485,25 +492,104 @@ def run(port, check):
     jw = json.loads(h.request("GET", "/oauth/jwks")[2])
     new = direct(AYLA, ASSETS)
     check("rotate_key: a new kid signs, the old key stays published",
-          [k["kid"] for k in jw["keys"]] == ["JWT-Signature-Key-2", "JWT-Signature-Key"]
+          [k["kid"] for k in jw["keys"]] == ["JWT-Signature-Key-2", "JWT-Signature-Key",
+                                             "JWT-Signature-Key-ES256"]
           and claims_of(new)[0]["kid"] == "JWT-Signature-Key-2" and rs256_ok(new, jw)
           and h.get(url, old)[0] == 200 and h.get(url, new)[0] == 200)
     h.ctl("rotate_key", keep_old=0)
     jw = json.loads(h.request("GET", "/oauth/jwks")[2])
     check("rotate_key keep_old=0: old keys leave the JWKS, their tokens are 401",
-          [k["kid"] for k in jw["keys"]] == ["JWT-Signature-Key-3"]
+          [k["kid"] for k in jw["keys"]] == ["JWT-Signature-Key-3", "JWT-Signature-Key-ES256"]
           and h.get(url, old)[0] == 401 and h.get(url, new)[0] == 401
           and h.get(url, direct(AYLA, ASSETS))[0] == 200)
     h.ctl("reset")
     h.ctl("decoy", on=1)
     jw = json.loads(h.request("GET", "/oauth/jwks")[2])
     ec = jw["keys"][0]
-    check("decoy: an ES256 P-256 entry first, the RS256 key still there",
+    check("decoy: the ES256 P-256 key first, the RS256 key still there",
           ec["kty"] == "EC" and ec["alg"] == "ES256" and ec["crv"] == "P-256"
           and len(unb64url(ec["x"])) == 32 and len(unb64url(ec["y"])) == 32
           and on_p256(unb64url(ec["x"]), unb64url(ec["y"]))
           and jw["keys"][1]["kid"] == "JWT-Signature-Key"
           and h.get(url, direct(AYLA, ASSETS))[0] == 200)
+    h.ctl("reset")
+
+    # -- ES256 ---------------------------------------------------------------------------------
+    rs = direct(AYLA, ASSETS)
+    s, rows = h.ctl("config", alg="ES256")
+    jw = json.loads(h.request("GET", "/oauth/jwks")[2])
+    r, c = login(h)
+    secrets.update((r["access_token"], r["refresh_token"]))
+    head = claims_of(r["access_token"])[0]
+    check("alg=ES256: a login's access token is ES256 with the EC kid, signed r || s",
+          rows[0]["alg"] == "ES256" and head == {"alg": "ES256", "kid": "JWT-Signature-Key-ES256",
+                                                  "typ": "JWT"}
+          and c["kid"] == "JWT-Signature-Key-ES256" and es256_ok(r["access_token"], jw)
+          and not es256_ok(r["access_token"][:-4] + ("AAAA" if r["access_token"][-4:] != "AAAA"
+                                                      else "BBBB"), jw))
+    check("... and reads ESI; an RS256 token made before still does too",
+          h.get(url, r["access_token"])[0] == 200 and h.get(url, rs)[0] == 200)
+    s, _, rr = refresh(h, r["refresh_token"])
+    secrets.update((rr["access_token"], rr["refresh_token"]))
+    check("alg=ES256: a refresh's access token is ES256 too",
+          s == 200 and claims_of(rr["access_token"])[0]["alg"] == "ES256"
+          and es256_ok(rr["access_token"], jw))
+    forms = []
+    for form in ("high", "low"):
+        h.ctl("config", s_form=form)
+        t = direct(AYLA, ASSETS)
+        sig = unb64url(t.rsplit(".", 1)[1])
+        forms.append((int.from_bytes(sig[32:], "big") > P256_N // 2, es256_ok(t, jw),
+                      h.get(url, t)[0]))
+    check("s_form=high and low: s above and below half the order, both valid at ESI",
+          forms == [(True, True, 200), (False, True, 200)])
+    for flaw, why in (("alg_mismatch", "does not match"), ("der_signature", "bad signature"),
+                      ("unknown_kid", "unknown key"), ("bad_signature", "bad signature")):
+        t = h.ctl("token", character_id=AYLA, scopes=ASSETS, flaw=flaw)[1][0]["access_token"]
+        s, _, b = h.get(url, t)
+        msg = json.loads(b).get("details", [{}])[0].get("message", "")
+        check("alg=ES256, flaw %s: ESI answers 401 (%s)" % (flaw, msg), s == 401 and why in msg)
+    t = h.ctl("token", character_id=AYLA, scopes=ASSETS, flaw="der_signature")[1][0]["access_token"]
+    check("der_signature: an ES256 header and a DER signature (not 64 bytes)",
+          claims_of(t)[0]["alg"] == "ES256" and unb64url(t.rsplit(".", 1)[1])[0] == 0x30
+          and len(unb64url(t.rsplit(".", 1)[1])) != 64)
+    h.ctl("config", alg="RS256")
+    t = h.ctl("token", character_id=AYLA, scopes=ASSETS, flaw="alg_mismatch")[1][0]["access_token"]
+    check("alg=RS256, flaw alg_mismatch: an ES256 header naming the RSA key, 401",
+          claims_of(t)[0] == {"alg": "ES256", "kid": "JWT-Signature-Key", "typ": "JWT"}
+          and h.get(url, t)[0] == 401)
+    h.ctl("reset")
+
+    # -- token failures as 403 -----------------------------------------------------------------
+    good = direct(AYLA, ASSETS)
+    h.ctl("trouble", style="sso_status", count=2)
+    a = h.get(url, good)
+    b2 = h.get(url, good)
+    c3 = h.get(url, good)
+    check("trouble sso_status: 403 unexpected end of JSON input, sso_status 401, count times",
+          (a[0], json.loads(a[2]), b2[0], c3[0]) ==
+          (403, {"error": "unexpected end of JSON input", "sso_status": 401}, 403, 200))
+    h.ctl("trouble", style="message")
+    a = h.get(url, good)
+    check("trouble message: 403 SSO responded with a 400: Invalid token, then 200",
+          (a[0], json.loads(a[2]), h.get(url, good)[0]) ==
+          (403, {"error": "SSO responded with a 400: Invalid token"}, 200))
+    h.ctl("config", token_errors=403)
+    bad = h.ctl("token", character_id=AYLA, scopes=ASSETS, flaw="expired")[1][0]["access_token"]
+    a = h.get(url, bad)
+    check("token_errors=403: an expired token is 403 with sso_status 401",
+          (a[0], json.loads(a[2])) == (403, {"error": "token is expired", "sso_status": 401})
+          and h.get(url, good)[0] == 200
+          and h.get("/characters/%d/assets" % AYLA, None)[0] == 401)
+    h.ctl("reset")
+    h.ctl("roles", character_id=AYLA, roles="", stale=1)
+    s1, _, b1 = h.get("/characters/%d/roles" % AYLA, direct(AYLA, ROLES))
+    s2 = h.get("/corporations/98000001/assets", direct(AYLA, CORP_ASSETS))[0]
+    h.ctl("roles", character_id=AYLA, roles="")
+    s3, _, b3 = h.get("/characters/%d/roles" % AYLA, direct(AYLA, ROLES))
+    check("roles stale=1: /characters/{id}/roles shows the old roles, the route checks the new",
+          (s1, json.loads(b1)["roles"], s2, json.loads(b3)["roles"]) ==
+          (200, ["Director"], 403, []))
 
     # -- config, faults, buckets, the log -----------------------------------------------------
     h.ctl("config", access_ttl=60, iss="https://login.eveonline.com", code_ttl=0)
@@ -541,6 +627,70 @@ def run(port, check):
 def http_time(text):
     import email.utils
     return email.utils.parsedate_to_datetime(text).timestamp()
+
+
+P256_P = 2 ** 256 - 2 ** 224 + 2 ** 192 + 2 ** 96 - 1
+P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551
+P256_G = (0x6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296,
+          0x4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5)
+
+
+def _jac_double(pt):
+    """Jacobian doubling on P-256 (a = -3)."""
+    x, y, z = pt
+    if y == 0:
+        return (0, 1, 0)
+    p = P256_P
+    d = 3 * (x - z * z) * (x + z * z) % p
+    s = 4 * x * y * y % p
+    x3 = (d * d - 2 * s) % p
+    return x3, (d * (s - x3) - 8 * y ** 4) % p, 2 * y * z % p
+
+
+def _jac_add(a, b):
+    if a[2] == 0:
+        return b
+    if b[2] == 0:
+        return a
+    p = P256_P
+    u1, u2 = a[0] * b[2] ** 2 % p, b[0] * a[2] ** 2 % p
+    s1, s2 = a[1] * b[2] ** 3 % p, b[1] * a[2] ** 3 % p
+    if u1 == u2:
+        return _jac_double(a) if s1 == s2 else (0, 1, 0)
+    h, r = u2 - u1, s2 - s1
+    x3 = (r * r - h ** 3 - 2 * u1 * h * h) % p
+    return x3, (r * (u1 * h * h - x3) - s1 * h ** 3) % p, h * a[2] * b[2] % p
+
+
+def es256_ok(token, jwks):
+    """ECDSA P-256 SHA-256 verification of a JWS (r || s) against the
+    JWKS's EC key of the token's kid, in Jacobian coordinates (written
+    apart from the simulator's signer)."""
+    head, payload, sig = token.split(".")
+    header = json.loads(unb64url(head))
+    keys = [k for k in jwks["keys"] if k.get("kid") == header.get("kid") and k["kty"] == "EC"]
+    raw = unb64url(sig)
+    if header.get("alg") != "ES256" or len(keys) != 1 or len(raw) != 64:
+        return False
+    r, s = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
+    if not (0 < r < P256_N and 0 < s < P256_N):
+        return False
+    q = (int.from_bytes(unb64url(keys[0]["x"]), "big"),
+         int.from_bytes(unb64url(keys[0]["y"]), "big"), 1)
+    z = int.from_bytes(hashlib.sha256(("%s.%s" % (head, payload)).encode()).digest(), "big")
+    w = pow(s, -1, P256_N)
+    u1, u2 = z * w % P256_N, r * w % P256_N
+    acc, g, qq = (0, 1, 0), P256_G + (1,), q
+    for i in range(256):
+        if (u1 >> i) & 1:
+            acc = _jac_add(acc, g)
+        if (u2 >> i) & 1:
+            acc = _jac_add(acc, qq)
+        g, qq = _jac_double(g), _jac_double(qq)
+    if acc[2] == 0:
+        return False
+    x = acc[0] * pow(acc[2] * acc[2], -1, P256_P) % P256_P
+    return x % P256_N == r
 
 
 def on_p256(xb, yb):

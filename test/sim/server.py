@@ -1,11 +1,15 @@
 """The HTTP/1.1 side: ESI's wire behaviour around the route handlers.
 
 A request goes through: injected latency, the error limit (420), an injected
-fault, route matching and the compatibility date (404), the rate limit
-(429), SSO (401/403), parameter checks (400), the request body of a
-POST/PUT/DELETE (400, sim/writes.py), the handler, conditional requests
-(304, GET only); the response then pays its error-limit or rate-limit cost
-and is logged.  Bodies are pre-rendered, so serving a page is a lookup and a
+fault, route matching and the compatibility date (400 for a date ESI
+refuses: in the future or before the oldest; 404 for a route newer than the
+date), the rate limit (429), SSO (401/403), parameter checks (400), the
+request body of a POST/PUT/DELETE (400, sim/writes.py), the handler,
+conditional requests (304, GET only); the response then pays its
+error-limit or rate-limit cost (2 tokens for a 2xx, 1 for a 3xx, 5 for a
+4xx but 429, nothing for a 429 or 5xx) and is logged.  A value ESI refuses
+is answered as ESI does, with the why in "details" (the OpenAPI schema
+Error).  Bodies are pre-rendered, so serving a page is a lookup and a
 socket write.
 
 Faults on the socket (see limits.FAULT_KINDS and control.py for the API):
@@ -34,7 +38,7 @@ from . import sso as sso_mod
 from .body import Body
 from .limits import token_cost
 from .rng import hash64, unit
-from .routes import Fail, generic
+from .routes import INVALID, Fail, generic
 from .universe import DATA_DAY
 from .writes import WRITE_METHODS, BodyError, check_query_arrays, parse_body
 
@@ -136,6 +140,13 @@ def _error_body(status, message, extra=None):
     return json.dumps(obj, separators=(",", ":")).encode()
 
 
+def _invalid_body(status, location, message, value):
+    """ESI's answer to a value it refuses (the OpenAPI schema Error): a
+    short "error", the why in "details"."""
+    return _error_body(status, INVALID, {"status": status, "details": [
+        {"location": location, "message": message, "value": value}]})
+
+
 def _malformed(raw):
     """Valid-looking but broken JSON: cut in the middle, then closed with ]."""
     bad = raw[:max(1, len(raw) // 2)] + b"]"
@@ -173,6 +184,7 @@ class SimServer(ThreadingHTTPServer):
     def __init__(self, addr, world, table, state, sso, quiet=False):
         self.world, self.table, self.state, self.sso = world, table, state, sso
         world.sso = sso
+        world.state = state
         self.quiet = quiet
         self.start_time = time.time()
         super().__init__(addr, Handler)
@@ -254,7 +266,7 @@ class Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "reset":
             return self._reset(entry, route)
         out = None
-        self._path = path
+        self._path, self._page = path, page
         if fault is not None and fault.kind in ("status", "error_limit", "rate_limit",
                                                 "redirect"):
             if fault.apply:
@@ -327,15 +339,28 @@ class Handler(BaseHTTPRequestHandler):
                 out.headers.append(("Allow", ", ".join(allowed)))
                 return out
             return Outcome(404, raw=_error_body(404, "Not found"))
-        compat = self.headers.get("X-Compatibility-Date") or \
-            query.get("compatibility_date", [None])[0]
+        compat = self.headers.get("X-Compatibility-Date")
+        where = "header.X-Compatibility-Date"
+        if compat is None:
+            compat = query.get("compatibility_date", [None])[0]
+            where = "query.compatibility_date"
         if compat is not None:
-            # ESI's day starts at 11:00 UTC; never earlier than the data day,
-            # so a wrong clock cannot reject the catalog's date.
+            # A date in the future or below the minimum is invalid (FACTS.md,
+            # "Base URL and versions").  ESI's day starts at 11:00 UTC; never
+            # earlier than the data day, so a wrong clock cannot reject the
+            # catalog's date.
             today = max(time.strftime("%Y-%m-%d", time.gmtime(now - 11 * 3600)), DATA_DAY)
-            if not _DATE_RE.fullmatch(compat) or not COMPAT_MIN <= compat <= today:
-                return Outcome(400, route=route,
-                               raw=_error_body(400, "Invalid compatibility date: %s" % compat))
+            problem = None
+            if not _DATE_RE.fullmatch(compat):
+                problem = "expected a date written YYYY-MM-DD"
+            elif compat < COMPAT_MIN:
+                problem = "expected a date no earlier than %s, the oldest compatibility date" \
+                    % COMPAT_MIN
+            elif compat > today:
+                problem = ("expected a date no later than %s, today's (ESI's day starts at"
+                           " 11:00 UTC)" % today)
+            if problem is not None:
+                return Outcome(400, route=route, raw=_invalid_body(400, where, problem, compat))
         else:
             compat = COMPAT_MIN
         if st.settings.compat_strict and route.compat_date > compat:
@@ -362,10 +387,12 @@ class Handler(BaseHTTPRequestHandler):
         try:
             args = cat.parse_args(route, pparams, query)
         except cat.ParamError as e:
-            return Outcome(400, raw=_error_body(400, str(e)), route=route)
+            return Outcome(400, raw=_invalid_body(400, e.location, e.message, e.value),
+                           route=route)
         if isinstance(args.get("page"), int) and args["page"] < 1:
             return Outcome(400, route=route,
-                           raw=_error_body(400, "Invalid page: must be at least 1"))
+                           raw=_invalid_body(400, "query.page", "expected number >= 1",
+                                             args["page"]))
         body = None
         if route.method != "GET":
             try:
@@ -465,18 +492,32 @@ class Handler(BaseHTTPRequestHandler):
                 # another page count, the same Last-Modified
                 if pages is not None:
                     pages = fault.pages if fault.pages is not None else pages + 1
+            if kind == "skew":
+                # the same version, its dates a little off the other pages'
+                shift = fault.seconds if fault.seconds is not None else 1
+                lm += shift
+                exp += shift
             if kind == "malformed":
                 body = Body(_malformed(body.raw))
             etag = body.etag
-            if cs.cache_refresh:
+            if cs.cache_refresh and not cs.page_unchanged(self._page):
                 # a new version each period, as ESI's market orders: a
                 # revalidation after the expiry gets the whole body again
+                # (a page left as it was keeps its ETag: its 304 carries
+                # the new Last-Modified and Expires)
                 etag = '"%s-%x"' % (etag.strip('"'), lm)
+            if kind == "expired":
+                # already expired when it arrives, as legacy ESI's answers
+                # were: Expires only, before the Date
+                exp = int(now) - (fault.seconds if fault.seconds is not None else 60)
+                cache_control = "public"
+            else:
+                cache_control = "public, max-age=%d" % max(0, int(exp - now))
             entry["expires"], entry["last_modified"] = iso_time(exp), iso_time(lm)
             headers += [("ETag", etag), ("Last-Modified", http_date(lm)),
                         ("Expires", http_date(exp)),
-                        ("Cache-Control", "public, max-age=%d" % max(0, int(exp - now)))]
-            if pages is not None:
+                        ("Cache-Control", cache_control)]
+            if pages is not None and kind != "no_xpages":
                 headers.append(("X-Pages", str(pages)))
             if out.language is not None:
                 headers.append(("Content-Language", out.language))

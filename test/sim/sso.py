@@ -43,11 +43,16 @@ by the same HTTP server and base URL as ESI (http://127.0.0.1:PORT):
          invalid_grant; a revoked access token 401 on ESI.
     GET  /oauth/jwks
          {"keys":[{"alg":"RS256","e":"AQAB","kid":"JWT-Signature-Key",
-         "kty":"RSA","n":..,"use":"sig"}]} (base64url, no padding), plus
-         an ES256 decoy entry (a real P-256 point) first when armed.
+         "kty":"RSA","n":..,"use":"sig"},{"alg":"ES256","crv":"P-256",
+         "kid":"JWT-Signature-Key-ES256","kty":"EC","use":"sig","x":..,
+         "y":..}],"SkipUnresolvedJsonWebKeys":true} (base64url, no
+         padding): as EVE's, the RSA key and then an EC P-256 key (first
+         with /_sim/sso/decoy?on=1).
 
 The access token is an RS256 JWT: header {"alg":"RS256",
-"kid":"JWT-Signature-Key","typ":"JWT"}, claims scp (a string for one
+"kid":"JWT-Signature-Key","typ":"JWT"} (or, with /_sim/sso/config?
+alg=ES256, an ES256 one: {"alg":"ES256","kid":"JWT-Signature-Key-ES256",
+"typ":"JWT"}, signed by the EC key, r || s), claims scp (a string for one
 scope, an array for more, absent for none), jti, kid, sub
 "CHARACTER:EVE:<id>", azp (client id), tenant "tranquility", tier "live",
 region "world", aud [client_id, "EVE Online"], name, owner (the owner hash:
@@ -81,10 +86,15 @@ Characters (any other positive id can log in too: it gets the name
 
 Authenticated ESI routes (route.auth == "sso") check, in this order:
 Authorization: Bearer <token> present (else 401 "authentication
-failure"); the JWT (alg RS256, kid among the published keys, signature, iss
-one of the two forms, aud holding "EVE Online" and the azp, exp in the
-future, sub CHARACTER:EVE:<id>, not revoked): else 401 "authentication
-failure" with the reason in details[0].message; the route's scope in scp
+failure"); SSO able to check it (not when /_sim/sso/trouble is armed:
+then 403 as ESI answered SSO's trouble, esi-issues #1266 and #130); the
+JWT (alg RS256 with a published RSA kid or ES256 with the EC kid, the
+other pairings refused, signature, iss one of the two forms, aud holding
+"EVE Online" and the azp, exp in the future, sub CHARACTER:EVE:<id>, not
+revoked): else 401 "authentication failure" with the reason in
+details[0].message, or with /_sim/sso/config?token_errors=403 a 403
+{"error": reason, "sso_status": 401}, as ESI reported token failures
+(esi-issues #83, #1055); the route's scope in scp
 (else 403 "token not valid for scope"); /characters/{id}/...: the token's
 character (403 "token not valid for character"); /corporations/{id}/...
 and /corporation/{id}/...: a member (403 "Character is not in the
@@ -107,6 +117,9 @@ Controls (JSON arrays of flat objects, like every /_sim/ route; not logged;
     /_sim/sso/character?character_id=N[&name=][&corporation_id=]
         [&alliance_id=(0 = none)]         create or change a character
     /_sim/sso/roles?character_id=N&roles=Director,Accountant  (empty: none)
+        [&stale=1]  /characters/{id}/roles keeps showing the roles from
+        before (ESI caches that route for an hour) while the corporation
+        routes check the new ones
     /_sim/sso/sell?character_id=N[&keep_tokens=1]   a new owner hash; its
         refresh tokens die unless keep_tokens (then refreshes carry the
         new owner)
@@ -124,11 +137,19 @@ Controls (JSON arrays of flat objects, like every /_sim/ route; not logged;
         replies carry a flawed access token (kind=none disarms)
         KIND: bad_signature, wrong_audience (aud lacks the client id),
         no_eve_audience, expired, unknown_kid (signed by an unpublished
-        key), wrong_iss, alg_none, alg_hs256, bad_sub, malformed
+        key), wrong_iss, alg_none, alg_hs256, bad_sub, malformed,
+        alg_mismatch (an ES256 header naming the RSA key, or under
+        alg=ES256 an RS256 header naming the EC key), der_signature (an
+        ES256 token whose signature is DER, not r || s)
+    /_sim/sso/trouble?[style=sso_status|message|none][&count=1]   the next
+        count authenticated ESI requests with a JWT answer as when SSO
+        could not check it: 403 {"error":"unexpected end of JSON input",
+        "sso_status":401} (sso_status, #1266), or 403 {"error":"SSO
+        responded with a 400: Invalid token"} (message, #130)
     /_sim/sso/rotate_key[?keep_old=1]    sign with a new key (kid
         JWT-Signature-Key-2, -3, ...); keep_old=0 drops the old ones from
         the JWKS (their tokens then fail on ESI too)
-    /_sim/sso/decoy?on=1                 an ES256 entry first in the JWKS
+    /_sim/sso/decoy?on=1                 the EC (ES256) key first in the JWKS
     /_sim/sso/keys                       the JWKS's kids, which one signs
     /_sim/sso/clients                    the clients (has_secret, not the
         secret)
@@ -136,7 +157,9 @@ Controls (JSON arrays of flat objects, like every /_sim/ route; not logged;
         register or replace a client
     /_sim/sso/config?[access_ttl=S][&code_ttl=S][&iss=alternate|
         login.eveonline.com|https://login.eveonline.com][&rotate=0|1]
-        [&default_character=N]
+        [&default_character=N][&alg=RS256|ES256 (what signs new access
+        tokens)][&s_form=any|high|low (ES256's s as it falls, or above or
+        below half the order)][&token_errors=401|403]
     /_sim/sso/reset                      clients, characters, keys, tokens
         and settings as at start (token values never repeat)
 
@@ -163,7 +186,11 @@ ISSUER = "login.eveonline.com"
 ISSUERS = (ISSUER, "https://" + ISSUER)
 KID = "JWT-Signature-Key"
 UNPUBLISHED_KID = "JWT-Signature-Key-unpublished"
-DECOY_KID = "JWT-Signature-Key-ES256"
+EC_KID = "JWT-Signature-Key-ES256"
+DECOY_KID = EC_KID
+UNPUBLISHED_EC_KID = "JWT-Signature-Key-ES256-unpublished"
+ALGS = ("RS256", "ES256")
+S_FORMS = ("any", "high", "low")
 
 SSO_PATHS = {
     "/.well-known/oauth-authorization-server": "metadata",
@@ -193,7 +220,13 @@ ALLIANCES = {99000001: "Sim Alliance"}
 OTHER_CORPORATION = 98000009
 
 FLAWS = ("bad_signature", "wrong_audience", "no_eve_audience", "expired", "unknown_kid",
-         "wrong_iss", "alg_none", "alg_hs256", "bad_sub", "malformed")
+         "wrong_iss", "alg_none", "alg_hs256", "bad_sub", "malformed", "alg_mismatch",
+         "der_signature")
+# ESI's 403s when SSO could not check a token (esi-issues #1266, #130)
+TROUBLE = {
+    "sso_status": ("unexpected end of JSON input", {"sso_status": 401}),
+    "message": ("SSO responded with a 400: Invalid token", None),
+}
 SECRET_PARAMS = frozenset(("code", "code_verifier", "refresh_token", "token", "client_secret",
                            "access_token", "id_token", "password"))
 _SCOPE_RE = re.compile(r"esi[-.][A-Za-z0-9_.:-]+")
@@ -227,12 +260,14 @@ def _scopes(text):
 
 class Character:
     __slots__ = ("id", "name", "corporation_id", "alliance_id", "roles", "owner_gen",
-                 "logins", "refreshes", "refresh_failures", "revocations", "jtis")
+                 "logins", "refreshes", "refresh_failures", "revocations", "jtis",
+                 "shown_roles")
 
     def __init__(self, cid, name, corporation_id, alliance_id, roles):
         self.id, self.name = cid, name
         self.corporation_id, self.alliance_id = corporation_id, alliance_id
         self.roles = list(roles)
+        self.shown_roles = None     # what /characters/{id}/roles shows, if stale
         self.owner_gen = 0
         self.logins = self.refreshes = self.refresh_failures = self.revocations = 0
         self.jtis = []          # access tokens issued (for revoking them all)
@@ -292,6 +327,10 @@ class SsoAuthority:
         self.lock = threading.Lock()
         self._keys = {}
         self._keys_ready = threading.Event()
+        # the ES256 key (one scalar multiplication: made at once)
+        self.ec = rsa.EcKey(EC_KID, "%d:es256" % seed)
+        self.ec_unpublished = rsa.EcKey(UNPUBLISHED_EC_KID, "%d:es256:unpublished" % seed)
+        self._ec_checked = {}           # (signing input, signature) -> valid
         self._n = 0                     # tokens, codes, jtis: never repeat
         # The first key takes about half a second: made in the background
         # so that start-up does not wait for it.
@@ -339,7 +378,11 @@ class SsoAuthority:
             self.revoked_jti = set()
             self.published = [KID]          # the first one signs
             self.key_count = 1
-            self.decoy = False
+            self.decoy = False              # the EC key first in the JWKS
+            self.alg = "RS256"              # what signs new access tokens
+            self.ec.s_form = "any"
+            self.token_errors = 401         # ESI's status for a refused token
+            self.trouble = []               # [style, count left]
             self.flaws = []                 # [kind, count left]
             self.next_login = None          # (character_id, deny)
             self.access_ttl = self.start_access_ttl
@@ -369,7 +412,9 @@ class SsoAuthority:
                 return None
             return {"character_id": ch.id, "name": ch.name,
                     "corporation_id": ch.corporation_id, "alliance_id": ch.alliance_id,
-                    "roles": list(ch.roles), "owner": self._owner(ch)}
+                    "roles": list(ch.roles), "owner": self._owner(ch),
+                    "shown_roles": list(ch.roles if ch.shown_roles is None
+                                        else ch.shown_roles)}
 
     def directory(self):
         """{character_id: {name, corporation_id, alliance_id}} of every known
@@ -411,7 +456,9 @@ class SsoAuthority:
     def _access_token(self, ch, client_id, scopes, now, flaw=None, ttl=None, iss=None):
         """A signed JWT for a character (under the lock)."""
         ttl = self.access_ttl if ttl is None else ttl
-        kid = self.published[0]
+        es = self.alg == "ES256"
+        kid = EC_KID if es else self.published[0]
+        key = self.ec if es else self._key(kid)
         jti = self._secret_bytes("jti", 16).hex()
         jti = "%s-%s-%s-%s-%s" % (jti[:8], jti[8:12], jti[12:16], jti[16:20], jti[20:32])
         claims = {}
@@ -425,11 +472,11 @@ class SsoAuthority:
             "tenant": "tranquility", "tier": "live", "region": "world",
             "aud": [client_id, EVE_AUDIENCE], "name": ch.name, "owner": self._owner(ch),
             "exp": iat + ttl, "iat": iat, "iss": iss or self._issuer()})
-        header = {"alg": "RS256", "kid": kid, "typ": "JWT"}
+        header = {"alg": self.alg, "kid": kid, "typ": "JWT"}
         ch.jtis.append(jti)
         del ch.jtis[:-200]
         if flaw is None:
-            return rsa.jwt_encode(header, claims, self._key(kid))
+            return rsa.jwt_encode(header, claims, key)
         if flaw == "wrong_audience":
             claims["aud"] = ["another-client", EVE_AUDIENCE]
         elif flaw == "no_eve_audience":
@@ -441,6 +488,9 @@ class SsoAuthority:
         elif flaw == "bad_sub":
             claims["sub"] = "EVE:CHARACTER:%d" % ch.id
         elif flaw == "unknown_kid":
+            if es:
+                header["kid"] = claims["kid"] = UNPUBLISHED_EC_KID
+                return rsa.jwt_encode(header, claims, self.ec_unpublished)
             header["kid"] = claims["kid"] = UNPUBLISHED_KID
             return rsa.jwt_encode(header, claims, self._key(UNPUBLISHED_KID))
         elif flaw == "alg_none":
@@ -448,10 +498,22 @@ class SsoAuthority:
             return rsa.jwt_encode(header, claims, None)
         elif flaw == "alg_hs256":
             header["alg"] = "HS256"
-            return rsa.jwt_encode(header, claims, self._key(kid).hs256_confusion_secret())
+            return rsa.jwt_encode(header, claims, key.hs256_confusion_secret())
         elif flaw == "malformed":
-            return rsa.jwt_encode(header, claims, self._key(kid)).rsplit(".", 1)[0]
-        token = rsa.jwt_encode(header, claims, self._key(kid))
+            return rsa.jwt_encode(header, claims, key).rsplit(".", 1)[0]
+        elif flaw == "alg_mismatch":
+            # the other algorithm's header with this key's kid, signed
+            # the other way: an ES256 header naming the RSA key, or an
+            # RS256 header naming the EC key
+            header["alg"] = "RS256" if es else "ES256"
+            return rsa.jwt_encode(header, claims, self._key(self.published[0]) if es
+                                  else self.ec)
+        elif flaw == "der_signature":
+            header["alg"], header["kid"] = "ES256", EC_KID
+            claims["kid"] = EC_KID
+            body, sig = rsa.jwt_encode(header, claims, self.ec).rsplit(".", 1)
+            return body + "." + rsa.b64url(rsa.der_signature(rsa.b64url_decode(sig)))
+        token = rsa.jwt_encode(header, claims, key)
         if flaw == "bad_signature":
             body, sig = token.rsplit(".", 1)
             raw = bytearray(rsa.b64url_decode(sig))
@@ -539,9 +601,9 @@ class SsoAuthority:
         with self.lock:
             kids, decoy = list(self.published), self.decoy
         keys = [self._key(k).jwk() for k in kids]
-        if decoy:
-            keys.insert(0, rsa.ec_jwk(DECOY_KID, "%d:decoy" % self.seed))
-        return {"keys": keys}
+        # as EVE's: the EC key after the RSA one (first with /_sim/sso/decoy)
+        keys.insert(0 if decoy else len(keys), self.ec.jwk())
+        return {"keys": keys, "SkipUnresolvedJsonWebKeys": True}
 
     def _scope_ok(self, client, scope):
         if client.scopes is not None:
@@ -737,13 +799,16 @@ class SsoAuthority:
         """The claims of a valid access token, or raise JwtError(reason)."""
         now = time.time() if now is None else now
         header, claims, signing_input, sig = rsa.jwt_split(token)
-        if header.get("alg") != "RS256":
-            raise rsa.JwtError("algorithm %r is not RS256" % header.get("alg"))
+        alg, kid = header.get("alg"), header.get("kid")
+        if alg not in ALGS:
+            raise rsa.JwtError("algorithm %r is neither RS256 nor ES256" % alg)
         with self.lock:
             published = list(self.published)
-        if header.get("kid") not in published:
+        if (alg == "RS256" and kid == EC_KID) or (alg == "ES256" and kid in published):
+            raise rsa.JwtError("algorithm %s does not match the key %s" % (alg, kid))
+        if kid not in (published if alg == "RS256" else [EC_KID]):
             raise rsa.JwtError("unknown key id")
-        if not self._key(header["kid"]).verify(signing_input, sig):
+        if not self._signature_ok(alg, kid, signing_input, sig):
             raise rsa.JwtError("bad signature")
         if claims.get("iss") not in ISSUERS:
             raise rsa.JwtError("wrong issuer")
@@ -763,6 +828,31 @@ class SsoAuthority:
         claims["character_id"] = int(m.group(1))
         return claims
 
+    def _signature_ok(self, alg, kid, signing_input, sig):
+        if alg == "RS256":
+            return self._key(kid).verify(signing_input, sig)
+        # ECDSA verification is slow in Python: remember each answer
+        with self.lock:
+            ok = self._ec_checked.get((signing_input, sig))
+        if ok is None:
+            ok = self.ec.verify(signing_input, sig)
+            with self.lock:
+                if len(self._ec_checked) > 4096:
+                    self._ec_checked.clear()
+                self._ec_checked[(signing_input, sig)] = ok
+        return ok
+
+    def _armed_trouble(self):
+        with self.lock:
+            while self.trouble:
+                style, left = self.trouble[0]
+                if left <= 0:
+                    self.trouble.pop(0)
+                    continue
+                self.trouble[0][1] -= 1
+                return style
+        return None
+
     def check(self, route, headers, path_args):
         """Whether a request may read a route: an Auth."""
         if route.auth != "sso":
@@ -779,9 +869,16 @@ class SsoAuthority:
                     and path_args.get("character_id") == cid:
                 return Auth(bucket="sim:" + cid, character_id=int(cid))
             return Auth((403, "token not valid for scope", None))
+        style = self._armed_trouble()
+        if style is not None:
+            # SSO could not check the token, whatever it is
+            message, extra = TROUBLE[style]
+            return Auth((403, message, extra))
         try:
             claims = self.verify(token)
         except rsa.JwtError as e:
+            if self.token_errors == 403:
+                return Auth((403, str(e), {"sso_status": 401}))
             return Auth((401, "authentication failure", {"details": [{"message": str(e)}]}))
         cid = claims["character_id"]
         bucket = "%s:%d" % (claims.get("azp"), cid)
@@ -844,8 +941,14 @@ class SsoAuthority:
             return 200, [r for r in self._character_rows() if r["character_id"] == cid]
         if name == "roles":
             cid = need_character()
+            stale = bool_arg(q, "stale", False)
             with self.lock:
-                self._character(cid).roles = _scopes(text("roles", ""))
+                ch = self._character(cid)
+                if stale and ch.shown_roles is None:
+                    ch.shown_roles = list(ch.roles)
+                elif not stale:
+                    ch.shown_roles = None
+                ch.roles = _scopes(text("roles", ""))
             return 200, [r for r in self._character_rows() if r["character_id"] == cid]
         if name == "sell":
             cid = need_character()
@@ -891,6 +994,16 @@ class SsoAuthority:
                 else:
                     self.flaws.append([kind, int_arg(q, "count", 1, 1)])
                 return 200, [{"kind": k, "remaining": n} for k, n in self.flaws if n > 0]
+        if name == "trouble":
+            style = text("style", "sso_status")
+            if style != "none" and style not in TROUBLE:
+                raise ValueError("style must be none or one of %s" % ", ".join(TROUBLE))
+            with self.lock:
+                if style == "none":
+                    self.trouble = []
+                else:
+                    self.trouble.append([style, int_arg(q, "count", 1, 1)])
+                return 200, [{"style": k, "remaining": n} for k, n in self.trouble if n > 0]
         if name == "rotate_key":
             keep = bool_arg(q, "keep_old", True)
             with self.lock:
@@ -935,9 +1048,26 @@ class SsoAuthority:
                 self.rotate = bool_arg(q, "rotate", self.rotate)
                 self.default_character = int_arg(q, "default_character",
                                                  self.default_character, 1)
+                alg = text("alg")
+                if alg is not None:
+                    if alg not in ALGS:
+                        raise ValueError("alg must be RS256 or ES256")
+                    self.alg = alg
+                s_form = text("s_form")
+                if s_form is not None:
+                    if s_form not in S_FORMS:
+                        raise ValueError("s_form must be any, high or low")
+                    self.ec.s_form = s_form
+                te = text("token_errors")
+                if te is not None:
+                    if te not in ("401", "403"):
+                        raise ValueError("token_errors must be 401 or 403")
+                    self.token_errors = int(te)
                 return 200, [{"access_ttl": self.access_ttl, "code_ttl": self.code_ttl,
                               "iss": self.iss_mode, "rotate": self.rotate,
-                              "default_character": self.default_character}]
+                              "default_character": self.default_character,
+                              "alg": self.alg, "s_form": self.ec.s_form,
+                              "token_errors": self.token_errors}]
         return 404, [{"error": "Unknown control route /_sim/sso/%s" % name}]
 
     def _revoke_character(self, ch, access):
@@ -969,10 +1099,11 @@ class SsoAuthority:
 
     def _key_rows(self):
         with self.lock:
-            rows = [{"kid": k, "alg": "RS256", "signing": i == 0}
+            es = self.alg == "ES256"
+            rows = [{"kid": k, "alg": "RS256", "signing": i == 0 and not es}
                     for i, k in enumerate(self.published)]
-            if self.decoy:
-                rows.insert(0, {"kid": DECOY_KID, "alg": "ES256", "signing": False})
+            rows.insert(0 if self.decoy else len(rows),
+                        {"kid": EC_KID, "alg": "ES256", "signing": es})
             return rows
 
     def _direct_token(self, q, text, int_arg, bool_arg, cid):

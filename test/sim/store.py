@@ -56,7 +56,7 @@ import time
 
 from .body import Body, paginate
 from .rng import Rng, hash64
-from .routes import Fail, Reply, compact
+from .routes import Fail, Reply, compact, invalid
 from .universe import DATA_EPOCH
 from . import writes
 
@@ -266,11 +266,11 @@ def get_contact_labels(s, st, w, route, req):
 def _contact_settings(st, req):
     standing = float(req.args["standing"])
     if not -10.0 <= standing <= 10.0:
-        raise Fail(400, "Invalid standing: must be between -10 and 10")
+        raise invalid("query.standing", "expected number between -10 and 10", standing)
     labels = req.args.get("label_ids") or []
     bad = [x for x in labels if x not in st.contact_labels]
     if bad:
-        raise Fail(400, "Invalid label_ids: unknown label %d" % bad[0])
+        raise invalid("query.label_ids", "unknown label %d" % bad[0], bad[0])
     return standing, labels, bool(req.args.get("watched", False))
 
 
@@ -326,7 +326,7 @@ def get_fittings(s, st, w, route, req):
 def post_fitting(s, st, w, route, req):
     b = req.body
     if b["ship_type_id"] not in w.u.types:
-        raise Fail(400, "Invalid ship_type_id")
+        raise invalid("body.ship_type_id", "unknown type", b["ship_type_id"])
     items = [{"flag": x["flag"], "quantity": x["quantity"], "type_id": x["type_id"]}
              for x in b["items"] if x["flag"] != "Invalid"]
     if not items:
@@ -401,21 +401,22 @@ def post_mail(s, st, w, route, req):
     if cost > b.get("approved_cost", 0):
         raise Fail(520, "ContactCostNotApproved")
     targets = {}
-    for r in b["recipients"]:
+    for i, r in enumerate(b["recipients"]):
         rid, kind = r["recipient_id"], r["recipient_type"]
+        where = "body.recipients[%d].recipient_id" % i
         if kind == "character":
             if not writes.is_character_id(rid) and rid not in chars:
-                raise Fail(400, "Invalid recipient: %d is no character" % rid)
+                raise invalid(where, "%d is no character" % rid, rid)
             targets.setdefault(rid, 1)
         elif kind == "corporation":
             if rid not in CORPORATIONS:
-                raise Fail(400, "Invalid recipient: %d is no corporation" % rid)
+                raise invalid(where, "%d is no corporation" % rid, rid)
             for cid, info in chars.items():
                 if info["corporation_id"] == rid:
                     targets.setdefault(cid, 4)
         elif kind == "alliance":
             if rid not in ALLIANCES:
-                raise Fail(400, "Invalid recipient: %d is no alliance" % rid)
+                raise invalid(where, "%d is no alliance" % rid, rid)
             for cid, info in chars.items():
                 if info["alliance_id"] == rid:
                     targets.setdefault(cid, 8)
@@ -448,7 +449,7 @@ def put_mail(s, st, w, route, req):
     if "labels" in b:
         bad = [x for x in b["labels"] if x not in st.mail_labels]
         if bad:
-            raise Fail(400, "Invalid labels: unknown label %d" % bad[0])
+            raise invalid("body.labels", "unknown label %d" % bad[0], bad[0])
         m["labels"] = list(b["labels"])
     if "read" in b:
         m["is_read"] = b["read"]

@@ -264,8 +264,8 @@ expect_error cursor_loop HV00A 'circle' "cursor tokens A -> B -> A: an error (HV
 hs /_reset >/dev/null
 q cursor_amp "SELECT count(*) FROM h_cursor WHERE kind = 'amp'"
 expect_out cursor_amp "1" "a cursor token with & and = is followed ..."
-check "... percent-encoded: the next query string is before=x%26type_id%3D35, no extra parameter" \
-	test "$(hs_field /cursor/amp query | tail -n 1)" = "before=x%26type_id%3D35"
+check "... percent-encoded: the next query string is limit=100&before=x%26type_id%3D35, no extra parameter" \
+	test "$(hs_field /cursor/amp query | tail -n 1)" = "limit=100&before=x%26type_id%3D35"
 q cursor_long "SET esi_fdw.max_pages = 5" "SELECT count(*) FROM h_cursor WHERE kind = 'long'"
 expect_error cursor_long 54000 'esi_fdw.max_pages' "a cursor walk longer than esi_fdw.max_pages is an error (54000)"
 

@@ -42,14 +42,16 @@ synchronous_commit = on" \
 dir=$ESI_CLUSTER_DIR
 export PGHOST=$dir/sock PGPORT=$PORT PGUSER=postgres
 
-# the simulator's data expires every 3 s; one second of jitter; quick
-# back-off (1 s doubling up to 4 s); failed requests are not retried
+# the simulator's data expires every 3 s; one second of jitter; refreshes
+# may follow each other within a second; quick back-off (1 s doubling up to
+# 4 s); failed requests are not retried
 sim "/_sim/config?cache_seconds=3" >/dev/null
 sim "/_sim/sso/config?access_ttl=2" >/dev/null
 simlib_setup_db \
 	"ALTER SERVER esi OPTIONS (ADD sso_url '$ESI_SIM_URL', ADD sso_client_id 'sim-native-client', ADD sso_redirect_uri 'http://localhost/callback')" \
 	"IMPORT FOREIGN SCHEMA characters LIMIT TO (character_wallet) FROM SERVER esi INTO public" \
 	"ALTER DATABASE $DB SET esi_fdw.refresh_jitter = '1s'" \
+	"ALTER DATABASE $DB SET esi_fdw.refresh_min_interval = '1s'" \
 	"ALTER DATABASE $DB SET esi_fdw.refresh_retry_delay = '1s'" \
 	"ALTER DATABASE $DB SET esi_fdw.refresh_max_retry_delay = '4s'" \
 	"ALTER DATABASE $DB SET esi_fdw.max_retries = 0"

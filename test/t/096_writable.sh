@@ -176,7 +176,7 @@ expect "... and it did happen at ESI" "$out" "2"
 s=$(last_seq)
 out=$(q "INSERT INTO character_contacts (character_id, contact_id, standing) VALUES ($AYLA, 90000301, 1), ($AYLA, 90000302, 99), ($AYLA, 90000303, 2)")
 expect_match "an error reply of the second request: ESI's error, and the rows already written" "$out" \
-	"ERROR:  .*Invalid standing.*1 row\(s\) already written at ESI by earlier requests of this statement.*1 row\(s\) not sent" "log:$s"
+	"ERROR:  .*query\.standing: expected number between -10 and 10.*1 row\(s\) already written at ESI by earlier requests of this statement.*1 row\(s\) not sent" "log:$s"
 expect "... after 2 requests (the third not sent)" "$(nwrites "$s")" "2" "log:$s"
 
 # --- transaction blocks -----------------------------------------------------------------
