@@ -38,6 +38,7 @@ tls_make_certs "$TLS_DIR" >/dev/null 2>&1 || bench_die "tls_make_certs failed"
 chmod 755 "$TLS_DIR"
 TLS_URL_H2=$(tls_front_start "$TLS_DIR" h2 h2 "$ESI_SIM_URL") || bench_die "the h2 front did not start"
 TLS_URL_H1=$(tls_front_start "$TLS_DIR" h1 h1 "$ESI_SIM_URL") || bench_die "the h1 front did not start"
+# shellcheck disable=SC2034  # read by test/bench's cleanup
 BENCH_TLS_STARTED=1
 esi_psql -q -d postgres -v ca="$TLS_DIR/ca.pem" >/dev/null <<'SQL'
 ALTER SYSTEM SET esi_fdw.ca_file = :'ca';
@@ -69,9 +70,6 @@ tls_fetch() {
 Q_T0=$Q_A
 Q_T2=${Q_A//eve./eve_h2.}
 Q_T1=${Q_A//eve./eve_h1.}
-Q_E0=$Q_E
-Q_E2=${Q_E//eve./eve_h2.}
-Q_E1=${Q_E//eve./eve_h1.}
 bench_script_new phase_tls
 bench_script_line "SET esi_fdw.max_connections = $BENCH_CONNS;"
 for ((i = 0; i <= BENCH_REPS; i++)); do
@@ -84,13 +82,18 @@ done
 # the requests of one cold scan through each front, from its log
 for f in h2 h1; do
 	bench_script_line "\\! $RESET" "$BENCH_CLEAR" "\\! wc -l <$(bench_q "$TLS_DIR/$f/logs/access.log") >$(bench_q "$BENCH_WORK/tls_$f.mark")"
-	[ "$f" = h2 ] && bench_script_plain "Tlog$f" "$Q_T2" || bench_script_plain "Tlog$f" "$Q_T1"
+	if [ "$f" = h2 ]; then q=$Q_T2; else q=$Q_T1; fi
+	bench_script_plain "Tlog$f" "$q"
 	bench_script_line "\\! wc -l <$(bench_q "$TLS_DIR/$f/logs/access.log") >>$(bench_q "$BENCH_WORK/tls_$f.mark")"
 done
 for ((i = 0; i <= BENCH_REPS; i++)); do
 	for e in 0 2 1; do
 		bench_script_line "TRUNCATE bench_orders;"
-		eval "q=\$Q_E$e"
+		case $e in
+			0) q=$Q_E ;;
+			2) q=${Q_E//eve./eve_h2.} ;;
+			1) q=${Q_E//eve./eve_h1.} ;;
+		esac
 		bench_script_cold "E$e:$i" "$q" "$RESET"
 	done
 done

@@ -107,11 +107,11 @@ fi
 declare -A URL
 for f in $FRONTS; do
 	case $f in
-		h2 | h1 | h2c) mode=$f extra= ;;
-		h2ka) mode=h2 extra="keepalive_requests $KEEPALIVE;" ;;
-		h1ka) mode=h1 extra="keepalive_requests $KEEPALIVE;" ;;
+		h2 | h1 | h2c) mode=$f front_extra= ;;
+		h2ka) mode=h2 front_extra="keepalive_requests $KEEPALIVE;" ;;
+		h1ka) mode=h1 front_extra="keepalive_requests $KEEPALIVE;" ;;
 	esac
-	URL[$f]=$(tls_front_start "$TLS" "$f" "$mode" "$ESI_SIM_URL" server "$extra" 2>"$TEST_DIR/front_$f.err")
+	URL[$f]=$(tls_front_start "$TLS" "$f" "$mode" "$ESI_SIM_URL" server "$front_extra" 2>"$TEST_DIR/front_$f.err")
 	if [ -z "${URL[$f]}" ]; then
 		not_ok "nginx front $f starts" "$TEST_DIR/front_$f.err" "$TLS/$f/logs/error.log"
 		echo "Bail out! no front $f"

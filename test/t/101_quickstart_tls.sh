@@ -28,7 +28,7 @@ TLS=$TEST_DIR/tls
 QS=$ESI_ROOT/test/quickstart.sh
 
 finish() {
-	ESI_QUICKSTART_URL= bash "$QS" stop >"$TEST_DIR/stop.out" 2>&1
+	ESI_QUICKSTART_URL='' bash "$QS" stop >"$TEST_DIR/stop.out" 2>&1
 	tls_front_stop "$TLS" h2
 	sim /_sim/reset >/dev/null 2>&1
 }
@@ -101,7 +101,7 @@ out=$("$PSQL" -X -A -t -h "$qs_dir/sock" -p 54329 -U postgres -d postgres \
 	-c "SHOW esi_fdw.ca_file" -c "SELECT srvoptions FROM pg_foreign_server WHERE srvname = 'esi'" 2>&1)
 expect "the quickstart's cluster: esi_fdw.ca_file is the CA, the server esi's base_url the front" \
 	"$out" "$TLS/ca.pem"$'\n'"{base_url=$url}"
-ESI_QUICKSTART_URL= bash "$QS" stop >"$TEST_DIR/stop.out" 2>&1
+ESI_QUICKSTART_URL='' bash "$QS" stop >"$TEST_DIR/stop.out" 2>&1
 expect "bash test/quickstart.sh stop stops its cluster" \
 	"$(esi_cluster_running "$qs_dir" && echo running || echo stopped)" stopped "$TEST_DIR/stop.out"
 
