@@ -57,3 +57,28 @@ SELECT region, type, day, average, volume FROM my_history
  WHERE region = 10000002 AND type = 34 ORDER BY day DESC LIMIT 2;
 SELECT path, query FROM sim.log;
 DROP FOREIGN TABLE my_prices, my_history;
+
+-- the HTTP version: a setting any role may change, and a server option
+CREATE SERVER hv FOREIGN DATA WRAPPER esi_fdw OPTIONS (http_version '3');
+CREATE SERVER hv FOREIGN DATA WRAPPER esi_fdw OPTIONS (http_version '1.1');
+ALTER SERVER hv OPTIONS (SET http_version 'auto');
+ALTER SERVER hv OPTIONS (SET http_version '2');
+DROP SERVER hv;
+SET esi_fdw.http_version = '1.0';
+SET esi_fdw.http_version = '1.1';
+SHOW esi_fdw.http_version;
+-- over plain http, 'auto' and '1.1' give the same HTTP/1.1 requests
+SELECT count(*) FROM eve.market_history WHERE region_id = 10000002 AND type_id = 34;
+RESET esi_fdw.http_version;
+
+-- the proxy: a URL with a known scheme, and a superuser's decision only
+SET esi_fdw.proxy = 'proxy.example.com:3128';
+SET esi_fdw.proxy = E'http://proxy\n.example.com';
+SET esi_fdw.no_proxy = E'a\nb';
+CREATE ROLE regress_esi_options_user;
+SET ROLE regress_esi_options_user;
+SET esi_fdw.proxy = 'http://127.0.0.1:9';
+SET esi_fdw.no_proxy = '*';
+RESET ROLE;
+DROP ROLE regress_esi_options_user;
+SHOW esi_fdw.proxy;
