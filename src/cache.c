@@ -32,6 +32,14 @@
  * the reply is stored or the scan ends (also on error, from the crawl's
  * cleanup); a claim of a backend that died is ignored.
  *
+ * A 304 is a reply too (RFC 9111, 4.3.4): the headers it carries (ETag,
+ * Last-Modified, X-Pages, the expiry from Cache-Control, Age, Expires and
+ * Date) replace the stored ones, and the entry counts as stored at the
+ * 304's arrival.  The file is written anew with them, so a page that ESI
+ * confirmed reads as fresh after a restart, every session reads the
+ * version the 304 named, and sessions that wait for a revalidation (or
+ * with esi_fdw.cache = 'refresh' ask after it began) take its answer.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -105,6 +113,8 @@ enum
 
 static EsiCacheShared *cache = NULL;
 static HTAB *cache_index = NULL;
+
+static TimestampTz reply_expiry(EsiTransfer *t, bool *cacheable, bool *said);
 
 PG_FUNCTION_INFO_V1(esi_cache_entries);
 PG_FUNCTION_INFO_V1(esi_cache_clear);
@@ -470,7 +480,10 @@ claim_is_live(int pid)
  *		wait for another session (BUSY), or send it (FETCH; claimed when
  *		this session now owns the entry, and reply->etag set when a stale
  *		copy may be revalidated).  mode ON serves fresh entries; REFRESH
- *		only what was stored since accept_since (a coalesced reply).
+ *		none of itself.  Either serves what was stored (a 200, or renewed
+ *		by a 304) since accept_since, when not 0: a reply another session
+ *		received after the caller began waiting for it, or after its
+ *		statement began.
  */
 EsiCacheResult
 esi_cache_lookup(const char *key, EsiCacheMode mode, TimestampTz accept_since,
@@ -591,9 +604,9 @@ write_all(int fd, const void *data, size_t len)
  * esi_cache_store
  *		Store a reply (status 200, or a 404/403 to remember) and release the
  *		claim.  A reply that cannot be written (disk full, too large for
- *		the cache) is simply not cached.
+ *		the cache) is simply not cached.  true when the reply is stored.
  */
-void
+bool
 esi_cache_store(const char *key, const char *route, const char *url,
 				EsiCacheReply *reply)
 {
@@ -635,7 +648,7 @@ esi_cache_store(const char *key, const char *route, const char *url,
 	if (size > (int64) esi_guc_cache_size_mb * 1024 * 1024)
 	{
 		esi_cache_release(key);
-		return;
+		return false;
 	}
 
 	lock_index();				/* loads the index (and makes the directory) */
@@ -655,7 +668,7 @@ esi_cache_store(const char *key, const char *route, const char *url,
 	{
 		unlink(tmp);
 		esi_cache_release(key);
-		return;
+		return false;
 	}
 
 	cache_path(path, hash);
@@ -670,7 +683,7 @@ esi_cache_store(const char *key, const char *route, const char *url,
 		{
 			LWLockRelease(&cache->lock);
 			unlink(tmp);
-			return;
+			return false;
 		}
 		e->size = 0;
 		e->status = 0;
@@ -683,7 +696,7 @@ esi_cache_store(const char *key, const char *route, const char *url,
 		unlink(tmp);
 		remove_entry(e);
 		LWLockRelease(&cache->lock);
-		return;
+		return false;
 	}
 	if (rename(tmp, path) != 0)
 	{
@@ -693,7 +706,7 @@ esi_cache_store(const char *key, const char *route, const char *url,
 		else if (e->fetcher == MyProcPid)
 			e->fetcher = 0;
 		LWLockRelease(&cache->lock);
-		return;
+		return false;
 	}
 	cache->bytes += size - e->size;
 	e->size = size;
@@ -705,32 +718,43 @@ esi_cache_store(const char *key, const char *route, const char *url,
 		e->fetcher = 0;
 	evict(hash, false);
 	LWLockRelease(&cache->lock);
+	return true;
 }
 
 /*
- * esi_cache_refreshed
- *		A 304: the stored reply stays valid until expires; release the
- *		claim.  (The file keeps its old expiry: after a restart the entry is
- *		revalidated once more, which costs a 304.)
+ * esi_cache_revalidated
+ *		A 304 to this session's revalidation of the entry it claimed; r is
+ *		the stored reply (esi_cache_read).  The headers the 304 carries
+ *		replace the stored ones in r (RFC 9111, 4.3.4): etag (the 304's,
+ *		when usable, else NULL to keep the stored one), Last-Modified,
+ *		X-Pages, and the expiry (kept when the 304 says nothing about it);
+ *		r->stored_at becomes now.  The entry's file is written anew with
+ *		them and the claim released, so other sessions, and this cluster
+ *		after a restart, read what the 304 said.  An entry that cannot be
+ *		written again (disk full) is dropped: no session reads the headers
+ *		the 304 replaced.  r's body serves the scan in any case.
  */
 void
-esi_cache_refreshed(const char *key, TimestampTz expires)
+esi_cache_revalidated(const char *key, EsiCacheReply *r, EsiTransfer *t,
+					  const char *etag)
 {
-	uint64		hash = key_hash(key);
-	EsiCacheEntry *e;
+	const char *lm = esi_http_header(t, ESI_HDR_LAST_MODIFIED);
+	const char *x_pages = esi_http_header(t, ESI_HDR_X_PAGES);
+	bool		cacheable;
+	bool		said;
+	TimestampTz expires = reply_expiry(t, &cacheable, &said);
 
-	lock_index();
-	e = hash_search(cache_index, &hash, HASH_FIND, NULL);
-	if (e && e->doomed && e->fetcher == MyProcPid)
-		remove_entry(e);		/* a write made it stale meanwhile */
-	else if (e)
-	{
-		e->expires = expires;
-		e->last_used = GetCurrentTimestamp();
-		if (e->fetcher == MyProcPid)
-			e->fetcher = 0;
-	}
-	LWLockRelease(&cache->lock);
+	if (etag)
+		r->etag = (char *) etag;
+	if (lm)
+		r->last_modified = (char *) lm;
+	if (x_pages)
+		r->x_pages = (char *) x_pages;
+	if (said)
+		r->expires = expires;
+	r->stored_at = GetCurrentTimestamp();
+	if (!cacheable || !esi_cache_store(key, r->route, r->url, r))
+		esi_cache_forget(key);
 }
 
 /*
@@ -852,14 +876,15 @@ cache_control_max_age(const char *cc, bool *no_store, bool *no_cache)
 }
 
 /*
- * esi_cache_expiry
+ * reply_expiry
  *		Until when a reply is fresh: max-age minus Age when Cache-Control
  *		gives one, else Expires measured against the reply's Date (so the
  *		two clocks need not agree), else now (stored, but revalidated on
- *		next use).  *cacheable is false for no-store.
+ *		next use).  *cacheable is false for no-store; *said is false when
+ *		the reply has no max-age, no-cache nor valid Expires.
  */
-TimestampTz
-esi_cache_expiry(EsiTransfer *t, bool *cacheable)
+static TimestampTz
+reply_expiry(EsiTransfer *t, bool *cacheable, bool *said)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	bool		no_store,
@@ -872,6 +897,7 @@ esi_cache_expiry(EsiTransfer *t, bool *cacheable)
 	int64		lifetime = 0;
 
 	*cacheable = !no_store;
+	*said = true;
 	if (no_cache)
 		return now;
 	if (max_age >= 0)
@@ -886,11 +912,26 @@ esi_cache_expiry(EsiTransfer *t, bool *cacheable)
 			date = (pg_time_t) timestamptz_to_time_t(now);
 		lifetime = (int64) (expires - date);
 	}
+	else
+		*said = false;
 	if (lifetime <= 0)
 		return now;
 	/* a year at most: a silly header must not pin a reply forever */
 	lifetime = Min(lifetime, (int64) 366 * SECS_PER_DAY);
 	return now + lifetime * USECS_PER_SEC;
+}
+
+/*
+ * esi_cache_expiry
+ *		Until when a reply is fresh (reply_expiry); *cacheable is false for
+ *		no-store.
+ */
+TimestampTz
+esi_cache_expiry(EsiTransfer *t, bool *cacheable)
+{
+	bool		said;
+
+	return reply_expiry(t, cacheable, &said);
 }
 
 /*

@@ -5,7 +5,8 @@
  *
  * One entry per request (each page of a paged result is a request): the
  * reply's decoded body and the headers esi_fdw needs again (ETag,
- * Last-Modified, X-Pages), fresh until ESI's expiry.  A session that needs
+ * Last-Modified, X-Pages), fresh until ESI's expiry; a 304 replaces them
+ * with the ones it carries and renews the entry.  A session that needs
  * an entry nobody has claims it and sends the request; others asking for it
  * meanwhile are told to wait (coalescing) and then read what it stored.
  *
@@ -34,7 +35,7 @@ typedef struct EsiCacheReply
 	char	   *key;			/* the entry's key (esi_cache_key) */
 	char	   *route;			/* the route template, for esi.cache */
 	char	   *url;			/* path and query, for esi.cache */
-	TimestampTz stored_at;
+	TimestampTz stored_at;		/* when ESI last sent or confirmed it */
 	TimestampTz expires;
 } EsiCacheReply;
 
@@ -51,9 +52,10 @@ extern EsiCacheResult esi_cache_lookup(const char *key, EsiCacheMode mode,
 									   TimestampTz accept_since,
 									   EsiCacheReply *reply, bool *claimed);
 extern bool esi_cache_read(const char *key, EsiCacheReply *reply);
-extern void esi_cache_store(const char *key, const char *route,
+extern bool esi_cache_store(const char *key, const char *route,
 							const char *url, EsiCacheReply *reply);
-extern void esi_cache_refreshed(const char *key, TimestampTz expires);
+extern void esi_cache_revalidated(const char *key, EsiCacheReply *r,
+								  EsiTransfer *t, const char *etag);
 extern void esi_cache_release(const char *key);
 extern void esi_cache_forget(const char *key);
 extern int	esi_cache_forget_scope(const char *base_url, const char *path);

@@ -32,6 +32,7 @@
 
 #include <math.h>
 
+#include "access/xact.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -98,6 +99,8 @@ struct EsiCrawl
 	bool		decoding;		/* the scan holds a page it has not finished */
 	EsiCrawlStats *stats;
 	EsiCacheMode cache_mode;	/* the strictest of setting, server, table */
+	TimestampTz began;			/* the statement's start: with cache_mode
+								 * REFRESH, replies stored since serve */
 	bool	   *page1_cached;	/* per request started: page 1 came from
 								 * the cache */
 	List	   *claims;			/* cache keys this crawl claimed */
@@ -232,6 +235,7 @@ esi_crawl_begin(MemoryContext parent, EsiRoute *route, EsiServerOptions *opts,
 	c->row_bound = row_bound;
 	c->stats = stats;
 	c->cache_mode = Max(Max((EsiCacheMode) esi_guc_cache_mode, opts->cache), route->cache);
+	c->began = GetCurrentStatementStartTimestamp();
 	c->rstats = esi_stats_route(route->route);
 	c->character_param = route->scope ? esi_route_character_param(route) : -1;
 	c->corporation_param = -1;
@@ -611,9 +615,15 @@ cache_step(EsiCrawl *c, EsiWork *w, TimestampTz now)
 									request_character(c, w->reqno));
 		}
 	}
+	/*
+	 * 'refresh' serves nothing ESI sent before the statement began; what
+	 * another session got since (a 200 or a 304) it shares.  A kept page
+	 * of another version is asked for anew (or waited for).
+	 */
 	res = esi_cache_lookup(w->cache_key,
 						   w->revalidate ? ESI_CACHE_REFRESH : c->cache_mode,
-						   w->wait_since, &r, &claimed);
+						   !w->revalidate && c->cache_mode == ESI_CACHE_REFRESH ?
+						   c->began : w->wait_since, &r, &claimed);
 	if (w->wait_since != 0 && res != ESI_CACHE_BUSY)
 	{
 		double		ms = (double) (now - w->wait_since) / 1000.0;
@@ -923,14 +933,16 @@ hand_over_not_found(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
 
 /*
  * not_modified
- *		A 304 to a revalidation: the kept copy is good until the new expiry.
+ *		A 304 to a revalidation: the kept copy is good, with the headers the
+ *		304 carries (a new Last-Modified, X-Pages or expiry replaces the
+ *		stored one, here and in the cache), so the page counts as of the
+ *		version the 304 names.
  */
 static void
 not_modified(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
 {
 	MemoryContext old = MemoryContextSwitchTo(c->cxt);
 	EsiCacheReply r;
-	bool		cacheable;
 
 	c->stats->not_modified++;
 	if (!esi_cache_read(w->cache_key, &r) || r.status != 200)
@@ -941,9 +953,9 @@ not_modified(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
 		MemoryContextSwitchTo(old);
 		return;
 	}
-	r.expires = esi_cache_expiry(t, &cacheable);
+	esi_cache_revalidated(w->cache_key, &r, t,
+						  usable_etag(esi_http_header(t, ESI_HDR_ETAG)));
 	watch_expiry(r.expires);
-	esi_cache_refreshed(w->cache_key, r.expires);
 	forget_claim(c, w);
 	if (!serve_cached(c, w, &r))
 	{

@@ -62,6 +62,11 @@ each region's market orders expire at their own time, as on ESI (daily
 routes keep 11:05).  cache_refresh=1: Last-Modified and the ETag move at
 each period's start (new data each period, as ESI's market orders: a
 revalidation after the expiry gets the whole body again).
+unchanged_pages=1,3 (or all; empty for none): with cache_refresh, the
+content of these pages (1 is also a reply without pages) stays the same
+across a refresh, so their ETag does not move: revalidated after ESI's
+expiry, they get a 304 that carries the new Last-Modified, Expires and
+max-age (ESI's 304s carry fresh headers: FACTS.md 5b, RFC 9111 4.3.4).
 
 /_sim/error_limit[?remain=N][&reset=S][&ip=IP] shows, or sets, the error
 budget of the caller's IP (or IP): N errors left in a window that resets in
@@ -197,6 +202,14 @@ def handle(name, q, state, table, ip="127.0.0.1", sso=None, world=None):
                     n = None if cs in ("", "default") else _int(q, "cache_seconds", None, 0)
                     updates["cache_seconds"] = n or None
                     s.cache_epoch = int(time.time())
+                up = q.get("unchanged_pages", [None])[0]
+                if up is not None:
+                    up = up.replace(" ", "")
+                    if up not in ("", "all") and not all(p.isdigit() and int(p) >= 1
+                                                        for p in up.split(",")):
+                        raise ControlError("unchanged_pages must be page numbers "
+                                           "(1,3), all, or empty")
+                    updates["unchanged_pages"] = up
                 rl = q.get("rate_limit", [None])[0]
                 if rl is not None:
                     # rate_limit=default (or empty) goes back to each group's own limit

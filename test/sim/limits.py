@@ -22,7 +22,7 @@ FAULT_KINDS = ("latency", "status", "reset", "truncate", "cut", "stall", "chunke
 class Settings:
     FIELDS = ("latency_ms", "error_limit", "error_window", "rate_limit", "rate_window",
               "compat_strict", "cache_refresh", "cache_seconds", "cache_phase",
-              "body_error_status")
+              "unchanged_pages", "body_error_status")
 
     def __init__(self):
         self.latency_ms = 0          # added to every non-control request
@@ -33,6 +33,12 @@ class Settings:
         self.compat_strict = True    # 404 for routes newer than the request's compatibility date
         # Last-Modified and ETag move on each cache period (else fixed per run)
         self.cache_refresh = False
+        # With cache_refresh: pages whose content a refresh leaves as it was
+        # ("1,3", "all" or ""; 1 is also a reply without pages).  Their ETag
+        # stays, so a revalidation after the expiry gets a 304 that carries
+        # the new Last-Modified, Expires and max-age, as ESI's do (RFC 9111
+        # 4.3.4: a 304's headers replace the stored ones).
+        self.unchanged_pages = ""
         # Every route's cache period in seconds (None = the route's own).  Its
         # periods start when it was set (cache_epoch), so a test knows when the
         # replies it gets expire: cache_epoch + k * cache_seconds.
@@ -46,6 +52,13 @@ class Settings:
 
     def as_dict(self):
         return {k: getattr(self, k) for k in self.FIELDS}
+
+    def page_unchanged(self, page):
+        """Whether a refresh leaves this page's content (None: no page
+        parameter, which is page 1) as it was."""
+        if self.unchanged_pages == "all":
+            return True
+        return str(page or 1) in self.unchanged_pages.split(",")
 
 
 def token_cost(status):

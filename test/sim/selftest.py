@@ -14,6 +14,7 @@ import json
 import os
 import socket
 import threading
+import time
 
 from . import contract
 from . import lang
@@ -408,6 +409,29 @@ def cache_and_limit_controls(c, check):
     check("cache_refresh=1: the ETag names the period (a 304 within it)",
           s2 == 304 and b2 == b"" and ("%x\"" % int(stamp(h, "last-modified"))) in h["etag"])
     c.get("/_sim/config?cache_seconds=default&cache_phase=0&cache_refresh=0")
+
+    # ESI's expiry boundary with a page whose content stayed: a 304 with the
+    # new Last-Modified and Expires (FACTS.md 5b), beside a changed page
+    cfg = c.json("/_sim/config?cache_seconds=2&cache_refresh=1&unchanged_pages=1")[0]
+    o = "/markets/10000033/orders?page="
+    _, h1, _ = c.get(o + "1")
+    _, h2, _ = c.get(o + "2")
+    time.sleep(max(0.0, stamp(h1, "expires") - time.time()) + 0.2)
+    s1, g1, b1 = c.get(o + "1", {"If-None-Match": h1["etag"]})
+    s2, g2, _ = c.get(o + "2", {"If-None-Match": h2["etag"]})
+    check("unchanged_pages=1: past the expiry, page 1 is a 304 with its ETag and the new "
+          "Last-Modified, Expires and max-age",
+          cfg["unchanged_pages"] == "1" and s1 == 304 and b1 == b""
+          and g1["etag"] == h1["etag"]
+          and stamp(g1, "last-modified") == stamp(h1, "last-modified") + 2
+          and stamp(g1, "expires") == stamp(h1, "expires") + 2
+          and 0 <= max_age(g1) <= 2)
+    check("... page 2 changed: a 200 with a new ETag and page 1's new Last-Modified",
+          s2 == 200 and g2["etag"] != h2["etag"]
+          and g2["last-modified"] == g1["last-modified"])
+    bad = c.json("/_sim/config?unchanged_pages=x")
+    check("unchanged_pages takes page numbers, all or nothing", "error" in json.dumps(bad))
+    c.get("/_sim/config?cache_seconds=default&cache_refresh=0&unchanged_pages=")
 
     c.get("/_sim/reset")
     s, h, b = c.get("/universe/types/999999999")

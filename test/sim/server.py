@@ -254,7 +254,7 @@ class Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "reset":
             return self._reset(entry, route)
         out = None
-        self._path = path
+        self._path, self._page = path, page
         if fault is not None and fault.kind in ("status", "error_limit", "rate_limit",
                                                 "redirect"):
             if fault.apply:
@@ -472,9 +472,11 @@ class Handler(BaseHTTPRequestHandler):
             if kind == "malformed":
                 body = Body(_malformed(body.raw))
             etag = body.etag
-            if cs.cache_refresh:
+            if cs.cache_refresh and not cs.page_unchanged(self._page):
                 # a new version each period, as ESI's market orders: a
                 # revalidation after the expiry gets the whole body again
+                # (a page left as it was keeps its ETag: its 304 carries
+                # the new Last-Modified and Expires)
                 etag = '"%s-%x"' % (etag.strip('"'), lm)
             entry["expires"], entry["last_modified"] = iso_time(exp), iso_time(lm)
             headers += [("ETag", etag), ("Last-Modified", http_date(lm)),
