@@ -151,13 +151,14 @@ struct EsiTransfer
 	bool		watch_goaway;	/* debug_cb reads libcurl's text */
 	long		h2_stream;		/* the request's stream id, 0: none known */
 	long		goaway_last;	/* a GOAWAY's last stream id, -1: none */
+	bool		refused;		/* the stream was refused (REFUSED_STREAM) */
 	int			resends;		/* sent again after such a GOAWAY */
 };
 
 static CURLSH *esi_share = NULL;
 
 static void clear_reply(EsiTransfer *t);
-static bool not_processed(EsiTransfer *t);
+static bool goaway_excluded(EsiTransfer *t);
 
 /* the backend's gzip decompressor (malloc'd once, used by every transfer) */
 static struct libdeflate_decompressor *esi_inflater = NULL;
@@ -631,7 +632,7 @@ esi_http_next_done(EsiMulti *mh)
 		 * fails the former (CURLE_HTTP2) instead: send it again likewise,
 		 * at most esi_fdw.max_retries times.
 		 */
-		if (code != CURLE_OK && not_processed(t) && t->resends < esi_guc_max_retries)
+		if (code != CURLE_OK && goaway_excluded(t) && t->resends < esi_guc_max_retries)
 		{
 			t->resends++;
 			clear_reply(t);
@@ -1061,9 +1062,10 @@ prereq_cb(void *clientp, char *primary_ip, char *local_ip, int primary_port,
 /*
  * debug_cb
  *		libcurl's CURLOPT_DEBUGFUNCTION, on for a request with a body: notes
- *		the HTTP/2 stream that carries it and the last stream id of a GOAWAY
- *		from libcurl's informational lines ("Using Stream ID: 1", "...
- *		GOAWAY, error=0, last_stream=0").  Nothing else is read or kept (the
+ *		the HTTP/2 stream that carries it, the last stream id of a GOAWAY and
+ *		a REFUSED_STREAM from libcurl's informational lines ("Using Stream
+ *		ID: 1", "... GOAWAY, error=0, last_stream=0", "REFUSED_STREAM,
+ *		retrying a fresh connect").  Nothing else is read or kept (the
  *		header lines hold the token).  A line in another wording is ignored:
  *		the request is then never sent again.
  */
@@ -1080,6 +1082,11 @@ debug_cb(CURL *handle, curl_infotype type, char *data, size_t size, void *userp)
 
 	if (type != CURLINFO_TEXT)
 		return 0;
+	if (memmem(data, size, "REFUSED_STREAM", 14) != NULL)
+	{
+		t->refused = true;
+		return 0;
+	}
 	if (size > sizeof(stream_id) - 1 &&
 		memcmp(data, stream_id, sizeof(stream_id) - 1) == 0)
 		p = data + sizeof(stream_id) - 1;
@@ -1092,7 +1099,12 @@ debug_cb(CURL *handle, curl_infotype type, char *data, size_t size, void *userp)
 		return 0;
 	strlcpy(num, p, Min(sizeof(num), (size_t) (end - p) + 1));
 	if (p[-1] == ' ')
+	{
+		/* a new stream (libcurl sends a refused one again by itself) */
 		t->h2_stream = strtol(num, NULL, 10);
+		t->goaway_last = -1;
+		t->refused = false;
+	}
 	else
 		t->goaway_last = strtol(num, NULL, 10);
 	return 0;
@@ -1260,6 +1272,7 @@ clear_reply(EsiTransfer *t)
 		t->buf[0] = '\0';
 	t->h2_stream = 0;
 	t->goaway_last = -1;
+	t->refused = false;
 }
 
 /*
@@ -1561,16 +1574,30 @@ esi_http_failure_hint(EsiTransfer *t)
 }
 
 /*
+ * goaway_excluded
+ *		Whether a finished transfer without a reply had its stream above the
+ *		last stream id of a GOAWAY: the server did not process it (RFC 9113,
+ *		6.8).
+ */
+static bool
+goaway_excluded(EsiTransfer *t)
+{
+	return t->watch_goaway && t->status == 0 && !t->headers_done &&
+		t->h2_stream > 0 && t->goaway_last >= 0 && t->goaway_last < t->h2_stream;
+}
+
+/*
  * not_processed
  *		Whether HTTP/2 said that the server did not process the request of
- *		a finished transfer without a reply: its stream is above the last
- *		stream id of a GOAWAY (RFC 9113, 6.8).
+ *		a finished transfer without a reply: a GOAWAY excluded its stream,
+ *		or the server refused it (REFUSED_STREAM) as often as libcurl sends
+ *		a refused stream again (5 times).
  */
 static bool
 not_processed(EsiTransfer *t)
 {
-	return t->watch_goaway && t->status == 0 && !t->headers_done &&
-		t->h2_stream > 0 && t->goaway_last >= 0 && t->goaway_last < t->h2_stream;
+	return goaway_excluded(t) ||
+		(t->watch_goaway && t->status == 0 && !t->headers_done && t->refused);
 }
 
 /*
