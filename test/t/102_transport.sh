@@ -297,6 +297,14 @@ expect "... on a new connection, processed once" "$out" \
 2 POST /characters/$AYLA/contacts?standing=5 answered"
 
 h2 /reset >/dev/null
+h2 "/fault?kind=refused&method=POST&path=/characters/&count=10" >/dev/null
+out=$(write 90000006)
+expect_match "REFUSED_STREAM each time: libcurl gives up after 5 more tries; HV00N, the write did not happen" "$out" \
+	"^ERROR:  HV00N: could not send POST /characters/$AYLA/contacts\\?standing=5 to ESI: the write did not happen"
+out=$(h2log | awk '{print $4}' | sort | uniq -c | awk '{print $1, $2}')
+expect "... never processed" "$out" "6 refused"
+
+h2 /reset >/dev/null
 h2 "/fault?kind=goaway&method=POST&path=/characters/" >/dev/null
 out=$(write 90000003)
 expect "GOAWAY whose last stream id is below a write's stream: sent again, and it succeeds" "$out" "90000003"
