@@ -568,7 +568,7 @@ classify_failure(EsiTransfer *t, CURLcode code)
 		case CURLE_HTTP2:
 		case CURLE_HTTP2_STREAM:
 			f = ESI_FAILURE_HTTP2;
-			cause = "HTTP/2";
+			cause = "the server broke off HTTP/2";
 			break;
 		default:
 			{
@@ -1569,6 +1569,8 @@ esi_http_failure_hint(EsiTransfer *t)
 		case ESI_FAILURE_HTTP2:
 			return "A server's HTTP/2 trouble can be avoided with HTTP/1.1: SET esi_fdw.http_version = '1.1', or the server option http_version '1.1'.";
 		default:
+			if (esi_guc_proxy && esi_guc_proxy[0])
+				return "Requests go through the proxy esi_fdw.proxy: check that it is up, then the server's base_url option; esi_fdw.max_retries and esi_fdw.request_timeout control retrying.";
 			return "Check the server's base_url option and the network; esi_fdw.max_retries and esi_fdw.request_timeout control retrying.";
 	}
 }

@@ -282,7 +282,7 @@ h2 "/fault?kind=rst&method=POST&path=/characters/" >/dev/null
 out=$(write 90000001)
 expect_match "RST_STREAM after a write was received: 08007, the write may have happened, not sent again" "$out" \
 	"^ERROR:  08007: the reply of ESI to POST /characters/$AYLA/contacts\\?standing=5 was lost: the write may have happened
-DETAIL:  The request was sent, then: HTTP/2: HTTP/2 stream 1 was not closed cleanly: INTERNAL_ERROR \\(err 2\\)\\.  It is not sent again\\.
+DETAIL:  The request was sent, then: the server broke off HTTP/2: HTTP/2 stream 1 was not closed cleanly: INTERNAL_ERROR \\(err 2\\)\\.  It is not sent again\\.
 HINT:  Check with the matching GET route before sending it again\\."
 out=$(h2log)
 expect "... the server got it exactly once" "$out" "1 POST /characters/$AYLA/contacts?standing=5 processed_reset"
@@ -318,7 +318,7 @@ h2 "/fault?kind=goaway&method=POST&path=/characters/&count=5" >/dev/null
 out=$(q "SET esi_fdw.max_retries = 1" "SELECT * FROM esi.post_character_contacts($AYLA, 5.0, ARRAY[90000004]::bigint[], server => 'hostile')")
 expect_match "GOAWAY each time: sent max_retries + 1 times, then HV00N, the write did not happen" "$out" \
 	"^ERROR:  HV00N: could not send POST /characters/$AYLA/contacts\?standing=5 to ESI: the write did not happen
-DETAIL:  HTTP/2: "
+DETAIL:  the server broke off HTTP/2: "
 out=$(h2log | awk '{print $1, $4}' | tr '\n' ' ')
 expect "... never processed" "$out" "1 goaway 2 goaway "
 
