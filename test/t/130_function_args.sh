@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # test/t/130_function_args.sh - every SQL-callable function and procedure of
 # esi_fdw (found from pg_proc through pg_depend on the extension, so a new
-# one is covered without anyone listing it), called as an ordinary role and
-# as a superuser: once with ordinary arguments, with each argument NULL in
+# one is covered without anyone listing it), called as an ordinary role, as
+# one granted EXECUTE on all of them, and as a superuser: once with ordinary arguments, with each argument NULL in
 # turn, with every argument NULL, and with each argument in turn set to
 # awkward values of its type (empty text and arrays, NULL elements, very long
 # text, 0, -1, the integer types' bounds, NaN and the infinities, ...).  One
@@ -22,6 +22,8 @@ TEST_DIR=${TEST_DIR:-$(mktemp -d)}
 mkdir -p "$TEST_DIR"
 DB=t_function_args
 ROLE=esi_argfuzz
+# an ordinary role that was also granted EXECUTE on every function
+ROLE_X=esi_argfuzz_exec
 # shellcheck source=test/lib.sh
 . "$(dirname "$0")/../lib.sh"
 # shellcheck source=test/tap.sh
@@ -35,7 +37,7 @@ finish() {
 	sim /_sim/sso/reset >/dev/null 2>&1
 	sim /_sim/reset >/dev/null 2>&1
 	simlib_drop_db
-	"$PSQL" -X -q -d postgres -c "DROP ROLE IF EXISTS $ROLE" >/dev/null 2>&1
+	"$PSQL" -X -q -d postgres -c "DROP ROLE IF EXISTS $ROLE" -c "DROP ROLE IF EXISTS $ROLE_X" >/dev/null 2>&1
 }
 trap finish EXIT
 
@@ -72,6 +74,8 @@ WITH vals(typ, ord, v) AS (VALUES
   ('jsonb', 8, $$'[[[[[[[[[[[]]]]]]]]]]]'$$), ('jsonb', 9, $$'[{}]'$$),
   ('jsonb', 10, $$'[{"type_id": -1, "flag": "", "quantity": 9223372036854775807}]'$$),
   ('jsonb', 11, $$'[null, 1, "x"]'$$), ('jsonb', 12, $$'{"x": []}'$$),
+  ('jsonb', 13, $$repeat('[', 5000) || repeat(']', 5000)$$),
+  ('jsonb', 14, $$'{"type_id": {"a": [1, {"b": null}]}, "": "", "\n\t": 1}'$$),
   ('bigint[]', 0, $$'{1}'$$), ('bigint[]', 1, $$'{}'$$), ('bigint[]', 2, $$'{NULL}'$$),
   ('bigint[]', 3, $$'{0,-1,9223372036854775807,-9223372036854775808}'$$),
   ('bigint[]', 4, $$'{{1,2},{3,4}}'$$), ('bigint[]', 5, $$array(SELECT generate_series(1, 1001)::bigint)$$),
@@ -80,6 +84,14 @@ WITH vals(typ, ord, v) AS (VALUES
   ('text[]', 3, $$'{""}'$$), ('text[]', 4, $$'{{a,b},{c,d}}'$$),
   ('text[]', 5, $$ARRAY[repeat('x', 100000)]$$), ('text[]', 6, $$'{=,a=,=b,"a=b=c"}'$$),
   ('text[]', 7, $$'{base_url=http://127.0.0.1:1,base_url=}'$$),
+  -- options as the validator takes them, each with an awkward value
+  ('text[]', 8, $$'{max_connections=-1}'$$), ('text[]', 9, $$'{max_connections=99999999999999999999}'$$),
+  ('text[]', 10, $$'{cache_seconds=-2147483649}'$$), ('text[]', 11, $$'{compatibility_date=9999-99-99}'$$),
+  ('text[]', 12, $$'{route=/x/{a}/{}'$$), ('text[]', 13, $$'{"route=/{a}{b}/{"}'$$),
+  ('text[]', 14, $$'{paging=}'$$), ('text[]', 15, $$'{param=token,param_name=}'$$),
+  ('text[]', 16, $$'{base_url=ftp://[::1}'$$), ('text[]', 17, $$'{sso_redirect_uri=http://%00@x/}'$$),
+  ('text[]', 18, $$'{compat_date=,shape=values,query=%s}'$$), ('text[]', 19, $$'{http_version=,cache=}'$$),
+  ('text[]', 20, $$array(SELECT 'e' || g FROM generate_series(1, 10000) g)$$),
   ('regclass', 0, $$'pg_class'$$), ('regclass', 1, '0'), ('regclass', 2, '4294967295'),
   ('regclass', 3, $$(SELECT min(ftrelid) FROM pg_foreign_table)$$),
   ('regclass', 4, $$'esi.targets'$$),
@@ -132,7 +144,7 @@ arg AS (
          -- a character: the caller's own (logged in), so that calls get past
          -- the token to the simulator
          CASE WHEN a.t = 'bigint' AND fn.names[a.i] LIKE '%character_id'
-              THEN '(SELECT coalesce(min(c.character_id), 1) FROM esi.characters c)'
+              THEN '(SELECT coalesce(min(c.character_id), 1) FROM esi.characters c WHERE c.owner::text = current_user)'
               ELSE coalesce((SELECT e FROM expr WHERE expr.typ = a.t AND ord = 0), format('NULL::%s', a.t))
          END AS base
     FROM fn, unnest(fn.types, fn.modes) WITH ORDINALITY AS a(t, m, i)
@@ -173,10 +185,18 @@ sim "/_sim/config?error_limit=1000000" >/dev/null
 simlib_setup_db \
 	"ALTER SERVER esi OPTIONS (ADD sso_url '$ESI_SIM_URL', ADD sso_client_id 'sim-native-client', ADD sso_redirect_uri 'http://localhost/callback')" \
 	"DROP ROLE IF EXISTS $ROLE" \
+	"DROP ROLE IF EXISTS $ROLE_X" \
 	"CREATE ROLE $ROLE LOGIN" \
-	"GRANT USAGE ON FOREIGN SERVER esi TO $ROLE" \
-	"GRANT CREATE ON DATABASE $DB TO $ROLE" \
+	"CREATE ROLE $ROLE_X LOGIN" \
+	"GRANT USAGE ON FOREIGN SERVER esi TO $ROLE, $ROLE_X" \
+	"GRANT CREATE ON DATABASE $DB TO $ROLE, $ROLE_X" \
+	"DO \$\$ DECLARE f regprocedure; BEGIN
+	   FOR f IN SELECT d.objid FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'esi_fdw'
+	             WHERE d.classid = 'pg_proc'::regclass AND d.deptype = 'e' LOOP
+	     EXECUTE format('GRANT EXECUTE ON ROUTINE %s TO $ROLE_X', f);
+	   END LOOP; END \$\$" \
 	"ALTER DATABASE $DB SET esi_fdw.max_retries = 0" \
+	"ALTER DATABASE $DB SET esi_fdw.max_retry_after = 0" \
 	"ALTER DATABASE $DB SET esi_fdw.connect_timeout = '2s'" \
 	"ALTER DATABASE $DB SET esi_fdw.request_timeout = '5s'" \
 	"ALTER DATABASE $DB SET esi_fdw.auto_refresh = off" \
@@ -190,8 +210,18 @@ login() {
 	loc=$(curl -sS -o /dev/null -w '%{redirect_url}' "$url&character_id=$2") || return 1
 	PGUSER=$1 q "SELECT character_id FROM esi.login_callback('$loc')"
 }
-expect "the superuser logs a character in" "$(login "$PGUSER" 2112625428)" "2112625428"
-expect "the ordinary role logs another character in" "$(login "$ROLE" 2112625429)" "2112625429"
+declare -A CHARACTER=(["$PGUSER"]=2112625428 ["$ROLE"]=2112625429 ["$ROLE_X"]=2112625430)
+expect "the superuser logs a character in" "$(login "$PGUSER" "${CHARACTER[$PGUSER]}")" "${CHARACTER[$PGUSER]}"
+expect "the ordinary role logs another character in" "$(login "$ROLE" "${CHARACTER[$ROLE]}")" "${CHARACTER[$ROLE]}"
+expect "the role granted EXECUTE logs a third one in" "$(login "$ROLE_X" "${CHARACTER[$ROLE_X]}")" "${CHARACTER[$ROLE_X]}"
+# relogin USER - logs USER's character in again when a call logged it out
+# (esi.logout) or gave it away
+relogin() {
+	local c=${CHARACTER[$1]}
+	[ "$(q "SELECT count(*) FROM esi.characters WHERE character_id = $c AND owner::text = '$1'")" = 1 ] ||
+		[ "$(login "$1" "$c")" = "$c" ] ||
+		echo "as $1: character $c could not be logged in again"
+}
 
 q "$GEN_SQL" >"$TEST_DIR/generated.tsv"
 grep -v $'^-\t' "$TEST_DIR/generated.tsv" >"$TEST_DIR/calls.tsv"
@@ -271,18 +301,18 @@ while IFS= read -r fn; do
 	awk -F'\t' -v f="$fn" '$1 == f { print $2 }' "$TEST_DIR/calls.tsv" >"$file"
 	calls=$(wc -l <"$file")
 	problems=
-	for user in "$ROLE" "$PGUSER"; do
+	for user in "$ROLE" "$ROLE_X" "$PGUSER"; do
 		out=$TEST_DIR/$safe.$user.out
 		run_calls "$user" "$file" "$out"
-		p=$(check_calls "$user" "$file" "$out")
+		p=$(check_calls "$user" "$file" "$out"; relogin "$user")
 		[ -n "$p" ] && problems+="$p"$'\n'
 		results=$((results + $(grep -c '^R [0-9]* 00000' "$out")))
 		errors=$((errors + $(grep -c '^R [0-9]* [0-9A-Z]\{5\}' "$out") - $(grep -c '^R [0-9]* 00000' "$out")))
 	done
 	if [ -z "$problems" ]; then
-		ok "$fn: $calls calls as $ROLE and $calls as superuser, each a result or a clean error"
+		ok "$fn: $calls calls each as $ROLE, $ROLE_X and a superuser, each a result or a clean error"
 	else
-		not_ok "$fn: $calls calls as $ROLE and $calls as superuser" "$problems"
+		not_ok "$fn: $calls calls each as $ROLE, $ROLE_X and a superuser" "$problems"
 	fi
 done < <(cut -f1 "$TEST_DIR/calls.tsv" | sort -u)
 echo "# $results calls returned a result, $errors a clean error"
