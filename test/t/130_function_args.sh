@@ -178,6 +178,7 @@ EOF
 )
 
 # SSO on the simulator: the superuser logs in Ayla, the ordinary role Boris,
+# the role granted EXECUTE Cira (below),
 # each with every scope of the catalog; ESI's error budget is not what is tested
 sim /_sim/reset >/dev/null
 sim /_sim/sso/reset >/dev/null
