@@ -6,7 +6,8 @@
 -- PUT, 20 a DELETE); INSERT ... RETURNING fitting_id; DELETE ... WHERE
 -- standing < 0; a write whose reply is lost; an error reply in the middle
 -- of a statement; the refusal inside a transaction block; read-only tables;
--- the scope and role errors.  Uses the server esi_sso and the sim.* tables
+-- the scope and role errors; each key written once a statement (issue 16,
+-- item 8).  Uses the server esi_sso and the sim.* tables
 -- of writes_character.
 --
 \set ayla 2112625428
@@ -137,6 +138,91 @@ DELETE FROM character_fittings WHERE character_id = :ayla AND fitting_id = 90000
 SELECT method, request, body, status FROM sim.wrote WHERE seq > :s ORDER BY seq;
 SELECT count(*) AS left FROM character_fittings
  WHERE character_id = :ayla AND fitting_id = 90000001;
+
+--
+-- each key is written once a statement (issue 16, item 8): a join that
+-- names a contact or fitting twice sends it once and counts it once, as
+-- PostgreSQL counts a local table's row once; two different settings of one
+-- contact are refused (21000, as MERGE refuses) before anything is sent
+--
+SELECT sim.last_write() AS s \gset
+WITH i AS (
+  INSERT INTO character_contacts (character_id, contact_id, standing)
+    VALUES (:ayla, 90000801, 0), (:ayla, 90000801, 0), (:ayla, 90000802, 0)
+  RETURNING contact_id)
+SELECT count(*) AS inserted, array_agg(contact_id ORDER BY contact_id) FROM i;
+SELECT method, request, body, status FROM sim.wrote WHERE seq > :s ORDER BY seq;
+-- an INSERT giving a contact two standings
+SELECT sim.last_write() AS s \gset
+INSERT INTO character_contacts (character_id, contact_id, standing)
+  VALUES (:ayla, 90000803, 1), (:ayla, 90000804, 1), (:ayla, 90000803, 2);
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS sent FROM sim.wrote WHERE seq > :s;
+-- UPDATE ... FROM with two different values for one contact: refused, nothing sent
+SELECT sim.last_write() AS s \gset
+UPDATE character_contacts c SET standing = v.standing
+  FROM (VALUES (1.0::float8), (-3.0)) v(standing)
+ WHERE c.character_id = :ayla AND c.contact_id = 90000801;
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS sent FROM sim.wrote WHERE seq > :s;
+-- the same, the other way round
+UPDATE character_contacts c SET standing = v.standing
+  FROM (VALUES (-3.0::float8), (1.0)) v(standing)
+ WHERE c.character_id = :ayla AND c.contact_id = 90000801;
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS sent FROM sim.wrote WHERE seq > :s;
+SELECT contact_id, standing FROM character_contacts
+ WHERE character_id = :ayla AND contact_id IN (90000801, 90000802) ORDER BY 1;
+-- with two identical values: one PUT, one row
+SELECT sim.last_write() AS s \gset
+WITH u AS (
+  UPDATE character_contacts c SET standing = v.standing
+    FROM (VALUES (2.5::float8), (2.5)) v(standing)
+   WHERE c.character_id = :ayla AND c.contact_id = 90000801
+  RETURNING c.contact_id)
+SELECT count(*) AS updated FROM u;
+SELECT method, request, body, status FROM sim.wrote WHERE seq > :s ORDER BY seq;
+-- a table with row triggers is written row by row: the first setting is
+-- sent before the second is seen, and the error says so
+CREATE FUNCTION writable.seen() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RETURN NEW; END $$;
+CREATE TRIGGER seen AFTER UPDATE ON character_contacts
+  FOR EACH ROW EXECUTE FUNCTION writable.seen();
+SELECT sim.last_write() AS s \gset
+UPDATE character_contacts c SET standing = v.standing
+  FROM (VALUES (4.0::float8), (-4.0)) v(standing)
+ WHERE c.character_id = :ayla AND c.contact_id = 90000801;
+\echo :LAST_ERROR_SQLSTATE
+SELECT method, request, body, status FROM sim.wrote WHERE seq > :s ORDER BY seq;
+DROP TRIGGER seen ON character_contacts;
+DROP FUNCTION writable.seen();
+-- DELETE ... USING naming contacts three times and once: each id once in
+-- contact_ids, each row counted once
+SELECT sim.last_write() AS s \gset
+WITH d AS (
+  DELETE FROM character_contacts c
+   USING (VALUES (90000801::bigint), (90000801), (90000802), (90000801)) v(id)
+   WHERE c.character_id = :ayla AND c.contact_id = v.id
+  RETURNING c.contact_id)
+SELECT count(*) AS deleted, array_agg(contact_id ORDER BY contact_id) FROM d;
+SELECT method, request, body, status FROM sim.wrote WHERE seq > :s ORDER BY seq;
+SELECT count(*) AS left FROM character_contacts
+ WHERE character_id = :ayla AND contact_id IN (90000801, 90000802);
+-- DELETE ... USING with duplicate rows for a fitting: one DELETE (a second
+-- would get ESI's 404 after the fitting was gone), one row
+INSERT INTO character_fittings (character_id, name, ship_type_id, items)
+  VALUES (:ayla, 'Twice', 587, '[{"flag": "Cargo", "quantity": 1, "type_id": 34}]')
+  RETURNING fitting_id;
+SELECT sim.last_write() AS s \gset
+WITH d AS (
+  DELETE FROM character_fittings f
+   USING (VALUES (1), (2)) v(n)
+   WHERE f.character_id = :ayla AND f.fitting_id = 90000002
+  RETURNING f.fitting_id, f.name)
+SELECT count(*) AS deleted, min(fitting_id), min(name) FROM d;
+SELECT method, request, body, status FROM sim.wrote WHERE seq > :s ORDER BY seq;
+SELECT count(*) AS left FROM character_fittings
+ WHERE character_id = :ayla AND fitting_id = 90000002;
 
 --
 -- EXPLAIN shows the requests; EXPLAIN ANALYZE counts what was sent (the

@@ -43,6 +43,7 @@
 #include "utils/plancache.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
+#include "utils/syscache.h"
 
 #include "bulk_load.h"
 
@@ -487,6 +488,7 @@ esi_bulk_insert_query(Oid relid, const char *query)
 /*
  * esi_bulk_insert
  *		SQL: esi._bulk_insert(dest regclass, query text) RETURNS bigint.
+ *		An OID that names no relation is refused with a clean error.
  */
 Datum
 esi_bulk_insert(PG_FUNCTION_ARGS)
@@ -494,5 +496,11 @@ esi_bulk_insert(PG_FUNCTION_ARGS)
 	Oid			relid = PG_GETARG_OID(0);
 	char	   *query = text_to_cstring(PG_GETARG_TEXT_PP(1));
 
+	/* a regclass given as a number may name no relation (not an internal error) */
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid),
+				 errhint("Give the table to fill by name, e.g. 'my_schema.my_table'::regclass.")));
 	PG_RETURN_INT64((int64) esi_bulk_insert_query(relid, query));
 }

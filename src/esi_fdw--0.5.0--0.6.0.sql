@@ -64,3 +64,11 @@ END;
 $$;
 
 -- == sso ==
+
+-- == security: argument checks ==
+
+-- == security: privileged SQL ==
+
+-- == security: per-database keys ==
+
+-- == security: writes sent once ==

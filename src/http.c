@@ -141,9 +141,24 @@ struct EsiTransfer
 	char		curl_error[CURL_ERROR_SIZE];
 	bool		have[ESI_NUM_HDRS];
 	char		hdr[ESI_NUM_HDRS][ESI_HDR_LEN];
+
+	/*
+	 * A request with a body (a write) is sent alone on a new connection;
+	 * libcurl's informational text tells its HTTP/2 stream and a GOAWAY's
+	 * last stream id, so that a stream the server did not process is sent
+	 * again (see esi_http_next_done).
+	 */
+	bool		watch_goaway;	/* debug_cb reads libcurl's text */
+	long		h2_stream;		/* the request's stream id, 0: none known */
+	long		goaway_last;	/* a GOAWAY's last stream id, -1: none */
+	bool		refused;		/* the stream was refused (REFUSED_STREAM) */
+	int			resends;		/* sent again after such a GOAWAY */
 };
 
 static CURLSH *esi_share = NULL;
+
+static void clear_reply(EsiTransfer *t);
+static bool goaway_excluded(EsiTransfer *t);
 
 /* the backend's gzip decompressor (malloc'd once, used by every transfer) */
 static struct libdeflate_decompressor *esi_inflater = NULL;
@@ -553,7 +568,7 @@ classify_failure(EsiTransfer *t, CURLcode code)
 		case CURLE_HTTP2:
 		case CURLE_HTTP2_STREAM:
 			f = ESI_FAILURE_HTTP2;
-			cause = "HTTP/2";
+			cause = "the server broke off HTTP/2";
 			break;
 		default:
 			{
@@ -609,6 +624,29 @@ esi_http_next_done(EsiMulti *mh)
 		if (code != CURLE_OK && t->curl_error[0] == '\0')
 			strlcpy(t->curl_error, curl_easy_strerror(code), sizeof(t->curl_error));
 		t->failure = classify_failure(t, code);
+
+		/*
+		 * A stream above the last stream id of a GOAWAY was not processed
+		 * (RFC 9113, 6.8), like one refused with REFUSED_STREAM, which
+		 * libcurl sends again on a new connection by itself.  libcurl 7.88
+		 * fails the former (CURLE_HTTP2) instead: send it again likewise,
+		 * at most esi_fdw.max_retries times.
+		 */
+		if (code != CURLE_OK && goaway_excluded(t) && t->resends < esi_guc_max_retries)
+		{
+			t->resends++;
+			clear_reply(t);
+			if (curl_multi_add_handle(mh->m, t->easy) == CURLM_OK)
+			{
+				t->active = true;
+				t->multi = mh;
+				continue;
+			}
+			strlcpy(t->curl_error, "could not send the request again after a GOAWAY",
+					sizeof(t->curl_error));
+			t->failure = ESI_FAILURE_NETWORK;
+			return t;
+		}
 
 		/* a complete gzip reply is inflated now, outside libcurl */
 		if (code == CURLE_OK && status != 0 && t->coding == ESI_CODING_GZIP &&
@@ -1022,6 +1060,57 @@ prereq_cb(void *clientp, char *primary_ip, char *local_ip, int primary_port,
 }
 
 /*
+ * debug_cb
+ *		libcurl's CURLOPT_DEBUGFUNCTION, on for a request with a body: notes
+ *		the HTTP/2 stream that carries it, the last stream id of a GOAWAY and
+ *		a REFUSED_STREAM from libcurl's informational lines ("Using Stream
+ *		ID: 1", "... GOAWAY, error=0, last_stream=0", "REFUSED_STREAM,
+ *		retrying a fresh connect").  Nothing else is read or kept (the
+ *		header lines hold the token).  A line in another wording is ignored:
+ *		the request is then never sent again.
+ */
+static int
+debug_cb(CURL *handle, curl_infotype type, char *data, size_t size, void *userp)
+{
+	EsiTransfer *t = (EsiTransfer *) userp;
+	static const char stream_id[] = "Using Stream ID: ";
+	static const char goaway[] = "GOAWAY, error=";
+	static const char last[] = "last_stream=";
+	char		num[24];
+	const char *p;
+	const char *end = data + size;
+
+	if (type != CURLINFO_TEXT)
+		return 0;
+	if (memmem(data, size, "REFUSED_STREAM", 14) != NULL)
+	{
+		t->refused = true;
+		return 0;
+	}
+	if (size > sizeof(stream_id) - 1 &&
+		memcmp(data, stream_id, sizeof(stream_id) - 1) == 0)
+		p = data + sizeof(stream_id) - 1;
+	else if (memmem(data, size, goaway, sizeof(goaway) - 1) != NULL &&
+			 (p = memmem(data, size, last, sizeof(last) - 1)) != NULL)
+		p += sizeof(last) - 1;
+	else
+		return 0;
+	if (p >= end || *p < '0' || *p > '9')
+		return 0;
+	strlcpy(num, p, Min(sizeof(num), (size_t) (end - p) + 1));
+	if (p[-1] == ' ')
+	{
+		/* a new stream (libcurl sends a refused one again by itself) */
+		t->h2_stream = strtol(num, NULL, 10);
+		t->goaway_last = -1;
+		t->refused = false;
+	}
+	else
+		t->goaway_last = strtol(num, NULL, 10);
+	return 0;
+}
+
+/*
  * esi_http_new_transfer
  *		A reusable transfer slot: one easy handle and its header list.
  */
@@ -1098,6 +1187,8 @@ esi_http_new_transfer(MemoryContext cxt, EsiServerOptions *opts)
 	curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_socket_cb);
 	curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, prereq_cb);
 	curl_easy_setopt(e, CURLOPT_PREREQDATA, t);
+	curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, debug_cb);
+	curl_easy_setopt(e, CURLOPT_DEBUGDATA, t);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->curl_error);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long) esi_guc_connect_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long) esi_guc_request_timeout_ms);
@@ -1171,6 +1262,34 @@ set_http_version(EsiTransfer *t, EsiHttpVersion version)
 	}
 	else
 		curl_easy_setopt(t->easy, CURLOPT_FORBID_REUSE, 0L);
+}
+
+/*
+ * clear_reply
+ *		Forget what the slot's last request received.
+ */
+static void
+clear_reply(EsiTransfer *t)
+{
+	t->len = 0;
+	t->too_large = false;
+	t->oom = false;
+	t->headers_done = false;
+	t->unsolicited = false;
+	t->coding = ESI_CODING_IDENTITY;
+	t->coding_text[0] = '\0';
+	t->coding_error = NULL;
+	t->zlen = 0;
+	t->result = ESI_XFER_FAILED;
+	t->failure = ESI_FAILURE_NONE;
+	t->status = 0;
+	t->curl_error[0] = '\0';
+	memset(t->have, 0, sizeof(t->have));
+	if (t->buf)
+		t->buf[0] = '\0';
+	t->h2_stream = 0;
+	t->goaway_last = -1;
+	t->refused = false;
 }
 
 /*
@@ -1254,23 +1373,11 @@ esi_http_prepare(EsiTransfer *t, EsiServerOptions *opts, const char *display,
 	t->url = MemoryContextStrdup(t->cxt, url);
 	t->display = MemoryContextStrdup(t->cxt, display);
 	pfree(url);
-	t->len = 0;
 	t->limit = (size_t) esi_guc_max_reply_size_kb * 1024;
-	t->too_large = false;
-	t->oom = false;
-	t->headers_done = false;
-	t->unsolicited = false;
-	t->coding = ESI_CODING_IDENTITY;
-	t->coding_text[0] = '\0';
-	t->coding_error = NULL;
-	t->zlen = 0;
-	t->result = ESI_XFER_FAILED;
-	t->failure = ESI_FAILURE_NONE;
-	t->status = 0;
-	t->curl_error[0] = '\0';
-	memset(t->have, 0, sizeof(t->have));
-	if (t->buf)
-		t->buf[0] = '\0';
+	clear_reply(t);
+	t->watch_goaway = false;
+	t->resends = 0;
+	curl_easy_setopt(t->easy, CURLOPT_VERBOSE, 0L);
 	curl_easy_setopt(t->easy, CURLOPT_URL, t->url);
 	/* a GET, whatever the slot sent before (esi_http_set_body) */
 	curl_easy_setopt(t->easy, CURLOPT_CUSTOMREQUEST, NULL);
@@ -1334,6 +1441,9 @@ esi_http_set_body(EsiTransfer *t, const char *method, const char *body)
 	}
 	if (strcmp(method, "POST") != 0)
 		curl_easy_setopt(t->easy, CURLOPT_CUSTOMREQUEST, method);
+	/* debug_cb learns whether HTTP/2 says the server did not process it */
+	t->watch_goaway = true;
+	curl_easy_setopt(t->easy, CURLOPT_VERBOSE, 1L);
 }
 
 /*
@@ -1476,21 +1586,51 @@ esi_http_failure_hint(EsiTransfer *t)
 		case ESI_FAILURE_HTTP2:
 			return "A server's HTTP/2 trouble can be avoided with HTTP/1.1: SET esi_fdw.http_version = '1.1', or the server option http_version '1.1'.";
 		default:
+			if (esi_guc_proxy && esi_guc_proxy[0])
+				return "Requests go through the proxy esi_fdw.proxy: check that it is up, then the server's base_url option; esi_fdw.max_retries and esi_fdw.request_timeout control retrying.";
 			return "Check the server's base_url option and the network; esi_fdw.max_retries and esi_fdw.request_timeout control retrying.";
 	}
 }
 
 /*
+ * goaway_excluded
+ *		Whether a finished transfer without a reply had its stream above the
+ *		last stream id of a GOAWAY: the server did not process it (RFC 9113,
+ *		6.8).
+ */
+static bool
+goaway_excluded(EsiTransfer *t)
+{
+	return t->watch_goaway && t->status == 0 && !t->headers_done &&
+		t->h2_stream > 0 && t->goaway_last >= 0 && t->goaway_last < t->h2_stream;
+}
+
+/*
+ * not_processed
+ *		Whether HTTP/2 said that the server did not process the request of
+ *		a finished transfer without a reply: a GOAWAY excluded its stream,
+ *		or the server refused it (REFUSED_STREAM) as often as libcurl sends
+ *		a refused stream again (5 times).
+ */
+static bool
+not_processed(EsiTransfer *t)
+{
+	return goaway_excluded(t) ||
+		(t->watch_goaway && t->status == 0 && !t->headers_done && t->refused);
+}
+
+/*
  * esi_http_request_sent
  *		Whether any byte of a finished transfer's request went out: a
- *		write whose reply is missing may then have happened.
+ *		write whose reply is missing may then have happened.  Not when
+ *		HTTP/2 said the server did not process it.
  */
 bool
 esi_http_request_sent(EsiTransfer *t)
 {
 	long		size = 0;
 
-	if (t->unsolicited)
+	if (t->unsolicited || not_processed(t))
 		return false;
 	if (curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &size) != CURLE_OK)
 		return true;

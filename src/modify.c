@@ -14,16 +14,26 @@
  *	fittings	INSERT	POST   /characters/{id}/fittings {...} -> fitting_id
  *				DELETE	DELETE /characters/{id}/fittings/{fitting_id}
  *
- * ESI's contact routes take lists.  Rows are gathered into one request per
- * character and settings (standing, label_ids, is_watched), which is sent
- * as soon as it holds ESI's maximum (100 ids, 20 for a DELETE) and at the
- * end of the statement; a statement that fails sends nothing it still
+ * ESI's contact routes take lists.  Rows are gathered into requests per
+ * character and settings (standing, label_ids, is_watched) of at most ESI's
+ * maximum (100 ids, 20 for a DELETE).  A DELETE's request is sent as soon
+ * as it is full; an INSERT's or UPDATE's are all sent at the end of the
+ * statement, so that a contact given two different settings is refused
+ * before anything is sent.  A statement that fails sends nothing it still
  * holds, and every error says how many rows earlier requests already wrote.
  * A row is returned (RETURNING, the row count) when it is gathered: its
  * values are all known then, and an error at the end still fails the whole
  * statement.  A table with row triggers is written row by row, so that
  * AFTER triggers never see a row ESI has not taken yet.  Fittings go one
  * request per row, as ESI takes them, and INSERT returns ESI's fitting_id.
+ *
+ * Each key (a character's contact or fitting) is written once a statement,
+ * however many rows of a join name it.  A row that repeats a key with the
+ * same settings (a DELETE's always do) is skipped, and not counted, as
+ * PostgreSQL skips a local table's row already changed by the statement;
+ * one that gives it other settings is refused (SQLSTATE 21000, as MERGE
+ * refuses), where PostgreSQL would keep one of the two, which one depending
+ * on the plan.
  *
  * UPDATE and DELETE find their rows by a scan of the table (esi_fdw.c),
  * which carries the character and the contact or fitting id of each row as
@@ -56,6 +66,7 @@
 #define json_object pg_json_object_fn
 #include "utils/builtins.h"
 #undef json_object
+#include "utils/hsearch.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -98,7 +109,19 @@ typedef struct ContactGroup
 	char	   *label_ids;
 	char	   *watched;
 	List	   *ids;			/* contact ids (char *) */
+	bool		sent;			/* its request went out */
 } ContactGroup;
+
+/*
+ * A key written by the statement: "character_id/contact_id" or
+ * "character_id/fitting_id" (ids print in at most 20 characters).
+ */
+#define KEY_LEN		64
+typedef struct WrittenKey
+{
+	char		key[KEY_LEN];	/* hash key: must be first */
+	ContactGroup *group;		/* a contact's request, NULL for a fitting */
+} WrittenKey;
 
 /* one table's writes in one statement */
 typedef struct ModifyState
@@ -126,6 +149,8 @@ typedef struct ModifyState
 	AttrNumber	junk_key;
 	AttrNumber	junk_wholerow;	/* DELETE ... RETURNING: the old row */
 	int			batch_max;		/* ids a request takes */
+	bool		send_when_full; /* else a full request waits for the end */
+	HTAB	   *keys;			/* WrittenKey: each key of the statement */
 	List	   *groups;			/* ContactGroup, in the order they were begun */
 	List	   *checked;		/* characters whose token was checked */
 	MemoryContext cxt;			/* groups, for the statement */
@@ -465,6 +490,8 @@ modify_begin(EState *estate, ResultRelInfo *rinfo, CmdType op, Plan *subplan,
 		ms->batch_max = CONTACT_DELETE_MAX;
 	else
 		ms->batch_max = cc->body_max_items > 0 ? cc->body_max_items : 1;
+	/* a contact's second settings are found before anything is sent */
+	ms->send_when_full = op == CMD_DELETE || ms->batch_max <= 1;
 	ms->cxt = AllocSetContextCreate(estate->es_query_cxt, "esi_fdw modify",
 									ALLOCSET_SMALL_SIZES);
 	ms->tmp_cxt = AllocSetContextCreate(estate->es_query_cxt, "esi_fdw write",
@@ -475,6 +502,15 @@ modify_begin(EState *estate, ResultRelInfo *rinfo, CmdType op, Plan *subplan,
 		ms->cr = palloc0(sizeof(EsiCallRoute));
 		ms->cr->cc = cc;
 		return ms;
+	}
+	{
+		HASHCTL		hctl;
+
+		hctl.keysize = KEY_LEN;
+		hctl.entrysize = sizeof(WrittenKey);
+		hctl.hcxt = ms->cxt;
+		ms->keys = hash_create("esi_fdw written keys", 256, &hctl,
+							   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 	}
 
 	if (!esi_guc_writes_in_transaction_block && IsTransactionBlock())
@@ -755,6 +791,7 @@ send_group(ModifyState *ms, ContactGroup *g)
 		req->body = psprintf("[%s]", ids.data);
 
 	ms->pending -= n;
+	g->sent = true;
 	esi_call_write(cr, req, &reply);
 	ms->requests++;
 	ms->written += n;
@@ -770,25 +807,82 @@ same_text(const char *a, const char *b)
 	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
 }
 
+/* a contact's settings, as an error names them */
+static char *
+settings_text(const char *standing, const char *labels, const char *watched)
+{
+	return psprintf("standing %s, label_ids %s, is_watched %s",
+					standing ? standing : "NULL",
+					labels ? psprintf("[%s]", labels) : "NULL",
+					watched ? watched : "NULL");
+}
+
+/*
+ * key_seen
+ *		Remember a key (a character's contact or fitting) written by the
+ *		statement; returns its entry, and whether it was there already.
+ */
+static WrittenKey *
+key_seen(ModifyState *ms, const char *character_id, const char *id, bool *found)
+{
+	char		key[KEY_LEN];
+
+	if (snprintf(key, sizeof(key), "%s/%s", character_id, id) >= (int) sizeof(key))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a row of foreign table \"%s\" has no valid id", ms->relname),
+				 errdetail("Character %.30s, %s %.30s...", character_id,
+						   ms->kind == WRITE_CONTACTS ? "contact" : "fitting", id)));
+	return hash_search(ms->keys, key, HASH_ENTER, found);
+}
+
 /*
  * add_contact
- *		Gather a contact into the group of its character and settings; a
- *		full group is sent at once.
+ *		Gather a contact into a request of its character and settings.  A
+ *		contact already written by the statement is not gathered again:
+ *		false when it had the same settings (the row is skipped), an error
+ *		when it had others.  A full request is sent at once for a DELETE
+ *		(and row by row), else it waits for the end of the statement.
  */
-static void
+static bool
 add_contact(ModifyState *ms, char *character_id, char *standing, char *labels,
 			char *watched, char *contact_id)
 {
 	ListCell   *lc;
 	ContactGroup	   *g = NULL;
 	MemoryContext old;
+	WrittenKey *wk;
+	bool		found;
 
 	check_character(ms, character_id);
+	wk = key_seen(ms, character_id, contact_id, &found);
+	if (found)
+	{
+		ContactGroup	   *first = wk->group;
+
+		if (same_text(first->standing, standing) && same_text(first->label_ids, labels) &&
+			same_text(first->watched, watched))
+			return false;
+		ereport(ERROR,
+				(errcode(ERRCODE_CARDINALITY_VIOLATION),
+				 errmsg("%s on foreign table \"%s\" cannot change contact %s of character %s a second time",
+						op_names[ms->op], ms->relname, contact_id, character_id),
+				 errdetail("Two rows of the statement give it different settings: %s, then %s.  ESI would keep the one sent last, which depends on the plan.  %s",
+						   settings_text(first->standing, first->label_ids, first->watched),
+						   settings_text(standing, labels, watched),
+						   first->sent ?
+						   "The first was already sent (a table with row triggers is written row by row); the second is not." :
+						   "Neither is sent."),
+				 ms->op == CMD_UPDATE ?
+				 errhint("Make the FROM clause match each contact at most once, for example with DISTINCT ON (contact_id) or an aggregate in a subquery.") :
+				 errhint("Give each contact once in the statement.")));
+	}
 	foreach(lc, ms->groups)
 	{
 		ContactGroup	   *x = lfirst(lc);
 
-		if (strcmp(x->character_id, character_id) == 0 && same_text(x->standing, standing) &&
+		if (list_length(x->ids) < ms->batch_max &&
+			strcmp(x->character_id, character_id) == 0 && same_text(x->standing, standing) &&
 			same_text(x->label_ids, labels) && same_text(x->watched, watched))
 		{
 			g = x;
@@ -806,13 +900,15 @@ add_contact(ModifyState *ms, char *character_id, char *standing, char *labels,
 		ms->groups = lappend(ms->groups, g);
 	}
 	g->ids = lappend(g->ids, pstrdup(contact_id));
+	wk->group = g;
 	MemoryContextSwitchTo(old);
 	ms->pending++;
-	if (list_length(g->ids) >= ms->batch_max)
+	if (ms->send_when_full && list_length(g->ids) >= ms->batch_max)
 	{
 		ms->groups = list_delete_ptr(ms->groups, g);
 		send_group(ms, g);
 	}
+	return true;
 }
 
 /* send every group still gathered, in the order they were begun */
@@ -915,20 +1011,31 @@ insert_fitting(ModifyState *ms, TupleTableSlot *slot)
 		slot_set(slot, ms->att_fitting, fitting_id);
 }
 
-/* DELETE one fitting */
-static void
+/*
+ * delete_fitting
+ *		DELETE one fitting; false (nothing sent) when the statement deleted
+ *		it already.
+ */
+static bool
 delete_fitting(ModifyState *ms, char *character_id, char *fitting_id)
 {
 	EsiCallRoute *cr = ms->cr;
 	char	  **values = palloc0(sizeof(char *) * (cr->route->nparams + 1));
 	EsiWriteReply reply;
+	WrittenKey *wk;
+	bool		found;
 
 	check_character(ms, character_id);
+	wk = key_seen(ms, character_id, fitting_id, &found);
+	if (found)
+		return false;
+	wk->group = NULL;
 	set_param(cr, values, "character_id", character_id);
 	set_param(cr, values, "fitting_id", fitting_id);
 	esi_call_write(cr, esi_request_build(cr->route, values), &reply);
 	ms->requests++;
 	ms->written++;
+	return true;
 }
 
 /* ---------------------------------------------------------------------
@@ -949,8 +1056,9 @@ state_of(ResultRelInfo *rinfo)
 
 /*
  * esiExecForeignInsert
- *		FDW callback: a contact is gathered (sent when its request is full,
- *		or at the end); a fitting is sent now, and gets ESI's fitting_id.
+ *		FDW callback: a contact is gathered (sent at the end; row by row
+ *		on a table with row triggers), a repeat of one skipped (NULL: not
+ *		counted); a fitting is sent now, and gets ESI's fitting_id.
  */
 static TupleTableSlot *
 esiExecForeignInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
@@ -958,6 +1066,7 @@ esiExecForeignInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 {
 	ModifyState *ms = state_of(rinfo);
 	MemoryContext old = MemoryContextSwitchTo(ms->tmp_cxt);
+	bool		added = true;
 
 	MODIFY_CONTEXT_PUSH(ms);
 	slot_getallattrs(slot);
@@ -985,16 +1094,19 @@ esiExecForeignInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 					 errhint("Block it in the game client; leave %s NULL or false.",
 							 att_name(ms, slot, ms->att_blocked))));
 		MemoryContextSwitchTo(old);
-		add_contact(ms, character_id, standing, labels, watched, contact_id);
+		added = add_contact(ms, character_id, standing, labels, watched, contact_id);
 	}
 	MODIFY_CONTEXT_POP();
 	MemoryContextReset(ms->tmp_cxt);
-	return slot;
+	return added ? slot : NULL;
 }
 
 /*
  * esiExecForeignUpdate
- *		FDW callback: the contact's new settings, gathered like an INSERT.
+ *		FDW callback: the contact's new settings, gathered like an INSERT;
+ *		a second row of a join with the same settings is skipped (NULL: not
+ *		counted, as PostgreSQL counts a local table's row once), one with
+ *		other settings refused.
  */
 static TupleTableSlot *
 esiExecForeignUpdate(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
@@ -1007,6 +1119,7 @@ esiExecForeignUpdate(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 	char	   *standing;
 	char	   *labels;
 	char	   *watched;
+	bool		added;
 
 	MODIFY_CONTEXT_PUSH(ms);
 	slot_getallattrs(slot);
@@ -1016,16 +1129,18 @@ esiExecForeignUpdate(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 	labels = label_list(ms, slot);
 	watched = slot_text(ms, slot, ms->att_watched, false);
 	MemoryContextSwitchTo(old);
-	add_contact(ms, character_id, standing, labels, watched, contact_id);
+	added = add_contact(ms, character_id, standing, labels, watched, contact_id);
 	MODIFY_CONTEXT_POP();
 	MemoryContextReset(ms->tmp_cxt);
-	return slot;
+	return added ? slot : NULL;
 }
 
 /*
  * esiExecForeignDelete
- *		FDW callback: a contact is gathered; a fitting is deleted now.  For
- *		RETURNING the slot gets the old row the scan read.
+ *		FDW callback: a contact is gathered; a fitting is deleted now.  A
+ *		key the statement deleted already (a join's second row) is not sent
+ *		again, and its row not counted (NULL).  For RETURNING the slot gets
+ *		the old row the scan read.
  */
 static TupleTableSlot *
 esiExecForeignDelete(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
@@ -1035,17 +1150,20 @@ esiExecForeignDelete(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 	MemoryContext old = MemoryContextSwitchTo(ms->tmp_cxt);
 	char	   *character_id;
 	char	   *key;
+	bool		added;
 
 	MODIFY_CONTEXT_PUSH(ms);
 	character_id = junk_text(ms, planSlot, ms->junk_character, ms->att_character);
 	key = junk_text(ms, planSlot, ms->junk_key, InvalidAttrNumber);
 	MemoryContextSwitchTo(old);
 	if (ms->kind == WRITE_FITTINGS)
-		delete_fitting(ms, character_id, key);
+		added = delete_fitting(ms, character_id, key);
 	else
-		add_contact(ms, character_id, NULL, NULL, NULL, key);
+		added = add_contact(ms, character_id, NULL, NULL, NULL, key);
 	MODIFY_CONTEXT_POP();
 	MemoryContextReset(ms->tmp_cxt);
+	if (!added)
+		return NULL;
 
 	if (AttributeNumberIsValid(ms->junk_wholerow))
 	{
@@ -1118,9 +1236,11 @@ esiExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	if (ms->batch_max <= 1)
 		batching = pstrdup("one request per row");
 	else
-		batching = psprintf("one request per character_id%s, at most %d rows, sent when full and at the end of the statement",
+		batching = psprintf("one request per character_id%s, at most %d rows, sent %s",
 							ms->op == CMD_DELETE ? "" : ", standing, label_ids and is_watched",
-							ms->batch_max);
+							ms->batch_max,
+							ms->send_when_full ? "when full and at the end of the statement" :
+							"at the end of the statement");
 	ExplainPropertyText("ESI Write", what, es);
 	ExplainPropertyText("ESI Write Batching", batching, es);
 	if (es->analyze && !ms->explain_only)

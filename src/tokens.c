@@ -1106,18 +1106,28 @@ esi_revoke_character(PG_FUNCTION_ARGS)
 
 /*
  * esi.set_client_secret(server text, secret text)
- *		A confidential client's secret, sealed; NULL removes it.
+ *		A confidential client's secret, sealed; NULL removes it.  The
+ *		function is not STRICT, so a NULL server is refused here (it was
+ *		read without a check and crashed the backend).
  */
 Datum
 esi_set_client_secret(PG_FUNCTION_ARGS)
 {
-	char	   *server = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	ForeignServer *srv = GetForeignServerByName(server, false);
+	char	   *server;
+	ForeignServer *srv;
 	Privileged p;
 	Oid			types[2] = {TEXTOID, BYTEAOID};
 	Datum		values[2];
 	char		nulls[2] = {' ', ' '};
 
+	/* not STRICT (a NULL secret removes it), so the server is checked here */
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument server of esi.set_client_secret must not be NULL"),
+				 errhint("Give the name of the foreign server, e.g. esi.set_client_secret('esi', 'secret').")));
+	server = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	srv = GetForeignServerByName(server, false);
 	if (!superuser() && !has_privs_of_role(GetUserId(), srv->owner))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

@@ -145,6 +145,8 @@ tls_front_start() {
 		echo "      proxy_http_version 1.1;"
 		echo "      proxy_set_header Connection \"\";"
 		echo "      proxy_set_header Host \$http_host;"
+		# the simulator's SSO metadata then names https:// endpoints
+		echo "      proxy_set_header X-Forwarded-Proto \$scheme;"
 		echo "      proxy_buffering off;"
 		echo "      proxy_read_timeout 120s;"
 		echo "    }"

@@ -316,9 +316,13 @@ class Handler(BaseHTTPRequestHandler):
             out = self._fault_outcome(fault, None, raw_path, qs)
         else:
             host = self.headers.get("Host") or "%s:%d" % self.server.server_address[:2]
+            # behind a TLS front (test/tlsfront.sh) SSO's URLs are https
+            scheme = self.headers.get("X-Forwarded-Proto", "http")
+            if scheme not in ("http", "https"):
+                scheme = "http"
             try:
                 status, ctype, body, headers = self.server.sso.http(
-                    kind, method, qs, self.headers, payload, "http://" + host)
+                    kind, method, qs, self.headers, payload, scheme + "://" + host)
             except Exception:
                 traceback.print_exc()
                 status, ctype, body, headers = 500, JSON_TYPE, _error_body(

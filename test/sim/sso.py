@@ -7,7 +7,8 @@ by the same HTTP server and base URL as ESI (http://127.0.0.1:PORT):
 
     GET  /.well-known/oauth-authorization-server
          metadata: issuer "login.eveonline.com" (as the real one), and the
-         endpoint URLs below on the simulator itself (from the Host header)
+         endpoint URLs below on the simulator itself (from the Host header,
+         and https when X-Forwarded-Proto says so: behind a TLS front)
     GET  /v2/oauth/authorize?response_type=code&client_id=&redirect_uri=
              &scope=&state=&code_challenge=&code_challenge_method=S256
              [&character_id=N]
