@@ -13,7 +13,7 @@
 # Environment: ESI_USE_SIM=1 uses the simulator even when ESI is reachable.
 # ESI_QUICKSTART_URL=https://host:port checks for ESI there, and points the
 # server at it, instead of https://esi.evetech.net (CI points it at a TLS
-# front before the simulator: test/t/101_quickstart_tls.sh);
+# front before the simulator: test/t/103_quickstart_tls.sh);
 # ESI_QUICKSTART_CA_FILE=/path/ca.pem is the CA (PEM) that signed that
 # URL's certificate: curl's --cacert and the cluster's esi_fdw.ca_file (the
 # postgres user must be able to read it). Unset, the system's CAs are used.

@@ -15,12 +15,12 @@
 #      and Last-Modified changing mid-crawl, cursor walks, 304s, gzip, ESI's
 #      languages, POST/PUT/DELETE).  Left out: options, definitions,
 #      security, catalog, crypto and bi_views (SQL-side definitions; few or
-#      no requests), errors (its transport faults are rewritten by any front:
-#      nginx answers a TCP reset of the simulator with 502 and passes a cut
-#      body on as an HTTP/2 stream error; (e) below has the front's own
-#      failures), writes_character and writes_tables (EVE SSO logins: the
-#      simulator's SSO metadata names its own plain-HTTP endpoints, which do
-#      not match the front's https:// address; SSO over TLS is item 2);
+#      no requests), and errors, writes_character and writes_tables: their
+#      transport faults are rewritten by any front (nginx answers a TCP reset
+#      or a reply the simulator dropped with 502, or sends an idempotent
+#      DELETE or PUT upstream again, and passes a cut body on as an HTTP/2
+#      stream error); (e) below has the front's own failures, and
+#      test/t/101_tls_auth.sh the SSO logins and writes through a front;
 #  (b) The Forge (10000002, 411 pages) crawled cold: count and md5 of every
 #      row equal to the same query straight to the simulator;
 #  (c) the cached repeat: fresh, nothing goes out; with esi_fdw.cache =

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test/t/101_quickstart_tls.sh - the quickstart's real-ESI branch in CI
+# test/t/103_quickstart_tls.sh - the quickstart's real-ESI branch in CI
 # (issue 15, "Make the production transport part of CI", item 3):
 # test/quickstart.sh with ESI_QUICKSTART_URL pointing at an nginx TLS front
 # (HTTP/2) before the simulator and ESI_QUICKSTART_CA_FILE at the test's CA.
