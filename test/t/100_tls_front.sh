@@ -169,6 +169,9 @@ for mode in h2 h1; do
 
 	# --- (b) the Forge, cold ----------------------------------------------------------
 	sim /_sim/reset >/dev/null
+	# replies expire 10 minutes from now, not at the next 5-minute boundary
+	# (ESI's period for orders), which could fall between the crawl and (c)
+	sim "/_sim/config?cache_seconds=600" >/dev/null
 	q "SELECT esi.cache_clear()" >/dev/null
 	m=$(front_mark "$mode")
 	s=$(sim_seq)

@@ -42,7 +42,7 @@ without_inherited_fds() {
 		for fd in /proc/$BASHPID/fd/*; do
 			fd=${fd##*/}
 			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
-		done 2>/dev/null
+		done
 		exec "$@"
 	)
 }
