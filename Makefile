@@ -14,6 +14,7 @@ OBJS = \
 	src/esi_error.o \
 	src/catalog.o \
 	src/shmem.o \
+	src/worker_db.o \
 	src/cache.o \
 	src/throttle.o \
 	src/stats.o \

@@ -69,6 +69,112 @@ $$;
 
 -- == security: privileged SQL ==
 
+-- A refresh's lock (one refresh of a target at a time) was a session
+-- advisory lock on (hashtext('esi.refresh'), hashtext(target)): any role
+-- could take it with pg_advisory_lock() and keep every refresh of any
+-- target from running.  It is now an advisory lock in a key space no SQL
+-- function reaches (pg_locks: locktype advisory, objsubid 3), which only a
+-- role that may write the target's snapshot table, or a member of the
+-- extension's owner (the background workers), may take.
+CREATE FUNCTION _refresh_lock(target text) RETURNS boolean
+  AS 'MODULE_PATHNAME', 'esi_refresh_lock_sql' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION _refresh_lock(text) IS 'takes a target''s refresh lock for the session if it is free (roles that may write its snapshot table)';
+CREATE FUNCTION _refresh_unlock(target text) RETURNS boolean
+  AS 'MODULE_PATHNAME', 'esi_refresh_unlock_sql' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION _refresh_unlock(text) IS 'releases the session''s refresh lock of a target';
+
+CREATE OR REPLACE FUNCTION _close_stale_runs() RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  tg text;
+  n bigint := 0;
+  k bigint;
+BEGIN
+  FOR tg IN SELECT DISTINCT l.target FROM esi.refresh_log l WHERE l.outcome = 'running' LOOP
+    IF esi._refresh_lock(tg) THEN
+      UPDATE esi.refresh_log l SET outcome = 'error', finished = coalesce(l.finished, clock_timestamp()),
+             error = 'interrupted: the session that ran the refresh ended before it finished'
+       WHERE l.target = tg AND l.outcome = 'running';
+      GET DIAGNOSTICS k = ROW_COUNT;
+      n := n + k;
+      PERFORM esi._refresh_unlock(tg);
+    END IF;
+  END LOOP;
+  RETURN n;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION _refresh_begin(target text, only_due boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  t esi.targets;
+  snap_at timestamptz := clock_timestamp();
+  log_id bigint;
+BEGIN
+  SELECT * INTO t FROM esi.targets x WHERE x.target = _refresh_begin.target;
+  IF NOT FOUND AND only_due THEN
+    RETURN NULL;              -- untracked meanwhile
+  ELSIF NOT FOUND THEN
+    RAISE EXCEPTION 'no target "%"', target USING ERRCODE = '42704',
+      HINT = 'esi.track() declares one.';
+  END IF;
+  -- one refresh of a target at a time (a session lock: it outlives commits)
+  IF NOT esi._refresh_lock(target) THEN
+    RETURN NULL;
+  END IF;
+  BEGIN
+    IF only_due AND NOT EXISTS (SELECT FROM esi._due_targets() d WHERE d.target = _refresh_begin.target) THEN
+      PERFORM esi._refresh_unlock(target);
+      RETURN NULL;
+    END IF;
+    -- the lock is ours: a 'running' refresh of the target is a dead one
+    UPDATE esi.refresh_log l SET outcome = 'error', finished = clock_timestamp(),
+           error = 'interrupted: the session that ran the refresh ended before it finished'
+     WHERE l.target = _refresh_begin.target AND l.outcome = 'running';
+    IF t.mode = 'history' THEN
+      PERFORM esi._history_partitions(t.snapshot_table, snap_at, NULL);
+    END IF;
+    PERFORM esi._watch_reset();
+    INSERT INTO esi.refresh_log (target, started, outcome) VALUES (target, snap_at, 'running')
+      RETURNING id INTO log_id;
+  EXCEPTION WHEN OTHERS THEN
+    PERFORM esi._refresh_unlock(target);
+    RAISE;
+  END;
+  RETURN log_id;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION _refresh_end(log_id bigint)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  l esi.refresh_log;
+  t esi.targets;
+BEGIN
+  SELECT * INTO l FROM esi.refresh_log x WHERE x.id = log_id;
+  SELECT * INTO t FROM esi.targets x WHERE x.target = l.target;
+  IF FOUND THEN
+    IF t.mode = 'history' AND l.outcome = 'ok' THEN
+      PERFORM esi._history_partitions(t.snapshot_table, l.started, t.history_retention);
+    END IF;
+    -- bounded log: the last log_retention refreshes of the target
+    DELETE FROM esi.refresh_log x
+     WHERE x.target = t.target
+       AND x.id <= (SELECT x2.id FROM esi.refresh_log x2 WHERE x2.target = t.target
+                     ORDER BY x2.id DESC OFFSET t.log_retention LIMIT 1);
+  END IF;
+  PERFORM esi._refresh_unlock(l.target);
+END;
+$$;
+
 -- == security: per-database keys ==
 
 -- == security: writes sent once ==

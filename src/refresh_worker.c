@@ -12,12 +12,14 @@
  * While a worker sees more due targets than workers on its database, the
  * launcher adds workers, up to esi_fdw.refresh_workers in all.  Two workers
  * never refresh one target: esi._refresh_begin() takes the target's
- * advisory lock, as CALL esi.refresh does.
+ * lock (esi._refresh_lock, below), as CALL esi.refresh does.
  *
  * A worker refreshes a target with the procedure's own steps, each in a
  * transaction of its own: _refresh_begin (lock, log row), _refresh_write
  * (ESI straight into the snapshot table, as the target's refresh_role),
- * _refresh_failed on an error, _refresh_end (retention, unlock).
+ * _refresh_failed on an error, _refresh_end (retention, unlock).  The
+ * worker runs as the extension's owner, every statement with search_path
+ * pinned to pg_catalog, pg_temp.
  *
  * esi.track() and friends wake the launcher for their database; otherwise
  * a database is looked at again at its next due time, and at least every
@@ -35,6 +37,7 @@
 #include "access/xlog.h"
 #include "catalog/pg_database.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -43,10 +46,12 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lock.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "tcop/tcopprot.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -56,6 +61,7 @@
 #include "crawl.h"
 #include "refresh_worker.h"
 #include "token_worker.h"
+#include "worker_db.h"
 
 #define ESI_REFRESH_RECHECK_S	300 /* look at every database this often */
 #define ESI_REFRESH_RETRY_S		10	/* after a worker that failed to report */
@@ -111,6 +117,18 @@ PG_FUNCTION_INFO_V1(esi_refresh_watch_reset);
 PG_FUNCTION_INFO_V1(esi_refresh_watch_requests);
 PG_FUNCTION_INFO_V1(esi_refresh_watch_expires);
 PG_FUNCTION_INFO_V1(esi_refresh_wake_sql);
+PG_FUNCTION_INFO_V1(esi_refresh_lock_sql);
+PG_FUNCTION_INFO_V1(esi_refresh_unlock_sql);
+
+/*
+ * A refresh's lock: a session-level advisory lock (it outlives the commits
+ * between the steps and is released when its session ends, even by a
+ * crash) in a key space no SQL function reaches: pg_advisory_lock() uses
+ * objsubid 1 (one bigint key) and 2 (two integers); this is 3, the key a
+ * 64-bit hash of the target's name.  pg_locks shows it as locktype
+ * 'advisory', objsubid 3.
+ */
+#define ESI_REFRESH_LOCK_SPACE	3
 
 /* ---------------------------------------------------------------------
  * Settings, shared memory, registration
@@ -271,6 +289,85 @@ esi_refresh_wake_sql(PG_FUNCTION_ARGS)
 {
 	esi_refresh_wake();
 	PG_RETURN_VOID();
+}
+
+/*
+ * refresh_locktag
+ *		The lock of a target.
+ */
+static void
+refresh_locktag(LOCKTAG *tag, text *target)
+{
+	uint64		h = DatumGetUInt64(hash_any_extended((unsigned char *) VARDATA_ANY(target),
+													 VARSIZE_ANY_EXHDR(target), 0));
+
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) (h >> 32), (uint32) h,
+						 ESI_REFRESH_LOCK_SPACE);
+}
+
+/*
+ * esi._refresh_lock(target) - take the target's refresh lock for this
+ * session if it is free: true when taken.  Only a role that may write the
+ * target's snapshot table (INSERT), or a member of the extension's owner
+ * (the background workers; superusers), may take it; anyone else gets an
+ * error, so no role can keep others from refreshing a target it may not
+ * refresh itself.
+ */
+Datum
+esi_refresh_lock_sql(PG_FUNCTION_ARGS)
+{
+	text	   *target = PG_GETARG_TEXT_PP(0);
+	Oid			owner = InvalidOid;
+	Oid			nsp = InvalidOid;
+	bool		allowed;
+	LOCKTAG		tag;
+
+	allowed = esi_extension_owner(&owner, &nsp) && has_privs_of_role(GetUserId(), owner);
+	if (!allowed)
+	{
+		Oid			types[1] = {TEXTOID};
+		Datum		values[1] = {PointerGetDatum(target)};
+		int			nest = esi_safe_path_begin();
+
+		/* as the caller: row-level security shows it the targets it may read */
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "esi_fdw: SPI_connect failed");
+		if (SPI_execute_with_args("SELECT t.snapshot_table::pg_catalog.oid FROM esi.targets t "
+								  "WHERE t.target OPERATOR(pg_catalog.=) $1",
+								  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "esi_fdw: could not read esi.targets");
+		if (SPI_processed == 1)
+		{
+			bool		isnull;
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+			allowed = !isnull &&
+				pg_class_aclcheck(DatumGetObjectId(d), GetUserId(), ACL_INSERT) == ACLCHECK_OK;
+		}
+		SPI_finish();
+		esi_safe_path_end(nest);
+	}
+	if (!allowed)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to refresh target \"%s\"", text_to_cstring(target)),
+				 errdetail("A target is refreshed by roles that may write its snapshot table, and by esi_fdw's background workers."),
+				 errhint("Ask the owner of the snapshot table for INSERT on it, or let the background workers refresh it (esi.set_auto).")));
+	refresh_locktag(&tag, target);
+	PG_RETURN_BOOL(LockAcquire(&tag, ExclusiveLock, true, true) != LOCKACQUIRE_NOT_AVAIL);
+}
+
+/*
+ * esi._refresh_unlock(target) - release this session's lock of the target;
+ * false (and a WARNING) when it does not hold it
+ */
+Datum
+esi_refresh_unlock_sql(PG_FUNCTION_ARGS)
+{
+	LOCKTAG		tag;
+
+	refresh_locktag(&tag, PG_GETARG_TEXT_PP(0));
+	PG_RETURN_BOOL(LockRelease(&tag, ExclusiveLock, true));
 }
 
 /* ---------------------------------------------------------------------
@@ -571,8 +668,9 @@ static MemoryContext worker_cxt = NULL;
 /*
  * run_sql
  *		Run one statement in a transaction of its own (as role, unless
- *		InvalidOid); the first column of its first row as text, copied to
- *		worker_cxt, or NULL.
+ *		InvalidOid: then as the extension's owner) with search_path pinned;
+ *		settings its code changed are undone.  The first column of its
+ *		first row as text, copied to worker_cxt, or NULL.
  */
 static char *
 run_sql(const char *sql, Oid role, int nargs, Oid *types, Datum *values,
@@ -582,9 +680,11 @@ run_sql(const char *sql, Oid role, int nargs, Oid *types, Datum *values,
 	Oid			save_user;
 	int			save_sec;
 	int			rc;
+	int			nest;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
+	nest = esi_safe_path_begin();
 	GetUserIdAndSecContext(&save_user, &save_sec);
 	if (OidIsValid(role))
 		SetUserIdAndSecContext(role, save_sec | SECURITY_LOCAL_USERID_CHANGE);
@@ -603,6 +703,7 @@ run_sql(const char *sql, Oid role, int nargs, Oid *types, Datum *values,
 	SPI_finish();
 	PopActiveSnapshot();
 	SetUserIdAndSecContext(save_user, save_sec);
+	esi_safe_path_end(nest);
 	CommitTransactionCommand();
 	pgstat_report_stat(false);
 	return result;
@@ -680,21 +781,18 @@ esi_refresh_worker_main(Datum arg)
 	/* die(): a SIGTERM ends a transfer at its next interrupt check */
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnectionByOid(slot->dboid, InvalidOid, 0);
+	/* no SQL runs where esi_fdw 0.5.0 or later is not installed */
+	if (!esi_worker_connect(slot->dboid, "_due_targets"))
+	{
+		elog(DEBUG1, "esi_fdw refresh worker: no esi_fdw 0.5.0 or later in database %u", slot->dboid);
+		slot->done = true;
+		proc_exit(0);
+	}
 	pgstat_report_appname("esi_fdw refresh worker");
 	worker_cxt = AllocSetContextCreate(TopMemoryContext, "esi_fdw refresh worker",
 									   ALLOCSET_DEFAULT_SIZES);
 
 	if (RecoveryInProgress() || !esi_guc_auto_refresh)
-	{
-		slot->done = true;
-		proc_exit(0);
-	}
-	v = run_sql("SELECT 1 FROM pg_catalog.pg_extension e "
-				"JOIN pg_catalog.pg_proc p ON p.pronamespace = e.extnamespace "
-				"WHERE e.extname = 'esi_fdw' AND p.proname = '_due_targets'",
-				InvalidOid, 0, NULL, NULL, NULL);
-	if (v == NULL)
 	{
 		slot->done = true;
 		proc_exit(0);
@@ -708,6 +806,7 @@ esi_refresh_worker_main(Datum arg)
 		List	   *roles = NIL;
 		bool		claimed = false;
 		int			n;
+		int			nest;
 		int			k = 0;
 		ListCell   *lc1,
 				   *lc2;
@@ -718,6 +817,7 @@ esi_refresh_worker_main(Datum arg)
 		/* the due targets, oldest due first */
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
+		nest = esi_safe_path_begin();
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		if (SPI_execute("SELECT target, refresh_role FROM esi._due_targets() LIMIT "
@@ -735,6 +835,7 @@ esi_refresh_worker_main(Datum arg)
 		}
 		SPI_finish();
 		PopActiveSnapshot();
+		esi_safe_path_end(nest);
 		CommitTransactionCommand();
 
 		n = list_length(targets);
@@ -760,7 +861,7 @@ esi_refresh_worker_main(Datum arg)
 			break;
 	}
 
-	v = run_sql("SELECT extract(epoch FROM esi._next_due())::float8", InvalidOid, 0, NULL, NULL, NULL);
+	v = run_sql("SELECT extract(epoch FROM esi._next_due())::pg_catalog.float8", InvalidOid, 0, NULL, NULL, NULL);
 	if (v != NULL)
 	{
 		double		secs = strtod(v, NULL);

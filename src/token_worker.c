@@ -5,9 +5,10 @@
  *
  * A backend puts the write (which row, which values; the refresh token
  * already sealed) in a dynamic shared memory segment, starts a worker on
- * its database and waits for it to exit.  The worker connects as the
- * bootstrap superuser, runs one statement on esi.sso_characters in its own
- * transaction, commits and reports.  The caller's transaction, read-only or
+ * its database and waits for it to exit.  The worker connects, pins
+ * search_path and becomes the extension's owner (worker_db.c), runs one
+ * statement on esi.sso_characters in its own transaction (every name and
+ * operator in it qualified), commits and reports.  The caller's transaction, read-only or
  * rolled back later, does not matter.  A hot standby cannot write: the
  * caller finds out before it asks SSO for anything (tokens.c).
  *
@@ -27,6 +28,7 @@
 #include "utils/snapmgr.h"
 
 #include "token_worker.h"
+#include "worker_db.h"
 
 /* called after a login's tokens are committed (background refresh sets it) */
 void		(*esi_token_saved_hook) (void) = NULL;
@@ -144,6 +146,7 @@ esi_token_worker_main(Datum arg)
 	const char *volatile sql = NULL;
 	volatile int n = 0;
 	int			rc;
+	int			nest;
 
 	BackgroundWorkerUnblockSignals();
 	seg = dsm_attach(DatumGetUInt32(arg));
@@ -152,7 +155,12 @@ esi_token_worker_main(Datum arg)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("esi_fdw token writer: the job is gone")));
 	job = dsm_segment_address(seg);
-	BackgroundWorkerInitializeConnectionByOid(job->dboid, InvalidOid, 0);
+	if (!esi_worker_connect(job->dboid, NULL))
+	{
+		strlcpy(job->error, "esi_fdw is not installed in this database", ESI_TW_TEXT);
+		dsm_detach(seg);
+		proc_exit(1);
+	}
 
 	PG_TRY();
 	{
@@ -160,6 +168,7 @@ esi_token_worker_main(Datum arg)
 
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
+		nest = esi_safe_path_begin();
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pgstat_report_activity(STATE_RUNNING, "esi_fdw: storing an EVE SSO login");
@@ -179,8 +188,8 @@ esi_token_worker_main(Datum arg)
 		{
 			case ESI_TOKEN_SAVE:
 				sql = "INSERT INTO esi.sso_characters AS c (server_name, character_id, name, owner_hash, scopes, owner_role, refresh_token, needs_login, reason, logged_in_at, refreshed_at) "
-					"VALUES ($1, $2, $3, $4, $5::text[], $6, $7, false, NULL, now(), now()) "
-					"ON CONFLICT (server_name, character_id) DO UPDATE SET name = $3, owner_hash = $4, scopes = $5::text[], owner_role = $6, refresh_token = $7, needs_login = false, reason = NULL, logged_in_at = now(), refreshed_at = now()";
+					"VALUES ($1, $2, $3, $4, $5::pg_catalog.text[], $6, $7, false, NULL, pg_catalog.now(), pg_catalog.now()) "
+					"ON CONFLICT (server_name, character_id) DO UPDATE SET name = $3, owner_hash = $4, scopes = $5::pg_catalog.text[], owner_role = $6, refresh_token = $7, needs_login = false, reason = NULL, logged_in_at = pg_catalog.now(), refreshed_at = pg_catalog.now()";
 				types[2] = TEXTOID;
 				values[2] = CStringGetTextDatum(job->name);
 				types[3] = TEXTOID;
@@ -195,20 +204,23 @@ esi_token_worker_main(Datum arg)
 				n = 7;
 				break;
 			case ESI_TOKEN_ROTATE:
-				sql = "UPDATE esi.sso_characters SET refresh_token = $3, refreshed_at = now() WHERE server_name = $1 AND character_id = $2";
+				sql = "UPDATE esi.sso_characters SET refresh_token = $3, refreshed_at = pg_catalog.now() "
+					"WHERE server_name OPERATOR(pg_catalog.=) $1 AND character_id OPERATOR(pg_catalog.=) $2";
 				types[2] = BYTEAOID;
 				values[2] = PointerGetDatum(tok);
 				nulls[2] = tok ? ' ' : 'n';
 				n = 3;
 				break;
 			case ESI_TOKEN_NEEDS_LOGIN:
-				sql = "UPDATE esi.sso_characters SET needs_login = true, reason = $3 WHERE server_name = $1 AND character_id = $2";
+				sql = "UPDATE esi.sso_characters SET needs_login = true, reason = $3 "
+					"WHERE server_name OPERATOR(pg_catalog.=) $1 AND character_id OPERATOR(pg_catalog.=) $2";
 				types[2] = TEXTOID;
 				values[2] = CStringGetTextDatum(job->reason);
 				n = 3;
 				break;
 			case ESI_TOKEN_FORGET:
-				sql = "DELETE FROM esi.sso_characters WHERE server_name = $1 AND character_id = $2";
+				sql = "DELETE FROM esi.sso_characters "
+					"WHERE server_name OPERATOR(pg_catalog.=) $1 AND character_id OPERATOR(pg_catalog.=) $2";
 				n = 2;
 				break;
 		}
@@ -216,6 +228,7 @@ esi_token_worker_main(Datum arg)
 		if (rc < 0)
 			elog(ERROR, "esi_fdw token writer: statement failed (%d)", rc);
 		SPI_finish();
+		esi_safe_path_end(nest);
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 		pgstat_report_activity(STATE_IDLE, NULL);
