@@ -1055,6 +1055,28 @@ again:
 		error_context_stack = &errcb;
 		goto again;
 	}
+	if (out->status >= 500 && out->status != 501 && out->status != 503 &&
+		out->status != 505)
+	{
+		size_t		len;
+		const char *body = esi_http_body(done, &len);
+
+		/*
+		 * A gateway's answer (ESI's 502 "No reply within 10 seconds", 504
+		 * "Timeout contacting tranquility", a 500 or 520 from the game
+		 * server): the request may have been passed on and done.  Only 501,
+		 * 503 (downtime) and 505 say it was not taken.
+		 */
+		errcb.previous = error_context_stack;
+		error_context_stack = &errcb;
+		errcb.callback = write_sent_context;
+		ereport(ERROR,
+				(errcode(ERRCODE_TRANSACTION_RESOLUTION_UNKNOWN),
+				 errmsg("ESI answered %s with HTTP %ld: the write may have happened", what, out->status),
+				 errdetail("ESI said: %s.  A gateway's error comes after the request was passed on; it is not sent again.",
+						   esi_error_text(body, len)),
+				 errhint("Check with the matching GET route before sending it again.")));
+	}
 	if (out->status < 200 || out->status > 299)
 	{
 		size_t		len;

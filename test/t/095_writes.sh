@@ -77,6 +77,25 @@ out=$(q "SELECT * FROM esi.post_character_contacts($AYLA, 1.0, ARRAY[90000004]::
 expect_match "an error reply says the write did not happen" "$out" "not sent: the write did not happen|did not happen" "log:$s"
 expect "... one request" "$(writes_since "$s")" "1" "log:$s"
 
+# --- a gateway's 5xx: the write may have happened ----------------------------------
+# ESI's 502 ("No reply within 10 seconds") and 504 come after the request
+# was passed on: the simulator does the write (apply=1), then answers 502
+s=$(last_seq)
+sim "/_sim/fault?path=/characters/$AYLA/contacts&kind=status&status=502&apply=1&method=POST" >/dev/null
+out=$(q "SELECT * FROM esi.post_character_contacts($AYLA, 4.0, ARRAY[90000006]::bigint[])")
+expect_match "a 502 to a write: may have happened (08007), not sent again" "$out" \
+	"ERROR:  08007: ESI answered POST /characters/$AYLA/contacts\\?standing=4 with HTTP 502: the write may have happened" "log:$s"
+expect_match "... CONTEXT says it was sent" "$out" "\\(sent: the write may have happened at ESI\\)" "log:$s"
+expect "... one request" "$(writes_since "$s")" "1" "log:$s"
+out=$(q "SET esi_fdw.cache = off" "SELECT standing FROM character_contacts WHERE character_id = $AYLA AND contact_id = 90000006")
+expect "... and it did happen at ESI" "$out" "4"
+# 503 (downtime) is answered before anything is done
+s=$(last_seq)
+sim "/_sim/fault?path=/characters/$AYLA/contacts&kind=status&status=503&method=POST" >/dev/null
+out=$(q "SELECT * FROM esi.post_character_contacts($AYLA, 4.0, ARRAY[90000007]::bigint[])")
+expect_match "a 503 to a write: it did not happen" "$out" "not sent: the write did not happen" "log:$s"
+expect "... one request" "$(writes_since "$s")" "1" "log:$s"
+
 # --- a broken answer to a write ESI accepted: the write happened -------------------
 s=$(last_seq)
 sim "/_sim/fault?path=/characters/$AYLA/contacts&kind=malformed&method=POST" >/dev/null
