@@ -178,3 +178,9 @@ $$;
 -- == security: per-database keys ==
 
 -- == security: writes sent once ==
+
+-- == security: refresh roles and grants ==
+
+-- == security: small claims ==
+
+-- == security: names and error budget ==
