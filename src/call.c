@@ -41,6 +41,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/latch.h"
+#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 /* fmgrprotos.h declares a json_object of its own: keep it out of the way */
@@ -640,9 +641,48 @@ batch_request(EsiCallRoute *cr, CallArgs *ca, List *distinct, Batch *b, int seq)
 }
 
 /*
+ * The failing requests the current statement's lookups may still send
+ * (esi_fdw.lookup_error_budget), and the statement they belong to.
+ */
+static LocalTransactionId budget_lxid = InvalidLocalTransactionId;
+static TimestampTz budget_statement = 0;
+static int	budget_left = 0;
+static int	budget_given = 0;
+
+/*
+ * statement_error_budget
+ *		The failing requests the lookups of this statement may still send:
+ *		at its first lookup, esi_fdw.lookup_error_budget, and no more than a
+ *		quarter of the errors ESI's window has left above
+ *		esi_fdw.error_limit_threshold (at least one), so that no statement
+ *		holds every session off until the window resets.
+ */
+static int *
+statement_error_budget(EsiCallRoute *cr)
+{
+	if (MyProc->lxid != budget_lxid ||
+		GetCurrentStatementStartTimestamp() != budget_statement)
+	{
+		int			remain = esi_limits_error_remain(cr->opts->base_url);
+
+		budget_left = esi_guc_lookup_error_budget;
+		if (remain >= 0)
+			budget_left = Min(budget_left,
+							  Max(1, (remain - esi_guc_error_limit_threshold) / 4));
+		budget_given = budget_left;
+		budget_lxid = MyProc->lxid;
+		budget_statement = GetCurrentStatementStartTimestamp();
+	}
+	return &budget_left;
+}
+
+/*
  * run_lookup
  *		A lookup's requests through a crawl; batches ESI answered 404 are
- *		split in halves and asked again, down to single unknown elements.
+ *		split in halves and asked again, down to single unknown elements,
+ *		as long as the statement's error budget lasts: a round sends no
+ *		more requests than 404s are left to it, and what is left when it is
+ *		spent is reported as unknown, not looked up.
  */
 static void
 run_lookup(EsiCallRoute *cr, CallArgs *ca, CallOut *o)
@@ -653,6 +693,8 @@ run_lookup(EsiCallRoute *cr, CallArgs *ca, CallOut *o)
 	List	   *unknown = NIL;
 	int			max = cc->body_max_items > 0 ? cc->body_max_items : INT_MAX;
 	EsiCrawlStats stats;
+	int		   *left = cc->batch_key && ca->has_list ? statement_error_budget(cr) : NULL;
+	int			unchecked = 0;
 
 	if (ca->has_list)
 	{
@@ -700,11 +742,27 @@ run_lookup(EsiCallRoute *cr, CallArgs *ca, CallOut *o)
 	{
 		List	   *reqs = NIL;
 		List	   *batches = pending;
+		List	   *halves = NIL;
 		ListCell   *lc;
 		EsiCrawl   *crawl;
 		EsiPage    *page;
 
 		pending = NIL;
+		if (left != NULL)
+		{
+			if (*left <= 0)
+			{
+				/* the budget is spent: the rest stays unknown */
+				foreach(lc, batches)
+					unchecked += ((Batch *) lfirst(lc))->n;
+				break;
+			}
+			if (list_length(batches) > *left)
+			{
+				pending = list_copy_tail(batches, *left);
+				batches = list_copy_head(batches, *left);
+			}
+		}
 		foreach(lc, batches)
 		{
 			Batch	   *b = lfirst(lc);
@@ -730,6 +788,9 @@ run_lookup(EsiCallRoute *cr, CallArgs *ca, CallOut *o)
 
 			if (page->status == 404)
 			{
+				/* a 404 from the cache cost ESI's error limit nothing */
+				if (left != NULL && page->storage == NULL)
+					(*left)--;
 				if (b->n <= 1)
 					unknown = lappend(unknown, list_nth(distinct, b->first));
 				else
@@ -741,7 +802,7 @@ run_lookup(EsiCallRoute *cr, CallArgs *ca, CallOut *o)
 					h1->n = b->n / 2;
 					h2->first = b->first + h1->n;
 					h2->n = b->n - h1->n;
-					pending = lappend(lappend(pending, h1), h2);
+					halves = lappend(lappend(halves, h1), h2);
 				}
 			}
 			else
@@ -752,6 +813,7 @@ run_lookup(EsiCallRoute *cr, CallArgs *ca, CallOut *o)
 			esi_crawl_page_done(crawl, page);
 		}
 		esi_crawl_end(crawl);
+		pending = list_concat(pending, halves);
 	}
 
 	if (cc->batch_key)
@@ -778,7 +840,16 @@ run_lookup(EsiCallRoute *cr, CallArgs *ca, CallOut *o)
 									 (char *) list_nth(distinct, i));
 				nmissing++;
 			}
-		if (nmissing > 0)
+		if (unchecked > 0)
+			ereport(NOTICE,
+					(errmsg("ESI does not know %d of the %d %s given to %s; %d more were left unknown",
+							nmissing - unchecked, list_length(distinct),
+							ca->list_type == ESI_COL_TEXT ? "names" : "ids", cc->function_name,
+							unchecked),
+					 errdetail("Not found: %s%s.  %d of them were not looked up: this statement sent the %d failing requests it may (esi_fdw.lookup_error_budget, and at most a quarter of what ESI's error-limit window has left).",
+							   missing.data, nmissing > 100 ? ", ..." : "", unchecked, budget_given),
+					 errhint("Look the rest up in another statement, in shorter lists, or after ESI's error-limit window resets.")));
+		else if (nmissing > 0)
 			ereport(NOTICE,
 					(errmsg("ESI does not know %d of the %d %s given to %s",
 							nmissing, list_length(distinct),
@@ -1109,13 +1180,34 @@ again:
  */
 
 /*
+ * names_source_trusted
+ *		Whether a server's answers may go into esi.names, which every role
+ *		reads: its base URL is ESI's, esi_fdw.base_url or exactly one of
+ *		esi_fdw.allowed_base_urls (not a path below one, not '*'), or the
+ *		server belongs to a superuser.  Any role may own a server on an
+ *		allowed URL's paths, answering what it likes.
+ */
+static bool
+names_source_trusted(EsiCallRoute *cr)
+{
+	ForeignServer *server;
+
+	if (esi_base_url_listed(cr->opts->base_url) ||
+		(esi_guc_base_url && strcmp(cr->opts->base_url, esi_guc_base_url) == 0))
+		return true;
+	server = GetForeignServerByName(cr->opts->server_name, true);
+	return server != NULL && superuser_arg(server->owner);
+}
+
+/*
  * remember_names
  *		Upsert the (category, id, name) rows of a name lookup into
  *		esi.names, as the bootstrap superuser (callers may only read the
- *		table).  Skipped where nothing can be written.
+ *		table): only rows of the ids (names) asked for, and only from a
+ *		server names_source_trusted.  Skipped where nothing can be written.
  */
 static void
-remember_names(CallOut *o, List *rows)
+remember_names(EsiCallRoute *cr, CallOut *o, List *rows)
 {
 	Oid			ext = get_extension_oid("esi_fdw", true);
 	ListCell   *lc;
@@ -1133,6 +1225,8 @@ remember_names(CallOut *o, List *rows)
 
 	if (!OidIsValid(ext) || rows == NIL || RecoveryInProgress() || XactReadOnly)
 		return;
+	if (!names_source_trusted(cr))
+		return;
 	ids = palloc(sizeof(Datum) * list_length(rows));
 	names = palloc(sizeof(Datum) * list_length(rows));
 	cats = palloc(sizeof(Datum) * list_length(rows));
@@ -1142,6 +1236,9 @@ remember_names(CallOut *o, List *rows)
 		bool		isnull[3];
 		Datum		v[3];
 
+		/* a row for an id (or name) nobody asked for is not kept */
+		if (ra->pos == INT_MAX)
+			continue;
 		heap_deform_tuple(ra->tuple, o->tupdesc, v, isnull);
 		if (isnull[0] || isnull[1] || isnull[2])
 			continue;
@@ -1250,7 +1347,7 @@ esi_call(PG_FUNCTION_ARGS)
 			foreach(lc, o.rows)
 				tuplestore_puttuple(o.store, ((RowAt *) lfirst(lc))->tuple);
 			if (o.category_att >= 0 || strcmp(cc->path, "/universe/names") == 0)
-				remember_names(&o, o.rows);
+				remember_names(cr, &o, o.rows);
 		}
 	}
 	else

@@ -36,6 +36,7 @@ extern int	esi_guc_cache_size_mb;
 extern int	esi_guc_cache_max_entries;
 extern int	esi_guc_negative_cache_ttl;
 extern int	esi_guc_error_limit_threshold;
+extern int	esi_guc_lookup_error_budget;
 extern int	esi_guc_rate_limit_reserve;
 extern char *esi_guc_key_file;
 extern int	esi_guc_sso_clock_skew;

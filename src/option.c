@@ -431,6 +431,8 @@ esi_check_base_url(const char *s)
 	return check_path(p);
 }
 
+static bool base_url_listed(const char *url, bool exact);
+
 /*
  * esi_base_url_allowed
  *		True if url is one of esi_fdw.allowed_base_urls, or below one of them
@@ -439,6 +441,37 @@ esi_check_base_url(const char *s)
  */
 bool
 esi_base_url_allowed(const char *url)
+{
+	return base_url_listed(url, false);
+}
+
+/*
+ * esi_base_url_listed
+ *		True if url is exactly one of esi_fdw.allowed_base_urls or ESI's own
+ *		(trailing slashes and the case of scheme and host aside): not a path
+ *		below one, not '*'.  Only such a server's answers are ESI's own as far
+ *		as a superuser said (esi.names keeps nothing else).
+ */
+bool
+esi_base_url_listed(const char *url)
+{
+	size_t		ulen = strlen(url);
+
+	while (ulen > 0 && url[ulen - 1] == '/')
+		ulen--;
+	if (ulen == strlen(ESI_DEFAULT_BASE_URL) &&
+		pg_strncasecmp(url, ESI_DEFAULT_BASE_URL, ulen) == 0)
+		return true;
+	return base_url_listed(url, true);
+}
+
+/*
+ * base_url_listed
+ *		esi_base_url_allowed, or with exact, esi_base_url_listed's test of
+ *		the list.
+ */
+static bool
+base_url_listed(const char *url, bool exact)
 {
 	const char *list = esi_guc_allowed_base_urls ? esi_guc_allowed_base_urls : "";
 	size_t		ulen = strlen(url);
@@ -462,9 +495,13 @@ esi_base_url_allowed(const char *url)
 		if (len == 0)
 			continue;
 		if (len == 1 && start[0] == '*')
+		{
+			if (exact)
+				continue;
 			return true;
+		}
 		if (ulen >= len && pg_strncasecmp(url, start, len) == 0 &&
-			(ulen == len || url[len] == '/'))
+			(ulen == len || (!exact && url[len] == '/')))
 			return true;
 	}
 	return false;

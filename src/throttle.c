@@ -557,6 +557,37 @@ esi_limits_reply(EsiLimitTicket *ticket, const char *base_url,
 }
 
 /*
+ * esi_limits_error_remain
+ *		The errors ESI's error-limit window of base_url has left, as its last
+ *		reply said (0 while a 420 holds), or -1 when nothing is known or the
+ *		window has ended since.
+ */
+int
+esi_limits_error_remain(const char *base_url)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	int			remain = -1;
+
+	if (limits == NULL)
+		return -1;
+	LWLockAcquire(&limits->lock, LW_SHARED);
+	for (int i = 0; i < ESI_LIMIT_BASES; i++)
+	{
+		EsiErrorState *e = &limits->bases[i];
+
+		if (strcmp(e->base_url, base_url) != 0)
+			continue;
+		if (e->blocked_until > now)
+			remain = 0;
+		else if (e->remain >= 0 && e->reset_at > now)
+			remain = e->remain;
+		break;
+	}
+	LWLockRelease(&limits->lock);
+	return remain;
+}
+
+/*
  * esi_limits_abandon
  *		A request admitted with ticket was not sent or its scan ended.
  */

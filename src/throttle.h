@@ -59,6 +59,7 @@ extern void esi_limits_reply(EsiLimitTicket *ticket, const char *base_url,
 							 const char *route_group, const char *who,
 							 EsiTransfer *t);
 extern void esi_limits_abandon(EsiLimitTicket *ticket);
+extern int	esi_limits_error_remain(const char *base_url);
 
 /* its part of shared memory, set up by shmem.c when the server starts */
 extern Size esi_limits_shmem_size(void);
