@@ -47,7 +47,7 @@ int			esi_guc_cache_size_mb = 1024;
 int			esi_guc_cache_max_entries = 65536;
 int			esi_guc_negative_cache_ttl = 60;
 int			esi_guc_error_limit_threshold = 10;
-int			esi_guc_lookup_error_budget = 10;
+int			esi_guc_lookup_error_budget = 20;
 int			esi_guc_rate_limit_reserve = 5;
 char	   *esi_guc_key_file = NULL;
 int			esi_guc_sso_clock_skew = 60;
@@ -298,7 +298,7 @@ esi_guc_define(void)
 	DefineCustomIntVariable("esi_fdw.lookup_error_budget",
 							"Most failing requests (404s) one statement's name and id lookups may send while finding ESI's unknown ids.",
 							"A statement also spends at most a quarter of the errors ESI's window has left above esi_fdw.error_limit_threshold.",
-							&esi_guc_lookup_error_budget, 10, 0, 100,
+							&esi_guc_lookup_error_budget, 20, 0, 100,
 							PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("esi_fdw.rate_limit_reserve",
 							"Share of a rate-limit bucket (percent) kept unused: below it, requests are paced to the bucket's refill rate.",
