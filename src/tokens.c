@@ -64,9 +64,17 @@
 /* a login started with esi.login() must end within this */
 #define ESI_LOGIN_STATE_TTL "10 minutes"
 
+/*
+ * A slot is keyed by database, server and character: servers of the same
+ * name in two databases are two servers, and one's token never serves the
+ * other (a role owning a server "esi" elsewhere is not the owner of this
+ * one's logins).
+ */
 typedef struct EsiTokenSlot
 {
-	char		server[NAMEDATALEN];	/* "" = free */
+	bool		used;			/* false = free */
+	Oid			dboid;
+	Oid			server_oid;
 	int64		character_id;
 	int			refresher;		/* pid refreshing it now, or 0 */
 	TimestampTz expires;		/* of the access token */
@@ -293,8 +301,14 @@ login_hint(const char *server, const char *scope)
  * ---------------------------------------------------------------------
  */
 
+/*
+ * find_slot
+ *		The slot of a character of a server of this database (the caller
+ *		holds tokens->lock); with create, a free or the least recently used
+ *		one is taken for it.
+ */
 static EsiTokenSlot *
-find_slot(const char *server, int64 character_id, bool create)
+find_slot(EsiServerOptions *opts, int64 character_id, bool create)
 {
 	EsiTokenSlot *oldest = NULL;
 
@@ -302,24 +316,27 @@ find_slot(const char *server, int64 character_id, bool create)
 	{
 		EsiTokenSlot *s = &tokens->slots[i];
 
-		if (s->server[0] && s->character_id == character_id && strcmp(s->server, server) == 0)
+		if (s->used && s->character_id == character_id &&
+			s->dboid == MyDatabaseId && s->server_oid == opts->server_oid)
 			return s;
 		if (s->refresher == 0 &&
-			(oldest == NULL || s->server[0] == '\0' ||
-			 (oldest->server[0] != '\0' && s->last_used < oldest->last_used)))
+			(oldest == NULL || !s->used ||
+			 (oldest->used && s->last_used < oldest->last_used)))
 			oldest = s;
 	}
 	if (!create || oldest == NULL)
 		return NULL;
 	memset(oldest, 0, offsetof(EsiTokenSlot, access_token));
 	explicit_bzero(oldest->access_token, sizeof(oldest->access_token));
-	strlcpy(oldest->server, server, NAMEDATALEN);
+	oldest->used = true;
+	oldest->dboid = MyDatabaseId;
+	oldest->server_oid = opts->server_oid;
 	oldest->character_id = character_id;
 	return oldest;
 }
 
 static void
-put_token(const char *server, int64 character_id, const char *token,
+put_token(EsiServerOptions *opts, int64 character_id, const char *token,
 		  TimestampTz expires)
 {
 	EsiTokenSlot *s;
@@ -328,7 +345,7 @@ put_token(const char *server, int64 character_id, const char *token,
 	if (len >= ESI_ACCESS_TOKEN_MAX)
 		return;
 	LWLockAcquire(&tokens->lock, LW_EXCLUSIVE);
-	s = find_slot(server, character_id, true);
+	s = find_slot(opts, character_id, true);
 	if (s)
 	{
 		memcpy(s->access_token, token, len + 1);
@@ -342,43 +359,43 @@ put_token(const char *server, int64 character_id, const char *token,
 }
 
 static void
-release_refresh(const char *server, int64 character_id)
+release_refresh(EsiServerOptions *opts, int64 character_id)
 {
 	EsiTokenSlot *s;
 
 	LWLockAcquire(&tokens->lock, LW_EXCLUSIVE);
-	s = find_slot(server, character_id, false);
+	s = find_slot(opts, character_id, false);
 	if (s && s->refresher == MyProcPid)
 		s->refresher = 0;
 	LWLockRelease(&tokens->lock);
 }
 
 static void
-forget_token(const char *server, int64 character_id)
+forget_token(EsiServerOptions *opts, int64 character_id)
 {
 	EsiTokenSlot *s;
 
 	LWLockAcquire(&tokens->lock, LW_EXCLUSIVE);
-	s = find_slot(server, character_id, false);
+	s = find_slot(opts, character_id, false);
 	if (s)
 	{
 		explicit_bzero(s->access_token, sizeof(s->access_token));
-		s->server[0] = '\0';
+		s->used = false;
 		s->refresher = 0;
 	}
 	LWLockRelease(&tokens->lock);
 }
 
 static void
-needs_login(const char *server, int64 character_id, const char *reason)
+needs_login(EsiServerOptions *opts, int64 character_id, const char *reason)
 {
 	EsiTokenRow row = {0};
 
-	row.server = server;
+	row.server = opts->server_name;
 	row.character_id = character_id;
 	row.reason = reason;
 	esi_token_write(ESI_TOKEN_NEEDS_LOGIN, &row);
-	forget_token(server, character_id);
+	forget_token(opts, character_id);
 }
 
 /*
@@ -401,7 +418,7 @@ refresh(EsiServerOptions *opts, int64 character_id, CharacterRow *row)
 	explicit_bzero(form, strlen(form));
 	if (res == ESI_SSO_INVALID_GRANT)
 	{
-		needs_login(opts->server_name, character_id, "EVE SSO refused the refresh token (invalid_grant): it was revoked or replaced");
+		needs_login(opts, character_id, "EVE SSO refused the refresh token (invalid_grant): it was revoked or replaced");
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("the EVE SSO login of character %lld (%s) is no longer valid",
@@ -424,7 +441,7 @@ refresh(EsiServerOptions *opts, int64 character_id, CharacterRow *row)
 				 errhint("Log the character in again with esi.login().")));
 	if (row->owner_hash && claims.owner && strcmp(row->owner_hash, claims.owner) != 0)
 	{
-		needs_login(opts->server_name, character_id, "the character's owner hash changed: it was transferred to another account");
+		needs_login(opts, character_id, "the character's owner hash changed: it was transferred to another account");
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("character %lld (%s) changed hands", (long long) character_id,
@@ -444,7 +461,7 @@ refresh(EsiServerOptions *opts, int64 character_id, CharacterRow *row)
 		explicit_bzero(tok.refresh_token, strlen(tok.refresh_token));
 	}
 	explicit_bzero(rt, strlen(rt));
-	put_token(opts->server_name, character_id, tok.access_token, claims.expires);
+	put_token(opts, character_id, tok.access_token, claims.expires);
 	return tok.access_token;
 }
 
@@ -533,7 +550,7 @@ esi_token_invalidate(EsiServerOptions *opts, int64 character_id,
 	EsiTokenSlot *s;
 
 	LWLockAcquire(&tokens->lock, LW_EXCLUSIVE);
-	s = find_slot(opts->server_name, character_id, false);
+	s = find_slot(opts, character_id, false);
 	if (s && s->len > 0 &&
 		(refused == NULL ||
 		 (strlen(refused) == (size_t) s->len &&
@@ -716,7 +733,7 @@ esi_token_for(EsiServerOptions *opts, int64 character_id, const char *scope,
 		bool		mine = false;
 
 		LWLockAcquire(&tokens->lock, LW_EXCLUSIVE);
-		s = find_slot(opts->server_name, character_id, true);
+		s = find_slot(opts, character_id, true);
 		if (s == NULL)
 		{
 			LWLockRelease(&tokens->lock);
@@ -759,7 +776,7 @@ esi_token_for(EsiServerOptions *opts, int64 character_id, const char *scope,
 		}
 		if (RecoveryInProgress())
 		{
-			release_refresh(opts->server_name, character_id);
+			release_refresh(opts, character_id);
 			ereport(ERROR,
 					(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 					 strncmp(subject, "function ", 9) == 0 ?
@@ -774,7 +791,7 @@ esi_token_for(EsiServerOptions *opts, int64 character_id, const char *scope,
 		}
 		PG_CATCH();
 		{
-			release_refresh(opts->server_name, character_id);
+			release_refresh(opts, character_id);
 			PG_RE_THROW();
 		}
 		PG_END_TRY();
@@ -999,7 +1016,7 @@ esi_login_callback(PG_FUNCTION_ARGS)
 	esi_token_write(ESI_TOKEN_SAVE, &row);
 	if (tok.refresh_token)
 		explicit_bzero(tok.refresh_token, strlen(tok.refresh_token));
-	put_token(server, claims.character_id, tok.access_token, claims.expires);
+	put_token(opts, claims.character_id, tok.access_token, claims.expires);
 	explicit_bzero(tok.access_token, strlen(tok.access_token));
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
@@ -1062,7 +1079,7 @@ esi_logout(PG_FUNCTION_ARGS)
 	w.server = server;
 	w.character_id = character_id;
 	esi_token_write(ESI_TOKEN_FORGET, &w);
-	forget_token(server, character_id);
+	forget_token(opts, character_id);
 	PG_RETURN_VOID();
 }
 
