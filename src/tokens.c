@@ -30,11 +30,13 @@
 #include "postgres.h"
 
 #include <ctype.h>
+#include <sys/stat.h>
 
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "executor/spi.h"
 #include "foreign/foreign.h"
 #include "funcapi.h"
@@ -100,6 +102,7 @@ PG_FUNCTION_INFO_V1(esi_grant_character);
 PG_FUNCTION_INFO_V1(esi_revoke_character);
 PG_FUNCTION_INFO_V1(esi_set_client_secret);
 PG_FUNCTION_INFO_V1(esi_rekey);
+PG_FUNCTION_INFO_V1(esi_bind_sealed);
 
 Size
 esi_tokens_shmem_size(void)
@@ -1157,12 +1160,17 @@ esi_set_client_secret(PG_FUNCTION_ARGS)
 }
 
 /*
- * esi.rekey() returns bigint
- *		A new key becomes current and every sealed value is sealed again
- *		with it; returns the values re-sealed.
+ * reseal_all
+ *		Seal every sealed value of this database's tables again with the
+ *		current key, bound to this database (as the bootstrap superuser);
+ *		values sealed before 0.6.0 (bound to their row only) are read too.
+ *		With unbound_only, only those are sealed again, and one that does
+ *		not unseal (its key is gone, it was altered) is counted in *skipped
+ *		and left as it is; otherwise that is an error.  Returns the values
+ *		sealed again.
  */
-Datum
-esi_rekey(PG_FUNCTION_ARGS)
+static int64
+reseal_all(bool unbound_only, int64 *skipped)
 {
 	Privileged p;
 	int64		n = 0;
@@ -1176,11 +1184,6 @@ esi_rekey(PG_FUNCTION_ARGS)
 	};
 	static const char *const prefixes[3] = {"refresh_token:", "client_secret:", "verifier:"};
 
-	if (!superuser())
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("only a superuser may re-key esi_fdw's tokens")));
-	esi_crypto_add_key();
 	begin_privileged(&p);
 	for (int q = 0; q < 3; q++)
 	{
@@ -1198,10 +1201,18 @@ esi_rekey(PG_FUNCTION_ARGS)
 			Datum		ctid = SPI_getbinval(tab->vals[i], tab->tupdesc, 3, &isnull);
 			char	   *aad = psprintf("%s%s", prefixes[q], id);
 			size_t		len;
-			char	   *plain = esi_unseal(old, aad, &len);
+			char	   *plain;
 			Oid			types[2] = {BYTEAOID, TIDOID};
 			Datum		values[2];
 
+			if (unbound_only && esi_sealed_is_bound(old))
+				continue;
+			plain = esi_unseal_ext(old, aad, &len, true, unbound_only);
+			if (plain == NULL)
+			{
+				(*skipped)++;
+				continue;
+			}
 			values[0] = PointerGetDatum(esi_seal(plain, len, aad));
 			values[1] = ctid;
 			explicit_bzero(plain, len);
@@ -1210,5 +1221,75 @@ esi_rekey(PG_FUNCTION_ARGS)
 		}
 	}
 	end_privileged(&p);
+	return n;
+}
+
+/*
+ * esi.rekey() returns bigint
+ *		A new key becomes current and every sealed value is sealed again
+ *		with it (and bound to this database, for values sealed before
+ *		0.6.0); returns the values re-sealed.
+ */
+Datum
+esi_rekey(PG_FUNCTION_ARGS)
+{
+	int64		skipped = 0;
+
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only a superuser may re-key esi_fdw's tokens")));
+	esi_crypto_add_key();
+	PG_RETURN_INT64(reseal_all(false, &skipped));
+}
+
+/*
+ * esi._bind_sealed() returns bigint
+ *		The update to 0.6.0: values sealed before (bound to their row only)
+ *		are sealed again bound to this database too, with the key that is
+ *		current; returns how many.  No key is added.  Values that cannot be
+ *		read (the key file or their key is missing) are left, with a
+ *		WARNING: esi.rekey() binds them once the key is back.
+ */
+Datum
+esi_bind_sealed(PG_FUNCTION_ARGS)
+{
+	int64		skipped = 0;
+	int64		n;
+	struct stat st;
+	char	   *path;
+
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only a superuser may bind esi_fdw's sealed values to the database")));
+	path = esi_crypto_key_file_path();
+	if (stat(path, &st) != 0)
+	{
+		/* nothing was ever sealed with this key file, or it is elsewhere */
+		Privileged p;
+
+		begin_privileged(&p);
+		run("SELECT FROM esi.sso_characters WHERE refresh_token IS NOT NULL "
+			"UNION ALL SELECT FROM esi.sso_clients WHERE secret IS NOT NULL "
+			"UNION ALL SELECT FROM esi.sso_logins",
+			0, NULL, NULL, NULL, true);
+		skipped = (int64) SPI_processed;
+		end_privileged(&p);
+		if (skipped > 0)
+			ereport(WARNING,
+					(errmsg("%lld sealed values of esi_fdw were not bound to database \"%s\"",
+							(long long) skipped, get_database_name(MyDatabaseId)),
+					 errdetail("Key file \"%s\" does not exist.", path),
+					 errhint("Put the key file back (or set esi_fdw.key_file), then run SELECT esi.rekey(); as a superuser.")));
+		PG_RETURN_INT64(0);
+	}
+	n = reseal_all(true, &skipped);
+	if (skipped > 0)
+		ereport(WARNING,
+				(errmsg("%lld sealed values of esi_fdw were not bound to database \"%s\"",
+						(long long) skipped, get_database_name(MyDatabaseId)),
+				 errdetail("Their keys are not in key file \"%s\", or they were altered.", path),
+				 errhint("Put the dropped keys back into the key file from a backup, then run SELECT esi.rekey(); as a superuser.")));
 	PG_RETURN_INT64(n);
 }
