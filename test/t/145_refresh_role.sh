@@ -68,7 +68,8 @@ out=$(q "CREATE EXTENSION esi_fdw" \
 	"IMPORT FOREIGN SCHEMA markets LIMIT TO (market_prices) FROM SERVER esi INTO public" \
 	"IMPORT FOREIGN SCHEMA characters LIMIT TO (character_wallet) FROM SERVER esi INTO public" \
 	"GRANT SELECT ON character_wallet TO PUBLIC" \
-	"CREATE TABLE seen (target text, by_role name, superuser boolean)" "GRANT ALL ON seen TO PUBLIC" 2>&1)
+	"CREATE TABLE seen (target text, by_role name, superuser boolean)" "GRANT ALL ON seen TO PUBLIC" \
+	"GRANT CREATE ON SCHEMA public TO PUBLIC" 2>&1)
 expect "esi_fdw, a server on the simulator, market_prices and a table the triggers write" "$out" ""
 mapfile -t g < <(for r in mallory alice carol dave; do
 	printf '%s\n' "GRANT USAGE ON FOREIGN SERVER esi TO $r" "GRANT SELECT ON market_prices TO $r" \
@@ -164,7 +165,7 @@ out=$(qr carol "SELECT count(*) FROM esi.characters" "SELECT count(*) FROM esi.c
 expect "carol no longer sees Ayla or a grant" "$out" $'0\n0'
 out=$(qr carol "SELECT count(*) FROM character_wallet WHERE character_id = $AYLA" 2>&1)
 expect "carol reads nothing of dave's login (28000)" "$(head -1 <<<"$out")" \
-	"ERROR:  28000: no EVE SSO login of character $AYLA for role \"carol\""
+	"ERROR:  28000: no EVE SSO login of character $AYLA for role \"carol\" on server \"esi\""
 out=$(qr dave "SELECT esi.grant_character('esi', $AYLA, 'alice')" \
 	"SELECT character_id, owner, grantee FROM esi.character_grants" 2>&1)
 expect "dave grants it anew and lists that grant" "$out" $'\n'"$AYLA|dave|alice"
