@@ -177,9 +177,132 @@ $$;
 
 -- == security: per-database keys ==
 
+-- Sealed values (refresh tokens, client secrets, login verifiers) are bound
+-- to their database now, not only to their row: one sealed in another
+-- database of the cluster does not unseal here.  Those sealed before are
+-- sealed again, bound to this database, while updating (no key is added;
+-- values whose key is missing are left, with a WARNING, for esi.rekey(),
+-- which binds them too).  The access tokens in shared memory and the
+-- response cache's entries of a character are kept per database and
+-- server OID (in C, nothing to change here).
+CREATE FUNCTION _bind_sealed() RETURNS bigint
+LANGUAGE C STRICT
+AS 'MODULE_PATHNAME', 'esi_bind_sealed';
+REVOKE ALL ON FUNCTION _bind_sealed() FROM PUBLIC;
+SELECT _bind_sealed();
+DROP FUNCTION _bind_sealed();
+
 -- == security: writes sent once ==
 
 -- == security: refresh roles and grants ==
+
+-- Only a member of a role may make refreshes run as that role: a role that
+-- may write esi.targets set refresh_role to a superuser, and the background
+-- workers then ran its snapshot table's trigger as that superuser.
+CREATE FUNCTION _targets_check_role() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF NOT pg_has_role(current_user, NEW.refresh_role::oid, 'MEMBER') THEN
+    RAISE EXCEPTION 'permission denied to make target "%" refresh as role "%"', NEW.target, NEW.refresh_role
+      USING ERRCODE = '42501',
+            DETAIL = format('Role "%s" is not a member of role "%s".', current_user, NEW.refresh_role),
+            HINT = 'Set refresh_role to your own role or to a role you are a member of.';
+  END IF;
+  RETURN NEW;
+END;
+$$;
+CREATE TRIGGER refresh_role_member BEFORE INSERT OR UPDATE OF refresh_role ON targets
+  FOR EACH ROW EXECUTE FUNCTION _targets_check_role();
+COMMENT ON COLUMN targets.refresh_role IS 'the role background workers read ESI as (its characters and tokens): the role that called esi.track(); only its members may set it';
+
+-- Step 2 of a refresh never runs the snapshot table owner's code (its
+-- triggers, defaults, policies) with rights that owner lacks: as the
+-- caller (or refresh_role) when the owner has all its rights, as the owner
+-- when the caller has all the owner's (a superuser's CALL esi.refresh of
+-- another role's target), refused otherwise (refresh_worker.c).
+CREATE FUNCTION _refresh_step(log_id bigint) RETURNS void
+  AS 'MODULE_PATHNAME', 'esi_refresh_step_sql' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION _refresh_step(bigint) IS 'step 2 of a refresh (esi._refresh_write) as the caller or the snapshot table''s owner, whichever has fewer rights';
+
+CREATE OR REPLACE PROCEDURE refresh(target text)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  log_id bigint;
+  member text;
+  err text;
+  err_state text;
+  err_detail text;
+BEGIN
+  IF target IS NULL THEN
+    RAISE EXCEPTION 'no target given' USING ERRCODE = '22004';
+  END IF;
+  -- fails at once inside a transaction block, before anything is taken
+  COMMIT;
+  IF NOT EXISTS (SELECT FROM esi.targets x WHERE x.target OPERATOR(pg_catalog.=) refresh.target)
+     AND EXISTS (SELECT FROM esi.targets x WHERE x.group_name OPERATOR(pg_catalog.=) refresh.target) THEN
+    FOR member IN SELECT x.target FROM esi.targets x WHERE x.group_name OPERATOR(pg_catalog.=) refresh.target ORDER BY 1 LOOP
+      CALL esi.refresh(member);
+    END LOOP;
+    RETURN;
+  END IF;
+  log_id := esi._refresh_begin(target);
+  IF log_id IS NULL THEN
+    RAISE EXCEPTION 'target "%" is being refreshed by another session', target
+      USING ERRCODE = '55P03';
+  END IF;
+  COMMIT;
+  BEGIN
+    PERFORM esi._refresh_step(log_id);
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
+    -- also a statement_timeout or a cancel: logged, then raised below
+    GET STACKED DIAGNOSTICS err = MESSAGE_TEXT, err_state = RETURNED_SQLSTATE, err_detail = PG_EXCEPTION_DETAIL;
+  END;
+  IF err IS NOT NULL THEN
+    PERFORM esi._refresh_failed(log_id, err, err_state);
+  END IF;
+  COMMIT;
+  PERFORM esi._refresh_end(log_id);
+  COMMIT;
+  IF err IS NOT NULL THEN
+    RAISE EXCEPTION 'refresh of target "%" failed: %', target, err
+      USING ERRCODE = err_state, DETAIL = coalesce(err_detail, ''),
+            HINT = 'The previous snapshot is unchanged; the error is in esi.refresh_log.';
+  END IF;
+END;
+$$;
+
+-- Grants survived a change of owner: when another role logged a character
+-- in, the previous owner's grants stayed (and its grantees read the new
+-- owner's data).  A change of owner drops them.
+CREATE FUNCTION _character_owner_changed() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  DELETE FROM esi.sso_character_grants g
+   WHERE g.server_name OPERATOR(pg_catalog.=) NEW.server_name
+     AND g.character_id OPERATOR(pg_catalog.=) NEW.character_id;
+  RETURN NULL;
+END;
+$$;
+CREATE TRIGGER owner_changed AFTER UPDATE OF owner_role ON sso_characters
+  FOR EACH ROW WHEN (OLD.owner_role IS DISTINCT FROM NEW.owner_role)
+  EXECUTE FUNCTION _character_owner_changed();
+
+-- An owner lists the grants of its characters (the table's row-level
+-- security shows a grantee its own grants only): the grants of characters
+-- the reading role owns or was granted, read with the view owner's rights.
+CREATE VIEW character_grants WITH (security_barrier = true) AS
+  SELECT g.server_name, g.character_id, c.name AS character_name,
+         c.owner_role::regrole AS owner, g.grantee::regrole AS grantee
+    FROM esi.sso_character_grants g
+    JOIN esi.sso_characters c ON c.server_name = g.server_name AND c.character_id = g.character_id
+   WHERE pg_catalog.pg_has_role(c.owner_role, 'MEMBER') OR pg_catalog.pg_has_role(g.grantee, 'MEMBER');
+COMMENT ON VIEW character_grants IS 'The grants (esi.grant_character) of the characters the role owns, and those made to it';
+GRANT SELECT ON character_grants TO PUBLIC;
 
 -- == security: small claims ==
 

@@ -15,7 +15,7 @@
  * lock (esi._refresh_lock, below), as CALL esi.refresh does.
  *
  * A worker refreshes a target with the procedure's own steps, each in a
- * transaction of its own: _refresh_begin (lock, log row), _refresh_write
+ * transaction of its own: _refresh_begin (lock, log row), _refresh_step
  * (ESI straight into the snapshot table, as the target's refresh_role),
  * _refresh_failed on an error, _refresh_end (retention, unlock).  The
  * worker runs as the extension's owner, every statement with search_path
@@ -119,6 +119,7 @@ PG_FUNCTION_INFO_V1(esi_refresh_watch_expires);
 PG_FUNCTION_INFO_V1(esi_refresh_wake_sql);
 PG_FUNCTION_INFO_V1(esi_refresh_lock_sql);
 PG_FUNCTION_INFO_V1(esi_refresh_unlock_sql);
+PG_FUNCTION_INFO_V1(esi_refresh_step_sql);
 
 /*
  * A refresh's lock: a session-level advisory lock (it outlives the commits
@@ -658,6 +659,75 @@ esi_refresh_launcher_main(Datum arg)
 	proc_exit(0);
 }
 
+/*
+ * esi._refresh_step(log_id) - step 2 of a refresh (esi._refresh_write),
+ * run so that the snapshot table's owner's code (its triggers, defaults,
+ * policies, index expressions) never runs with more rights than that owner
+ * has.  As the calling role (the caller of CALL esi.refresh, or the
+ * target's refresh_role in a background worker) when the owner has every
+ * right the caller has; as the owner, in a security-restricted operation,
+ * when the caller has every right of the owner (a superuser, a member of
+ * the owner: the caller could act as the owner anyway); refused otherwise.
+ */
+Datum
+esi_refresh_step_sql(PG_FUNCTION_ARGS)
+{
+	int64		log_id = PG_GETARG_INT64(0);
+	Oid			caller = GetUserId();
+	Oid			owner = InvalidOid;
+	Oid			run_as = caller;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(log_id)};
+	char	   *target = NULL;
+	Oid			save_user;
+	int			save_sec;
+	int			nest;
+
+	nest = esi_safe_path_begin();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "esi_fdw: SPI_connect failed");
+	/* as the caller: row-level security shows it the targets it may read */
+	if (SPI_execute_with_args("SELECT c.relowner, t.target FROM esi.refresh_log l "
+							  "JOIN esi.targets t ON t.target OPERATOR(pg_catalog.=) l.target "
+							  "JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.snapshot_table::pg_catalog.oid "
+							  "WHERE l.id OPERATOR(pg_catalog.=) $1",
+							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "esi_fdw: could not read esi.targets");
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			owner = DatumGetObjectId(d);
+		target = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	}
+	if (OidIsValid(owner) && !has_privs_of_role(owner, caller))
+	{
+		if (has_privs_of_role(caller, owner))
+			run_as = owner;
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("refresh of target \"%s\" as role \"%s\" refused",
+							target ? target : "?", GetUserNameFromId(caller, false)),
+					 errdetail("The refresh would run the code of the snapshot table's owner \"%s\" (its triggers, defaults, policies) with the rights of role \"%s\", which that owner does not have.",
+							   GetUserNameFromId(owner, false), GetUserNameFromId(caller, false)),
+					 errhint("Refresh it as the snapshot table's owner or a role that is a member of it; for background refresh set esi.targets.refresh_role to such a role.")));
+	}
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	if (run_as != caller)
+		SetUserIdAndSecContext(run_as, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+							   SECURITY_RESTRICTED_OPERATION);
+	if (SPI_execute_with_args("SELECT esi._refresh_write($1)", 1, types, values, NULL,
+							  false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "esi_fdw: esi._refresh_write failed");
+	SetUserIdAndSecContext(save_user, save_sec);
+	SPI_finish();
+	esi_safe_path_end(nest);
+	PG_RETURN_VOID();
+}
+
 /* ---------------------------------------------------------------------
  * A worker
  * ---------------------------------------------------------------------
@@ -736,7 +806,7 @@ refresh_one(const char *target, Oid role)
 	values[0] = CStringGetTextDatum(log_id);
 	PG_TRY();
 	{
-		(void) run_sql("SELECT esi._refresh_write($1::bigint)", role, 1, types, values, NULL);
+		(void) run_sql("SELECT esi._refresh_step($1::bigint)", role, 1, types, values, NULL);
 	}
 	PG_CATCH();
 	{

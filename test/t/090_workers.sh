@@ -249,7 +249,8 @@ if esi_standby_start "$sb" "$dir/sock" "$PORT" >"$TEST_DIR/wstandby.out" 2>&1; t
 	out=$(esi_standby_psql -A -t -d "$DB" -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type LIKE 'esi_fdw refresh%'" \
 		-c "SELECT count(*) > $before FROM esi.refresh_log WHERE target = 'prices' AND outcome = 'ok'" 2>&1)
 	expect "on the standby no refresh process runs, and the refreshes replicate" "$out" $'0\nt'
-	if grep -q "refresh" "$sb/log/postgresql.log"; then
+	# (paths are left out: a checkout may have "refresh" in its name)
+	if sed -e "s|$ESI_ROOT||g" -e "s|$sb||g" "$sb/log/postgresql.log" | grep -q "refresh"; then
 		not_ok "the standby's log says nothing of refreshes" "$sb/log/postgresql.log"
 	else
 		ok "the standby's log says nothing of refreshes"
