@@ -321,4 +321,31 @@ END;
 $$;
 
 
+-- A refresh writes a snapshot table that has rules on INSERT with INSERT
+-- ... SELECT (the rewriter applies them); esi._bulk_insert() refuses it.
+CREATE OR REPLACE FUNCTION _snapshot_insert(dest regclass, query text, skip_duplicates boolean,
+                                 OUT rows bigint, OUT added bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF skip_duplicates THEN
+    EXECUTE format('WITH src AS MATERIALIZED (%s), ins AS (INSERT INTO %s SELECT * FROM src ON CONFLICT DO NOTHING RETURNING 1) '
+                   'SELECT (SELECT count(*) FROM src), (SELECT count(*) FROM ins)', query, dest)
+      INTO rows, added;
+  ELSIF EXISTS (SELECT FROM pg_class c WHERE c.oid = dest AND c.relkind = 'r' AND NOT c.relrowsecurity)
+        AND NOT EXISTS (SELECT FROM pg_trigger g WHERE g.tgrelid = dest)
+        AND NOT EXISTS (SELECT FROM pg_rewrite r WHERE r.ev_class = dest AND r.ev_type = '3') THEN
+    -- a plain table: multi-row batches, as COPY writes (esi._bulk_insert)
+    rows := esi._bulk_insert(dest, query);
+    added := rows;
+  ELSE
+    -- partitioned (history), row-level security, triggers or rules on INSERT
+    EXECUTE format('INSERT INTO %s %s', dest, query);
+    GET DIAGNOSTICS rows = ROW_COUNT;
+    added := rows;
+  END IF;
+END;
+$$;
+
 -- == security: names and error budget ==

@@ -85,6 +85,20 @@ sc_folded
 out=$(q "SELECT count(*) FROM pg_class WHERE relname IN ('sc_a', 'sc_b', 'sc_injected', 'sc_unqualified')")
 expect "no table from the refused names" "$out" "0"
 
+# a snapshot table with a rule on INSERT is written with INSERT ... SELECT,
+# so the rule applies (esi._bulk_insert() refuses such a table)
+out=$(q "SET client_min_messages = warning" \
+	"SELECT esi.track('sc_ruled', 'public.market_orders', '{\"region_id\": 10000033}', auto => false) IS NOT NULL" \
+	"CREATE TABLE public.sc_rule_log (order_id bigint)" \
+	"CREATE RULE sc_also AS ON INSERT TO esi_snapshots.sc_ruled DO ALSO INSERT INTO public.sc_rule_log VALUES (NEW.order_id)" \
+	"CALL esi.refresh('sc_ruled')" \
+	"SELECT outcome FROM esi.refresh_log WHERE target = 'sc_ruled'" \
+	"SELECT (SELECT count(*) FROM esi_snapshots.sc_ruled) = (SELECT count(*) FROM public.sc_rule_log),
+	        (SELECT count(*) FROM public.sc_rule_log) = (SELECT last_rows FROM esi.targets WHERE target = 'sc_ruled')")
+expect "a refresh into a snapshot table with a DO ALSO rule runs the rule for every row" "$out" "t
+ok
+t|t"
+
 # a target's name goes out in NOTIFY payloads (at most 7999 bytes)
 out=$(q "SELECT esi.track(repeat('n', 7679), 'public.market_orders', '{\"region_id\": 10000002}', auto => false)" \
 	| grep -E '^ERROR|^DETAIL')
