@@ -847,7 +847,7 @@ esi_login(PG_FUNCTION_ARGS)
 		{
 			end_privileged(&p);
 			ereport(ERROR,
-					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("role \"%s\" has too many EVE SSO logins in progress",
 							GetUserNameFromId(GetUserId(), false)),
 					 errdetail("A role may have %d logins started with esi.login() and not finished; each is forgotten %s after it started.",

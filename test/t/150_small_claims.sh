@@ -52,7 +52,7 @@ ROLLBACK;
 EOF
 )
 expect "a role without INSERT is refused by esi._bulk_insert() and holds no lock on the table" "$out" \
-	"psql:<stdin>:3: ERROR:  42501: permission denied for table sc_guarded
+	"ERROR:  42501: permission denied for table sc_guarded
 HINT:  Ask the table's owner for INSERT on it (GRANT INSERT ON ... TO ...).
 locks: 0"
 
@@ -65,7 +65,7 @@ expect "esi.track() refuses a snapshot_table that is not a name (42602)" "$out" 
 	"ERROR:  42602: invalid snapshot table name \"public.sc_a (id int); CREATE TABLE public.sc_injected (id int); CREATE TABLE public.sc_b\"
 DETAIL:  snapshot_table must be a table name with its schema, e.g. my_schema.my_table or \"My Schema\".\"My Table\".
 HINT:  Double-quote a part that is not a plain lower-case identifier.
-CONTEXT:  PL/pgSQL function esi.track(text,regclass,jsonb,text,text[],text,text,boolean) line 64 at RAISE"
+CONTEXT:  PL/pgSQL function esi.track(text,regclass,jsonb,text,text[],text,text,boolean) line 76 at RAISE"
 out=$(q "SELECT esi.track('sc_one', 'public.market_orders', '{\"region_id\": 10000002}', auto => false,
 	snapshot_table => 'sc_unqualified')" | grep -E '^ERROR|^HINT')
 expect "esi.track() refuses a snapshot_table without its schema" "$out" \
@@ -129,12 +129,11 @@ expect "esi.sso_logins holds 10 of the role's; another role still logs in" "$out
 t"
 
 # --- esi.limits: the servers a role may use -----------------------------------
-out=$(q "SELECT count(*) FROM public.market_orders WHERE region_id = 10000033 AND order_id = 1" \
-	"SELECT count(*) FROM esi.limits WHERE kind = 'error_limit' AND base_url = rtrim('$ESI_SIM_URL', '/')" \
-	"SET ROLE $ROLE_U" \
-	"SELECT count(*) FROM esi.limits WHERE kind = 'error_limit' AND base_url = rtrim('$ESI_SIM_URL', '/')" \
+LQ="SELECT count(*) FROM esi.limits WHERE kind = 'rate_limit' AND rate_group = 'market-order' AND base_url = '$ESI_SIM_URL'"
+out=$(q "SET esi_fdw.cache = off" "SELECT count(*) FROM public.market_orders WHERE region_id = 10000033 AND order_id = 1" \
+	"$LQ" "SET ROLE $ROLE_U" "$LQ" \
 	"RESET ROLE" "SET ROLE $ROLE" "SELECT count(*) FROM esi.limits")
-expect "esi.limits: the simulator's error limit for a superuser and a role with USAGE, nothing for a role without" \
+expect "esi.limits: the simulator's market-order bucket for a superuser and a role with USAGE, nothing for a role without" \
 	"$out" "0
 1
 1
