@@ -72,6 +72,10 @@ SELECT what, e.state, e.message, e.detail
        LATERAL crypto_error(format(
          'SELECT esi_test_unseal(set_byte(v, %s, get_byte(v, %s) # 1), %L) FROM sealed',
          pos, pos, 'refresh_token:2112625428')) AS e;
+-- a value marked as sealed before 0.6.0 (format 1: bound to its row only)
+-- is refused: values are bound to their database too, and format 1 values
+-- are read only to bind them (the update to 0.6.0, esi.rekey())
+SELECT * FROM crypto_error($$SELECT esi_test_unseal(set_byte(v, 1, 1), 'refresh_token:2112625428') FROM sealed$$);
 SELECT * FROM crypto_error($$SELECT esi_test_unseal(substring(v FROM 1 FOR 20), 'x') FROM sealed$$);
 SELECT * FROM crypto_error($$SELECT esi_test_key_id('\x00'::bytea)$$);
 

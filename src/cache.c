@@ -227,6 +227,26 @@ esi_cache_key(EsiServerOptions *opts, const char *display)
 }
 
 /*
+ * esi_cache_character_key
+ *		The key of a character's (or a corporation's, read with a
+ *		character's token) reply: key, then the character, the server's
+ *		OID and the database's.  What one character's token read is kept
+ *		to the server and database whose login read it: a server of the
+ *		same name and base URL in another database, where someone else
+ *		logged in the same character id, does not get it.  Public replies
+ *		stay shared by every database: their key holds everything that
+ *		makes ESI's answer (base URL, compatibility date, language, tenant,
+ *		path and query, a POST's body), so a server reads what it would
+ *		have been sent.
+ */
+char *
+esi_cache_character_key(const char *key, EsiServerOptions *opts, const char *character)
+{
+	return psprintf("%s\ncharacter %s of server %u in database %u",
+					key, character, opts->server_oid, MyDatabaseId);
+}
+
+/*
  * read_file
  *		Read a cache file: all of it, or (header_only) up to its body.
  *		false when it is missing, torn, or holds another key.

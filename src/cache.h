@@ -48,6 +48,8 @@ typedef enum EsiCacheResult
 } EsiCacheResult;
 
 extern char *esi_cache_key(EsiServerOptions *opts, const char *display);
+extern char *esi_cache_character_key(const char *key, EsiServerOptions *opts,
+									 const char *character);
 extern EsiCacheResult esi_cache_lookup(const char *key, EsiCacheMode mode,
 									   TimestampTz accept_since,
 									   EsiCacheReply *reply, bool *claimed);

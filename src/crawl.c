@@ -621,13 +621,14 @@ cache_step(EsiCrawl *c, EsiWork *w, TimestampTz now)
 		if (c->reqs[w->reqno]->body)
 			w->cache_key = psprintf("%s\n%s %s", w->cache_key, c->route->method,
 									c->reqs[w->reqno]->body);
-		/* a character's data is its own: the cache keeps it apart, and
-		 * only roles that may use the character read it */
+		/* a character's data is its own: the cache keeps it apart (per
+		 * server of each database), and only roles that may use the
+		 * character read it */
 		if (c->character_param >= 0 || c->corporation_param >= 0)
 		{
 			(void) bearer_check(c, w->reqno);
-			w->cache_key = psprintf("%s\ncharacter %s", w->cache_key,
-									request_character(c, w->reqno));
+			w->cache_key = esi_cache_character_key(w->cache_key, c->opts,
+												   request_character(c, w->reqno));
 		}
 	}
 	/*
@@ -833,7 +834,7 @@ page1_key(EsiCrawl *c, int reqno)
 	if (c->reqs[reqno]->body)
 		k = psprintf("%s\n%s %s", k, c->route->method, c->reqs[reqno]->body);
 	if (c->character_param >= 0 || c->corporation_param >= 0)
-		k = psprintf("%s\ncharacter %s", k, request_character(c, reqno));
+		k = esi_cache_character_key(k, c->opts, request_character(c, reqno));
 	return k;
 }
 

@@ -43,6 +43,7 @@
 #include <openssl/rand.h>
 
 #include "access/xlog.h"
+#include "commands/dbcommands.h"
 #include "miscadmin.h"
 #include "storage/fd.h"
 #include "utils/memutils.h"
@@ -51,7 +52,9 @@
 #include "guc.h"
 
 #define ESI_SEAL_MAGIC 0xE5
-#define ESI_SEAL_VERSION 1
+/* 2: bound to the database too; 1 (before 0.6.0): to the row only */
+#define ESI_SEAL_VERSION 2
+#define ESI_SEAL_VERSION_UNBOUND 1
 #define ESI_SEAL_HEADER 6		/* magic, version, key id */
 #define ESI_NONCE_LEN 12
 #define ESI_TAG_LEN 16
@@ -753,10 +756,12 @@ esi_crypto_current_key_id(void)
  */
 static bool
 gcm(bool encrypt, const unsigned char *key, const unsigned char *nonce,
-	const unsigned char *hdr, const char *aad,
+	const unsigned char *hdr, const char *aad, const char *binding,
 	const unsigned char *in, size_t inlen, unsigned char *out,
 	unsigned char *tag)
 {
+	static const unsigned char zero = 0;
+
 	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
 	int			outl;
 	bool		ok = false;
@@ -772,6 +777,12 @@ gcm(bool encrypt, const unsigned char *key, const unsigned char *nonce,
 		goto done;
 	if (aad != NULL && *aad != '\0' &&
 		EVP_CipherUpdate(ctx, NULL, &outl, (const unsigned char *) aad, (int) strlen(aad)) != 1)
+		goto done;
+	/* a NUL (no aad holds one) then the database: unambiguous */
+	if (binding != NULL &&
+		(EVP_CipherUpdate(ctx, NULL, &outl, &zero, 1) != 1 ||
+		 EVP_CipherUpdate(ctx, NULL, &outl, (const unsigned char *) binding,
+						  (int) strlen(binding)) != 1))
 		goto done;
 	if (inlen > 0 && EVP_CipherUpdate(ctx, out, &outl, in, (int) inlen) != 1)
 		goto done;
@@ -789,13 +800,46 @@ done:
 }
 
 /*
+ * database_binding
+ *		What binds a sealed value to this database: its name.  A value
+ *		sealed in one database does not unseal in another of the cluster
+ *		(names are unique at any moment), so nobody who can write esi_fdw's
+ *		tables in a database of his own can have another database's sealed
+ *		token or client secret used there -- sent to SSO servers of his
+ *		choosing.  The name rather than the OID, so that pg_dump and a
+ *		restore into a new cluster with the key file keep the logins.  A
+ *		database cannot be renamed while anyone is connected to it, so the
+ *		name is read once per backend.
+ */
+static const char *
+database_binding(void)
+{
+	static char binding[NAMEDATALEN + 16];
+
+	if (binding[0] == '\0')
+	{
+		char	   *name = get_database_name(MyDatabaseId);
+
+		if (name == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_DATABASE),
+					 errmsg("database %u does not exist", MyDatabaseId)));
+		snprintf(binding, sizeof(binding), "database:%s", name);
+		pfree(name);
+	}
+	return binding;
+}
+
+/*
  * esi_seal
- *		Encrypt plain[len] with the current key, bound to aad (may be NULL).
+ *		Encrypt plain[len] with the current key, bound to aad (may be NULL)
+ *		and to the current database.
  */
 bytea *
 esi_seal(const char *plain, size_t len, const char *aad)
 {
 	const EsiKey *key;
+	const char *binding;
 	bytea	   *result;
 	unsigned char *p;
 
@@ -805,6 +849,7 @@ esi_seal(const char *plain, size_t len, const char *aad)
 				 errmsg("value to seal is too large"),
 				 errdetail("It has %zu bytes.", len)));
 	key = current_key();
+	binding = database_binding();
 	/* one spare block: EVP_CipherFinal_ex may be handed room to write */
 	result = palloc(VARHDRSZ + ESI_SEAL_OVERHEAD + len + 16);
 	SET_VARSIZE(result, VARHDRSZ + ESI_SEAL_OVERHEAD + len);
@@ -823,7 +868,7 @@ esi_seal(const char *plain, size_t len, const char *aad)
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not generate a random nonce")));
 	}
-	if (!gcm(true, key->key, p + ESI_SEAL_HEADER, p, aad,
+	if (!gcm(true, key->key, p + ESI_SEAL_HEADER, p, aad, binding,
 			 (const unsigned char *) plain, len,
 			 p + ESI_SEAL_HEADER + ESI_NONCE_LEN,
 			 p + ESI_SEAL_HEADER + ESI_NONCE_LEN + len))
@@ -858,7 +903,7 @@ sealed_header(const bytea *sealed, size_t *len)
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("value is not sealed by esi_fdw"),
 				 errdetail("Its first byte is not the mark of a sealed value.")));
-	if (p[1] != ESI_SEAL_VERSION)
+	if (p[1] != ESI_SEAL_VERSION && p[1] != ESI_SEAL_VERSION_UNBOUND)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("sealed value has format version %d, which this esi_fdw cannot read", p[1]),
@@ -880,44 +925,89 @@ esi_sealed_key_id(const bytea *sealed)
 }
 
 /*
+ * esi_sealed_is_bound
+ *		Whether a sealed value is bound to a database (sealed by esi_fdw
+ *		0.6.0 or later).
+ */
+bool
+esi_sealed_is_bound(const bytea *sealed)
+{
+	size_t		len;
+
+	return sealed_header(sealed, &len)[1] == ESI_SEAL_VERSION;
+}
+
+/*
  * esi_unseal
- *		Decrypt a value sealed by esi_seal with the same aad; the result is
- *		palloc'd, NUL-terminated, *len bytes long (len may be NULL).
+ *		Decrypt a value sealed by esi_seal with the same aad, in this
+ *		database; the result is palloc'd, NUL-terminated, *len bytes long
+ *		(len may be NULL).
  */
 char *
 esi_unseal(const bytea *sealed, const char *aad, size_t *len)
+{
+	return esi_unseal_ext(sealed, aad, len, false, false);
+}
+
+/*
+ * esi_unseal_ext
+ *		esi_unseal; with unbound_ok, a value sealed before 0.6.0 (bound to
+ *		its row, not to a database) is read too -- only for binding it to
+ *		this database (the update to 0.6.0, esi.rekey()).  With missing_ok,
+ *		NULL rather than an error when the key is not in the key file or
+ *		the value fails authentication.
+ */
+char *
+esi_unseal_ext(const bytea *sealed, const char *aad, size_t *len,
+			   bool unbound_ok, bool missing_ok)
 {
 	size_t		slen;
 	const unsigned char *p = sealed_header(sealed, &slen);
 	uint32		id = esi_sealed_key_id(sealed);
 	size_t		clen = slen - ESI_SEAL_OVERHEAD;
 	const EsiKey *key = NULL;
+	const char *binding = NULL;
 	unsigned char tag[ESI_TAG_LEN];
 	char	   *plain;
+
+	if (p[1] == ESI_SEAL_VERSION)
+		binding = database_binding();
+	else if (!unbound_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("sealed value is not bound to a database"),
+				 errdetail("It was sealed by esi_fdw before 0.6.0, which bound sealed values to their row only; they are bound to their database too now, so that none is read in another database."),
+				 errhint("A superuser binds the values stored in this database to it with SELECT esi.rekey();")));
 
 	load_keys(false);
 	for (int i = 0; i < key_cache.nkeys; i++)
 		if (key_cache.keys[i].id == id)
 			key = &key_cache.keys[i];
 	if (key == NULL)
+	{
+		if (missing_ok)
+			return NULL;
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("key %08x that sealed the value is not in the key file", id),
 				 errdetail("The key file \"%s\" holds %d keys.", key_cache.path, key_cache.nkeys),
 				 errhint("Set esi_fdw.key_file to the key file the value was sealed with, or put the dropped key back into the key file from a backup.")));
+	}
 
 	memcpy(tag, p + slen - ESI_TAG_LEN, ESI_TAG_LEN);
 	plain = palloc(clen + 16 + 1);
-	if (!gcm(false, key->key, p + ESI_SEAL_HEADER, p, aad,
+	if (!gcm(false, key->key, p + ESI_SEAL_HEADER, p, aad, binding,
 			 p + ESI_SEAL_HEADER + ESI_NONCE_LEN, clen,
 			 (unsigned char *) plain, tag))
 	{
 		/* unauthenticated plaintext must not linger */
 		wipe_free(plain, clen + 16 + 1);
+		if (missing_ok)
+			return NULL;
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("sealed value failed authentication"),
-				 errdetail("It was altered, or it was sealed for another row or purpose than the one it is read for."),
+				 errdetail("It was altered, or it was sealed for another row, purpose or database than the one it is read for."),
 				 errhint("The value cannot be recovered; store it again.")));
 	}
 	plain[clen] = '\0';

@@ -177,6 +177,21 @@ $$;
 
 -- == security: per-database keys ==
 
+-- Sealed values (refresh tokens, client secrets, login verifiers) are bound
+-- to their database now, not only to their row: one sealed in another
+-- database of the cluster does not unseal here.  Those sealed before are
+-- sealed again, bound to this database, while updating (no key is added;
+-- values whose key is missing are left, with a WARNING, for esi.rekey(),
+-- which binds them too).  The access tokens in shared memory and the
+-- response cache's entries of a character are kept per database and
+-- server OID (in C, nothing to change here).
+CREATE FUNCTION _bind_sealed() RETURNS bigint
+LANGUAGE C STRICT
+AS 'MODULE_PATHNAME', 'esi_bind_sealed';
+REVOKE ALL ON FUNCTION _bind_sealed() FROM PUBLIC;
+SELECT _bind_sealed();
+DROP FUNCTION _bind_sealed();
+
 -- == security: writes sent once ==
 
 -- == security: refresh roles and grants ==

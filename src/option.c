@@ -905,6 +905,7 @@ esi_get_server_options(ForeignServer *server)
 				 errdetail("The server's owner is not a superuser and the URL is not in esi_fdw.allowed_base_urls."),
 				 errhint("Ask a superuser to take ownership of the server or to add the URL to esi_fdw.allowed_base_urls.")));
 	opts->server_name = pstrdup(server->servername);
+	opts->server_oid = server->serverid;
 
 	/* join "base" and "/path" without doubling the slash */
 	opts->base_url = pstrdup(opts->base_url);

@@ -55,6 +55,7 @@ typedef struct EsiServerOptions
 	char	   *sso_client_id;	/* the application's client id, or NULL */
 	char	   *sso_redirect_uri;	/* its registered callback URL, or NULL */
 	char	   *server_name;	/* the foreign server these belong to */
+	Oid			server_oid;		/* ... and its OID (in this database) */
 } EsiServerOptions;
 
 #define ESI_DEFAULT_SSO_URL "https://login.eveonline.com"

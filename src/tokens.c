@@ -30,11 +30,13 @@
 #include "postgres.h"
 
 #include <ctype.h>
+#include <sys/stat.h>
 
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "executor/spi.h"
 #include "foreign/foreign.h"
 #include "funcapi.h"
@@ -66,9 +68,17 @@
 /* logins a role may have started and not finished (nor seen expire) */
 #define ESI_LOGIN_PENDING_MAX 10
 
+/*
+ * A slot is keyed by database, server and character: servers of the same
+ * name in two databases are two servers, and one's token never serves the
+ * other (a role owning a server "esi" elsewhere is not the owner of this
+ * one's logins).
+ */
 typedef struct EsiTokenSlot
 {
-	char		server[NAMEDATALEN];	/* "" = free */
+	bool		used;			/* false = free */
+	Oid			dboid;
+	Oid			server_oid;
 	int64		character_id;
 	int			refresher;		/* pid refreshing it now, or 0 */
 	TimestampTz expires;		/* of the access token */
@@ -94,6 +104,7 @@ PG_FUNCTION_INFO_V1(esi_grant_character);
 PG_FUNCTION_INFO_V1(esi_revoke_character);
 PG_FUNCTION_INFO_V1(esi_set_client_secret);
 PG_FUNCTION_INFO_V1(esi_rekey);
+PG_FUNCTION_INFO_V1(esi_bind_sealed);
 
 Size
 esi_tokens_shmem_size(void)
@@ -295,8 +306,14 @@ login_hint(const char *server, const char *scope)
  * ---------------------------------------------------------------------
  */
 
+/*
+ * find_slot
+ *		The slot of a character of a server of this database (the caller
+ *		holds tokens->lock); with create, a free or the least recently used
+ *		one is taken for it.
+ */
 static EsiTokenSlot *
-find_slot(const char *server, int64 character_id, bool create)
+find_slot(EsiServerOptions *opts, int64 character_id, bool create)
 {
 	EsiTokenSlot *oldest = NULL;
 
@@ -304,24 +321,27 @@ find_slot(const char *server, int64 character_id, bool create)
 	{
 		EsiTokenSlot *s = &tokens->slots[i];
 
-		if (s->server[0] && s->character_id == character_id && strcmp(s->server, server) == 0)
+		if (s->used && s->character_id == character_id &&
+			s->dboid == MyDatabaseId && s->server_oid == opts->server_oid)
 			return s;
 		if (s->refresher == 0 &&
-			(oldest == NULL || s->server[0] == '\0' ||
-			 (oldest->server[0] != '\0' && s->last_used < oldest->last_used)))
+			(oldest == NULL || !s->used ||
+			 (oldest->used && s->last_used < oldest->last_used)))
 			oldest = s;
 	}
 	if (!create || oldest == NULL)
 		return NULL;
 	memset(oldest, 0, offsetof(EsiTokenSlot, access_token));
 	explicit_bzero(oldest->access_token, sizeof(oldest->access_token));
-	strlcpy(oldest->server, server, NAMEDATALEN);
+	oldest->used = true;
+	oldest->dboid = MyDatabaseId;
+	oldest->server_oid = opts->server_oid;
 	oldest->character_id = character_id;
 	return oldest;
 }
 
 static void
-put_token(const char *server, int64 character_id, const char *token,
+put_token(EsiServerOptions *opts, int64 character_id, const char *token,
 		  TimestampTz expires)
 {
 	EsiTokenSlot *s;
@@ -330,7 +350,7 @@ put_token(const char *server, int64 character_id, const char *token,
 	if (len >= ESI_ACCESS_TOKEN_MAX)
 		return;
 	LWLockAcquire(&tokens->lock, LW_EXCLUSIVE);
-	s = find_slot(server, character_id, true);
+	s = find_slot(opts, character_id, true);
 	if (s)
 	{
 		memcpy(s->access_token, token, len + 1);
@@ -344,43 +364,43 @@ put_token(const char *server, int64 character_id, const char *token,
 }
 
 static void
-release_refresh(const char *server, int64 character_id)
+release_refresh(EsiServerOptions *opts, int64 character_id)
 {
 	EsiTokenSlot *s;
 
 	LWLockAcquire(&tokens->lock, LW_EXCLUSIVE);
-	s = find_slot(server, character_id, false);
+	s = find_slot(opts, character_id, false);
 	if (s && s->refresher == MyProcPid)
 		s->refresher = 0;
 	LWLockRelease(&tokens->lock);
 }
 
 static void
-forget_token(const char *server, int64 character_id)
+forget_token(EsiServerOptions *opts, int64 character_id)
 {
 	EsiTokenSlot *s;
 
 	LWLockAcquire(&tokens->lock, LW_EXCLUSIVE);
-	s = find_slot(server, character_id, false);
+	s = find_slot(opts, character_id, false);
 	if (s)
 	{
 		explicit_bzero(s->access_token, sizeof(s->access_token));
-		s->server[0] = '\0';
+		s->used = false;
 		s->refresher = 0;
 	}
 	LWLockRelease(&tokens->lock);
 }
 
 static void
-needs_login(const char *server, int64 character_id, const char *reason)
+needs_login(EsiServerOptions *opts, int64 character_id, const char *reason)
 {
 	EsiTokenRow row = {0};
 
-	row.server = server;
+	row.server = opts->server_name;
 	row.character_id = character_id;
 	row.reason = reason;
 	esi_token_write(ESI_TOKEN_NEEDS_LOGIN, &row);
-	forget_token(server, character_id);
+	forget_token(opts, character_id);
 }
 
 /*
@@ -403,7 +423,7 @@ refresh(EsiServerOptions *opts, int64 character_id, CharacterRow *row)
 	explicit_bzero(form, strlen(form));
 	if (res == ESI_SSO_INVALID_GRANT)
 	{
-		needs_login(opts->server_name, character_id, "EVE SSO refused the refresh token (invalid_grant): it was revoked or replaced");
+		needs_login(opts, character_id, "EVE SSO refused the refresh token (invalid_grant): it was revoked or replaced");
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("the EVE SSO login of character %lld (%s) is no longer valid",
@@ -426,7 +446,7 @@ refresh(EsiServerOptions *opts, int64 character_id, CharacterRow *row)
 				 errhint("Log the character in again with esi.login().")));
 	if (row->owner_hash && claims.owner && strcmp(row->owner_hash, claims.owner) != 0)
 	{
-		needs_login(opts->server_name, character_id, "the character's owner hash changed: it was transferred to another account");
+		needs_login(opts, character_id, "the character's owner hash changed: it was transferred to another account");
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("character %lld (%s) changed hands", (long long) character_id,
@@ -446,7 +466,7 @@ refresh(EsiServerOptions *opts, int64 character_id, CharacterRow *row)
 		explicit_bzero(tok.refresh_token, strlen(tok.refresh_token));
 	}
 	explicit_bzero(rt, strlen(rt));
-	put_token(opts->server_name, character_id, tok.access_token, claims.expires);
+	put_token(opts, character_id, tok.access_token, claims.expires);
 	return tok.access_token;
 }
 
@@ -535,7 +555,7 @@ esi_token_invalidate(EsiServerOptions *opts, int64 character_id,
 	EsiTokenSlot *s;
 
 	LWLockAcquire(&tokens->lock, LW_EXCLUSIVE);
-	s = find_slot(opts->server_name, character_id, false);
+	s = find_slot(opts, character_id, false);
 	if (s && s->len > 0 &&
 		(refused == NULL ||
 		 (strlen(refused) == (size_t) s->len &&
@@ -718,7 +738,7 @@ esi_token_for(EsiServerOptions *opts, int64 character_id, const char *scope,
 		bool		mine = false;
 
 		LWLockAcquire(&tokens->lock, LW_EXCLUSIVE);
-		s = find_slot(opts->server_name, character_id, true);
+		s = find_slot(opts, character_id, true);
 		if (s == NULL)
 		{
 			LWLockRelease(&tokens->lock);
@@ -761,7 +781,7 @@ esi_token_for(EsiServerOptions *opts, int64 character_id, const char *scope,
 		}
 		if (RecoveryInProgress())
 		{
-			release_refresh(opts->server_name, character_id);
+			release_refresh(opts, character_id);
 			ereport(ERROR,
 					(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 					 strncmp(subject, "function ", 9) == 0 ?
@@ -776,7 +796,7 @@ esi_token_for(EsiServerOptions *opts, int64 character_id, const char *scope,
 		}
 		PG_CATCH();
 		{
-			release_refresh(opts->server_name, character_id);
+			release_refresh(opts, character_id);
 			PG_RE_THROW();
 		}
 		PG_END_TRY();
@@ -1045,7 +1065,7 @@ esi_login_callback(PG_FUNCTION_ARGS)
 	esi_token_write(ESI_TOKEN_SAVE, &row);
 	if (tok.refresh_token)
 		explicit_bzero(tok.refresh_token, strlen(tok.refresh_token));
-	put_token(server, claims.character_id, tok.access_token, claims.expires);
+	put_token(opts, claims.character_id, tok.access_token, claims.expires);
 	explicit_bzero(tok.access_token, strlen(tok.access_token));
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
@@ -1109,7 +1129,7 @@ esi_logout(PG_FUNCTION_ARGS)
 	w.server = server;
 	w.character_id = character_id;
 	esi_token_write(ESI_TOKEN_FORGET, &w);
-	forget_token(server, character_id);
+	forget_token(opts, character_id);
 	PG_RETURN_VOID();
 }
 
@@ -1197,12 +1217,17 @@ esi_set_client_secret(PG_FUNCTION_ARGS)
 }
 
 /*
- * esi.rekey() returns bigint
- *		A new key becomes current and every sealed value is sealed again
- *		with it; returns the values re-sealed.
+ * reseal_all
+ *		Seal every sealed value of this database's tables again with the
+ *		current key, bound to this database (as the bootstrap superuser);
+ *		values sealed before 0.6.0 (bound to their row only) are read too.
+ *		With unbound_only, only those are sealed again, and one that does
+ *		not unseal (its key is gone, it was altered) is counted in *skipped
+ *		and left as it is; otherwise that is an error.  Returns the values
+ *		sealed again.
  */
-Datum
-esi_rekey(PG_FUNCTION_ARGS)
+static int64
+reseal_all(bool unbound_only, int64 *skipped)
 {
 	Privileged p;
 	int64		n = 0;
@@ -1216,11 +1241,6 @@ esi_rekey(PG_FUNCTION_ARGS)
 	};
 	static const char *const prefixes[3] = {"refresh_token:", "client_secret:", "verifier:"};
 
-	if (!superuser())
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("only a superuser may re-key esi_fdw's tokens")));
-	esi_crypto_add_key();
 	begin_privileged(&p);
 	for (int q = 0; q < 3; q++)
 	{
@@ -1238,10 +1258,18 @@ esi_rekey(PG_FUNCTION_ARGS)
 			Datum		ctid = SPI_getbinval(tab->vals[i], tab->tupdesc, 3, &isnull);
 			char	   *aad = psprintf("%s%s", prefixes[q], id);
 			size_t		len;
-			char	   *plain = esi_unseal(old, aad, &len);
+			char	   *plain;
 			Oid			types[2] = {BYTEAOID, TIDOID};
 			Datum		values[2];
 
+			if (unbound_only && esi_sealed_is_bound(old))
+				continue;
+			plain = esi_unseal_ext(old, aad, &len, true, unbound_only);
+			if (plain == NULL)
+			{
+				(*skipped)++;
+				continue;
+			}
 			values[0] = PointerGetDatum(esi_seal(plain, len, aad));
 			values[1] = ctid;
 			explicit_bzero(plain, len);
@@ -1250,5 +1278,75 @@ esi_rekey(PG_FUNCTION_ARGS)
 		}
 	}
 	end_privileged(&p);
+	return n;
+}
+
+/*
+ * esi.rekey() returns bigint
+ *		A new key becomes current and every sealed value is sealed again
+ *		with it (and bound to this database, for values sealed before
+ *		0.6.0); returns the values re-sealed.
+ */
+Datum
+esi_rekey(PG_FUNCTION_ARGS)
+{
+	int64		skipped = 0;
+
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only a superuser may re-key esi_fdw's tokens")));
+	esi_crypto_add_key();
+	PG_RETURN_INT64(reseal_all(false, &skipped));
+}
+
+/*
+ * esi._bind_sealed() returns bigint
+ *		The update to 0.6.0: values sealed before (bound to their row only)
+ *		are sealed again bound to this database too, with the key that is
+ *		current; returns how many.  No key is added.  Values that cannot be
+ *		read (the key file or their key is missing) are left, with a
+ *		WARNING: esi.rekey() binds them once the key is back.
+ */
+Datum
+esi_bind_sealed(PG_FUNCTION_ARGS)
+{
+	int64		skipped = 0;
+	int64		n;
+	struct stat st;
+	char	   *path;
+
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only a superuser may bind esi_fdw's sealed values to the database")));
+	path = esi_crypto_key_file_path();
+	if (stat(path, &st) != 0)
+	{
+		/* nothing was ever sealed with this key file, or it is elsewhere */
+		Privileged p;
+
+		begin_privileged(&p);
+		run("SELECT FROM esi.sso_characters WHERE refresh_token IS NOT NULL "
+			"UNION ALL SELECT FROM esi.sso_clients WHERE secret IS NOT NULL "
+			"UNION ALL SELECT FROM esi.sso_logins",
+			0, NULL, NULL, NULL, true);
+		skipped = (int64) SPI_processed;
+		end_privileged(&p);
+		if (skipped > 0)
+			ereport(WARNING,
+					(errmsg("%lld sealed values of esi_fdw were not bound to database \"%s\"",
+							(long long) skipped, get_database_name(MyDatabaseId)),
+					 errdetail("Key file \"%s\" does not exist.", path),
+					 errhint("Put the key file back (or set esi_fdw.key_file), then run SELECT esi.rekey(); as a superuser.")));
+		PG_RETURN_INT64(0);
+	}
+	n = reseal_all(true, &skipped);
+	if (skipped > 0)
+		ereport(WARNING,
+				(errmsg("%lld sealed values of esi_fdw were not bound to database \"%s\"",
+						(long long) skipped, get_database_name(MyDatabaseId)),
+				 errdetail("Their keys are not in key file \"%s\", or they were altered.", path),
+				 errhint("Put the dropped keys back into the key file from a backup, then run SELECT esi.rekey(); as a superuser.")));
 	PG_RETURN_INT64(n);
 }

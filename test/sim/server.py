@@ -686,6 +686,7 @@ class Handler(BaseHTTPRequestHandler):
             "compat_date": h.get("X-Compatibility-Date"),
             "accept_language": h.get("Accept-Language"),
             "authorization": h.get("Authorization") is not None,
+            "token_client": sso_mod.bearer_client(h.get("Authorization")),
             "latency_ms": delay, "fault": None, "encoding": None, "route": None,
             # when the request arrived and when its answer was written: tests
             # compute from these how many requests were in flight at once

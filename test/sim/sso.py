@@ -165,7 +165,8 @@ Controls (JSON arrays of flat objects, like every /_sim/ route; not logged;
         and settings as at start (token values never repeat)
 
 The request log (/_sim/requests) never holds a token or secret: the
-Authorization header is logged as present or not, SSO request bodies are
+Authorization header is logged as present or not, with the application a
+bearer token was issued to (token_client: its azp claim), SSO request bodies are
 not logged (those of ESI's POST/PUT/DELETE routes are: they hold no
 secret), and secret-bearing query parameters (code, token, refresh_token,
 code_verifier, client_secret, access_token) are logged as "redacted".
@@ -248,6 +249,26 @@ def redact_query(qs):
             part = name + "=redacted"
         out.append(part)
     return "&".join(out)
+
+
+def bearer_client(authorization):
+    """For the request log: the application (the JWT's azp claim, read
+    without checking the signature) a bearer token was issued to, "sim" for
+    a test token, None without one.  Never the token itself; it tells
+    apart the tokens of two applications logged in with the same
+    character."""
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None
+    if token.startswith(TEST_TOKEN_PREFIX):
+        return "sim"
+    try:
+        claims = json.loads(rsa.b64url_decode(token.split(".")[1]))
+        azp = claims.get("azp")
+        return azp if isinstance(azp, str) else "?"
+    except (IndexError, ValueError, AttributeError, TypeError):
+        return "?"
 
 
 def _scopes(text):
