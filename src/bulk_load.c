@@ -12,10 +12,13 @@
  * stream: at most one buffer is held.
  *
  * What INSERT ... SELECT does and this does not: row-level security,
- * triggers on INSERT (foreign keys are triggers), partitioned tables (pass
- * the partition), views, foreign tables and ON CONFLICT.  The first ones
- * are refused with an error rather than bypassed; a unique violation is an
- * error, as in COPY.
+ * triggers and rules on INSERT (foreign keys are triggers), values for
+ * GENERATED ALWAYS identity columns (OVERRIDING SYSTEM VALUE), partitioned
+ * tables (pass the partition), views, foreign tables and ON CONFLICT.  The
+ * first ones are refused with an error rather than bypassed; a unique
+ * violation is an error, as in COPY.  The caller's INSERT privilege is
+ * checked before the table is locked: a role that may not write a table
+ * cannot hold a lock on it either.
  *
  *-------------------------------------------------------------------------
  */
@@ -232,6 +235,25 @@ has_insert_triggers(Relation rel)
 }
 
 /*
+ * has_insert_rules
+ *		True when rel has a rule ON INSERT (DO ALSO, DO INSTEAD, with or
+ *		without NOTHING): the rewriter would apply it to an INSERT.
+ */
+static bool
+has_insert_rules(Relation rel)
+{
+	RuleLock   *rules = rel->rd_rules;
+	int			i;
+
+	if (rules == NULL)
+		return false;
+	for (i = 0; i < rules->numLocks; i++)
+		if (rules->rules[i]->event == CMD_INSERT)
+			return true;
+	return false;
+}
+
+/*
  * check_target
  *		Refuses what this path does not do, so nothing is bypassed silently.
  */
@@ -262,6 +284,47 @@ check_target(Relation rel)
 						RelationGetRelationName(rel)),
 				 errdetail("Triggers, including those of foreign keys, are not fired by a bulk insert."),
 				 errhint("Use INSERT ... SELECT.")));
+	if (has_insert_rules(rel))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot bulk insert into table \"%s\": it has rules on INSERT",
+						RelationGetRelationName(rel)),
+				 errdetail("Rules are applied by the rewriter, which a bulk insert does not go through."),
+				 errhint("Use INSERT ... SELECT.")));
+}
+
+/*
+ * open_target
+ *		Opens relid with INSERT's lock once the caller may insert into it
+ *		(into the table or into one of its columns; the exact columns are
+ *		checked later, as INSERT checks them).  Checking first means a role
+ *		without the privilege never waits for, nor holds, a lock on the
+ *		table; a table dropped between the check and the lock is reported
+ *		as missing.
+ */
+static Relation
+open_target(Oid relid)
+{
+	Relation	rel;
+
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK &&
+		pg_attribute_aclcheck_all(relid, GetUserId(), ACL_INSERT, ACLMASK_ANY) != ACLCHECK_OK)
+	{
+		char	   *name = get_rel_name(relid);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for table %s",
+						name ? name : psprintf("with OID %u", relid)),
+				 errhint("Ask the table's owner for INSERT on it (GRANT INSERT ON ... TO ...).")));
+	}
+	rel = try_table_open(relid, RowExclusiveLock);
+	if (rel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid),
+				 errhint("Give the table to fill by name, e.g. 'my_schema.my_table'::regclass.")));
+	return rel;
 }
 
 /*
@@ -319,6 +382,15 @@ build_projection(Relation rel, TupleDesc desc, Bitmapset **inserted,
 								NameStr(att->attname)),
 						 errdetail("Column \"%s\" is a generated column.", NameStr(att->attname)),
 						 errhint("Return fewer columns from the query, or reorder the table's.")));
+			if (att->attidentity == ATTRIBUTE_IDENTITY_ALWAYS)
+				ereport(ERROR,
+						(errcode(ERRCODE_GENERATED_ALWAYS),
+						 errmsg("cannot insert a non-DEFAULT value into column \"%s\"",
+								NameStr(att->attname)),
+						 errdetail("Column \"%s\" is an identity column defined as GENERATED ALWAYS.",
+								   NameStr(att->attname)),
+						 errhint("Return fewer columns from the query so the column gets its identity value, "
+								 "or use INSERT ... OVERRIDING SYSTEM VALUE.")));
 			expr = (Expr *) makeVar(1, next, src->atttypid, src->atttypmod,
 									src->attcollation, 0);
 			if (src->atttypid != att->atttypid ||
@@ -387,8 +459,8 @@ esi_bulk_insert_query(Oid relid, const char *query)
 	int			i;
 	uint64		nwritten;
 
-	/* INSERT's lock, taken before anything is looked at (as COPY does) */
-	rel = table_open(relid, RowExclusiveLock);
+	/* INSERT's lock, taken once the caller may insert (as COPY does) */
+	rel = open_target(relid);
 	check_target(rel);
 
 	if ((rc = SPI_connect()) != SPI_OK_CONNECT)

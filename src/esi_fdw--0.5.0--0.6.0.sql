@@ -306,6 +306,171 @@ GRANT SELECT ON character_grants TO PUBLIC;
 
 -- == security: small claims ==
 
+-- esi.track(): snapshot_table is parsed (parse_ident: schema.table, each
+-- part as SQL reads it) and quoted part by part, never spliced into CREATE
+-- TABLE as given; a target name too long for a NOTIFY payload is refused.
+CREATE OR REPLACE FUNCTION track(target text, foreign_table regclass, params jsonb DEFAULT '{}',
+                      mode text DEFAULT 'latest', key text[] DEFAULT NULL,
+                      snapshot_table text DEFAULT NULL, each text DEFAULT NULL,
+                      auto boolean DEFAULT true)
+RETURNS regclass
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  tbl text;
+  parts text[];
+  rel regclass;
+  cols text[];
+  owner_col text;
+  k text;
+  v jsonb;
+  members jsonb;
+BEGIN
+  IF target IS NULL OR target = '' THEN
+    RAISE EXCEPTION 'a target needs a name' USING ERRCODE = '22023';
+  END IF;
+  -- its name goes out in NOTIFY payloads (esi_refresh, esi_asset_diffs),
+  -- which hold at most 7999 bytes: the name, as JSON, gets 7680 of them
+  IF octet_length(to_json(target)::text) > 7680 THEN
+    RAISE EXCEPTION 'target name too long' USING ERRCODE = '22023',
+      DETAIL = format('The name is %s bytes as JSON; NOTIFY payloads name the target, and a target''s name may be 7680 bytes as JSON.',
+                      octet_length(to_json(target)::text)),
+      HINT = 'Choose a shorter name.';
+  END IF;
+  IF mode IS NULL OR mode NOT IN ('latest', 'history', 'incremental') THEN
+    RAISE EXCEPTION 'invalid mode "%"', mode USING ERRCODE = '22023',
+      HINT = 'The modes are latest, history and incremental.';
+  END IF;
+  IF (SELECT c.relkind FROM pg_class c WHERE c.oid = foreign_table) <> 'f' THEN
+    RAISE EXCEPTION '% is not a foreign table', foreign_table USING ERRCODE = '42809';
+  END IF;
+  IF EXISTS (SELECT FROM esi.targets t WHERE t.target = track.target OR t.group_name = track.target) THEN
+    RAISE EXCEPTION 'target "%" already exists', target USING ERRCODE = '42710',
+      HINT = 'esi.untrack() removes it.';
+  END IF;
+  params := coalesce(params, '{}');
+  PERFORM esi._target_where(foreign_table, params);
+  IF each IS NOT NULL THEN
+    members := params -> each;
+    IF jsonb_typeof(members) IS DISTINCT FROM 'array' OR jsonb_array_length(members) = 0 THEN
+      RAISE EXCEPTION 'params must give "%" a non-empty list of values', each USING ERRCODE = '22023',
+        HINT = format('For example: {"%s": [10000002, 10000043]}', each);
+    END IF;
+    IF EXISTS (SELECT FROM jsonb_array_elements(members) e
+                WHERE octet_length(to_json(track.target || ':' || (e #>> '{}'))::text) > 7680) THEN
+      RAISE EXCEPTION 'target name too long' USING ERRCODE = '22023',
+        DETAIL = 'A member''s target is named target:value; NOTIFY payloads name the target, and a target''s name may be 7680 bytes as JSON.',
+        HINT = 'Choose a shorter name.';
+    END IF;
+    IF EXISTS (SELECT FROM esi.targets t, jsonb_array_elements(members) e
+                WHERE t.target = track.target || ':' || (e #>> '{}')) THEN
+      RAISE EXCEPTION 'a target named "%:..." already exists', target USING ERRCODE = '42710';
+    END IF;
+  END IF;
+  SELECT array_agg(a.attname::text ORDER BY a.attnum) INTO cols
+    FROM pg_attribute a WHERE a.attrelid = foreign_table AND a.attnum > 0 AND NOT a.attisdropped;
+  IF 'snapshot_at' = ANY (cols) THEN
+    RAISE EXCEPTION '% has a column named snapshot_at', foreign_table USING ERRCODE = '42701';
+  END IF;
+  IF mode = 'incremental' THEN
+    IF cardinality(key) IS NULL OR cardinality(key) = 0 THEN
+      RAISE EXCEPTION 'incremental mode needs key columns' USING ERRCODE = '22023';
+    END IF;
+  END IF;
+  FOREACH k IN ARRAY coalesce(key, '{}') LOOP
+    IF NOT k = ANY (cols) THEN
+      RAISE EXCEPTION 'key column "%" does not exist in %', k, foreign_table USING ERRCODE = '42703';
+    END IF;
+  END LOOP;
+  IF snapshot_table IS NULL THEN
+    tbl := format('esi_snapshots.%I', target);
+  ELSE
+    -- a name, parsed as SQL would and quoted part by part: nothing else
+    -- reaches CREATE TABLE
+    BEGIN
+      parts := parse_ident(snapshot_table);
+    EXCEPTION WHEN invalid_parameter_value THEN
+      RAISE EXCEPTION 'invalid snapshot table name "%"', snapshot_table USING ERRCODE = '42602',
+        DETAIL = 'snapshot_table must be a table name with its schema, e.g. my_schema.my_table or "My Schema"."My Table".',
+        HINT = 'Double-quote a part that is not a plain lower-case identifier.';
+    END;
+    IF cardinality(parts) <> 2 THEN
+      RAISE EXCEPTION 'invalid snapshot table name "%"', snapshot_table USING ERRCODE = '42602',
+        DETAIL = 'snapshot_table must be a table name with its schema, e.g. my_schema.my_table or "My Schema"."My Table".',
+        HINT = 'Give the schema and the table, separated by a dot.';
+    END IF;
+    tbl := format('%I.%I', parts[1], parts[2]);
+  END IF;
+  IF mode = 'history' THEN
+    EXECUTE format('CREATE TABLE %s (LIKE %s, snapshot_at timestamptz NOT NULL) PARTITION BY RANGE (snapshot_at)',
+                   tbl, foreign_table);
+  ELSE
+    EXECUTE format('CREATE TABLE %s (LIKE %s, snapshot_at timestamptz NOT NULL)', tbl, foreign_table);
+  END IF;
+  rel := tbl::regclass;
+  EXECUTE format('COMMENT ON TABLE %s IS %L', rel,
+                 format('esi_fdw snapshot of %s (target %s, mode %s)', foreign_table, target, mode));
+  IF mode = 'incremental' THEN
+    EXECUTE format('CREATE UNIQUE INDEX ON %s (%s)', rel,
+                   (SELECT string_agg(quote_ident(x), ', ') FROM unnest(key) x));
+  ELSE
+    EXECUTE format('CREATE INDEX ON %s (snapshot_at)', rel);
+  END IF;
+  IF each IS NOT NULL AND mode = 'latest' THEN
+    -- a member replaces its own rows: DELETE ... WHERE each = value
+    EXECUTE format('CREATE INDEX ON %s (%I)', rel, each);
+  END IF;
+  IF mode = 'history' AND cols @> ARRAY['item_id', 'type_id', 'quantity', 'location_id', 'location_flag'] THEN
+    owner_col := CASE WHEN 'character_id' = ANY (cols) THEN 'character_id'
+                      WHEN 'corporation_id' = ANY (cols) THEN 'corporation_id' END;
+  END IF;
+  IF each IS NULL THEN
+    INSERT INTO esi.targets (target, foreign_table, params, mode, key, snapshot_table, owner_column, auto)
+    VALUES (target, foreign_table, params, mode, key, rel, owner_col, track.auto);
+  ELSE
+    FOR v IN SELECT e FROM jsonb_array_elements(members) WITH ORDINALITY AS x(e, o) ORDER BY o LOOP
+      INSERT INTO esi.targets (target, foreign_table, params, mode, key, snapshot_table, owner_column,
+                               auto, group_name)
+      VALUES (target || ':' || (v #>> '{}'), foreign_table, params || jsonb_build_object(each, v),
+              mode, key, rel, owner_col, track.auto, target);
+    END LOOP;
+  END IF;
+  IF track.auto THEN
+    PERFORM esi._refresh_wake();
+  END IF;
+  RETURN rel;
+END;
+$$;
+
+
+-- A refresh writes a snapshot table that has rules on INSERT with INSERT
+-- ... SELECT (the rewriter applies them); esi._bulk_insert() refuses it.
+CREATE OR REPLACE FUNCTION _snapshot_insert(dest regclass, query text, skip_duplicates boolean,
+                                 OUT rows bigint, OUT added bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF skip_duplicates THEN
+    EXECUTE format('WITH src AS MATERIALIZED (%s), ins AS (INSERT INTO %s SELECT * FROM src ON CONFLICT DO NOTHING RETURNING 1) '
+                   'SELECT (SELECT count(*) FROM src), (SELECT count(*) FROM ins)', query, dest)
+      INTO rows, added;
+  ELSIF EXISTS (SELECT FROM pg_class c WHERE c.oid = dest AND c.relkind = 'r' AND NOT c.relrowsecurity)
+        AND NOT EXISTS (SELECT FROM pg_trigger g WHERE g.tgrelid = dest)
+        AND NOT EXISTS (SELECT FROM pg_rewrite r WHERE r.ev_class = dest AND r.ev_type = '3') THEN
+    -- a plain table: multi-row batches, as COPY writes (esi._bulk_insert)
+    rows := esi._bulk_insert(dest, query);
+    added := rows;
+  ELSE
+    -- partitioned (history), row-level security, triggers or rules on INSERT
+    EXECUTE format('INSERT INTO %s %s', dest, query);
+    GET DIAGNOSTICS rows = ROW_COUNT;
+    added := rows;
+  END IF;
+END;
+$$;
+
 -- == security: names and error budget ==
 -- esi.names keeps only what ESI itself answered (esi_call: a server on ESI's
 -- URL, esi_fdw.base_url or exactly an allowed URL, or a superuser's) and only

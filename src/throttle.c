@@ -34,16 +34,23 @@
 #include <ctype.h>
 #include <limits.h>
 
+#include "access/genam.h"
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/pg_foreign_server.h"
 #include "fmgr.h"
+#include "foreign/foreign.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/timestamp.h"
 
 #include "guc.h"
+#include "option.h"
 #include "throttle.h"
 #include "storage/lwlock.h"
 
@@ -609,18 +616,83 @@ ts_or_null(TimestampTz ts, bool *isnull)
 }
 
 /*
+ * usable_base_urls
+ *		The base URLs (as the limit states spell them: no trailing slash,
+ *		cut to ESI_LIMIT_URL_LEN) of the esi_fdw servers the current role
+ *		has USAGE on; *all is set instead for a superuser, who may use them
+ *		all.  The limit states of other base URLs are not the role's to see:
+ *		they tell which hosts other roles' servers reach and how busy they
+ *		are.
+ */
+static List *
+usable_base_urls(bool *all)
+{
+	ForeignDataWrapper *fdw;
+	Relation	rel;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	List	   *urls = NIL;
+
+	*all = superuser();
+	fdw = *all ? NULL : GetForeignDataWrapperByName("esi_fdw", true);
+	if (fdw == NULL)
+		return NIL;
+	rel = table_open(ForeignServerRelationId, AccessShareLock);
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_foreign_server srv = (Form_pg_foreign_server) GETSTRUCT(tup);
+		EsiServerOptions *opts;
+		char	   *url;
+		size_t		n;
+
+		if (srv->srvfdw != fdw->fdwid ||
+			pg_foreign_server_aclcheck(srv->oid, GetUserId(), ACL_USAGE) != ACLCHECK_OK)
+			continue;
+		opts = esi_get_server_options(GetForeignServer(srv->oid));
+		url = pnstrdup(opts->base_url ? opts->base_url : "", ESI_LIMIT_URL_LEN - 1);
+		n = strlen(url);
+		while (n > 0 && url[n - 1] == '/')
+			url[--n] = '\0';
+		urls = lappend(urls, url);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return urls;
+}
+
+/*
+ * url_listed
+ *		True when url is one of urls.
+ */
+static bool
+url_listed(List *urls, const char *url)
+{
+	ListCell   *lc;
+
+	foreach(lc, urls)
+		if (strcmp((const char *) lfirst(lc), url) == 0)
+			return true;
+	return false;
+}
+
+/*
  * esi_limits
- *		SQL: the limit states, for the view esi.limits.
+ *		SQL: the limit states, for the view esi.limits: those of the base
+ *		URLs of the servers the current role may use.
  */
 Datum
 esi_limits(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	EsiLimitsShared *copy;
+	List	   *urls;
+	bool		all;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (limits == NULL)
 		PG_RETURN_VOID();
+	urls = usable_base_urls(&all);
 	copy = palloc(sizeof(EsiLimitsShared));
 	LWLockAcquire(&limits->lock, LW_SHARED);
 	memcpy(copy, limits, sizeof(EsiLimitsShared));
@@ -633,6 +705,8 @@ esi_limits(PG_FUNCTION_ARGS)
 		bool		nulls[9] = {0};
 
 		if (e->base_url[0] == '\0' || (e->remain < 0 && e->blocked_until == 0))
+			continue;
+		if (!all && !url_listed(urls, e->base_url))
 			continue;
 		values[0] = CStringGetTextDatum(e->base_url);
 		values[1] = CStringGetTextDatum("error_limit");
@@ -652,6 +726,8 @@ esi_limits(PG_FUNCTION_ARGS)
 		bool		nulls[9] = {0};
 
 		if (r->base < 0 || (r->remaining < 0 && r->blocked_until == 0))
+			continue;
+		if (!all && !url_listed(urls, copy->bases[r->base].base_url))
 			continue;
 		values[0] = CStringGetTextDatum(copy->bases[r->base].base_url);
 		values[1] = CStringGetTextDatum("rate_limit");

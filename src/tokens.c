@@ -65,6 +65,8 @@
 #define ESI_TOKEN_MARGIN_S 60
 /* a login started with esi.login() must end within this */
 #define ESI_LOGIN_STATE_TTL "10 minutes"
+/* logins a role may have started and not finished (nor seen expire) */
+#define ESI_LOGIN_PENDING_MAX 10
 
 /*
  * A slot is keyed by database, server and character: servers of the same
@@ -853,6 +855,27 @@ esi_login(PG_FUNCTION_ARGS)
 	begin_privileged(&p);
 	run("DELETE FROM esi.sso_logins WHERE created_at < pg_catalog.now() - interval '" ESI_LOGIN_STATE_TTL "'",
 		0, NULL, NULL, NULL, false);
+	/* a role's logins in progress are bounded: esi.sso_logins cannot be filled */
+	run("SELECT pg_catalog.count(*) FROM esi.sso_logins WHERE role OPERATOR(pg_catalog.=) $1",
+		1, &types[2], &values[2], NULL, true);
+	{
+		bool		isnull;
+		int64		pending = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+														  SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (pending >= ESI_LOGIN_PENDING_MAX)
+		{
+			end_privileged(&p);
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("role \"%s\" has too many EVE SSO logins in progress",
+							GetUserNameFromId(GetUserId(), false)),
+					 errdetail("A role may have %d logins started with esi.login() and not finished; each is forgotten %s after it started.",
+							   ESI_LOGIN_PENDING_MAX, ESI_LOGIN_STATE_TTL),
+					 errhint("Finish one with SELECT * FROM esi.login_callback('<the callback URL>'); or start again after %s.",
+							 ESI_LOGIN_STATE_TTL)));
+		}
+	}
 	run("INSERT INTO esi.sso_logins (state, server_name, role, scopes, verifier) VALUES ($1, $2, $3, $4, $5)",
 		5, types, values, NULL, false);
 	end_privileged(&p);
@@ -906,8 +929,24 @@ query_value(const char *url, const char *name)
 }
 
 /*
+ * hide_statement
+ *		Error context callback of esi.login_callback(): every message raised
+ *		while it runs (its own, and those of the SQL and the libraries it
+ *		calls) is marked so the server log does not repeat the statement
+ *		(log_min_error_statement): that statement holds the callback URL,
+ *		with its code and state.
+ */
+static void
+hide_statement(void *arg)
+{
+	errhidestmt(true);
+}
+
+/*
  * esi.login_callback(callback text) returns (character_id, name, scopes)
  *		Finish a login with the URL the browser landed on (code and state).
+ *		A failure does not put the statement in the server log (see
+ *		hide_statement).
  */
 Datum
 esi_login_callback(PG_FUNCTION_ARGS)
@@ -937,6 +976,13 @@ esi_login_callback(PG_FUNCTION_ARGS)
 	Datum		out[3];
 	bool		onulls[3] = {0};
 	MemoryContext caller = CurrentMemoryContext;
+	ErrorContextCallback hide;
+
+	/* popped before the return; an error unwinds the stack itself */
+	hide.callback = hide_statement;
+	hide.arg = NULL;
+	hide.previous = error_context_stack;
+	error_context_stack = &hide;
 
 	if (code == NULL || state == NULL)
 		ereport(ERROR,
@@ -1036,6 +1082,7 @@ esi_login_callback(PG_FUNCTION_ARGS)
 			elems[i++] = CStringGetTextDatum((char *) lfirst(lc));
 		out[2] = PointerGetDatum(construct_array(elems, ns, TEXTOID, -1, false, TYPALIGN_INT));
 	}
+	error_context_stack = hide.previous;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, out, onulls)));
 }
 
