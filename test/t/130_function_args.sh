@@ -206,6 +206,9 @@ simlib_setup_db \
 # login USER CHARACTER - logs CHARACTER in as USER; prints its id
 login() {
 	local url loc
+	# the calls of esi.login() above leave logins in progress, and a role
+	# may have only so many: start afresh
+	q "DELETE FROM esi.sso_logins WHERE role = '$1'::regrole" >/dev/null
 	url=$(PGUSER=$1 q "SELECT esi.login('esi', (SELECT array_agg(DISTINCT scope ORDER BY scope)
 	                                           FROM esi.catalog() WHERE scope IS NOT NULL))") || { echo "$url"; return 1; }
 	loc=$(curl -sS -o /dev/null -w '%{redirect_url}' "$url&character_id=$2") || return 1
