@@ -196,6 +196,42 @@ DROP FUNCTION _bind_sealed();
 
 -- == security: refresh roles and grants ==
 
+-- Roles are kept as regrole, not oid: pg_dump writes a regrole by name and a
+-- restore into another cluster with the same roles reads it back as that
+-- role's OID there (an oid column carried the old number, so a login was
+-- lost, or given to whichever role got that number).  The policies and the
+-- view that read these columns are set aside while the type changes.
+ALTER POLICY own_or_granted ON sso_characters USING (false);
+ALTER POLICY own ON sso_character_grants USING (false);
+ALTER POLICY own ON sso_logins USING (false);
+CREATE OR REPLACE VIEW characters WITH (security_barrier) AS
+  SELECT c.server_name, c.character_id, c.name, c.scopes,
+         NULL::regrole AS owner, c.needs_login, c.reason,
+         c.logged_in_at, c.refreshed_at
+    FROM sso_characters c WHERE false;
+ALTER TABLE sso_characters ALTER COLUMN owner_role TYPE regrole;
+ALTER TABLE sso_character_grants ALTER COLUMN grantee TYPE regrole;
+ALTER TABLE sso_logins ALTER COLUMN role TYPE regrole;
+ALTER POLICY own_or_granted ON sso_characters
+  USING (pg_catalog.pg_has_role(owner_role, 'MEMBER')
+         OR EXISTS (SELECT FROM esi.sso_character_grants g
+                     WHERE g.server_name OPERATOR(pg_catalog.=) sso_characters.server_name
+                       AND g.character_id OPERATOR(pg_catalog.=) sso_characters.character_id
+                       AND pg_catalog.pg_has_role(g.grantee, 'MEMBER')));
+ALTER POLICY own ON sso_character_grants USING (pg_catalog.pg_has_role(grantee, 'MEMBER'));
+ALTER POLICY own ON sso_logins USING (pg_catalog.pg_has_role(role, 'MEMBER'));
+CREATE OR REPLACE VIEW characters WITH (security_barrier) AS
+  SELECT c.server_name, c.character_id, c.name, c.scopes,
+         c.owner_role AS owner, c.needs_login, c.reason,
+         c.logged_in_at, c.refreshed_at
+    FROM esi.sso_characters c
+   WHERE pg_catalog.pg_has_role(c.owner_role, 'MEMBER')
+      OR EXISTS (SELECT FROM esi.sso_character_grants g
+                  WHERE g.server_name OPERATOR(pg_catalog.=) c.server_name
+                    AND g.character_id OPERATOR(pg_catalog.=) c.character_id
+                    AND pg_catalog.pg_has_role(g.grantee, 'MEMBER'))
+      OR (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) current_user);
+
 -- Only a member of a role may make refreshes run as that role: a role that
 -- may write esi.targets set refresh_role to a superuser, and the background
 -- workers then ran its snapshot table's trigger as that superuser.
