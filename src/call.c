@@ -960,21 +960,6 @@ write_sent_context(void *arg)
 }
 
 /*
- * token_refused
- *		Whether ESI's 401 or 403 refuses the token itself (sso.c), not the
- *		character.
- */
-static bool
-token_refused(EsiTransfer *t, long status)
-{
-	size_t		len;
-	const char *body = esi_http_body(t, &len);
-	int			sso_status;
-
-	return esi_sso_refusal(status, body, len, &sso_status) == ESI_REFUSAL_TOKEN;
-}
-
-/*
  * esi_call_write
  *		Send a write once and wait for its reply.  Raises ESI's error for a
  *		reply other than 2xx, saying that the write did not happen; a
@@ -1105,7 +1090,7 @@ again:
 
 	out->status = esi_http_status(done);
 	if ((out->status == 401 || out->status == 403) && r->scope && !reauthorized &&
-		token_refused(done, out->status))
+		esi_sso_token_refused(done, out->status))
 	{
 		/*
 		 * The token refused (a 401, or a 403 saying SSO could not vouch

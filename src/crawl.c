@@ -990,21 +990,6 @@ not_modified(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
 }
 
 /*
- * token_refused
- *		Whether ESI's 401 or 403 refuses the token itself (sso.c): a fresh
- *		token may pass, so it is neither remembered nor final at once.
- */
-static bool
-token_refused(EsiTransfer *t, long status)
-{
-	size_t		len;
-	const char *body = esi_http_body(t, &len);
-	int			sso_status;
-
-	return esi_sso_refusal(status, body, len, &sso_status) == ESI_REFUSAL_TOKEN;
-}
-
-/*
  * remember_error
  *		A 404 or 403 is kept for esi_fdw.negative_cache_ttl, so that asking
  *		again raises the same error without costing ESI's error limit; not a
@@ -1017,7 +1002,7 @@ remember_error(EsiCrawl *c, EsiTransfer *t, EsiWork *w, long status)
 
 	if (!w->claimed)
 		return;
-	if ((status == 404 || (status == 403 && !token_refused(t, status))) &&
+	if ((status == 404 || (status == 403 && !esi_sso_token_refused(t, status))) &&
 		esi_guc_negative_cache_ttl > 0)
 	{
 		r.status = (int) status;
@@ -1166,7 +1151,7 @@ handle_done(EsiCrawl *c, EsiTransfer *t)
 				error_limited(c, t, w);
 			else if ((status == 401 || status == 403) &&
 					 (c->character_param >= 0 || c->corporation_param >= 0) &&
-					 !w->reauthorized && token_refused(t, status))
+					 !w->reauthorized && esi_sso_token_refused(t, status))
 			{
 				/*
 				 * The token was revoked, expired early, or SSO could not

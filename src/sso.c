@@ -557,6 +557,22 @@ esi_sso_refusal(long status, const char *body, size_t len, int *sso_status)
 }
 
 /*
+ * esi_sso_token_refused
+ *		Whether a finished transfer's 401 or 403 refuses the token itself,
+ *		not the character: a fresh token may pass, so the read or write is
+ *		sent once more with one, and the refusal is not remembered.
+ */
+bool
+esi_sso_token_refused(EsiTransfer *t, long status)
+{
+	size_t		len;
+	const char *body = esi_http_body(t, &len);
+	int			sso_status;
+
+	return esi_sso_refusal(status, body, len, &sso_status) == ESI_REFUSAL_TOKEN;
+}
+
+/*
  * esi_sso_refusal_hint
  *		What to do about ESI's 401 or 403 to a route: the HINT of its
  *		error.  esi_fdw sends a character's token only after checking that

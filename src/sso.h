@@ -13,6 +13,7 @@
 
 #include "nodes/pg_list.h"
 
+#include "http.h"
 #include "jwt.h"
 #include "option.h"
 #include "route.h"
@@ -62,6 +63,7 @@ typedef enum EsiRefusal
 
 extern EsiRefusal esi_sso_refusal(long status, const char *body, size_t len,
 								  int *sso_status);
+extern bool esi_sso_token_refused(EsiTransfer *t, long status);
 extern char *esi_sso_refusal_hint(EsiRoute *route, long status,
 								  const char *body, size_t len);
 extern char *esi_sso_form_value(const char *value);
