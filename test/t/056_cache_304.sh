@@ -152,6 +152,8 @@ s=$(sim_seq)
 out=$(q "$QS")
 expect "the next read: the same rows from the cache, nothing sent (page 1 renewed by its 304)" \
 	"$out|$(sim_count "$s")" "$r1|0" "log:$s"
+ref=$(q "SET esi_fdw.cache = off" "$QS")
+expect "... and they are the rows read with the cache off" "$out" "$ref"
 
 # --- the same through CALL esi.refresh (background refresh runs its steps) -----------------
 out=$(q "SELECT esi.track('citadel', 'market_orders', '{\"region_id\": $REGION}')" \
