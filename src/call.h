@@ -9,8 +9,6 @@
 #ifndef ESI_CALL_H
 #define ESI_CALL_H
 
-#include "postgres.h"
-
 #include "esi_catalog.h"
 #include "option.h"
 #include "request.h"

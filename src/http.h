@@ -13,8 +13,6 @@
 #ifndef ESI_HTTP_H
 #define ESI_HTTP_H
 
-#include "postgres.h"
-
 #include "pgtime.h"
 
 #include "option.h"

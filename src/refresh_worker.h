@@ -15,8 +15,6 @@
 #ifndef ESI_REFRESH_WORKER_H
 #define ESI_REFRESH_WORKER_H
 
-#include "postgres.h"
-
 #define ESI_REFRESH_MAX_WORKERS 64
 
 extern int	esi_guc_refresh_workers;

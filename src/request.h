@@ -8,8 +8,6 @@
 #ifndef ESI_REQUEST_H
 #define ESI_REQUEST_H
 
-#include "postgres.h"
-
 #include "nodes/execnodes.h"
 #include "nodes/pathnodes.h"
 #include "route.h"

@@ -13,8 +13,6 @@
 #ifndef ESI_THROTTLE_H
 #define ESI_THROTTLE_H
 
-#include "postgres.h"
-
 #include "datatype/timestamp.h"
 
 #include "http.h"

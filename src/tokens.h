@@ -8,8 +8,6 @@
 #ifndef ESI_TOKENS_H
 #define ESI_TOKENS_H
 
-#include "postgres.h"
-
 #include "option.h"
 
 extern void esi_token_check(EsiServerOptions *opts, int64 character_id,

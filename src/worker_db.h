@@ -8,8 +8,6 @@
 #ifndef ESI_WORKER_DB_H
 #define ESI_WORKER_DB_H
 
-#include "postgres.h"
-
 /* the search_path of every statement esi_fdw runs with privileges */
 #define ESI_SAFE_SEARCH_PATH "pg_catalog, pg_temp"
 
