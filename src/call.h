@@ -36,6 +36,5 @@ extern EsiCallRoute *esi_call_route(const EsiCatalogCall *cc,
 extern void esi_call_check_write(const EsiCatalogCall *cc);
 extern void esi_call_write(EsiCallRoute *cr, EsiRequest *req,
 						   EsiWriteReply *out);
-extern List *esi_call_names_fetch(List *ids, const char *server_name);
 
 #endif							/* ESI_CALL_H */

@@ -82,6 +82,19 @@ typedef enum EsiCoding
 	ESI_CODING_OTHER			/* anything else: the transfer fails */
 } EsiCoding;
 
+/* Why a transfer got no reply, where it matters for retrying or the hint */
+typedef enum EsiFailure
+{
+	ESI_FAILURE_NONE,			/* a reply came */
+	ESI_FAILURE_NETWORK,		/* connection refused, reset, timed out... */
+	ESI_FAILURE_DNS,			/* the host name did not resolve */
+	ESI_FAILURE_PROXY,			/* the proxy failed or refused */
+	ESI_FAILURE_TLS_HANDSHAKE,	/* TLS could not be agreed on */
+	ESI_FAILURE_TLS_CERT,		/* the server's certificate was refused */
+	ESI_FAILURE_TLS_SETUP,		/* esi_fdw.ca_file could not be used */
+	ESI_FAILURE_HTTP2			/* an HTTP/2 stream or connection error */
+} EsiFailure;
+
 /* a socket libcurl wants watched */
 typedef struct EsiSocket
 {
@@ -1540,16 +1553,6 @@ esi_http_failure(EsiTransfer *t)
 	if (t->unsolicited)
 		return "the server sent data before the request";
 	return t->curl_error[0] ? t->curl_error : "no reply";
-}
-
-/*
- * esi_http_failure_kind
- *		Why a finished transfer got no reply.
- */
-EsiFailure
-esi_http_failure_kind(EsiTransfer *t)
-{
-	return t->failure;
 }
 
 /*

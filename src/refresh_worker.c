@@ -113,6 +113,8 @@ static int	ndbs = 0;
 static int	maxdbs = 0;
 static BackgroundWorkerHandle *handles[ESI_REFRESH_MAX_WORKERS];
 
+static void esi_refresh_wake(void);
+
 PG_FUNCTION_INFO_V1(esi_refresh_watch_reset);
 PG_FUNCTION_INFO_V1(esi_refresh_watch_requests);
 PG_FUNCTION_INFO_V1(esi_refresh_watch_expires);
@@ -219,7 +221,7 @@ esi_refresh_shmem_init(void)
  * esi_refresh_wake
  *		Have the launcher look at the current database now.
  */
-void
+static void
 esi_refresh_wake(void)
 {
 	Latch	   *latch;

@@ -23,9 +23,6 @@ extern bool esi_guc_auto_refresh;
 /* from _PG_init: the settings and the launcher */
 extern void esi_refresh_register(void);
 
-/* wake the launcher: targets of the current database changed */
-extern void esi_refresh_wake(void);
-
 /* its part of shared memory, set up by shmem.c when the server starts */
 extern Size esi_refresh_shmem_size(void);
 extern void esi_refresh_shmem_init(void);
