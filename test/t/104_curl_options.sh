@@ -29,10 +29,11 @@ CITADEL=10000033
 SCAN="SELECT count(*) FROM market_orders WHERE region_id = $CITADEL"
 LONG=8000001                    # one byte past CURL_MAX_INPUT_LENGTH
 
-# session SQL... - the statements in one session, going on after an error;
+# session SQL... - the statements in one session, going on after an error,
+# with the response cache off (a scan served from it makes no transfer);
 # verbose errors without their LOCATION line (it names a line of http.c)
 session() {
-	local a args=()
+	local a args=(-c "SET esi_fdw.cache = off")
 	for a in "$@"; do args+=(-c "$a"); done
 	"$PSQL" -X -q -A -t -v VERBOSITY=verbose -d "$DB" "${args[@]}" 2>&1 | grep -v '^LOCATION:'
 }
