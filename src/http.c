@@ -255,49 +255,45 @@ refused(int elevel, const char *option, EsiCurlRefusal why, const char *text)
 {
 	const EsiCurlOption *o = NULL;
 	const char *version = curl_version_info(CURLVERSION_NOW)->version;
+	int			sqlstate;
+	const char *hint;
 
 	for (int i = 0; i < lengthof(curl_options); i++)
 		if (strcmp(curl_options[i].name, option) == 0)
 			o = &curl_options[i];
 
 	if (why == ESI_CURL_NO_MEMORY)
-		ereport(elevel,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("libcurl refused %s", option),
-				 errdetail("libcurl %s: %s.", version, text),
-				 errhint("The server is short of memory: try again later.")));
-	else if (why == ESI_CURL_LACKS && o && o->since)
-		ereport(elevel,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("libcurl refused %s", option),
-				 errdetail("libcurl %s: %s.", version, text),
-				 errhint("esi_fdw needs libcurl %s or later: install a newer libcurl and restart PostgreSQL.",
-						 o->since)));
-	else if (why == ESI_CURL_LACKS && o && o->hint)
-		ereport(elevel,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("libcurl refused %s", option),
-				 errdetail("libcurl %s: %s.", version, text),
-				 errhint("%s", o->hint)));
+	{
+		sqlstate = ERRCODE_OUT_OF_MEMORY;
+		hint = "The server is short of memory: try again later.";
+	}
 	else if (why == ESI_CURL_LACKS)
-		ereport(elevel,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("libcurl refused %s", option),
-				 errdetail("libcurl %s: %s.", version, text),
-				 errhint("esi_fdw needs a libcurl with %s: install libcurl %s or later, built with HTTP/2 and TLS, and restart PostgreSQL.",
-						 option, ESI_LIBCURL_NEEDED)));
+	{
+		sqlstate = ERRCODE_FEATURE_NOT_SUPPORTED;
+		if (o && o->since)
+			hint = psprintf("esi_fdw needs libcurl %s or later: install a newer libcurl and restart PostgreSQL.",
+							o->since);
+		else if (o && o->hint)
+			hint = o->hint;
+		else
+			hint = psprintf("esi_fdw needs a libcurl with %s: install libcurl %s or later, built with HTTP/2 and TLS, and restart PostgreSQL.",
+							option, ESI_LIBCURL_NEEDED);
+	}
 	else if (o && o->hint)
-		ereport(elevel,
-				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-				 errmsg("libcurl refused %s", option),
-				 errdetail("libcurl %s: %s.", version, text),
-				 errhint("%s", o->hint)));
+	{
+		sqlstate = ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE;
+		hint = o->hint;
+	}
 	else
-		ereport(elevel,
-				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-				 errmsg("libcurl refused %s", option),
-				 errdetail("libcurl %s: %s.", version, text),
-				 errhint("esi_fdw sets no value of its own that libcurl may refuse: report this with the DETAIL.")));
+	{
+		sqlstate = ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION;
+		hint = "esi_fdw sets no value of its own that libcurl may refuse: report this with the DETAIL.";
+	}
+	ereport(elevel,
+			(errcode(sqlstate),
+			 errmsg("libcurl refused %s", option),
+			 errdetail("libcurl %s: %s.", version, text),
+			 errhint("%s", hint)));
 }
 
 /*
