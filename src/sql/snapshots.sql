@@ -7,6 +7,8 @@
 -- that cannot be replaced are in src/sql/pre_install.sql (and an update step
 -- in src/sql/updates/); see "The SQL scripts" in README.md.
 
+-- == targets: esi.track(), untrack(), set_auto(), schedule() ==
+
 -- the WHERE clause that reads a target's foreign table with its params: a
 -- scalar is col = value, an array col IN (values); an empty array (esi.bi_setup()
 -- with no character yet) reads nothing
@@ -287,6 +289,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION schedule(text, text) IS 'Refresh an esi_fdw target with pg_cron on a cron schedule (the job is named "esi_fdw refresh <target>"; background refresh of the target is turned off); returns the job id';
 
+-- remove a target's pg_cron job
 CREATE OR REPLACE FUNCTION unschedule(target text)
 RETURNS boolean
 LANGUAGE plpgsql
@@ -302,6 +305,9 @@ BEGIN
   RETURN cron.unschedule('esi_fdw refresh ' || unschedule.target);
 END $$;
 COMMENT ON FUNCTION unschedule(text) IS 'Remove the pg_cron job of an esi_fdw target; false when there is none';
+
+-- == the refresh: CALL esi.refresh() and the background workers run the
+-- same steps, each in a transaction of its own ==
 
 -- backend-local counters of the scans (crawl.c)
 CREATE OR REPLACE FUNCTION _watch_reset() RETURNS void
@@ -687,6 +693,8 @@ BEGIN
 END;
 $$;
 
+-- == the roles and partitions of snapshot tables ==
+
 -- Only a member of a role may make refreshes run as that role (else a role
 -- that may write esi.targets could have background workers run its
 -- snapshot table's trigger as a superuser).
@@ -736,6 +744,8 @@ BEGIN
 END;
 $$;
 
+-- the event trigger esi_snapshot_partitions (post_install.sql): a new or
+-- attached partition of a snapshot table is secured at once
 CREATE OR REPLACE FUNCTION _snapshot_partitions_trigger()
 RETURNS event_trigger
 LANGUAGE plpgsql
@@ -760,6 +770,8 @@ BEGIN
   END LOOP;
 END;
 $$;
+
+-- == bulk load ==
 
 -- A query's rows written into a table the way COPY FROM writes them
 -- (multi-row batches, indexes updated batch by batch), for refreshes: e.g.
