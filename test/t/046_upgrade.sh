@@ -102,7 +102,7 @@ SELECT obj || ' | ' || prop || ' | ' || coalesce(val, '<null>') FROM facts ORDER
 EOF
 }
 
-dbs=(esi_upgrade_fresh esi_upgrade_broken)
+dbs=(esi_upgrade_fresh esi_upgrade_script esi_upgrade_broken)
 for v in $released; do
 	dbs+=("esi_upgrade_$(echo "$v" | tr . _)")
 done
@@ -163,33 +163,46 @@ out=$(psql_q -d esi_upgrade_fresh -c "SELECT count(*) FROM esi.catalog()")
 [ "$out" = $((routes + calls)) ] && ok "a fresh install: esi.catalog() lists $routes routes and $calls functions" ||
 	not_ok "a fresh install: esi.catalog() lists $routes routes and $calls functions" "count: $out"
 
-# An update that forgets something fails the comparison: the last released
-# version updated by the current update script (as built), with the SET
-# search_path of esi.names_of() left out.
+# An update that forgets something fails the comparison: the current
+# update script (as built) run on the last released version, once as it
+# is and once with the SET search_path of esi.names_of() left out.  Both
+# run through psql, as ALTER EXTENSION would run them (MODULE_PATHNAME
+# replaced, in schema esi), though objects they create do not join the
+# extension: the two databases are compared with each other, and the one
+# with the broken copy with a fresh install.
 last=$(echo "$released" | tail -n 1)
 script="$ESI_ROOT/src/sql/built/esi_fdw--$last--$current.sql"
 if [ -f "$script" ]; then
-	# as ALTER EXTENSION runs it: MODULE_PATHNAME replaced, in schema esi
-	grep -v '^\\echo' "$script" | sed 's|MODULE_PATHNAME|$libdir/esi_fdw|' |
-		awk '/^CREATE OR REPLACE FUNCTION names_of\(/ { f = 1 }
-		     f && /^SET search_path = pg_catalog, pg_temp$/ { f = 0; next } { print }' \
-		> "$TEST_DIR/upgrade_broken.sql"
-	n_removed=$(diff <(grep -v '^\\echo' "$script" | sed 's|MODULE_PATHNAME|$libdir/esi_fdw|') \
-		"$TEST_DIR/upgrade_broken.sql" | grep -c '^<')
-	out=$(psql_q -d esi_upgrade_broken -c "CREATE EXTENSION esi_fdw VERSION '$last'" \
-		-c "SET search_path = esi" -f "$TEST_DIR/upgrade_broken.sql" 2>&1)
-	describe esi_upgrade_broken > "$TEST_DIR/upgrade_broken.txt" 2>&1
-	diff -u "$TEST_DIR/upgrade_fresh.txt" "$TEST_DIR/upgrade_broken.txt" > "$TEST_DIR/upgrade_broken.diff"
+	grep -v '^\\echo' "$script" | sed 's|MODULE_PATHNAME|$libdir/esi_fdw|' > "$TEST_DIR/upgrade_script.sql"
+	awk '/^CREATE OR REPLACE FUNCTION names_of\(/ { f = 1 }
+	     f && /^SET search_path = pg_catalog, pg_temp$/ { f = 0; next } { print }' \
+		"$TEST_DIR/upgrade_script.sql" > "$TEST_DIR/upgrade_broken.sql"
+	n_removed=$(diff "$TEST_DIR/upgrade_script.sql" "$TEST_DIR/upgrade_broken.sql" | grep -c '^<')
+	out=
+	for kind in script broken; do
+		out=$out$(psql_q -d esi_upgrade_$kind -c "CREATE EXTENSION esi_fdw VERSION '$last'" \
+			-c "SET search_path = esi" -f "$TEST_DIR/upgrade_$kind.sql" 2>&1)
+		describe esi_upgrade_$kind > "$TEST_DIR/upgrade_$kind.txt" 2>&1
+	done
+	diff -u "$TEST_DIR/upgrade_script.txt" "$TEST_DIR/upgrade_broken.txt" > "$TEST_DIR/upgrade_broken.diff"
 	# exactly names_of's pinned search_path differs: in its definition and
 	# in its attributes
 	changed=$(grep '^[-+]' "$TEST_DIR/upgrade_broken.diff" | grep -v '^[-+][-+][-+] ' |
 		sed -E 's/^([-+]esi\.[^|]*\| [^|]*) \|.*(config=.*) acl=.*/\1 \2/' | sort | tr "\n" ";")
 	want="+esi.names_of(bigint[],text) | attributes config=;- SET search_path TO 'pg_catalog', 'pg_temp';-esi.names_of(bigint[],text) | attributes config={\"search_path=pg_catalog, pg_temp\"};"
 	if [ "$n_removed" = 1 ] && [ "$changed" = "$want" ]; then
-		ok "an update that leaves out one SET search_path fails the comparison (names_of: definition and config)"
+		ok "an update that leaves out one SET search_path differs exactly there (names_of: definition and config)"
 	else
-		not_ok "an update that leaves out one SET search_path fails the comparison (names_of: definition and config)" \
+		not_ok "an update that leaves out one SET search_path differs exactly there (names_of: definition and config)" \
 			"lines removed: $n_removed" "changed: $changed" "$out" "$TEST_DIR/upgrade_broken.diff"
+	fi
+	# and the comparison with a fresh install fails on it
+	diff -u "$TEST_DIR/upgrade_fresh.txt" "$TEST_DIR/upgrade_broken.txt" > "$TEST_DIR/upgrade_broken_fresh.diff"
+	if grep -qxF -- "- SET search_path TO 'pg_catalog', 'pg_temp'" "$TEST_DIR/upgrade_broken_fresh.diff" &&
+		grep -q '^+esi\.names_of(bigint\[\],text) | attributes | .* config= acl=' "$TEST_DIR/upgrade_broken_fresh.diff"; then
+		ok "... and the comparison with a fresh install shows it"
+	else
+		not_ok "... and the comparison with a fresh install shows it" "$TEST_DIR/upgrade_broken_fresh.diff"
 	fi
 else
 	not_ok "the update script $script was built" "run make"
