@@ -20,6 +20,19 @@
  * old one would fail.  The rotated refresh token is stored by the token
  * writer, committed whatever the scan's transaction does.
  *
+ * A rotated refresh token is never lost for want of a worker slot: it is
+ * kept, sealed, in the character's slot in shared memory from the moment
+ * SSO answers until a token writer has committed it.  While it is kept
+ * (pending), the next refresh of the character anywhere in the cluster
+ * uses it, not the stale one in esi.sso_characters, and the slot is not
+ * given to another character; when no worker slot is free the backend
+ * says so with a WARNING, and the next backend of the database that needs
+ * a character's token starts the writer again.  When every slot is taken
+ * (being refreshed, or holding a token to store) a refresh fails before
+ * SSO is asked, so nothing is rotated to be lost.  Shared memory does not
+ * survive a server restart: a token still pending then is lost, and the
+ * character needs a new login (README, EVE SSO).
+ *
  * The tables are read and written as the bootstrap superuser with a
  * search_path of pg_catalog only, after checking the calling role: they
  * are not granted to anybody, and row-level security keeps the
@@ -61,6 +74,8 @@
 
 #define ESI_TOKEN_SLOTS 256
 #define ESI_ACCESS_TOKEN_MAX 6144
+/* a sealed rotated refresh token kept until stored (SSO's are 24 characters) */
+#define ESI_PENDING_TOKEN_MAX 1024
 /* refresh this long before SSO's expiry */
 #define ESI_TOKEN_MARGIN_S 60
 /* a login started with esi.login() must end within this */
@@ -84,6 +99,12 @@ typedef struct EsiTokenSlot
 	TimestampTz expires;		/* of the access token */
 	TimestampTz refreshed_at;	/* when it was stored */
 	TimestampTz last_used;
+	/* a rotated refresh token not stored yet (see the top of the file) */
+	bool		pending;
+	uint64		pending_gen;	/* changes with each token kept */
+	char		server_name[NAMEDATALEN];
+	int			pending_len;
+	char		pending_token[ESI_PENDING_TOKEN_MAX];	/* sealed */
 	int			len;
 	char		access_token[ESI_ACCESS_TOKEN_MAX];
 } EsiTokenSlot;
@@ -92,6 +113,8 @@ typedef struct EsiTokensShared
 {
 	LWLock		lock;
 	int			tranche;
+	int			npending;		/* slots with pending set */
+	uint64		next_gen;
 	EsiTokenSlot slots[ESI_TOKEN_SLOTS];
 } EsiTokensShared;
 
@@ -324,7 +347,7 @@ find_slot(EsiServerOptions *opts, int64 character_id, bool create)
 		if (s->used && s->character_id == character_id &&
 			s->dboid == MyDatabaseId && s->server_oid == opts->server_oid)
 			return s;
-		if (s->refresher == 0 &&
+		if (s->refresher == 0 && !s->pending &&
 			(oldest == NULL || !s->used ||
 			 (oldest->used && s->last_used < oldest->last_used)))
 			oldest = s;
@@ -385,10 +408,224 @@ forget_token(EsiServerOptions *opts, int64 character_id)
 	if (s)
 	{
 		explicit_bzero(s->access_token, sizeof(s->access_token));
+		if (s->pending)
+			tokens->npending--;
+		s->pending = false;
+		explicit_bzero(s->pending_token, sizeof(s->pending_token));
 		s->used = false;
 		s->refresher = 0;
 	}
 	LWLockRelease(&tokens->lock);
+}
+
+/* ---------------------------------------------------------------------
+ * Rotated refresh tokens kept until they are stored
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * keep_pending
+ *		Keep a rotated refresh token (sealed) in the character's slot until
+ *		a token writer has stored it.  The caller is the slot's refresher,
+ *		so the slot is there.
+ */
+static void
+keep_pending(EsiServerOptions *opts, int64 character_id, const bytea *sealed)
+{
+	EsiTokenSlot *s;
+	int			len = VARSIZE_ANY_EXHDR(sealed);
+
+	LWLockAcquire(&tokens->lock, LW_EXCLUSIVE);
+	s = find_slot(opts, character_id, false);
+	if (s)
+	{
+		if (!s->pending)
+			tokens->npending++;
+		s->pending = true;
+		s->pending_gen = ++tokens->next_gen;
+		strlcpy(s->server_name, opts->server_name, NAMEDATALEN);
+		explicit_bzero(s->pending_token, sizeof(s->pending_token));
+		memcpy(s->pending_token, VARDATA_ANY(sealed), len);
+		s->pending_len = len;
+	}
+	LWLockRelease(&tokens->lock);
+	if (s == NULL)
+		elog(ERROR, "esi_fdw: the token slot of character %lld is gone", (long long) character_id);
+}
+
+/*
+ * pending_token
+ *		The character's rotated refresh token not stored yet (sealed), or
+ *		NULL.
+ */
+static bytea *
+pending_token(EsiServerOptions *opts, int64 character_id)
+{
+	EsiTokenSlot *s;
+	bytea	   *out = NULL;
+
+	LWLockAcquire(&tokens->lock, LW_SHARED);
+	s = find_slot(opts, character_id, false);
+	if (s && s->pending)
+	{
+		out = palloc(VARHDRSZ + s->pending_len);
+		SET_VARSIZE(out, VARHDRSZ + s->pending_len);
+		memcpy(VARDATA(out), s->pending_token, s->pending_len);
+	}
+	LWLockRelease(&tokens->lock);
+	return out;
+}
+
+/*
+ * forget_pending
+ *		Drop the character's pending refresh token: a new login replaces it.
+ */
+static void
+forget_pending(EsiServerOptions *opts, int64 character_id)
+{
+	EsiTokenSlot *s;
+
+	LWLockAcquire(&tokens->lock, LW_EXCLUSIVE);
+	s = find_slot(opts, character_id, false);
+	if (s && s->pending)
+	{
+		s->pending = false;
+		explicit_bzero(s->pending_token, sizeof(s->pending_token));
+		tokens->npending--;
+	}
+	LWLockRelease(&tokens->lock);
+}
+
+/*
+ * database_has_pending
+ *		Does a slot of this database hold a refresh token to store?
+ */
+static bool
+database_has_pending(void)
+{
+	bool		any = false;
+
+	if (tokens->npending == 0)	/* unlocked peek: an int read */
+		return false;
+	LWLockAcquire(&tokens->lock, LW_SHARED);
+	for (int i = 0; i < ESI_TOKEN_SLOTS && !any; i++)
+		any = tokens->slots[i].used && tokens->slots[i].pending &&
+			tokens->slots[i].dboid == MyDatabaseId;
+	LWLockRelease(&tokens->lock);
+	return any;
+}
+
+/*
+ * esi_token_pending_next
+ *		For the token writer: the next slot from *cursor on that holds a
+ *		refresh token of database dboid to store, copied into *out; false
+ *		when there is none left.
+ */
+bool
+esi_token_pending_next(Oid dboid, int *cursor, EsiPendingToken *out)
+{
+	bool		found = false;
+
+	LWLockAcquire(&tokens->lock, LW_SHARED);
+	for (; *cursor < ESI_TOKEN_SLOTS && !found; (*cursor)++)
+	{
+		EsiTokenSlot *s = &tokens->slots[*cursor];
+
+		if (s->used && s->pending && s->dboid == dboid)
+		{
+			out->server_oid = s->server_oid;
+			out->character_id = s->character_id;
+			strlcpy(out->server_name, s->server_name, NAMEDATALEN);
+			found = true;
+		}
+	}
+	LWLockRelease(&tokens->lock);
+	return found;
+}
+
+/*
+ * esi_token_pending_get
+ *		For the token writer: the character's refresh token to store now
+ *		(sealed, in out->token, with its generation); false when there is
+ *		none any more.
+ */
+bool
+esi_token_pending_get(Oid dboid, EsiPendingToken *out)
+{
+	bool		found = false;
+
+	LWLockAcquire(&tokens->lock, LW_SHARED);
+	for (int i = 0; i < ESI_TOKEN_SLOTS && !found; i++)
+	{
+		EsiTokenSlot *s = &tokens->slots[i];
+
+		if (s->used && s->pending && s->dboid == dboid &&
+			s->server_oid == out->server_oid && s->character_id == out->character_id)
+		{
+			out->gen = s->pending_gen;
+			out->token = palloc(VARHDRSZ + s->pending_len);
+			SET_VARSIZE(out->token, VARHDRSZ + s->pending_len);
+			memcpy(VARDATA(out->token), s->pending_token, s->pending_len);
+			found = true;
+		}
+	}
+	LWLockRelease(&tokens->lock);
+	return found;
+}
+
+/*
+ * esi_token_pending_stored
+ *		For the token writer, after its commit: the token of generation
+ *		p->gen is stored, and no longer kept -- unless a newer one was kept
+ *		since, which stays for the next write.
+ */
+void
+esi_token_pending_stored(Oid dboid, const EsiPendingToken *p)
+{
+	LWLockAcquire(&tokens->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < ESI_TOKEN_SLOTS; i++)
+	{
+		EsiTokenSlot *s = &tokens->slots[i];
+
+		if (s->used && s->pending && s->dboid == dboid &&
+			s->server_oid == p->server_oid && s->character_id == p->character_id &&
+			s->pending_gen == p->gen)
+		{
+			s->pending = false;
+			explicit_bzero(s->pending_token, sizeof(s->pending_token));
+			tokens->npending--;
+		}
+	}
+	LWLockRelease(&tokens->lock);
+}
+
+/*
+ * store_pending
+ *		Have the token writer store this database's pending refresh tokens
+ *		now, and wait for it.  Quiet unless report: then a WARNING when the
+ *		character's token is still kept in memory afterwards (no worker
+ *		slot was free, or the writer failed).
+ */
+static void
+store_pending(EsiServerOptions *opts, int64 character_id, bool report)
+{
+	bool		started = esi_token_flush(true);
+	bytea	   *left;
+
+	if (!report)
+		return;
+	left = pending_token(opts, character_id);
+	if (left == NULL)
+		return;
+	pfree(left);
+	ereport(WARNING,
+			(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+			 errmsg("the rotated EVE SSO refresh token of character %lld is kept in shared memory until it can be stored",
+					(long long) character_id),
+			 started ?
+			 errdetail("esi_fdw's token writer did not store it; see the server log.") :
+			 errdetail("esi_fdw stores refresh tokens with a background worker, and no worker slot is free."),
+			 errhint("Raise max_worker_processes. The next query of this database that uses an EVE SSO character stores it; if the server restarts first, the character needs a new login.")));
 }
 
 static void
@@ -412,12 +649,15 @@ static char *
 refresh(EsiServerOptions *opts, int64 character_id, CharacterRow *row)
 {
 	char	   *secret = client_secret(opts->server_name);
-	char	   *rt = esi_unseal(row->refresh_token, refresh_aad(opts->server_name, character_id), NULL);
+	bytea	   *pending = pending_token(opts, character_id);
+	char	   *rt = esi_unseal(pending ? pending : row->refresh_token,
+								refresh_aad(opts->server_name, character_id), NULL);
 	char	   *form = psprintf("grant_type=refresh_token&refresh_token=%s", esi_sso_form_value(rt));
 	EsiSsoTokens tok;
 	char	   *err;
 	EsiSsoResult res;
 	EsiJwtClaims claims;
+	bool		rotated;
 
 	res = esi_sso_token(opts, form, secret, &tok, &err);
 	explicit_bzero(form, strlen(form));
@@ -437,6 +677,32 @@ refresh(EsiServerOptions *opts, int64 character_id, CharacterRow *row)
 				 errmsg("EVE SSO refused to refresh the token of character %lld", (long long) character_id),
 				 errdetail("SSO said: %s", err),
 				 errhint("Check the server's sso_client_id option and the client secret (esi.set_client_secret).")));
+
+	/*
+	 * The old refresh token is dead now: the new one is kept in shared
+	 * memory before anything else can fail.
+	 */
+	rotated = tok.refresh_token && strcmp(tok.refresh_token, rt) != 0;
+	if (rotated)
+	{
+		bytea	   *sealed = esi_seal(tok.refresh_token, strlen(tok.refresh_token),
+									  refresh_aad(opts->server_name, character_id));
+
+		explicit_bzero(tok.refresh_token, strlen(tok.refresh_token));
+		if (VARSIZE_ANY_EXHDR(sealed) > ESI_PENDING_TOKEN_MAX)
+		{
+			/* longer than any SSO hands out: written at once, as before */
+			EsiTokenRow w = {0};
+
+			w.server = opts->server_name;
+			w.character_id = character_id;
+			w.refresh_token = sealed;
+			esi_token_write(ESI_TOKEN_ROTATE, &w);
+			rotated = false;
+		}
+		else
+			keep_pending(opts, character_id, sealed);
+	}
 	esi_sso_check_access_token(opts, tok.access_token, &claims);
 	if (claims.character_id != character_id)
 		ereport(ERROR,
@@ -454,19 +720,10 @@ refresh(EsiServerOptions *opts, int64 character_id, CharacterRow *row)
 				 errdetail("EVE SSO's owner hash for the character is not the one of its login: the character was transferred to another account, and its data is no longer this login's."),
 				 errhint("If the character is still yours, log it in again with esi.login().")));
 	}
-	if (tok.refresh_token && strcmp(tok.refresh_token, rt) != 0)
-	{
-		EsiTokenRow w = {0};
-
-		w.server = opts->server_name;
-		w.character_id = character_id;
-		w.refresh_token = esi_seal(tok.refresh_token, strlen(tok.refresh_token),
-								   refresh_aad(opts->server_name, character_id));
-		esi_token_write(ESI_TOKEN_ROTATE, &w);
-		explicit_bzero(tok.refresh_token, strlen(tok.refresh_token));
-	}
 	explicit_bzero(rt, strlen(rt));
 	put_token(opts, character_id, tok.access_token, claims.expires);
+	if (rotated)
+		store_pending(opts, character_id, true);
 	return tok.access_token;
 }
 
@@ -730,6 +987,10 @@ esi_token_for(EsiServerOptions *opts, int64 character_id, const char *scope,
 
 	check_character(opts, character_id, scope, subject, &row);
 
+	/* a rotated refresh token a worker could not store before: now */
+	if (database_has_pending() && !RecoveryInProgress())
+		store_pending(opts, character_id, false);
+
 	for (;;)
 	{
 		EsiTokenSlot *s;
@@ -744,7 +1005,10 @@ esi_token_for(EsiServerOptions *opts, int64 character_id, const char *scope,
 			LWLockRelease(&tokens->lock);
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
-					 errmsg("too many EVE SSO characters are being refreshed at once")));
+					 errmsg("too many EVE SSO characters are being refreshed at once"),
+					 errdetail("All %d token slots of esi_fdw's shared memory hold an access token being refreshed or a rotated refresh token waiting for a worker slot to be stored; EVE SSO was not asked.",
+							   ESI_TOKEN_SLOTS),
+					 errhint("Raise max_worker_processes if the server log shows that refresh tokens wait to be stored, then try again.")));
 		}
 		/*
 		 * Fresh enough; or just refreshed by the session this one waited
@@ -1062,6 +1326,8 @@ esi_login_callback(PG_FUNCTION_ARGS)
 	row.role = role;
 	row.refresh_token = tok.refresh_token ?
 		esi_seal(tok.refresh_token, strlen(tok.refresh_token), refresh_aad(server, claims.character_id)) : NULL;
+	/* the new login's token replaces one a refresh rotated and kept */
+	forget_pending(opts, claims.character_id);
 	esi_token_write(ESI_TOKEN_SAVE, &row);
 	if (tok.refresh_token)
 		explicit_bzero(tok.refresh_token, strlen(tok.refresh_token));
@@ -1119,9 +1385,13 @@ esi_logout(PG_FUNCTION_ARGS)
 	EsiServerOptions *opts = server_for_login(server);
 	EsiTokenRow w = {0};
 
-	if (row->refresh_token)
+	bytea	   *pending = pending_token(opts, character_id);
+
+	if (pending || row->refresh_token)
 	{
-		char	   *rt = esi_unseal(row->refresh_token, refresh_aad(server, character_id), NULL);
+		/* the live one: a rotated token not stored yet, else the stored one */
+		char	   *rt = esi_unseal(pending ? pending : row->refresh_token,
+									refresh_aad(server, character_id), NULL);
 
 		esi_sso_revoke(opts, rt, client_secret(server));
 		explicit_bzero(rt, strlen(rt));

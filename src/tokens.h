@@ -26,6 +26,24 @@ extern int64 esi_token_corporation_character(EsiServerOptions *opts,
 extern char *esi_token_for(EsiServerOptions *opts, int64 character_id,
 						   const char *scope, const char *subject);
 
+/*
+ * A rotated refresh token kept in shared memory until the token writer
+ * (token_worker.c) has stored it: which character, and the token (sealed)
+ * of generation gen.
+ */
+typedef struct EsiPendingToken
+{
+	Oid			server_oid;
+	int64		character_id;
+	char		server_name[NAMEDATALEN];
+	uint64		gen;
+	bytea	   *token;
+} EsiPendingToken;
+
+extern bool esi_token_pending_next(Oid dboid, int *cursor, EsiPendingToken *out);
+extern bool esi_token_pending_get(Oid dboid, EsiPendingToken *out);
+extern void esi_token_pending_stored(Oid dboid, const EsiPendingToken *p);
+
 /* its part of shared memory, set up by shmem.c when the server starts */
 extern Size esi_tokens_shmem_size(void);
 extern void esi_tokens_shmem_init(void);
