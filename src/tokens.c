@@ -16,8 +16,9 @@
  * character's owner, a role it was granted to, or a superuser), its scopes
  * and its state, then served from shared memory while it is valid, else
  * refreshed.  One backend refreshes a character at a time, the others wait
- * and use its result: refresh tokens rotate, and a second refresh with the
- * old one would fail.  The rotated refresh token is stored by the token
+ * and use its result (sleeping on a condition variable, which
+ * pg_stat_activity shows as wait_event Extension): refresh tokens rotate,
+ * and a second refresh with the old one would fail.  The rotated refresh token is stored by the token
  * writer, committed whatever the scan's transaction does.
  *
  * A rotated refresh token is never lost for want of a worker slot: it is
@@ -54,6 +55,8 @@
 #include "foreign/foreign.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/condition_variable.h"
 #include "storage/lwlock.h"
 #include "storage/procarray.h"
 #include "storage/shmem.h"
@@ -113,6 +116,7 @@ typedef struct EsiTokensShared
 {
 	LWLock		lock;
 	int			tranche;
+	ConditionVariable refreshed;	/* broadcast when a refresh ends */
 	int			npending;		/* slots with pending set */
 	uint64		next_gen;
 	EsiTokenSlot slots[ESI_TOKEN_SLOTS];
@@ -146,6 +150,7 @@ esi_tokens_shmem_init(void)
 		memset(tokens, 0, sizeof(EsiTokensShared));
 		tokens->tranche = LWLockNewTrancheId();
 		LWLockInitialize(&tokens->lock, tokens->tranche);
+		ConditionVariableInit(&tokens->refreshed);
 	}
 	LWLockRegisterTranche(tokens->tranche, "esi_fdw_tokens");
 }
@@ -384,6 +389,7 @@ put_token(EsiServerOptions *opts, int64 character_id, const char *token,
 			s->refresher = 0;
 	}
 	LWLockRelease(&tokens->lock);
+	ConditionVariableBroadcast(&tokens->refreshed);
 }
 
 static void
@@ -396,6 +402,7 @@ release_refresh(EsiServerOptions *opts, int64 character_id)
 	if (s && s->refresher == MyProcPid)
 		s->refresher = 0;
 	LWLockRelease(&tokens->lock);
+	ConditionVariableBroadcast(&tokens->refreshed);
 }
 
 static void
@@ -416,6 +423,7 @@ forget_token(EsiServerOptions *opts, int64 character_id)
 		s->refresher = 0;
 	}
 	LWLockRelease(&tokens->lock);
+	ConditionVariableBroadcast(&tokens->refreshed);
 }
 
 /* ---------------------------------------------------------------------
@@ -1035,14 +1043,21 @@ esi_token_for(EsiServerOptions *opts, int64 character_id, const char *scope,
 			mine = true;
 		}
 		LWLockRelease(&tokens->lock);
-		if (tok)
-			return tok;
-		if (!mine)
+		if (!mine && !tok)
 		{
-			CHECK_FOR_INTERRUPTS();
-			pg_usleep(10000L);
+			/*
+			 * Sleep until a refresh ends (the first call only prepares the
+			 * sleep, and the state is checked again).  The timeout notices a
+			 * refresher that died.  pg_stat_activity shows the wait as
+			 * wait_event_type Extension, wait_event Extension (PostgreSQL
+			 * 15 has no names of an extension's own).
+			 */
+			(void) ConditionVariableTimedSleep(&tokens->refreshed, 1000L, PG_WAIT_EXTENSION);
 			continue;
 		}
+		ConditionVariableCancelSleep();
+		if (tok)
+			return tok;
 		if (RecoveryInProgress())
 		{
 			release_refresh(opts, character_id);

@@ -154,6 +154,34 @@ expect "after a restart the stored (rotated) token refreshes: reads, no new logi
 	"$out|$(($(sso_counter $AYLA refreshes) - r0))|$(($(sso_counter $AYLA refresh_failures) - f1))|$(q "SELECT needs_login FROM esi.sso_characters WHERE character_id = $AYLA")" \
 	"1|4|0|f"
 
+# --- a session waiting for another's refresh shows the wait ---------------------------------------
+sim "/_sim/sso/config?access_ttl=30" >/dev/null
+out=$(q "$wallet")
+expect "a 30 s access token again (one refresh)" "$out|$(($(sso_counter $AYLA refreshes) - r0))" "1|5"
+sim "/_sim/fault?path=/v2/oauth/token&kind=latency&ms=8000&count=1" >/dev/null
+PGAPPNAME=refresher q_bg "$TEST_DIR/refresher.out" "$wallet"
+pid1=$BG_PID
+# the refresher is in SSO's token call (8 s): its HTTP wait shows too
+if wait_for "SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'refresher'
+	AND wait_event_type = 'Extension'" 60; then
+	ok "a session refreshes the token (SSO answers in 8 s)"
+else
+	not_ok "a session refreshes the token" "$(q 'SELECT application_name, wait_event_type, wait_event FROM pg_stat_activity')"
+fi
+PGAPPNAME=waiter q_bg "$TEST_DIR/waiter.out" "$wallet"
+pid2=$BG_PID
+got=
+for ((i = 0; i < 600; i++)); do
+	got=$(q "SELECT wait_event_type || '|' || wait_event FROM pg_stat_activity WHERE application_name = 'waiter'
+		AND (SELECT count(*) FROM pg_stat_activity WHERE application_name = 'refresher') = 1")
+	[ "$got" = "Extension|Extension" ] && break
+	sleep 0.05
+done
+expect "the session waiting for that refresh shows wait_event_type Extension, wait_event Extension" "$got" "Extension|Extension"
+wait "$pid1" "$pid2"
+expect "both read; one refresh at SSO for the two" \
+	"$(cat "$TEST_DIR/refresher.out")|$(cat "$TEST_DIR/waiter.out")|$(($(sso_counter $AYLA refreshes) - r0))" "1|1|6"
+
 esi_cluster_stop "$dir" >/dev/null 2>&1
 echo "1..$n"
 [ "$failures" -eq 0 ]
