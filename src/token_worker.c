@@ -22,8 +22,7 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
-#include "executor/spi.h"
+#include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -31,8 +30,8 @@
 #include "storage/ipc.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
-#include "utils/snapmgr.h"
 
+#include "own_xact.h"
 #include "token_worker.h"
 #include "tokens.h"
 #include "worker_db.h"
@@ -162,8 +161,7 @@ esi_token_worker_main(Datum arg)
 	char		nulls[8];
 	const char *volatile sql = NULL;
 	volatile int n = 0;
-	int			rc;
-	int			nest;
+	EsiPrivileged x;
 
 	BackgroundWorkerUnblockSignals();
 	seg = dsm_attach(DatumGetUInt32(arg));
@@ -183,11 +181,7 @@ esi_token_worker_main(Datum arg)
 	{
 		bytea	   *tok = NULL;
 
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		nest = esi_safe_path_begin();
-		SPI_connect();
-		PushActiveSnapshot(GetTransactionSnapshot());
+		esi_own_xact_begin(&x, InvalidOid);
 		pgstat_report_activity(STATE_RUNNING, "esi_fdw: storing an EVE SSO login");
 
 		if (job->token_len >= 0)
@@ -241,13 +235,8 @@ esi_token_worker_main(Datum arg)
 				n = 2;
 				break;
 		}
-		rc = SPI_execute_with_args(sql, n, types, values, nulls, false, 0);
-		if (rc < 0)
-			elog(ERROR, "esi_fdw token writer: statement failed (%d)", rc);
-		SPI_finish();
-		esi_safe_path_end(nest);
-		PopActiveSnapshot();
-		CommitTransactionCommand();
+		(void) esi_privileged_run(sql, n, types, values, nulls, false);
+		esi_own_xact_commit(&x);
 		pgstat_report_activity(STATE_IDLE, NULL);
 		/* a login resumes targets paused for it */
 		if (job->what == ESI_TOKEN_SAVE && esi_token_saved_hook)
@@ -303,34 +292,24 @@ store_one(Oid dboid, EsiPendingToken *p)
 	Oid			types[3] = {TEXTOID, INT8OID, BYTEAOID};
 	Datum		values[3];
 	bool		found;
-	int			nest;
+	EsiPrivileged x;
 
 	values[0] = CStringGetTextDatum(p->server_name);
 	values[1] = Int64GetDatum(p->character_id);
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	nest = esi_safe_path_begin();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "esi_fdw token writer: SPI_connect failed");
-	PushActiveSnapshot(GetTransactionSnapshot());
+	esi_own_xact_begin(&x, InvalidOid);
 	pgstat_report_activity(STATE_RUNNING, "esi_fdw: storing a rotated EVE SSO refresh token");
-	if (SPI_execute_with_args("SELECT FROM esi.sso_characters "
+	(void) esi_privileged_run("SELECT FROM esi.sso_characters "
 							  "WHERE server_name OPERATOR(pg_catalog.=) $1 AND character_id OPERATOR(pg_catalog.=) $2 "
-							  "FOR UPDATE", 2, types, values, NULL, false, 0) < 0)
-		elog(ERROR, "esi_fdw token writer: could not lock the login");
+							  "FOR UPDATE", 2, types, values, NULL, false);
 	found = esi_token_pending_get(dboid, p);
 	if (found)
 	{
 		values[2] = PointerGetDatum(p->token);
-		if (SPI_execute_with_args("UPDATE esi.sso_characters SET refresh_token = $3, refreshed_at = pg_catalog.now() "
+		(void) esi_privileged_run("UPDATE esi.sso_characters SET refresh_token = $3, refreshed_at = pg_catalog.now() "
 								  "WHERE server_name OPERATOR(pg_catalog.=) $1 AND character_id OPERATOR(pg_catalog.=) $2",
-								  3, types, values, NULL, false, 0) < 0)
-			elog(ERROR, "esi_fdw token writer: could not store the refresh token");
+								  3, types, values, NULL, false);
 	}
-	SPI_finish();
-	esi_safe_path_end(nest);
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	esi_own_xact_commit(&x);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	/* a character logged out since has no row: nothing to keep either */
 	if (found)
