@@ -642,6 +642,9 @@ esi_refresh_launcher_main(Datum arg)
 		}
 		if (esi_guc_refresh_workers > 0 && !RecoveryInProgress())
 			start_due_workers(now);
+		/* rotated refresh tokens no worker slot was free for (tokens.c) */
+		if (!RecoveryInProgress())
+			esi_token_flush_all();
 
 		wake_at = next_list;
 		if (esi_guc_refresh_workers > 0)

@@ -280,6 +280,31 @@ esi_token_flush(bool wait)
 }
 
 /*
+ * esi_token_flush_all
+ *		For esi_fdw's refresh launcher, at each of its wake-ups: start a
+ *		token writer (without waiting) for each database that keeps rotated
+ *		refresh tokens in shared memory, so that they are stored even when
+ *		no query of that database comes.  Quiet when no slot is free.
+ */
+void
+esi_token_flush_all(void)
+{
+	Oid			dbs[64];
+	int			n = esi_token_pending_databases(dbs, lengthof(dbs));
+
+	for (int i = 0; i < n; i++)
+	{
+		BackgroundWorker w;
+		BackgroundWorkerHandle *handle;
+
+		fill_worker(&w, "esi_token_flush_main", ObjectIdGetDatum(dbs[i]), 0);
+		if (!RegisterDynamicBackgroundWorker(&w, &handle))
+			break;
+		pfree(handle);
+	}
+}
+
+/*
  * store_one
  *		Store a character's kept refresh token, in a transaction of its own.
  *		The row is locked first and the token read from shared memory then:
@@ -331,7 +356,11 @@ esi_token_flush_main(Datum arg)
 
 	BackgroundWorkerUnblockSignals();
 	if (!esi_worker_connect(dboid, NULL))
-		proc_exit(1);
+	{
+		/* dropped since: nothing can store them, nobody will use them */
+		esi_token_pending_drop_database(dboid);
+		proc_exit(0);
+	}
 	while (esi_token_pending_next(dboid, &cursor, &p))
 		store_one(dboid, &p);
 	proc_exit(0);

@@ -41,6 +41,7 @@ typedef struct EsiTokenRow
 
 extern void esi_token_write(EsiTokenWrite what, const EsiTokenRow *row);
 extern bool esi_token_flush(bool wait);
+extern void esi_token_flush_all(void);
 
 /* set from _PG_init: run by the token worker after it saved a login */
 extern void (*esi_token_saved_hook) (void);

@@ -476,6 +476,58 @@ database_has_pending(void)
 }
 
 /*
+ * esi_token_pending_databases
+ *		The databases (at most max, into out) whose slots hold refresh
+ *		tokens to store; how many.
+ */
+int
+esi_token_pending_databases(Oid *out, int max)
+{
+	int			n = 0;
+
+	if (tokens->npending == 0)	/* unlocked peek: an int read */
+		return 0;
+	LWLockAcquire(&tokens->lock, LW_SHARED);
+	for (int i = 0; i < ESI_TOKEN_SLOTS; i++)
+	{
+		EsiTokenSlot *s = &tokens->slots[i];
+		bool		seen = false;
+
+		if (!s->used || !s->pending)
+			continue;
+		for (int k = 0; k < n && !seen; k++)
+			seen = (out[k] == s->dboid);
+		if (!seen && n < max)
+			out[n++] = s->dboid;
+	}
+	LWLockRelease(&tokens->lock);
+	return n;
+}
+
+/*
+ * esi_token_pending_drop_database
+ *		Forget the refresh tokens kept for database dboid: esi_fdw is not
+ *		installed there any more, nothing can store them.
+ */
+void
+esi_token_pending_drop_database(Oid dboid)
+{
+	LWLockAcquire(&tokens->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < ESI_TOKEN_SLOTS; i++)
+	{
+		EsiTokenSlot *s = &tokens->slots[i];
+
+		if (s->used && s->pending && s->dboid == dboid)
+		{
+			s->pending = false;
+			explicit_bzero(s->pending_token, sizeof(s->pending_token));
+			tokens->npending--;
+		}
+	}
+	LWLockRelease(&tokens->lock);
+}
+
+/*
  * esi_token_pending_next
  *		For the token writer: the next slot from *cursor on that holds a
  *		refresh token of database dboid to store, copied into *out; false

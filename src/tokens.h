@@ -45,6 +45,8 @@ typedef struct EsiPendingToken
 extern bool esi_token_pending_next(Oid dboid, int *cursor, EsiPendingToken *out);
 extern bool esi_token_pending_get(Oid dboid, EsiPendingToken *out);
 extern void esi_token_pending_stored(Oid dboid, const EsiPendingToken *p);
+extern int	esi_token_pending_databases(Oid *out, int max);
+extern void esi_token_pending_drop_database(Oid dboid);
 
 /* ---- shared with logins.c (the logins' SQL API) ---- */
 
