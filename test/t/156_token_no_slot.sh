@@ -11,7 +11,8 @@
 # a second refresh uses the kept token (SSO took it); nothing is written
 # while no slot is free.  Once the slots are free the next scan stores the
 # kept token without asking SSO, and after a server restart (shared memory
-# gone) the stored token refreshes.  Then a session that waits for
+# gone) the stored token refreshes.  With every one of the 256 token slots
+# holding a kept token, a refresh fails before SSO is asked.  Then a session that waits for
 # another's refresh shows wait_event_type Extension, wait_event Extension
 # in pg_stat_activity, and uses that refresh's token.  Waits are polls with
 # generous bounds, never timing assertions.  Prints TAP.
@@ -98,6 +99,13 @@ sim "/_sim/sso/config?access_ttl=30" >/dev/null
 out=$(login $AYLA)
 expect "Ayla logs in (a token writer stores her login)" "$out" "$AYLA"
 md5_login=$(q "SELECT md5(refresh_token) FROM esi.sso_characters WHERE character_id = $AYLA")
+# 256 more characters: with Ayla's, one more than esi_fdw's 256 token slots
+PILOTS="SELECT g FROM generate_series(2112700001, 2112700256) g"
+bad=0
+for ((c = 2112700001; c <= 2112700256; c++)); do
+	[ "$(login $c)" = "$c" ] || bad=$((bad + 1))
+done
+expect "256 more characters log in" "$bad|$(q "SELECT count(*) FROM esi.sso_characters WHERE character_id IN ($PILOTS)")" "0|256"
 
 # --- every worker slot taken ------------------------------------------------------------
 for h in 1 2; do
@@ -133,6 +141,19 @@ sim "/_sim/sso/config?access_ttl=1200" >/dev/null
 out=$(q "$wallet")
 expect "a third refresh (a long-lived access token), kept again" "$(rows_of <<<"$out")|$(grep -c '^WARNING' <<<"$out")|$(($(sso_counter $AYLA refreshes) - r0))" "1|1|3"
 
+# --- every token slot holds a kept token: a refresh fails before SSO is asked ------------------------
+out=$(q "SELECT count(*) FROM character_wallet WHERE character_id IN ($PILOTS)")
+expect_match "a scan of the 256 characters: Ayla's slot and 255 more hold kept tokens, the last refresh fails" "$out" \
+	"ERROR:  53000: too many EVE SSO characters are being refreshed at once
+DETAIL:  All 256 token slots of esi_fdw's shared memory hold an access token being refreshed or a rotated refresh token waiting for a worker slot to be stored; EVE SSO was not asked.
+HINT:  Raise max_worker_processes if the server log shows that refresh tokens wait to be stored, then try again."
+expect "... 255 WARNINGs (one per kept token)" "$(grep -c '^WARNING:  53000: the rotated EVE SSO refresh token of character 21127' <<<"$out")" "255"
+out=$(sim /_sim/sso/characters | python3 -c "
+import json, sys
+cs = [c for c in json.load(sys.stdin) if 2112700001 <= int(c['character_id']) <= 2112700256]
+print(sum(c['refreshes'] for c in cs), sum(c['refresh_failures'] for c in cs), sum(1 for c in cs if c['refreshes'] == 0))")
+expect "... SSO refreshed 255 of them, refused none; the one left was not asked" "$out" "255 0 1"
+
 # --- the slots free again -------------------------------------------------------------------
 q "SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity WHERE application_name LIKE 'slot_hog%'" >/dev/null
 if wait_for "SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'parallel worker'"; then
@@ -152,6 +173,14 @@ out=$(q "SELECT md5(refresh_token) <> '$md5_login', needs_login FROM esi.sso_cha
 expect "a scan with a worker slot free stores the kept refresh token" "$out" "t|f"
 expect "... the scans read without a WARNING and without asking SSO" \
 	"$(printf "%s" "$outs" | sort -u | tr '\n' ' ')|$(($(sso_counter $AYLA refreshes) - r0))" "1 |3"
+
+if wait_for "SELECT count(*) = 255 FROM esi.sso_characters WHERE character_id IN ($PILOTS) AND refreshed_at > logged_in_at" 60; then
+	ok "... and the 255 other kept tokens"
+else
+	not_ok "... and the 255 other kept tokens" "$(q "SELECT count(*) FROM esi.sso_characters WHERE character_id IN ($PILOTS) AND refreshed_at > logged_in_at")"
+fi
+out=$(q "SELECT count(*) FROM character_wallet WHERE character_id IN ($PILOTS)" 2>&1 | grep -c -E '^(WARNING|ERROR)')
+expect "the 256 characters read again: no WARNING, no ERROR" "$out" "0"
 
 # --- a server restart: shared memory is gone, the stored token refreshes --------------------------
 esi_as_pg "$ESI_PG_BIN/pg_ctl" restart -D "$dir/data" -m fast -w -s -l "$dir/log/postgresql.log" >"$TEST_DIR/tsrestart.out" 2>&1
