@@ -665,15 +665,30 @@ static char *
 refresh(EsiServerOptions *opts, int64 character_id, EsiCharacterRow *row)
 {
 	char	   *secret = esi_token_client_secret(opts->server_name);
-	bytea	   *pending = esi_token_pending_sealed(opts, character_id);
-	char	   *rt = esi_unseal(pending ? pending : row->refresh_token,
-								esi_token_refresh_aad(opts->server_name, character_id), NULL);
-	char	   *form = psprintf("grant_type=refresh_token&refresh_token=%s", esi_sso_form_value(rt));
+	bytea	   *live = esi_token_pending_sealed(opts, character_id);
+	char	   *rt;
+	char	   *form;
 	EsiSsoTokens tok;
 	char	   *err;
 	EsiSsoResult res;
 	EsiJwtClaims claims;
 	bool		rotated;
+
+	/*
+	 * The live refresh token: one kept in shared memory, else the stored
+	 * one read now.  The row read before this session became the refresher
+	 * may hold a token rotated since: a writer clears the kept token only
+	 * after its commit, so with none kept the commit is visible now.
+	 */
+	if (live == NULL)
+	{
+		EsiCharacterRow now;
+
+		esi_character_read(opts->server_name, character_id, GetUserId(), &now);
+		live = now.found && now.refresh_token ? now.refresh_token : row->refresh_token;
+	}
+	rt = esi_unseal(live, esi_token_refresh_aad(opts->server_name, character_id), NULL);
+	form = psprintf("grant_type=refresh_token&refresh_token=%s", esi_sso_form_value(rt));
 
 	res = esi_sso_token(opts, form, secret, &tok, &err);
 	explicit_bzero(form, strlen(form));
