@@ -28,10 +28,12 @@ extern int64 esi_token_corporation_character(EsiServerOptions *opts,
 extern char *esi_token_for(EsiServerOptions *opts, int64 character_id,
 						   const char *scope, const char *subject);
 
+/* ---- for the token writer (token_worker.c) ---- */
+
 /*
  * A rotated refresh token kept in shared memory until the token writer
- * (token_worker.c) has stored it: which character, and the token (sealed)
- * of generation gen.
+ * has stored it: which character, and the token (sealed) of generation
+ * gen.
  */
 typedef struct EsiPendingToken
 {
