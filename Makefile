@@ -23,6 +23,9 @@ OBJS = \
 	src/sso_test.o \
 	src/sso.o \
 	src/tokens.o \
+	src/logins.o \
+	src/privileged_sql.o \
+	src/own_xact.o \
 	src/call.o \
 	src/modify.o \
 	src/token_worker.o \
