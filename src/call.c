@@ -62,6 +62,7 @@
 #include "esi_error.h"
 #include "guc.h"
 #include "http.h"
+#include "privileged_sql.h"
 #include "sso.h"
 #include "throttle.h"
 #include "tokens.h"
@@ -1196,9 +1197,7 @@ remember_names(EsiCallRoute *cr, CallOut *o, List *rows)
 {
 	Oid			ext = get_extension_oid("esi_fdw", true);
 	ListCell   *lc;
-	Oid			userid;
-	int			sec;
-	int			nest;
+	EsiPrivileged priv;
 	char	   *schema;
 	char	   *sql;
 	Datum	   *ids;
@@ -1244,14 +1243,7 @@ remember_names(EsiCallRoute *cr, CallOut *o, List *rows)
 				   "category = excluded.category, fetched_at = excluded.fetched_at",
 				   "%s");
 
-	GetUserIdAndSecContext(&userid, &sec);
-	nest = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
-						   sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "esi_fdw: SPI_connect failed");
+	esi_privileged_begin(&priv);
 	/* the extension's schema (get_extension_schema is not exported in 15) */
 	if (SPI_execute_with_args("SELECT extnamespace::regnamespace::text FROM pg_catalog.pg_extension WHERE oid = $1",
 							  1, (Oid[]) {OIDOID}, (Datum[]) {ObjectIdGetDatum(ext)},
@@ -1261,9 +1253,7 @@ remember_names(EsiCallRoute *cr, CallOut *o, List *rows)
 	sql = psprintf(sql, schema);
 	if (SPI_execute_with_args(sql, 3, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "esi_fdw: could not remember names");
-	SPI_finish();
-	SetUserIdAndSecContext(userid, sec);
-	AtEOXact_GUC(true, nest);
+	esi_privileged_end(&priv);
 }
 
 /* ---------------------------------------------------------------------

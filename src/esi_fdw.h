@@ -37,10 +37,24 @@
  *				(sso_test.c: SQL entry points into both, for the tests)
  *	sso.h		SSO's protocol: metadata, authorize URL with PKCE, the token
  *				and revocation endpoints (sso.c)
- *	tokens.h	logins from SQL, characters and grants, access tokens for
- *				scans, refreshed once for all sessions (tokens.c)
+ *	logins.c	logins, grants, client secrets and re-keying from SQL
+ *				(SQL functions only, over tokens.h)
+ *	tokens.h	the token service: access tokens for scans and calls,
+ *				refreshed once for all sessions; rotated refresh tokens
+ *				kept in shared memory until stored (tokens.c)
  *	token_worker.h	the background worker that commits every token write
  *				(token_worker.c)
+ *
+ * Privileged SQL (used by logins, tokens, calls and the workers):
+ *
+ *	privileged_sql.h	SQL run with rights the caller lacks (the
+ *				bootstrap superuser in a backend), search_path pinned
+ *				and every setting its code changed undone
+ *				(privileged_sql.c)
+ *	own_xact.h	a background worker's SQL in a transaction of its own
+ *				(own_xact.c)
+ *	worker_db.h	how a background worker enters a database: as the
+ *				extension's owner, where the extension exists (worker_db.c)
  *
  * Snapshots (the SQL of esi.track and esi.refresh is in the update scripts):
  *
