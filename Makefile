@@ -50,6 +50,17 @@ ifeq ($(WERROR),1)
 PG_CFLAGS += -Werror
 endif
 
+# SANITIZE=1 builds with AddressSanitizer and UndefinedBehaviorSanitizer
+# for the test suite's sanitizer stage (test/sanitize.sh; see the README's
+# "Memory checks").  Every report ends the process (no recovery), so none
+# can scroll by unseen; the postmaster needs libasan preloaded, as postgres
+# itself is not instrumented.
+ifeq ($(SANITIZE),1)
+SANITIZE_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+PG_CFLAGS += $(SANITIZE_FLAGS)
+PG_LDFLAGS += $(SANITIZE_FLAGS)
+endif
+
 # JIT bitcode is of no use for an extension that waits on HTTP
 override with_llvm = no
 
