@@ -9,7 +9,9 @@
 
 ESI_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 ESI_PG_VERSION=15
-ESI_PG_BIN=/usr/lib/postgresql/$ESI_PG_VERSION/bin
+# ESI_PG_BIN from the environment: another installation of PostgreSQL 15
+# (test/sanitize.sh uses a private copy of the system's)
+ESI_PG_BIN=${ESI_PG_BIN:-/usr/lib/postgresql/$ESI_PG_VERSION/bin}
 ESI_PG_CONFIG=$ESI_PG_BIN/pg_config
 ESI_PACKAGES=(
 	postgresql-15 postgresql-server-dev-15 postgresql-15-cron

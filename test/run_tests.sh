@@ -173,9 +173,10 @@ done
 
 # --- the sanitizer stage -------------------------------------------------------
 # test/sanitize.sh: an ASan/UBSan build over the pg_regress suite and the
-# hostile-server tests, in a cluster of its own; it installs the normal
-# build again when done.  Run with the shell tests (ESI_ONLY=sanitize: alone);
-# ESI_SKIP_SANITIZE=1 skips it.
+# hostile-server tests, in a private copy of the PostgreSQL installation and
+# a cluster of its own (the system's installation keeps the normal build).
+# Runs with the shell tests (ESI_ONLY=sanitize: alone); ESI_SKIP_SANITIZE=1
+# skips it.
 if [ "${ESI_SKIP_SANITIZE:-0}" != 1 ] && { [ -n "${ESI_ONLY:-}" ] || [ -z "${ESI_REGRESS:-}" ]; } &&
 	only_wanted sanitize; then
 	test_dir=$RT_DIR/t/sanitize

@@ -1,20 +1,19 @@
 #!/usr/bin/env bash
 # test/sanitize.sh - the sanitizer stage (issue 16): esi_fdw built with
 # AddressSanitizer and UndefinedBehaviorSanitizer (make SANITIZE=1, in a copy
-# of the checkout, so the checkout's own objects stay a normal build), run in
-# a cluster of its own whose postmaster has libasan preloaded, over the
-# pg_regress suite (with the decoder's 400 random pages, sql/sim_decoder.sql)
-# and the hostile-server tests (test/t/030_hostile.sh, and
-# test/t/102_transport.sh with its misbehaving HTTP/2 server).  Passes when
-# they pass and the sanitizers reported nothing.  The normal build is
-# installed again at the end, whatever happened.
+# of the checkout) and installed into a private copy of the PostgreSQL
+# installation, run in a cluster of that copy whose postmaster has libasan
+# preloaded, over the pg_regress suite (with the decoder's 400 random pages,
+# sql/sim_decoder.sql) and the hostile-server tests (test/t/030_hostile.sh,
+# and test/t/102_transport.sh with its misbehaving HTTP/2 server).  Passes
+# when they pass and the sanitizers reported nothing.  The system's
+# PostgreSQL directory and the checkout's own build are left as they were.
 #
-#   bash test/sanitize.sh                       (as root, or with sudo)
+#   bash test/sanitize.sh                       (as root: the clusters run as postgres)
 #   ESI_ONLY=sanitize bash test/run_tests.sh    (the same as a stage of the suite)
 #
-# Like test/run_tests.sh it installs into the system PostgreSQL directory
-# (run it under the lock the others use) and needs the packages that script
-# installs.  TEST_DIR: scratch directory (default .tmp/sanitize).  Prints TAP.
+# Needs the packages test/run_tests.sh installs.  TEST_DIR: scratch
+# directory (default .tmp/sanitize).  Prints TAP.
 set -uo pipefail
 umask 022
 export LC_ALL=C
@@ -29,25 +28,16 @@ BUILD=$SAN_DIR/build
 PG_REL=$SAN_DIR/pg_sanitize
 PG_DIR=$(esi_cluster_dir "$PG_REL" quiet)
 REPORTS=$PG_DIR/reports
-PKGLIB=$("$ESI_PG_CONFIG" --pkglibdir)
+# the private installation: next to the cluster (a directory the postgres
+# user can reach), not in it (esi_cluster_start hands that to postgres)
+PREFIX=$(dirname "$PG_DIR")/pg_sanitize_install
+SYSTEM_LIB=$("$ESI_PG_CONFIG" --pkglibdir)/esi_fdw.so
 JOBS=$(nproc 2>/dev/null || echo 2)
-export PATH=$ESI_PG_BIN:$PATH
 unset PGDATABASE PGPASSWORD PGSERVICE PGOPTIONS
-RESTORED=0
 
-# restore - installs the normal build of the checkout again (built first
-# when this script runs on its own)
-restore() {
-	RESTORED=1
-	make -C "$ESI_ROOT" -s -j"$JOBS" PG_CONFIG="$ESI_PG_CONFIG" >"$SAN_DIR/restore.out" 2>&1 &&
-		esi_as_root make -C "$ESI_ROOT" -s install PG_CONFIG="$ESI_PG_CONFIG" >>"$SAN_DIR/restore.out" 2>&1
-}
 finish() {
 	esi_sim_stop "$PG_DIR" >/dev/null 2>&1
 	esi_cluster_stop "$PG_REL" >/dev/null 2>&1
-	if [ "$RESTORED" = 0 ]; then
-		restore || echo "# could not install the normal build again: see $SAN_DIR/restore.out"
-	fi
 }
 trap finish EXIT
 trap 'exit 130' INT
@@ -58,18 +48,45 @@ sanitizer_libs() {
 	readelf -d "$1" 2>/dev/null | grep -o 'lib[a-z]*san\.so' | sort -u | tr '\n' ' '
 }
 
-# --- the instrumented build, in a copy of the checkout ----------------------------
+# --- a private copy of the PostgreSQL installation -----------------------------------
+# PostgreSQL finds its library and share directories relative to its
+# binaries, so a copy of the installation (bin and lib under
+# lib/postgresql/15, share/postgresql/15, the headers) is one of its own:
+# the instrumented build goes there, never into the system's directory that
+# other runs use.
 esi_cluster_stop "$PG_REL" >/dev/null 2>&1     # left by an interrupted run
-rm -rf "$SAN_DIR" "$REPORTS"
-mkdir -p "$BUILD"
+rm -rf "$SAN_DIR" "$REPORTS" "$PREFIX"
+mkdir -p "$BUILD" "$REPORTS"
+SYS_BIN=$(cd "$ESI_PG_BIN" && pwd -P)                         # .../lib/postgresql/15/bin
+SYS_TOP=${SYS_BIN%/lib/postgresql/"$ESI_PG_VERSION"/bin}       # /usr
+if [ "$SYS_TOP" != "$SYS_BIN" ] &&
+	mkdir -p "$PREFIX/lib/postgresql" "$PREFIX/share/postgresql" "$PREFIX/include" &&
+	cp -a "$SYS_TOP/lib/postgresql/$ESI_PG_VERSION" "$PREFIX/lib/postgresql/" &&
+	cp -a "$SYS_TOP/share/postgresql/$ESI_PG_VERSION" "$PREFIX/share/postgresql/" &&
+	ln -s "$SYS_TOP/include/postgresql" "$PREFIX/include/postgresql" &&
+	[ "$("$PREFIX/lib/postgresql/$ESI_PG_VERSION/bin/pg_config" --pkglibdir)" = \
+		"$PREFIX/lib/postgresql/$ESI_PG_VERSION/lib" ]; then
+	ok "a private copy of the PostgreSQL installation"
+else
+	not_ok "a private copy of the PostgreSQL installation" "from $SYS_BIN into $PREFIX"
+	echo "Bail out! no private installation"
+	exit 1
+fi
+ESI_PG_BIN=$PREFIX/lib/postgresql/$ESI_PG_VERSION/bin
+ESI_PG_CONFIG=$ESI_PG_BIN/pg_config
+export ESI_PG_BIN                       # for the cluster 102 starts
+export PATH=$ESI_PG_BIN:$PATH
+PKGLIB=$("$ESI_PG_CONFIG" --pkglibdir)
+
+# --- the instrumented build, in a copy of the checkout ----------------------------
 tar -C "$ESI_ROOT" --exclude=./.tmp --exclude=./.git --exclude=./results \
 	--exclude='./regression.*' --exclude='*.o' --exclude='*.so' --exclude='*.bc' -cf - . |
 	tar -C "$BUILD" -xf -
 if make -C "$BUILD" -s -j"$JOBS" PG_CONFIG="$ESI_PG_CONFIG" SANITIZE=1 WERROR=1 >"$SAN_DIR/build.out" 2>&1 &&
-	esi_as_root make -C "$BUILD" -s install PG_CONFIG="$ESI_PG_CONFIG" SANITIZE=1 >>"$SAN_DIR/build.out" 2>&1; then
-	ok "make SANITIZE=1 builds and installs"
+	make -C "$BUILD" -s install PG_CONFIG="$ESI_PG_CONFIG" SANITIZE=1 >>"$SAN_DIR/build.out" 2>&1; then
+	ok "make SANITIZE=1 builds and installs into the private copy"
 else
-	not_ok "make SANITIZE=1 builds and installs" "$SAN_DIR/build.out"
+	not_ok "make SANITIZE=1 builds and installs into the private copy" "$SAN_DIR/build.out"
 	echo "Bail out! no instrumented build"
 	exit 1
 fi
@@ -82,7 +99,8 @@ fi
 
 # --- a cluster whose postmaster has libasan preloaded ------------------------------
 # postgres itself is not instrumented, so the ASan runtime must be loaded
-# before anything else (LD_PRELOAD; the same runtime the library links).
+# before anything else (LD_PRELOAD; the same runtime the library links);
+# test/asan_early.c, preloaded after it, keeps it from hanging before main().
 #  detect_leaks=0   PostgreSQL frees memory by dropping whole memory contexts
 #                   and leaves much allocated on purpose at process exit
 #                   (TopMemoryContext, caches), so LeakSanitizer would report
@@ -90,18 +108,19 @@ fi
 #  abort_on_error=1 a report ends the process with SIGABRT, which the
 #                   postmaster treats as a crash; a plain exit(1) would pass
 #                   for an ordinary FATAL.
-#  log_path         ASan's reports go to $REPORTS/asan.PID.  UBSan's go to the
-#                   postmaster's stderr, the server log: GCC 12's UBSan runtime
-#                   takes log_path only when it runs without ASan.
-# test/asan_early.c, preloaded after it, keeps it from hanging before main().
-LIBASAN=$(ldd "$BUILD/esi_fdw.so" 2>/dev/null | awk '$1 ~ /^libasan\.so/ {print $3}')
-mkdir -p "$REPORTS"
-gcc -shared -fPIC -O2 -Wall -Wextra -Werror -o "$PG_DIR/asan_early.so" "$BUILD/test/asan_early.c" \
-	>>"$SAN_DIR/build.out" 2>&1 || not_ok "test/asan_early.c builds" "$SAN_DIR/build.out"
-ESI_CLUSTER_ENV="LD_PRELOAD=$LIBASAN:$PG_DIR/asan_early.so"
+#  log_path         ASan's reports go to $REPORTS/asan.PID.
+# UBSan's runtime, beside ASan's, reads no UBSAN_OPTIONS (GCC 12): a report
+# is one line, "FILE:LINE:COL: runtime error: ...", on the postmaster's
+# stderr (the server log), and the process exits with status 1, which the
+# postmaster also treats as a crash.
+LIBASAN=$(ldd "$PKGLIB/esi_fdw.so" 2>/dev/null | awk '$1 ~ /^libasan\.so/ {print $3}')
+if ! gcc -shared -fPIC -O2 -Wall -Wextra -Werror -o "$PREFIX/asan_early.so" \
+	"$ESI_ROOT/test/asan_early.c" >>"$SAN_DIR/build.out" 2>&1; then
+	not_ok "test/asan_early.c builds" "$SAN_DIR/build.out"
+fi
+ESI_CLUSTER_ENV="LD_PRELOAD=$LIBASAN:$PREFIX/asan_early.so"
 ESI_CLUSTER_ENV+=" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:disable_coredump=1:log_path=$REPORTS/asan"
-ESI_CLUSTER_ENV+=" UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:abort_on_error=1:log_path=$REPORTS/ubsan"
-export ESI_CLUSTER_ENV          # for the clusters of the tests too (102)
+export ESI_CLUSTER_ENV          # for the cluster 102 starts too
 if ! ESI_CLUSTER_FRESH=1 esi_cluster_start "$PG_REL" "$SAN_PORT" >"$SAN_DIR/cluster.out" 2>&1 ||
 	! esi_sim_start "$PG_DIR" >>"$SAN_DIR/cluster.out" 2>&1; then
 	not_ok "a cluster with libasan preloaded, and the simulator" "$SAN_DIR/cluster.out" \
@@ -112,11 +131,12 @@ fi
 export PGHOST=$PG_DIR/sock PGPORT=$SAN_PORT PGUSER=postgres ESI_SIM_URL
 pm=$(head -1 "$PG_DIR/data/postmaster.pid")
 out=$(grep -oE 'lib(asan|ubsan)\.so|/esi_fdw\.so' "/proc/$pm/maps" | sort -u | tr '\n' ' ')
-if [ "$out" = "/esi_fdw.so libasan.so libubsan.so " ]; then
+lib=$(grep -oE '/[^ ]*/esi_fdw\.so' "/proc/$pm/maps" | sort -u)
+if [ "$out" = "/esi_fdw.so libasan.so libubsan.so " ] && [ "$lib" = "$PKGLIB/esi_fdw.so" ]; then
 	ok "the postmaster runs with libasan preloaded and the instrumented esi_fdw.so loaded"
 else
 	not_ok "the postmaster runs with libasan preloaded and the instrumented esi_fdw.so loaded" \
-		"its memory map names: $out" "$PG_DIR/log/postgresql.log"
+		"its memory map names: $out $lib" "$PG_DIR/log/postgresql.log"
 fi
 
 # --- the suites -------------------------------------------------------------------
@@ -126,26 +146,46 @@ else
 	not_ok "the pg_regress suite, with the decoder's random pages (sim_decoder)" \
 		"$SAN_DIR/regress.out" "$BUILD/regression.diffs"
 fi
-for t in 030_hostile 102_transport; do
-	mkdir -p "$SAN_DIR/t/$t"
-	if TEST_DIR=$SAN_DIR/t/$t bash "$BUILD/test/t/$t.sh" >"$SAN_DIR/t/$t.out" 2>&1; then
-		ok "test/t/$t.sh"
-	else
-		not_ok "test/t/$t.sh" "$(grep -A12 '^not ok' "$SAN_DIR/t/$t.out" | head -n 60)" \
-			"(all of it: $SAN_DIR/t/$t.out)"
-	fi
+# the same in a LATIN1 database: the decoder converts every string
+if make -C "$BUILD" -s installcheck PG_CONFIG="$ESI_PG_CONFIG" \
+	EXTRA_REGRESS_OPTS="--encoding=LATIN1 --no-locale" >"$SAN_DIR/regress_latin1.out" 2>&1; then
+	ok "the pg_regress suite in a LATIN1 database"
+else
+	not_ok "the pg_regress suite in a LATIN1 database" \
+		"$SAN_DIR/regress_latin1.out" "$BUILD/regression.diffs"
+fi
+# shell tests (ESI_SANITIZE_TESTS: others, by name prefix): the hostile
+# servers, scans cut short or refused, SSO and tokens, the writes.  Not
+# those that restart the cluster with pg_ctl themselves (050, 056, 090,
+# ...): their postmaster would start without libasan preloaded.
+SAN_TESTS="030_hostile 102_transport 010_cancel 055_coalesce 060_limits 075_sso 076_sso_esi"
+SAN_TESTS+=" 095_writes 096_writable 098_act_as 110_esi_pages 115_esi_errors 120_rate_costs"
+for w in ${ESI_SANITIZE_TESTS:-$SAN_TESTS}; do
+	for f in "$ESI_ROOT/test/t/$w"*.sh; do
+		[ -f "$f" ] || continue
+		t=$(basename "$f" .sh)
+		mkdir -p "$SAN_DIR/t/$t"
+		if TEST_DIR=$SAN_DIR/t/$t bash "$f" >"$SAN_DIR/t/$t.out" 2>&1; then
+			ok "test/t/$t.sh"
+		else
+			not_ok "test/t/$t.sh" "$(grep -A12 '^not ok' "$SAN_DIR/t/$t.out" | head -n 60)" \
+				"(all of it: $SAN_DIR/t/$t.out)"
+		fi
+	done
 done
 esi_sim_stop "$PG_DIR" >/dev/null 2>&1
 esi_cluster_stop "$PG_REL" >/dev/null 2>&1
 
 # --- the sanitizers' reports ------------------------------------------------------
-# every server log of this stage: ours, and the cluster 102 starts
-logs=("$PG_DIR/log/postgresql.log" "$(esi_cluster_dir "$SAN_DIR/t/102_transport/pg" quiet)/log/postgresql.log")
+# every server log of this stage: ours, and those of the clusters tests
+# start (102's, ...) in their TEST_DIR
+mapfile -t logs < <(find "$PG_DIR/log" "$SAN_DIR/t" -name 'postgresql*.log' 2>/dev/null | sort)
 shopt -s nullglob
 files=("$REPORTS"/*)
 shopt -u nullglob
 lines=$(cat "${logs[@]}" 2>/dev/null | grep -cE 'runtime error:|ERROR: AddressSanitizer|SUMMARY: [A-Za-z]*Sanitizer')
-crashes=$(cat "${logs[@]}" 2>/dev/null | grep -cE 'terminated by signal|was terminated by exception')
+crashes=$(cat "${logs[@]}" 2>/dev/null |
+	grep -cE 'terminated by signal|was terminated by exception|terminating any other active server processes')
 if [ "${#files[@]} $lines $crashes" = "0 0 0" ]; then
 	ok "no sanitizer report: none in $REPORTS, none and no crash in the server logs"
 else
@@ -157,19 +197,20 @@ else
 	done
 	for f in "${logs[@]}"; do
 		[ -f "$f" ] || continue
-		grep -qE 'runtime error:|Sanitizer|terminated by (signal|exception)' "$f" || continue
+		grep -qE 'runtime error:|Sanitizer|terminated by (signal|exception)|terminating any other' "$f" ||
+			continue
 		echo "# --- $f (sanitizer lines and crashes) ---"
-		grep -E -A40 'runtime error:|ERROR: AddressSanitizer|terminated by (signal|exception)' "$f" |
+		grep -E -B2 -A3 'runtime error:|ERROR: AddressSanitizer|terminated by (signal|exception)|terminating any other' "$f" |
 			sed -e 's/^/#   /' | head -n 200
 	done
 fi
 
-# --- the normal build again --------------------------------------------------------
-if restore && out=$(sanitizer_libs "$PKGLIB/esi_fdw.so") && [ -z "$out" ]; then
-	ok "the normal build is installed again (no sanitizer runtime in esi_fdw.so)"
+# --- the system's installation -------------------------------------------------
+# (another run may have installed a new normal build meanwhile; never this one)
+if [ ! -f "$SYSTEM_LIB" ] || [ -z "$(sanitizer_libs "$SYSTEM_LIB")" ]; then
+	ok "the system's esi_fdw.so is not the instrumented build"
 else
-	not_ok "the normal build is installed again (no sanitizer runtime in esi_fdw.so)" \
-		"$SAN_DIR/restore.out" "sanitizer runtimes: ${out:-}"
+	not_ok "the system's esi_fdw.so is not the instrumented build" "$SYSTEM_LIB: $(sanitizer_libs "$SYSTEM_LIB")"
 fi
 
 echo "1..$n"
