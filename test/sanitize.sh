@@ -5,8 +5,10 @@
 # installation, run in a cluster of that copy whose postmaster has libasan
 # preloaded, over the pg_regress suite (with the decoder's 400 random pages,
 # sql/sim_decoder.sql) and the hostile-server tests (test/t/030_hostile.sh,
-# and test/t/102_transport.sh with its misbehaving HTTP/2 server).  Passes
-# when they pass and the sanitizers reported nothing.  The system's
+# and test/t/102_transport.sh with its misbehaving HTTP/2 server), and more
+# shell tests (SAN_TESTS below).  A canary with deliberate bugs first shows
+# that reports are caught.  Passes when the tests pass and the sanitizers
+# reported nothing.  The system's
 # PostgreSQL directory and the checkout's own build are left as they were.
 #
 #   bash test/sanitize.sh                       (as root: the clusters run as postgres)
@@ -55,7 +57,7 @@ sanitizer_libs() {
 # the instrumented build goes there, never into the system's directory that
 # other runs use.
 esi_cluster_stop "$PG_REL" >/dev/null 2>&1     # left by an interrupted run
-rm -rf "$SAN_DIR" "$REPORTS" "$PREFIX"
+rm -rf "$SAN_DIR" "$REPORTS" "$PREFIX" "$PG_DIR/log"
 mkdir -p "$BUILD" "$REPORTS"
 SYS_BIN=$(cd "$ESI_PG_BIN" && pwd -P)                         # .../lib/postgresql/15/bin
 SYS_TOP=${SYS_BIN%/lib/postgresql/"$ESI_PG_VERSION"/bin}       # /usr
@@ -139,6 +141,47 @@ else
 		"its memory map names: $out $lib" "$PG_DIR/log/postgresql.log"
 fi
 
+# --- the detectors work here -----------------------------------------------------
+# test/sanitize_canary.c, built like the extension, makes one report of each
+# kind; they must land where the stage looks, and end their backend.  Its
+# reports and log are then put aside, and the cluster starts afresh.
+canary() {
+	local sql="CREATE FUNCTION pg_temp.canary(text) RETURNS int AS '$PREFIX/sanitize_canary.so', 'sanitize_canary' LANGUAGE C STRICT"
+	psql -X -q -d postgres -c "$sql" -c "SELECT pg_temp.canary('$1')" >>"$SAN_DIR/canary.out" 2>&1
+	for ((i = 0; i < 300; i++)); do
+		psql -X -q -At -d postgres -c "SELECT 1" >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+}
+mkdir -p "$SAN_DIR/canary"
+if gcc -shared -fPIC -O2 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+	-I"$("$ESI_PG_CONFIG" --includedir-server)" -o "$PREFIX/sanitize_canary.so" \
+	"$ESI_ROOT/test/sanitize_canary.c" >"$SAN_DIR/canary.out" 2>&1; then
+	canary asan
+	canary ubsan
+fi
+esi_cluster_stop "$PG_REL" >/dev/null 2>&1
+mv "$PG_DIR/log/postgresql.log" "$SAN_DIR/canary/postgresql.log" 2>/dev/null
+shopt -s nullglob
+files=("$REPORTS"/*)
+shopt -u nullglob
+out="${#files[@]} $(cat "${files[@]}" /dev/null | grep -c 'ERROR: AddressSanitizer: heap-buffer-overflow')"
+out+=" $(grep -c 'sanitize_canary.c:[0-9:]* runtime error: shift exponent 40' "$SAN_DIR/canary/postgresql.log")"
+out+=" $(grep -c 'terminating any other active server processes' "$SAN_DIR/canary/postgresql.log")"
+if [ "$out" = "1 1 1 2" ]; then
+	ok "the detectors work here: a canary's heap overflow and bad shift are reported, and end their backend"
+else
+	not_ok "the detectors work here: a canary's heap overflow and bad shift are reported, and end their backend" \
+		"report files, ASan reports, UBSan lines, crashes: $out (wanted 1 1 1 2)" "$SAN_DIR/canary.out" \
+		"$SAN_DIR/canary/postgresql.log"
+fi
+mv ${files[@]+"${files[@]}"} "$SAN_DIR/canary/" 2>/dev/null
+if ! esi_cluster_start "$PG_REL" "$SAN_PORT" >>"$SAN_DIR/cluster.out" 2>&1; then
+	not_ok "the cluster starts again after the canary" "$SAN_DIR/cluster.out"
+	echo "Bail out! no cluster"
+	exit 1
+fi
+
 # --- the suites -------------------------------------------------------------------
 if make -C "$BUILD" -s installcheck PG_CONFIG="$ESI_PG_CONFIG" >"$SAN_DIR/regress.out" 2>&1; then
 	ok "the pg_regress suite, with the decoder's random pages (sim_decoder)"
@@ -178,8 +221,14 @@ esi_cluster_stop "$PG_REL" >/dev/null 2>&1
 
 # --- the sanitizers' reports ------------------------------------------------------
 # every server log of this stage: ours, and those of the clusters tests
-# start (102's, ...) in their TEST_DIR
-mapfile -t logs < <(find "$PG_DIR/log" "$SAN_DIR/t" -name 'postgresql*.log' 2>/dev/null | sort)
+# start (102's, ...) in their TEST_DIR, or where esi_cluster_dir put them
+logdirs=("$PG_DIR/log" "$SAN_DIR/t")
+for w in ${ESI_SANITIZE_TESTS:-$SAN_TESTS}; do
+	for f in "$ESI_ROOT/test/t/$w"*.sh; do
+		logdirs+=("$(esi_cluster_dir "$SAN_DIR/t/$(basename "$f" .sh)/pg" quiet)/log")
+	done
+done
+mapfile -t logs < <(find "${logdirs[@]}" -name 'postgresql*.log' 2>/dev/null | sort -u)
 shopt -s nullglob
 files=("$REPORTS"/*)
 shopt -u nullglob
