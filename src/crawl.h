@@ -1,10 +1,12 @@
 /*-------------------------------------------------------------------------
  *
  * crawl.h
- *		  Every request esi_fdw sends to ESI goes through a crawl: the pages
- *		  of a scan, the requests of a lookup, and a write (a crawl of one
- *		  request, sent at most once).  One pipeline: cache, ESI's limits,
- *		  send, a refused token renewed once, retries, errors, statistics.
+ *		  The requests of scans, lookups and writes go through a crawl: the
+ *		  pages of a scan, the requests of a lookup, and a write (a crawl of
+ *		  one request, sent at most once).  One pipeline: cache, ESI's
+ *		  limits, send, a refused token renewed once, retries, errors,
+ *		  statistics.  (Not yet: the few GETs sso.c makes to check a
+ *		  character's corporation and roles, with esi_http_fetch.)
  *
  *-------------------------------------------------------------------------
  */

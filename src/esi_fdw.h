@@ -12,7 +12,7 @@
  *	request.h	quals turned into ESI parameters; the requests of a scan
  *				(request.c)
  *	http.h		libcurl: transfers, headers, bodies (http.c)
- *	crawl.h		every request to ESI: a scan's pages, a lookup's batches, a
+ *	crawl.h		the requests to ESI: a scan's pages, a lookup's batches, a
  *				write (one request, sent at most once); cache, concurrency,
  *				retries, limits, token renewal, statistics (crawl.c).  It
  *				asks an EsiBearerSource (declared there) who authorizes a
