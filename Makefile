@@ -9,6 +9,7 @@ OBJS = \
 	src/request.o \
 	src/http.o \
 	src/crawl.o \
+	src/bearer.o \
 	src/paging.o \
 	src/decode.o \
 	src/esi_error.o \
