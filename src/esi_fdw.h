@@ -12,13 +12,21 @@
  *	request.h	quals turned into ESI parameters; the requests of a scan
  *				(request.c)
  *	http.h		libcurl: transfers, headers, bodies (http.c)
- *	crawl.h		a scan's transfers: concurrency, retries, limits (crawl.c)
+ *	crawl.h		the requests to ESI: a scan's pages, a lookup's batches, a
+ *				write (one request, sent at most once); cache, concurrency,
+ *				retries, limits, token renewal, statistics (crawl.c).  It
+ *				asks an EsiBearerSource (declared there) who authorizes a
+ *				request
+ *	bearer.h	the bearer source of a route that acts for a character:
+ *				tokens.h's characters and access tokens (bearer.c)
  *	paging.h	the next page of a paged result, for every paging style
  *				(paging.c)
  *	decode.h	JSON pages straight into tuple datums (decode.c)
  *	esi_error.h ESI's HTTP errors turned into ereport()s (esi_error.c)
  *	catalog.h	IMPORT FOREIGN SCHEMA and esi.catalog() (catalog.c) over the
  *				generated catalog (esi_catalog.h, esi_catalog_data.c)
+ *	call.h		ESI's POST, PUT and DELETE routes as SQL functions; a write
+ *				as a crawl of one request (call.c, over crawl.h)
  *	modify.h	writable foreign tables: contacts and fittings through
  *				ESI's writes (modify.c, over call.h)
  *
