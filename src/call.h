@@ -33,7 +33,6 @@ typedef struct EsiWriteReply
 extern const EsiCatalogCall *esi_call_find(const char *function_name);
 extern EsiCallRoute *esi_call_route(const EsiCatalogCall *cc,
 									const char *server_name);
-extern void esi_call_check_write(const EsiCatalogCall *cc);
 extern void esi_call_write(EsiCallRoute *cr, EsiRequest *req,
 						   EsiWriteReply *out);
 
