@@ -72,6 +72,7 @@
 #include "postgres.h"
 
 #include <dirent.h>
+#include <libdeflate.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -103,7 +104,7 @@
 
 #define ESI_CACHE_DIR "esi_fdw_cache"
 #define ESI_CACHE_MAGIC 0x45534943	/* "ESIC" */
-#define ESI_CACHE_VERSION 1
+#define ESI_CACHE_VERSION 2		/* 2: gzip bodies kept as they came */
 
 /* entries the index holds beyond cache_max_entries: dead ones in removal */
 #define ESI_CACHE_SPARE_ENTRIES 256
@@ -145,20 +146,35 @@ typedef struct EsiCacheShared
 								 * index is loaded */
 } EsiCacheShared;
 
-/* what a file starts with; then key, route, url, etag, last-modified and
- * x-pages (each NUL-terminated, length 0 when absent), then the body and a
- * NUL */
+/*
+ * What a file starts with; in version 2 an EsiCacheFileCoding follows it;
+ * then key, route, url, etag, last-modified and x-pages (each
+ * NUL-terminated, length 0 when absent), then the body as stored (gzip'ed
+ * as it arrived, or as it is) and a NUL.  Version 1 (esi_fdw 0.6.0 and
+ * older) has no EsiCacheFileCoding and the body as it is: such files are
+ * still read.
+ */
 typedef struct EsiCacheFileHeader
 {
 	uint32		magic;
 	uint32		version;
 	int32		status;
 	uint32		lens[6];
-	uint64		bodylen;
+	uint64		bodylen;		/* of the body as served (inflated) */
 	TimestampTz stored_at;
 	TimestampTz expires;
-	pg_crc32c	crc;			/* of everything after the header */
+	pg_crc32c	crc;			/* of everything after the header(s) */
 } EsiCacheFileHeader;
+
+#define CACHE_CODING_IDENTITY 0
+#define CACHE_CODING_GZIP 1
+
+typedef struct EsiCacheFileCoding
+{
+	uint32		coding;			/* CACHE_CODING_* of the stored body */
+	uint32		unused;
+	uint64		storedlen;		/* bytes of the stored body */
+} EsiCacheFileCoding;
 
 enum
 {
@@ -317,6 +333,50 @@ esi_cache_character_key(const char *key, EsiServerOptions *opts, const char *cha
 }
 
 /*
+ * inflate_stored
+ *		A new buffer holding the strs bytes at head, then the gzip body
+ *		(one member or several, as it arrived) inflated to exactly bodylen
+ *		bytes, and a NUL; NULL when it does not inflate so (a torn file).
+ */
+static char *
+inflate_stored(const char *head, size_t strs, const char *gz, size_t gzlen,
+			   size_t bodylen)
+{
+	static struct libdeflate_decompressor *inflater = NULL;
+	char	   *out;
+	size_t		in_pos = 0;
+	size_t		out_len = 0;
+
+	if (inflater == NULL && (inflater = libdeflate_alloc_decompressor()) == NULL)
+		return NULL;
+	out = palloc_extended(strs + bodylen + 1, MCXT_ALLOC_NO_OOM);
+	if (out == NULL)
+		return NULL;
+	memcpy(out, head, strs);
+	while (in_pos < gzlen)
+	{
+		size_t		used = 0,
+					produced = 0;
+
+		if (libdeflate_gzip_decompress_ex(inflater, gz + in_pos, gzlen - in_pos,
+										  out + strs + out_len, bodylen - out_len,
+										  &used, &produced) != LIBDEFLATE_SUCCESS)
+		{
+			pfree(out);
+			return NULL;
+		}
+		in_pos += used;
+		out_len += produced;
+	}
+	if (out_len != bodylen)
+	{
+		pfree(out);
+		return NULL;
+	}
+	return out;
+}
+
+/*
  * read_file
  *		Read a cache file: all of it, or (header_only) up to its body.
  *		false when it is missing, torn, or holds another key.
@@ -326,6 +386,7 @@ read_file(uint64 hash, const char *key, bool header_only, EsiCacheReply *out)
 {
 	char		path[MAXPGPATH];
 	EsiCacheFileHeader hdr;
+	EsiCacheFileCoding coding = {CACHE_CODING_IDENTITY, 0, 0};
 	int			fd;
 	size_t		strs = 0;
 	size_t		want;
@@ -339,8 +400,18 @@ read_file(uint64 hash, const char *key, bool header_only, EsiCacheReply *out)
 	if (fd < 0)
 		return false;
 	if (read(fd, &hdr, sizeof(hdr)) != sizeof(hdr) ||
-		hdr.magic != ESI_CACHE_MAGIC || hdr.version != ESI_CACHE_VERSION ||
+		hdr.magic != ESI_CACHE_MAGIC || (hdr.version != 1 && hdr.version != 2) ||
 		hdr.bodylen > MaxAllocSize - 1024 * 1024)
+	{
+		CloseTransientFile(fd);
+		return false;
+	}
+	if (hdr.version == 1)
+		coding.storedlen = hdr.bodylen;
+	else if (read(fd, &coding, sizeof(coding)) != sizeof(coding) ||
+			 (coding.coding != CACHE_CODING_IDENTITY && coding.coding != CACHE_CODING_GZIP) ||
+			 coding.storedlen > MaxAllocSize - 1024 * 1024 ||
+			 (coding.coding == CACHE_CODING_IDENTITY && coding.storedlen != hdr.bodylen))
 	{
 		CloseTransientFile(fd);
 		return false;
@@ -354,7 +425,7 @@ read_file(uint64 hash, const char *key, bool header_only, EsiCacheReply *out)
 		}
 		strs += hdr.lens[i];
 	}
-	want = strs + (header_only ? 0 : hdr.bodylen + 1);
+	want = strs + (header_only ? 0 : coding.storedlen + 1);
 	buf = palloc_extended(want + 1, MCXT_ALLOC_NO_OOM);
 	if (buf == NULL)
 	{
@@ -379,6 +450,16 @@ read_file(uint64 hash, const char *key, bool header_only, EsiCacheReply *out)
 		{
 			pfree(buf);
 			return false;
+		}
+		if (coding.coding == CACHE_CODING_GZIP)
+		{
+			char	   *plain = inflate_stored(buf, strs, buf + strs, coding.storedlen,
+											   hdr.bodylen);
+
+			pfree(buf);
+			if (plain == NULL)
+				return false;
+			buf = plain;
 		}
 	}
 	p = buf;
@@ -421,7 +502,6 @@ read_file(uint64 hash, const char *key, bool header_only, EsiCacheReply *out)
 	}
 	return true;
 }
-
 
 /*
  * check_set_up
@@ -1204,6 +1284,8 @@ esi_cache_store(const char *key, const char *route, const char *url,
 	uint64		hash = key_hash(key);
 	const char *strv[6] = {key, route, url, reply->etag, reply->last_modified, reply->x_pages};
 	EsiCacheFileHeader hdr;
+	EsiCacheFileCoding coding = {0};
+	const char *stored;
 	char		tmp[MAXPGPATH];
 	char		path[MAXPGPATH];
 	int			fd;
@@ -1213,6 +1295,19 @@ esi_cache_store(const char *key, const char *route, const char *url,
 	EsiCacheEntry *e;
 	static const char nul = '\0';
 
+	/* the body as it arrived when that is smaller: gzip'ed */
+	if (reply->gzip && reply->gzip_len < reply->len)
+	{
+		stored = reply->gzip;
+		coding.coding = CACHE_CODING_GZIP;
+		coding.storedlen = reply->gzip_len;
+	}
+	else
+	{
+		stored = reply->body;
+		coding.coding = CACHE_CODING_IDENTITY;
+		coding.storedlen = reply->len;
+	}
 	memset(&hdr, 0, sizeof(hdr));
 	hdr.magic = ESI_CACHE_MAGIC;
 	hdr.version = ESI_CACHE_VERSION;
@@ -1227,11 +1322,11 @@ esi_cache_store(const char *key, const char *route, const char *url,
 		if (strv[i])
 			COMP_CRC32C(crc, strv[i], hdr.lens[i]);
 	}
-	COMP_CRC32C(crc, reply->body, reply->len);
+	COMP_CRC32C(crc, stored, coding.storedlen);
 	COMP_CRC32C(crc, &nul, 1);
 	FIN_CRC32C(crc);
 	hdr.crc = crc;
-	size = sizeof(hdr) + reply->len + 1;
+	size = sizeof(hdr) + sizeof(coding) + coding.storedlen + 1;
 	for (int i = 0; i < 6; i++)
 		size += hdr.lens[i];
 
@@ -1246,11 +1341,12 @@ esi_cache_store(const char *key, const char *route, const char *url,
 			 (unsigned long long) hash);
 	cache_path(path, hash);
 	fd = OpenTransientFile(tmp, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY);
-	ok = fd >= 0 && write_all(fd, &hdr, sizeof(hdr));
+	ok = fd >= 0 && write_all(fd, &hdr, sizeof(hdr)) &&
+		write_all(fd, &coding, sizeof(coding));
 	for (int i = 0; ok && i < 6; i++)
 		if (strv[i])
 			ok = write_all(fd, strv[i], hdr.lens[i]);
-	ok = ok && write_all(fd, reply->body, reply->len) && write_all(fd, &nul, 1);
+	ok = ok && write_all(fd, stored, coding.storedlen) && write_all(fd, &nul, 1);
 	if (fd >= 0 && CloseTransientFile(fd) != 0)
 		ok = false;
 	ok = ok && rename(tmp, path) == 0;

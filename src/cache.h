@@ -29,6 +29,9 @@ typedef struct EsiCacheReply
 	int			status;			/* 200, or a 404/403 remembered */
 	char	   *body;			/* NUL-terminated; points into storage */
 	size_t		len;
+	const char *gzip;			/* to store: body as it arrived gzip'ed (the
+								 * file keeps it), or NULL */
+	size_t		gzip_len;
 	char	   *storage;		/* palloc'd block holding all of it */
 	char	   *etag;			/* NULL when absent */
 	char	   *last_modified;

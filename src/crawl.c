@@ -903,6 +903,7 @@ take_page(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
 
 			r.status = 200;
 			r.body = (char *) esi_http_body(t, &r.len);
+			r.gzip = esi_http_gzip_body(t, &r.gzip_len);
 			r.etag = (char *) usable_etag(esi_http_header(t, ESI_HDR_ETAG));
 			r.last_modified = (char *) lm;
 			r.x_pages = (char *) x_pages;
