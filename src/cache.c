@@ -885,6 +885,8 @@ load_index(void)
 			remove_entry(dlist_container(EsiCacheEntry, lru,
 										 dlist_tail_node(&cache->lru)));
 		e = hash_search(cache_index, &f->hash, HASH_ENTER_NULL, &found);
+		if (e != NULL && found)
+			continue;			/* cannot be: nothing is indexed before */
 		if (e == NULL)
 		{
 			char		path[MAXPGPATH];
