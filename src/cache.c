@@ -8,7 +8,11 @@
  * Files rather than tables, because a SELECT must be able to fill the cache
  * in a read-only transaction and on a hot standby, where no table can be
  * written; files rather than shared memory alone, because the cache must
- * survive a restart and hold far more than shared memory should.
+ * survive a restart and hold far more than shared memory should.  A reply
+ * that came gzip'ed is kept as it came and inflated (libdeflate) when read:
+ * a cold scan writes an eighth of the bytes (file format version 2;
+ * version 1 files, written inflated by esi_fdw 0.6.0 and older, are read
+ * too).
  *
  * Locking.  One LWLock guards the index.  A lookup that finds a fresh
  * entry (or one another session is fetching) holds it shared, so sessions
