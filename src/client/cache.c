@@ -8,17 +8,42 @@
  * Files rather than tables, because a SELECT must be able to fill the cache
  * in a read-only transaction and on a hot standby, where no table can be
  * written; files rather than shared memory alone, because the cache must
- * survive a restart and hold far more than shared memory should.  The index
- * is rebuilt from the files' headers on first use after a start.
+ * survive a restart and hold far more than shared memory should.  A reply
+ * that came gzip'ed is kept as it came and inflated (libdeflate) when read:
+ * a cold scan writes an eighth of the bytes (file format version 2;
+ * version 1 files, written inflated by esi_fdw 0.6.0 and older, are read
+ * too).
  *
- * A file is written under a temporary name and renamed into place while
- * the index lock is held, so a reader sees the old file or the new one,
- * never half of one; each file carries its full key (a hash collision
- * reads as a miss) and a CRC (a torn file after an OS crash reads as a
- * miss).  Nothing is fsync'ed: losing the cache loses nothing but time.
+ * Locking.  One LWLock guards the index.  A lookup that finds a fresh
+ * entry (or one another session is fetching) holds it shared, so sessions
+ * reading the cache do not wait for each other; inserting, storing,
+ * releasing a claim and removing take it exclusively.  The list of
+ * entries in order of last use (for eviction) and each entry's last_used
+ * change under the lock held exclusively, or held shared together with
+ * the spinlock lru_mutex (a hit moves its entry to the list's head).  No
+ * file is read, written, renamed or unlinked while the lock is held: a
+ * reply is written under a temporary name and renamed into place by the
+ * session that claimed the entry (nobody else touches a claimed entry's
+ * file), and then the index is updated; an entry being removed is marked
+ * dead (its remover's pid), its file unlinked after the lock is released,
+ * and the entry dropped afterwards.  Each file carries its full key (a
+ * hash collision reads as a miss) and a CRC (a torn file after an OS crash
+ * reads as a miss).  Nothing is fsync'ed: losing the cache loses nothing
+ * but time.
+ *
+ * Loading.  After a start the index is rebuilt from the files' headers,
+ * once and completely: by the refresh launcher as it starts (so no query
+ * pays for it), or, where no launcher runs (a hot standby) or before it is
+ * done, by the first session that needs the cache.  The loader reads the
+ * directory without holding the lock, can be cancelled, and adds what it
+ * read in one step; others wait for it on the condition variable.  An
+ * error or a cancel midway marks the index "not loaded" again, so the
+ * next session loads it all.
  *
  * Least recently used entries are removed when the files pass
- * esi_fdw.cache_size; an entry being fetched is never removed.
+ * esi_fdw.cache_size (or the index esi_fdw.cache_max_entries), the victim
+ * taken from the tail of the list in O(1); an entry being fetched is never
+ * removed.
  *
  * A write through esi_fdw (call.c) removes the replies it may have made
  * stale: every entry of the same server whose path starts like the
@@ -28,9 +53,15 @@
  * Coalescing: the first session to need a missing or stale entry claims it
  * (its pid in the entry) and sends the request; a session that finds the
  * entry claimed by a live backend waits and asks again, and takes what was
- * stored after it started waiting, fresh or not.  A claim is released when
- * the reply is stored or the scan ends (also on error, from the crawl's
- * cleanup); a claim of a backend that died is ignored.
+ * stored after it started waiting, fresh or not.  Waiting is sleeping on
+ * the cache's condition variable, which every stored reply or released
+ * claim broadcasts (with the counter "changes"); a waiter looks again at
+ * least every ESI_CACHE_RECHECK_MS, for a fetcher that died without
+ * telling.  In pg_stat_activity the wait shows as wait_event_type
+ * 'Extension', wait_event 'Extension' (PostgreSQL 15 gives extensions no
+ * names of their own).  A claim is released when the reply is stored or
+ * the scan ends (also on error, from the crawl's cleanup); a claim of a
+ * backend that died is ignored.
  *
  * A 304 is a reply too (RFC 9111, 4.3.4): the headers it carries (ETag,
  * Last-Modified, X-Pages, the expiry from Cache-Control, Age, Expires and
@@ -44,6 +75,8 @@
  */
 #include "postgres.h"
 
+#include <dirent.h>
+#include <libdeflate.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -52,22 +85,38 @@
 #include "common/hashfn.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "lib/ilist.h"
 #include "miscadmin.h"
+#include "pgstat.h"
+#include "port/atomics.h"
 #include "port/pg_crc32c.h"
+#include "storage/condition_variable.h"
 #include "storage/fd.h"
+#include "storage/latch.h"
 #include "storage/procarray.h"
 #include "storage/shmem.h"
+#include "storage/spin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
+#include "utils/wait_event.h"
 
 #include "cache.h"
 #include "guc.h"
 
 #define ESI_CACHE_DIR "esi_fdw_cache"
 #define ESI_CACHE_MAGIC 0x45534943	/* "ESIC" */
-#define ESI_CACHE_VERSION 1
+#define ESI_CACHE_VERSION 2		/* 2: gzip bodies kept as they came */
+
+/* entries the index holds beyond cache_max_entries: dead ones in removal */
+#define ESI_CACHE_SPARE_ENTRIES 256
+
+/* the index's loading */
+#define LOAD_NOT_LOADED 0
+#define LOAD_LOADING 1
+#define LOAD_LOADED 2
 
 /* one entry of the index */
 typedef struct EsiCacheEntry
@@ -75,36 +124,61 @@ typedef struct EsiCacheEntry
 	uint64		hash;			/* of the key: the hash table's key */
 	int			status;			/* 0: nothing stored yet */
 	int			fetcher;		/* pid of the backend fetching it, or 0 */
+	int			remover;		/* pid of the backend removing its file (a
+								 * dead entry), or 0 */
 	TimestampTz stored_at;
 	TimestampTz expires;
-	TimestampTz last_used;
+	TimestampTz last_used;		/* with lru (see Locking) */
 	int64		size;			/* bytes of its file */
 	uint64		scope;			/* what a write makes stale (scope_hash) */
 	bool		doomed;			/* a write made it stale while being fetched */
+	dlist_node	lru;			/* in cache->lru unless dead */
 } EsiCacheEntry;
 
 typedef struct EsiCacheShared
 {
-	LWLock		lock;			/* the index and bytes */
+	LWLock		lock;			/* the index, bytes, load state */
 	int			tranche;
-	bool		loaded;			/* the index was read from the files */
+	int			load_state;		/* LOAD_* */
+	int			loader;			/* pid loading the index */
 	int64		bytes;			/* of all files indexed */
+	int			ndead;			/* entries whose files are being removed */
+	slock_t		lru_mutex;		/* lru and last_used under a shared lock */
+	dlist_head	lru;			/* most recently used first */
+	pg_atomic_uint64 changes;	/* claims given up (stored, released, gone) */
+	ConditionVariable cv;		/* broadcast with each change, and when the
+								 * index is loaded */
 } EsiCacheShared;
 
-/* what a file starts with; then key, route, url, etag, last-modified and
- * x-pages (each NUL-terminated, length 0 when absent), then the body and a
- * NUL */
+/*
+ * What a file starts with; in version 2 an EsiCacheFileCoding follows it;
+ * then key, route, url, etag, last-modified and x-pages (each
+ * NUL-terminated, length 0 when absent), then the body as stored (gzip'ed
+ * as it arrived, or as it is) and a NUL.  Version 1 (esi_fdw 0.6.0 and
+ * older) has no EsiCacheFileCoding and the body as it is: such files are
+ * still read.
+ */
 typedef struct EsiCacheFileHeader
 {
 	uint32		magic;
 	uint32		version;
 	int32		status;
 	uint32		lens[6];
-	uint64		bodylen;
+	uint64		bodylen;		/* of the body as served (inflated) */
 	TimestampTz stored_at;
 	TimestampTz expires;
-	pg_crc32c	crc;			/* of everything after the header */
+	pg_crc32c	crc;			/* of everything after the header(s) */
 } EsiCacheFileHeader;
+
+#define CACHE_CODING_IDENTITY 0
+#define CACHE_CODING_GZIP 1
+
+typedef struct EsiCacheFileCoding
+{
+	uint32		coding;			/* CACHE_CODING_* of the stored body */
+	uint32		unused;
+	uint64		storedlen;		/* bytes of the stored body */
+} EsiCacheFileCoding;
 
 enum
 {
@@ -113,6 +187,16 @@ enum
 
 static EsiCacheShared *cache = NULL;
 static HTAB *cache_index = NULL;
+
+/* files of entries this backend marked dead, to unlink after the lock */
+static uint64 *doomed_files = NULL;
+static int	ndoomed_files = 0;
+static int	maxdoomed_files = 0;
+
+/* coalescing: this backend waits on the condition variable since the
+ * counter read busy_changes */
+static bool busy_waiting = false;
+static uint64 busy_changes = 0;
 
 static TimestampTz reply_expiry(EsiTransfer *t, bool *cacheable, bool *said);
 
@@ -123,7 +207,8 @@ Size
 esi_cache_shmem_size(void)
 {
 	return add_size(MAXALIGN(sizeof(EsiCacheShared)),
-					hash_estimate_size(esi_guc_cache_max_entries, sizeof(EsiCacheEntry)));
+					hash_estimate_size(esi_guc_cache_max_entries + ESI_CACHE_SPARE_ENTRIES,
+									   sizeof(EsiCacheEntry)));
 }
 
 void
@@ -131,6 +216,7 @@ esi_cache_shmem_init(void)
 {
 	bool		found;
 	HASHCTL		ctl;
+	long		n = esi_guc_cache_max_entries + ESI_CACHE_SPARE_ENTRIES;
 
 	cache = ShmemInitStruct("esi_fdw cache", sizeof(EsiCacheShared), &found);
 	if (!found)
@@ -138,12 +224,16 @@ esi_cache_shmem_init(void)
 		memset(cache, 0, sizeof(EsiCacheShared));
 		cache->tranche = LWLockNewTrancheId();
 		LWLockInitialize(&cache->lock, cache->tranche);
+		SpinLockInit(&cache->lru_mutex);
+		dlist_init(&cache->lru);
+		pg_atomic_init_u64(&cache->changes, 0);
+		ConditionVariableInit(&cache->cv);
+		cache->load_state = LOAD_NOT_LOADED;
 	}
 	LWLockRegisterTranche(cache->tranche, "esi_fdw_cache");
 	ctl.keysize = sizeof(uint64);
 	ctl.entrysize = sizeof(EsiCacheEntry);
-	cache_index = ShmemInitHash("esi_fdw cache index",
-								esi_guc_cache_max_entries, esi_guc_cache_max_entries,
+	cache_index = ShmemInitHash("esi_fdw cache index", n, n,
 								&ctl, HASH_ELEM | HASH_BLOBS);
 }
 
@@ -247,6 +337,50 @@ esi_cache_character_key(const char *key, EsiServerOptions *opts, const char *cha
 }
 
 /*
+ * inflate_stored
+ *		A new buffer holding the strs bytes at head, then the gzip body
+ *		(one member or several, as it arrived) inflated to exactly bodylen
+ *		bytes, and a NUL; NULL when it does not inflate so (a torn file).
+ */
+static char *
+inflate_stored(const char *head, size_t strs, const char *gz, size_t gzlen,
+			   size_t bodylen)
+{
+	static struct libdeflate_decompressor *inflater = NULL;
+	char	   *out;
+	size_t		in_pos = 0;
+	size_t		out_len = 0;
+
+	if (inflater == NULL && (inflater = libdeflate_alloc_decompressor()) == NULL)
+		return NULL;
+	out = palloc_extended(strs + bodylen + 1, MCXT_ALLOC_NO_OOM);
+	if (out == NULL)
+		return NULL;
+	memcpy(out, head, strs);
+	while (in_pos < gzlen)
+	{
+		size_t		used = 0,
+					produced = 0;
+
+		if (libdeflate_gzip_decompress_ex(inflater, gz + in_pos, gzlen - in_pos,
+										  out + strs + out_len, bodylen - out_len,
+										  &used, &produced) != LIBDEFLATE_SUCCESS)
+		{
+			pfree(out);
+			return NULL;
+		}
+		in_pos += used;
+		out_len += produced;
+	}
+	if (out_len != bodylen)
+	{
+		pfree(out);
+		return NULL;
+	}
+	return out;
+}
+
+/*
  * read_file
  *		Read a cache file: all of it, or (header_only) up to its body.
  *		false when it is missing, torn, or holds another key.
@@ -256,6 +390,7 @@ read_file(uint64 hash, const char *key, bool header_only, EsiCacheReply *out)
 {
 	char		path[MAXPGPATH];
 	EsiCacheFileHeader hdr;
+	EsiCacheFileCoding coding = {CACHE_CODING_IDENTITY, 0, 0};
 	int			fd;
 	size_t		strs = 0;
 	size_t		want;
@@ -269,8 +404,18 @@ read_file(uint64 hash, const char *key, bool header_only, EsiCacheReply *out)
 	if (fd < 0)
 		return false;
 	if (read(fd, &hdr, sizeof(hdr)) != sizeof(hdr) ||
-		hdr.magic != ESI_CACHE_MAGIC || hdr.version != ESI_CACHE_VERSION ||
+		hdr.magic != ESI_CACHE_MAGIC || (hdr.version != 1 && hdr.version != 2) ||
 		hdr.bodylen > MaxAllocSize - 1024 * 1024)
+	{
+		CloseTransientFile(fd);
+		return false;
+	}
+	if (hdr.version == 1)
+		coding.storedlen = hdr.bodylen;
+	else if (read(fd, &coding, sizeof(coding)) != sizeof(coding) ||
+			 (coding.coding != CACHE_CODING_IDENTITY && coding.coding != CACHE_CODING_GZIP) ||
+			 coding.storedlen > MaxAllocSize - 1024 * 1024 ||
+			 (coding.coding == CACHE_CODING_IDENTITY && coding.storedlen != hdr.bodylen))
 	{
 		CloseTransientFile(fd);
 		return false;
@@ -284,7 +429,7 @@ read_file(uint64 hash, const char *key, bool header_only, EsiCacheReply *out)
 		}
 		strs += hdr.lens[i];
 	}
-	want = strs + (header_only ? 0 : hdr.bodylen + 1);
+	want = strs + (header_only ? 0 : coding.storedlen + 1);
 	buf = palloc_extended(want + 1, MCXT_ALLOC_NO_OOM);
 	if (buf == NULL)
 	{
@@ -309,6 +454,16 @@ read_file(uint64 hash, const char *key, bool header_only, EsiCacheReply *out)
 		{
 			pfree(buf);
 			return false;
+		}
+		if (coding.coding == CACHE_CODING_GZIP)
+		{
+			char	   *plain = inflate_stored(buf, strs, buf + strs, coding.storedlen,
+											   hdr.bodylen);
+
+			pfree(buf);
+			if (plain == NULL)
+				return false;
+			buf = plain;
 		}
 	}
 	p = buf;
@@ -353,31 +508,283 @@ read_file(uint64 hash, const char *key, bool header_only, EsiCacheReply *out)
 }
 
 /*
- * load_index
- *		After a start: index the files a previous run left (lock held
- *		exclusively).  Leftover temporary files are removed.
+ * check_set_up
+ *		ERROR when the cache's shared memory is missing (not preloaded).
  */
 static void
-load_index(void)
+check_set_up(void)
 {
-	DIR		   *dir;
-	struct dirent *de;
-
-	cache->loaded = true;
-	if (MakePGDirectory(ESI_CACHE_DIR) < 0 && errno != EEXIST)
+	if (cache == NULL)
 		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not create directory \"%s\": %m", ESI_CACHE_DIR)));
-	dir = AllocateDir(ESI_CACHE_DIR);
-	while ((de = ReadDir(dir, ESI_CACHE_DIR)) != NULL)
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("esi_fdw's cache is not set up"),
+				 errdetail("The cache's index lives in shared memory, set up when the server starts."),
+				 errhint("Add esi_fdw to shared_preload_libraries and restart the server.")));
+}
+
+/*
+ * is_live
+ *		Whether the backend with this pid still runs (a backend that died,
+ *		even without cleaning up, leaves no waiter stuck).
+ */
+static bool
+is_live(int pid)
+{
+	return pid != 0 && (pid == MyProcPid || BackendPidGetProc(pid) != NULL);
+}
+
+/*
+ * lru_touch
+ *		Make e the most recently used entry.  Lock held exclusively, or
+ *		shared (the spinlock is then needed; take it in both cases).
+ */
+static void
+lru_touch(EsiCacheEntry *e, TimestampTz now)
+{
+	SpinLockAcquire(&cache->lru_mutex);
+	e->last_used = now;
+	dlist_move_head(&cache->lru, &e->lru);
+	SpinLockRelease(&cache->lru_mutex);
+}
+
+/*
+ * new_entry
+ *		Add an entry for hash (lock held exclusively); NULL when the index
+ *		is full even after eviction.
+ */
+static EsiCacheEntry *new_entry(uint64 hash, const char *key, TimestampTz now);
+
+/*
+ * remove_entry
+ *		Drop an entry (lock held exclusively).  One with a file is marked
+ *		dead and its file queued for unlinking after the lock is released
+ *		(finish_removals); others are dropped at once.
+ */
+static void
+remove_entry(EsiCacheEntry *e)
+{
+	uint64		hash = e->hash;
+
+	if (e->remover != 0)
+		return;					/* being removed already */
+	dlist_delete(&e->lru);
+	cache->bytes -= e->size;
+	e->size = 0;
+	if (e->status == 0)
+	{
+		hash_search(cache_index, &hash, HASH_REMOVE, NULL);
+		return;
+	}
+	if (ndoomed_files >= maxdoomed_files)
+	{
+		int			n = Max(64, maxdoomed_files * 2);
+		uint64	   *a = MemoryContextAllocExtended(TopMemoryContext,
+												   sizeof(uint64) * n,
+												   MCXT_ALLOC_NO_OOM);
+
+		if (a == NULL)
+		{
+			/* no memory to defer it: unlink now, under the lock */
+			char		path[MAXPGPATH];
+
+			cache_path(path, hash);
+			unlink(path);
+			hash_search(cache_index, &hash, HASH_REMOVE, NULL);
+			return;
+		}
+		if (ndoomed_files > 0)
+			memcpy(a, doomed_files, sizeof(uint64) * ndoomed_files);
+		if (doomed_files)
+			pfree(doomed_files);
+		doomed_files = a;
+		maxdoomed_files = n;
+	}
+	doomed_files[ndoomed_files++] = hash;
+	e->remover = MyProcPid;
+	e->fetcher = 0;
+	e->doomed = false;
+	cache->ndead++;
+}
+
+/*
+ * finish_removals
+ *		Unlink the files of the entries this backend marked dead, then drop
+ *		those entries from the index (call with the lock not held).
+ */
+static void
+finish_removals(void)
+{
+	char		path[MAXPGPATH];
+
+	if (ndoomed_files == 0)
+		return;
+	for (int i = 0; i < ndoomed_files; i++)
+	{
+		cache_path(path, doomed_files[i]);
+		unlink(path);
+	}
+	LWLockAcquire(&cache->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < ndoomed_files; i++)
+	{
+		EsiCacheEntry *e = hash_search(cache_index, &doomed_files[i], HASH_FIND, NULL);
+
+		if (e && e->remover == MyProcPid)
+		{
+			hash_search(cache_index, &doomed_files[i], HASH_REMOVE, NULL);
+			cache->ndead--;
+		}
+	}
+	pg_atomic_fetch_add_u64(&cache->changes, 1);
+	LWLockRelease(&cache->lock);
+	ndoomed_files = 0;
+	ConditionVariableBroadcast(&cache->cv);
+}
+
+/*
+ * reap_dead
+ *		An entry whose remover died between marking and dropping it: drop
+ *		it now (lock held exclusively), its file with finish_removals.
+ */
+static void
+reap_dead(EsiCacheEntry *e)
+{
+	e->remover = 0;
+	cache->ndead--;
+	e->status = 1;				/* has a file, as far as anyone knows */
+	dlist_push_tail(&cache->lru, &e->lru);
+	remove_entry(e);
+}
+
+/*
+ * announce
+ *		A claim was given up (a reply stored, a claim released, an entry
+ *		dropped): wake the sessions waiting (lock not held).
+ */
+static void
+announce(void)
+{
+	ConditionVariableBroadcast(&cache->cv);
+}
+
+/*
+ * evict
+ *		Remove least recently used entries (not being fetched, nor keep)
+ *		while the files pass esi_fdw.cache_size; with room_for_one, also
+ *		until one more entry fits in the index.  Lock held exclusively.
+ */
+static void
+evict(uint64 keep, bool room_for_one)
+{
+	int64		limit = (int64) esi_guc_cache_size_mb * 1024 * 1024;
+	dlist_iter	it;
+
+	for (;;)
+	{
+		EsiCacheEntry *victim = NULL;
+
+		if (cache->bytes <= limit &&
+			!(room_for_one &&
+			  hash_get_num_entries(cache_index) - cache->ndead >= esi_guc_cache_max_entries))
+			return;
+		/* from the least recently used: skipped are only entries in flight */
+		dlist_reverse_foreach(it, &cache->lru)
+		{
+			EsiCacheEntry *e = dlist_container(EsiCacheEntry, lru, it.cur);
+
+			if (e->hash == keep || (e->fetcher != 0 && is_live(e->fetcher)))
+				continue;
+			victim = e;
+			break;
+		}
+		if (victim == NULL)
+			return;
+		remove_entry(victim);
+	}
+}
+
+static EsiCacheEntry *
+new_entry(uint64 hash, const char *key, TimestampTz now)
+{
+	EsiCacheEntry *e;
+	bool		found;
+
+	if (hash_get_num_entries(cache_index) - cache->ndead >= esi_guc_cache_max_entries)
+		evict(hash, true);
+	if (hash_get_num_entries(cache_index) >= esi_guc_cache_max_entries + ESI_CACHE_SPARE_ENTRIES)
+		return NULL;
+	e = hash_search(cache_index, &hash, HASH_ENTER_NULL, &found);
+	if (e == NULL)
+		return NULL;
+	e->status = 0;
+	e->fetcher = 0;
+	e->remover = 0;
+	e->size = 0;
+	e->stored_at = e->expires = 0;
+	e->scope = key_scope(key);
+	e->doomed = false;
+	e->last_used = now;
+	dlist_push_head(&cache->lru, &e->lru);
+	return e;
+}
+
+/*
+ * LoadedFile: one file's entry, read by load_index before it is indexed
+ */
+typedef struct LoadedFile
+{
+	uint64		hash;
+	int			status;
+	TimestampTz stored_at;
+	TimestampTz expires;
+	TimestampTz last_used;
+	int64		size;
+	uint64		scope;
+} LoadedFile;
+
+/* what load_index read */
+typedef struct LoadedFiles
+{
+	LoadedFile *files;
+	int			n;
+} LoadedFiles;
+
+/*
+ * loaded_file_cmp
+ *		qsort order of LoadedFile: least recently used first.
+ */
+static int
+loaded_file_cmp(const void *a, const void *b)
+{
+	const LoadedFile *x = a;
+	const LoadedFile *y = b;
+
+	return x->last_used < y->last_used ? -1 : x->last_used > y->last_used ? 1 : 0;
+}
+
+/*
+ * read_directory
+ *		The headers of every cache file a previous run left (no lock held;
+ *		can be cancelled).  Leftover temporary files and files that are
+ *		not ours (another version, torn) are removed.
+ */
+static void
+read_directory(DIR *dir, LoadedFiles *lf)
+{
+	struct dirent *de;
+	int			max = 1024;
+
+	lf->files = palloc(sizeof(LoadedFile) * max);
+	lf->n = 0;
+	while ((errno = 0, de = readdir(dir)) != NULL)
 	{
 		char		path[MAXPGPATH];
 		char	   *end;
 		uint64		hash;
 		EsiCacheReply r;
-		EsiCacheEntry *e;
 		struct stat st;
+		LoadedFile *f;
 
+		CHECK_FOR_INTERRUPTS();
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, MAXPGPATH, ESI_CACHE_DIR "/%s", de->d_name);
@@ -393,117 +800,254 @@ load_index(void)
 			unlink(path);
 			continue;
 		}
-		e = hash_search(cache_index, &hash, HASH_ENTER_NULL, NULL);
+		if (lf->n >= max)
+		{
+			max *= 2;
+			lf->files = repalloc(lf->files, sizeof(LoadedFile) * max);
+		}
+		f = &lf->files[lf->n++];
+		f->hash = hash;
+		f->status = r.status;
+		f->stored_at = r.stored_at;
+		f->expires = r.expires;
+		f->last_used = time_t_to_timestamptz(st.st_mtime);
+		f->size = st.st_size;
+		f->scope = r.key ? key_scope(r.key) : 0;
+		pfree(r.storage);
+	}
+	if (errno != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not read directory \"%s\": %m", ESI_CACHE_DIR),
+				 errdetail("The response cache's index is rebuilt from its files after a start."),
+				 errhint("Make the directory readable by the server's user, or remove it.")));
+}
+
+/*
+ * load_index
+ *		Rebuild the index from the files (this backend set load_state to
+ *		LOADING; lock not held).  The directory is read first, then
+ *		indexed in one step; the least recently used files go first when
+ *		there are more than the index holds.  On error the state goes back
+ *		to NOT_LOADED and the error is raised.
+ */
+static void
+load_index(void)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
+											  "esi_fdw cache load",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	DIR		   *volatile dir = NULL;
+	LoadedFiles *lf = palloc0(sizeof(LoadedFiles));
+
+	PG_TRY();
+	{
+		if (MakePGDirectory(ESI_CACHE_DIR) < 0 && errno != EEXIST)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not create directory \"%s\": %m", ESI_CACHE_DIR),
+					 errdetail("The response cache keeps its replies there."),
+					 errhint("Make the data directory writable by the server's user.")));
+		dir = opendir(ESI_CACHE_DIR);
+		if (dir == NULL)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not open directory \"%s\": %m", ESI_CACHE_DIR),
+					 errdetail("The response cache's index is rebuilt from its files after a start."),
+					 errhint("Make the directory readable and writable by the server's user, or remove it.")));
+		read_directory(dir, lf);
+		closedir(dir);
+		dir = NULL;
+	}
+	PG_CATCH();
+	{
+		if (dir != NULL)
+			closedir(dir);
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(cxt);
+		LWLockAcquire(&cache->lock, LW_EXCLUSIVE);
+		cache->load_state = LOAD_NOT_LOADED;
+		cache->loader = 0;
+		LWLockRelease(&cache->lock);
+		ConditionVariableBroadcast(&cache->cv);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	/* oldest first: the index keeps the most recently used when full */
+	qsort(lf->files, lf->n, sizeof(LoadedFile), loaded_file_cmp);
+	LWLockAcquire(&cache->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < lf->n; i++)
+	{
+		LoadedFile *f = &lf->files[i];
+		EsiCacheEntry *e;
+		bool		found;
+
+		/* too many: drop the least recently used */
+		if (hash_get_num_entries(cache_index) - cache->ndead >= esi_guc_cache_max_entries)
+			remove_entry(dlist_container(EsiCacheEntry, lru,
+										 dlist_tail_node(&cache->lru)));
+		e = hash_search(cache_index, &f->hash, HASH_ENTER_NULL, &found);
+		if (e != NULL && found)
+			continue;			/* cannot be: nothing is indexed before */
 		if (e == NULL)
 		{
-			pfree(r.storage);
+			char		path[MAXPGPATH];
+
+			cache_path(path, f->hash);
 			unlink(path);
 			continue;
 		}
-		e->scope = r.key ? key_scope(r.key) : 0;
-		e->doomed = false;
-		pfree(r.storage);
-		e->status = r.status;
+		e->status = f->status;
 		e->fetcher = 0;
-		e->stored_at = r.stored_at;
-		e->expires = r.expires;
-		e->last_used = time_t_to_timestamptz(st.st_mtime);
-		e->size = st.st_size;
-		cache->bytes += st.st_size;
+		e->remover = 0;
+		e->stored_at = f->stored_at;
+		e->expires = f->expires;
+		e->last_used = f->last_used;
+		e->size = f->size;
+		e->scope = f->scope;
+		e->doomed = false;
+		dlist_push_head(&cache->lru, &e->lru);
+		cache->bytes += f->size;
 	}
-	FreeDir(dir);
+	evict(0, false);
+	cache->load_state = LOAD_LOADED;
+	cache->loader = 0;
+	LWLockRelease(&cache->lock);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+	finish_removals();
+	ConditionVariableBroadcast(&cache->cv);
 }
 
 /*
- * lock_index
- *		Take the index lock; the first taker after a start loads the index.
+ * ensure_loaded
+ *		Return once the index is loaded: load it, or wait (on the condition
+ *		variable, cancellably) for the backend loading it.
  */
 static void
-lock_index(void)
+ensure_loaded(void)
 {
-	if (cache == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("esi_fdw's cache is not set up"),
-				 errhint("Add esi_fdw to shared_preload_libraries and restart the server.")));
-	LWLockAcquire(&cache->lock, LW_EXCLUSIVE);
-	if (!cache->loaded)
-		load_index();
-}
+	bool		slept = false;
 
-/*
- * remove_entry
- *		Drop an entry and its file (lock held).
- */
-static void
-remove_entry(EsiCacheEntry *e)
-{
-	char		path[MAXPGPATH];
-	uint64		hash = e->hash;
-
-	cache_path(path, hash);
-	if (e->status != 0)
-		unlink(path);
-	cache->bytes -= e->size;
-	hash_search(cache_index, &hash, HASH_REMOVE, NULL);
-}
-
-/*
- * evict
- *		Remove least recently used entries (not being fetched, nor keep)
- *		until the files fit in esi_fdw.cache_size, or one more entry fits
- *		in the index (room_for_one).  Lock held.
- */
-static void
-evict(uint64 keep, bool room_for_one)
-{
-	int64		limit = (int64) esi_guc_cache_size_mb * 1024 * 1024;
-
+	check_set_up();
 	for (;;)
 	{
-		HASH_SEQ_STATUS seq;
-		EsiCacheEntry *e,
-				   *victim = NULL;
+		int			state;
 
-		if (cache->bytes <= limit &&
-			(!room_for_one || hash_get_num_entries(cache_index) < esi_guc_cache_max_entries))
-			return;
-		hash_seq_init(&seq, cache_index);
-		while ((e = hash_seq_search(&seq)) != NULL)
+		LWLockAcquire(&cache->lock, LW_SHARED);
+		state = cache->load_state;
+		LWLockRelease(&cache->lock);
+		if (state == LOAD_LOADED)
+			break;
+		LWLockAcquire(&cache->lock, LW_EXCLUSIVE);
+		if (cache->load_state == LOAD_LOADED)
 		{
-			if (e->hash == keep || e->fetcher != 0)
-				continue;
-			if (victim == NULL || e->last_used < victim->last_used)
-				victim = e;
+			LWLockRelease(&cache->lock);
+			break;
 		}
-		if (victim == NULL)
-			return;
-		remove_entry(victim);
-		room_for_one = false;
+		if (cache->load_state == LOAD_LOADING && cache->loader != MyProcPid &&
+			is_live(cache->loader))
+		{
+			ConditionVariablePrepareToSleep(&cache->cv);
+			LWLockRelease(&cache->lock);
+			(void) ConditionVariableTimedSleep(&cache->cv, ESI_CACHE_RECHECK_MS,
+											   PG_WAIT_EXTENSION);
+			slept = true;
+			continue;
+		}
+		cache->load_state = LOAD_LOADING;
+		cache->loader = MyProcPid;
+		LWLockRelease(&cache->lock);
+		if (slept)
+		{
+			ConditionVariableCancelSleep();
+			slept = false;
+		}
+		load_index();
+		break;
 	}
+	if (slept)
+		ConditionVariableCancelSleep();
 }
 
 /*
- * claim_is_live
- *		Whether the backend that claimed an entry still runs (a backend that
- *		died, even without cleaning up, leaves no waiter stuck).
+ * esi_cache_load
+ *		Load the index now unless it is loaded or being loaded (the refresh
+ *		launcher, as it starts).  An error is logged, not raised: the first
+ *		session that needs the cache tries again.
+ */
+void
+esi_cache_load(void)
+{
+	MemoryContext old = CurrentMemoryContext;
+
+	if (cache == NULL)
+		return;
+	LWLockAcquire(&cache->lock, LW_EXCLUSIVE);
+	if (cache->load_state != LOAD_NOT_LOADED)
+	{
+		LWLockRelease(&cache->lock);
+		return;
+	}
+	cache->load_state = LOAD_LOADING;
+	cache->loader = MyProcPid;
+	LWLockRelease(&cache->lock);
+	PG_TRY();
+	{
+		load_index();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(old);
+		EmitErrorReport();
+		FlushErrorState();
+	}
+	PG_END_TRY();
+}
+
+/*
+ * usable
+ *		Whether e's stored reply answers a lookup (see esi_cache_lookup).
  */
 static bool
-claim_is_live(int pid)
+usable(EsiCacheEntry *e, EsiCacheMode mode, TimestampTz accept_since, TimestampTz now)
 {
-	return pid != 0 && (pid == MyProcPid || BackendPidGetProc(pid) != NULL);
+	return e->status != 0 &&
+		((mode == ESI_CACHE_ON && now < e->expires &&
+		  (e->status == 200 ||
+		   now < e->stored_at + (int64) esi_guc_negative_cache_ttl * USECS_PER_SEC)) ||
+		 (accept_since != 0 && e->stored_at >= accept_since));
+}
+
+/*
+ * wait_busy
+ *		The entry is another session's (lock held): from now on, a change
+ *		wakes this backend (esi_cache_changed, esi_cache_sleep).
+ */
+static EsiCacheResult
+wait_busy(void)
+{
+	if (!busy_waiting)
+	{
+		busy_waiting = true;
+		busy_changes = pg_atomic_read_u64(&cache->changes);
+		ConditionVariablePrepareToSleep(&cache->cv);
+	}
+	return ESI_CACHE_BUSY;
 }
 
 /*
  * esi_cache_lookup
  *		What to do for one request: use a stored reply (HIT, *reply filled),
- *		wait for another session (BUSY), or send it (FETCH; claimed when
- *		this session now owns the entry, and reply->etag set when a stale
- *		copy may be revalidated).  mode ON serves fresh entries; REFRESH
- *		none of itself.  Either serves what was stored (a 200, or renewed
- *		by a 304) since accept_since, when not 0: a reply another session
- *		received after the caller began waiting for it, or after its
- *		statement began.
+ *		wait for another session (BUSY; esi_cache_sleep), or send it
+ *		(FETCH; claimed when this session now owns the entry, and
+ *		reply->etag set when a stale copy may be revalidated).  mode ON
+ *		serves fresh entries; REFRESH none of itself.  Either serves what
+ *		was stored (a 200, or renewed by a 304) since accept_since, when not
+ *		0: a reply another session received after the caller began waiting
+ *		for it, or after its statement began.  A hit holds the lock shared.
  */
 EsiCacheResult
 esi_cache_lookup(const char *key, EsiCacheMode mode, TimestampTz accept_since,
@@ -513,80 +1057,172 @@ esi_cache_lookup(const char *key, EsiCacheMode mode, TimestampTz accept_since,
 
 	*claimed = false;
 	memset(reply, 0, sizeof(EsiCacheReply));
+	ensure_loaded();
 
 	for (int tries = 0; tries < 3; tries++)
 	{
 		TimestampTz now = GetCurrentTimestamp();
 		EsiCacheEntry *e;
-		bool		found;
 		bool		stale_copy;
+		bool		hit = false;
+		TimestampTz stored = 0;
 
-		lock_index();
+		/* shared: a fresh entry, or one another live session has */
+		LWLockAcquire(&cache->lock, LW_SHARED);
 		e = hash_search(cache_index, &hash, HASH_FIND, NULL);
-		if (e && e->fetcher != 0 && e->fetcher != MyProcPid)
+		if (e && ((e->remover != 0 && is_live(e->remover)) ||
+				  (e->remover == 0 && e->fetcher != 0 && e->fetcher != MyProcPid &&
+				   is_live(e->fetcher))))
 		{
-			if (claim_is_live(e->fetcher))
+			wait_busy();
+			LWLockRelease(&cache->lock);
+			return ESI_CACHE_BUSY;
+		}
+		if (e && e->remover == 0 && e->fetcher == 0 && usable(e, mode, accept_since, now))
+		{
+			lru_touch(e, now);
+			stored = e->stored_at;
+			hit = true;
+		}
+		LWLockRelease(&cache->lock);
+
+		if (!hit)
+		{
+			/* exclusive: missing, stale, or its fetcher or remover died */
+			LWLockAcquire(&cache->lock, LW_EXCLUSIVE);
+			e = hash_search(cache_index, &hash, HASH_FIND, NULL);
+			if (e && e->remover != 0)
 			{
-				LWLockRelease(&cache->lock);
-				return ESI_CACHE_BUSY;
-			}
-			e->fetcher = 0;		/* its fetcher died */
-			if (e->doomed)
-			{
-				remove_entry(e);	/* a write made it stale meanwhile */
+				if (is_live(e->remover))
+				{
+					wait_busy();
+					LWLockRelease(&cache->lock);
+					return ESI_CACHE_BUSY;
+				}
+				reap_dead(e);
 				e = NULL;
 			}
-		}
-		if (e && e->status != 0 &&
-			((mode == ESI_CACHE_ON && now < e->expires &&
-			  (e->status == 200 ||
-			   now < e->stored_at + (int64) esi_guc_negative_cache_ttl * USECS_PER_SEC)) ||
-			 (accept_since != 0 && e->stored_at >= accept_since)))
-		{
-			TimestampTz stored = e->stored_at;
-
-			e->last_used = now;
-			LWLockRelease(&cache->lock);
-			if (read_file(hash, key, false, reply))
-				return ESI_CACHE_HIT;
-			/* gone or torn: drop it (unless replaced meanwhile), again */
-			lock_index();
-			e = hash_search(cache_index, &hash, HASH_FIND, NULL);
-			if (e && e->stored_at == stored && e->fetcher == 0)
-				remove_entry(e);
-			LWLockRelease(&cache->lock);
-			continue;
-		}
-
-		/* missing or stale: claim it */
-		if (e == NULL)
-		{
-			if (hash_get_num_entries(cache_index) >= esi_guc_cache_max_entries)
-				evict(0, true);
-			e = hash_search(cache_index, &hash, HASH_ENTER_NULL, &found);
-			if (e == NULL)
+			if (e && e->fetcher != 0 && e->fetcher != MyProcPid)
 			{
-				/* the index is full of entries being fetched */
+				if (is_live(e->fetcher))
+				{
+					wait_busy();
+					LWLockRelease(&cache->lock);
+					return ESI_CACHE_BUSY;
+				}
+				e->fetcher = 0; /* its fetcher died */
+				if (e->doomed)
+				{
+					remove_entry(e);	/* a write made it stale meanwhile */
+					e = NULL;
+				}
+			}
+			if (e && e->remover == 0 && usable(e, mode, accept_since, now))
+			{
+				lru_touch(e, now);
+				stored = e->stored_at;
+				hit = true;
+			}
+			else
+			{
+				/* missing or stale: claim it */
+				if (e == NULL)
+					e = new_entry(hash, key, now);
+				if (e == NULL)
+				{
+					/* the index is full of entries being fetched */
+					LWLockRelease(&cache->lock);
+					finish_removals();
+					return ESI_CACHE_FETCH;
+				}
+				e->fetcher = MyProcPid;
+				lru_touch(e, now);
+				stale_copy = (e->status == 200);
 				LWLockRelease(&cache->lock);
+				finish_removals();
+				*claimed = true;
+
+				if (stale_copy && !read_file(hash, key, true, reply))
+					memset(reply, 0, sizeof(EsiCacheReply));
 				return ESI_CACHE_FETCH;
 			}
-			e->status = 0;
-			e->size = 0;
-			e->stored_at = e->expires = 0;
-			e->scope = key_scope(key);
-			e->doomed = false;
+			LWLockRelease(&cache->lock);
+			finish_removals();
 		}
-		e->fetcher = MyProcPid;
-		e->last_used = now;
-		stale_copy = (e->status == 200);
-		LWLockRelease(&cache->lock);
-		*claimed = true;
 
-		if (stale_copy && !read_file(hash, key, true, reply))
-			memset(reply, 0, sizeof(EsiCacheReply));
-		return ESI_CACHE_FETCH;
+		if (read_file(hash, key, false, reply))
+			return ESI_CACHE_HIT;
+		/* gone or torn: drop it (unless replaced meanwhile), again */
+		LWLockAcquire(&cache->lock, LW_EXCLUSIVE);
+		e = hash_search(cache_index, &hash, HASH_FIND, NULL);
+		if (e && e->stored_at == stored && e->fetcher == 0 && e->remover == 0)
+			remove_entry(e);
+		LWLockRelease(&cache->lock);
+		finish_removals();
 	}
 	return ESI_CACHE_FETCH;
+}
+
+/*
+ * esi_cache_changed
+ *		Whether a claim was given up (a reply stored, a claim released, an
+ *		entry dropped) since this backend was last told BUSY: look again.
+ *		Then the next BUSY starts a new wait.
+ */
+bool
+esi_cache_changed(void)
+{
+	if (!busy_waiting || cache == NULL)
+		return false;
+	if (pg_atomic_read_u64(&cache->changes) == busy_changes)
+		return false;
+	busy_waiting = false;
+	ConditionVariableCancelSleep();
+	return true;
+}
+
+/*
+ * esi_cache_sleep
+ *		Sleep until a change (esi_cache_changed) or timeout_ms, on the
+ *		cache's condition variable (a cancel ends it too).  The session
+ *		shows wait_event_type 'Extension', wait_event 'Extension'.  Returns
+ *		the milliseconds slept.
+ */
+double
+esi_cache_sleep(long timeout_ms)
+{
+	instr_time	start,
+				dur;
+
+	if (timeout_ms <= 0)
+		return 0;
+	INSTR_TIME_SET_CURRENT(start);
+	if (!busy_waiting)
+	{
+		/* told of a change already: a plain wait (the caller looks again) */
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 timeout_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+	else if (pg_atomic_read_u64(&cache->changes) == busy_changes)
+		(void) ConditionVariableTimedSleep(&cache->cv, timeout_ms, PG_WAIT_EXTENSION);
+	INSTR_TIME_SET_CURRENT(dur);
+	INSTR_TIME_SUBTRACT(dur, start);
+	return INSTR_TIME_GET_MILLISEC(dur);
+}
+
+/*
+ * esi_cache_wait_end
+ *		This backend waits for no entry any more (a scan's end).
+ */
+void
+esi_cache_wait_end(void)
+{
+	if (busy_waiting)
+	{
+		busy_waiting = false;
+		ConditionVariableCancelSleep();
+	}
 }
 
 /*
@@ -621,10 +1257,31 @@ write_all(int fd, const void *data, size_t len)
 }
 
 /*
+ * claimed_by_me
+ *		Whether this backend holds the claim of the entry (nobody else
+ *		writes, renames or removes its file meanwhile).
+ */
+static bool
+claimed_by_me(uint64 hash)
+{
+	EsiCacheEntry *e;
+	bool		mine;
+
+	LWLockAcquire(&cache->lock, LW_SHARED);
+	e = hash_search(cache_index, &hash, HASH_FIND, NULL);
+	mine = e && e->remover == 0 && e->fetcher == MyProcPid;
+	LWLockRelease(&cache->lock);
+	return mine;
+}
+
+/*
  * esi_cache_store
- *		Store a reply (status 200, or a 404/403 to remember) and release the
- *		claim.  A reply that cannot be written (disk full, too large for
- *		the cache) is simply not cached.  true when the reply is stored.
+ *		Store a reply (status 200, or a 404/403 to remember) of an entry
+ *		this session claimed, and release the claim.  A reply that cannot
+ *		be written (disk full, too large for the cache) is simply not
+ *		cached.  true when the reply is stored.  The file is written and
+ *		renamed into place without the lock (the claim keeps others off
+ *		it); then the index is updated.
  */
 bool
 esi_cache_store(const char *key, const char *route, const char *url,
@@ -633,6 +1290,8 @@ esi_cache_store(const char *key, const char *route, const char *url,
 	uint64		hash = key_hash(key);
 	const char *strv[6] = {key, route, url, reply->etag, reply->last_modified, reply->x_pages};
 	EsiCacheFileHeader hdr;
+	EsiCacheFileCoding coding = {0};
+	const char *stored;
 	char		tmp[MAXPGPATH];
 	char		path[MAXPGPATH];
 	int			fd;
@@ -640,9 +1299,21 @@ esi_cache_store(const char *key, const char *route, const char *url,
 	int64		size;
 	pg_crc32c	crc;
 	EsiCacheEntry *e;
-	bool		found;
 	static const char nul = '\0';
 
+	/* the body as it arrived when that is smaller: gzip'ed */
+	if (reply->gzip && reply->gzip_len < reply->len)
+	{
+		stored = reply->gzip;
+		coding.coding = CACHE_CODING_GZIP;
+		coding.storedlen = reply->gzip_len;
+	}
+	else
+	{
+		stored = reply->body;
+		coding.coding = CACHE_CODING_IDENTITY;
+		coding.storedlen = reply->len;
+	}
 	memset(&hdr, 0, sizeof(hdr));
 	hdr.magic = ESI_CACHE_MAGIC;
 	hdr.version = ESI_CACHE_VERSION;
@@ -657,33 +1328,34 @@ esi_cache_store(const char *key, const char *route, const char *url,
 		if (strv[i])
 			COMP_CRC32C(crc, strv[i], hdr.lens[i]);
 	}
-	COMP_CRC32C(crc, reply->body, reply->len);
+	COMP_CRC32C(crc, stored, coding.storedlen);
 	COMP_CRC32C(crc, &nul, 1);
 	FIN_CRC32C(crc);
 	hdr.crc = crc;
-	size = sizeof(hdr) + reply->len + 1;
+	size = sizeof(hdr) + sizeof(coding) + coding.storedlen + 1;
 	for (int i = 0; i < 6; i++)
 		size += hdr.lens[i];
 
-	if (size > (int64) esi_guc_cache_size_mb * 1024 * 1024)
+	ensure_loaded();
+	if (size > (int64) esi_guc_cache_size_mb * 1024 * 1024 || !claimed_by_me(hash))
 	{
 		esi_cache_release(key);
 		return false;
 	}
 
-	lock_index();				/* loads the index (and makes the directory) */
-	LWLockRelease(&cache->lock);
-
 	snprintf(tmp, MAXPGPATH, ESI_CACHE_DIR "/tmp.%d.%016llx", MyProcPid,
 			 (unsigned long long) hash);
+	cache_path(path, hash);
 	fd = OpenTransientFile(tmp, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY);
-	ok = fd >= 0 && write_all(fd, &hdr, sizeof(hdr));
+	ok = fd >= 0 && write_all(fd, &hdr, sizeof(hdr)) &&
+		write_all(fd, &coding, sizeof(coding));
 	for (int i = 0; ok && i < 6; i++)
 		if (strv[i])
 			ok = write_all(fd, strv[i], hdr.lens[i]);
-	ok = ok && write_all(fd, reply->body, reply->len) && write_all(fd, &nul, 1);
+	ok = ok && write_all(fd, stored, coding.storedlen) && write_all(fd, &nul, 1);
 	if (fd >= 0 && CloseTransientFile(fd) != 0)
 		ok = false;
+	ok = ok && rename(tmp, path) == 0;
 	if (!ok)
 	{
 		unlink(tmp);
@@ -691,41 +1363,26 @@ esi_cache_store(const char *key, const char *route, const char *url,
 		return false;
 	}
 
-	cache_path(path, hash);
-	lock_index();
+	LWLockAcquire(&cache->lock, LW_EXCLUSIVE);
 	e = hash_search(cache_index, &hash, HASH_FIND, NULL);
-	if (e == NULL)
+	Assert(e && e->fetcher == MyProcPid && e->remover == 0);
+	if (e == NULL || e->fetcher != MyProcPid || e->remover != 0)
 	{
-		if (hash_get_num_entries(cache_index) >= esi_guc_cache_max_entries)
-			evict(hash, true);
-		e = hash_search(cache_index, &hash, HASH_ENTER_NULL, &found);
-		if (e == NULL)
-		{
-			LWLockRelease(&cache->lock);
-			unlink(tmp);
-			return false;
-		}
-		e->size = 0;
-		e->status = 0;
-		e->scope = key_scope(key);
-		e->doomed = false;
+		/* cannot be (the claim is ours): keep nothing */
+		LWLockRelease(&cache->lock);
+		unlink(path);
+		return false;
 	}
+	e->fetcher = 0;
+	pg_atomic_fetch_add_u64(&cache->changes, 1);
 	if (e->doomed)
 	{
 		/* a write made what this session fetched stale: keep none of it */
-		unlink(tmp);
+		e->status = reply->status;	/* it has a file now */
 		remove_entry(e);
 		LWLockRelease(&cache->lock);
-		return false;
-	}
-	if (rename(tmp, path) != 0)
-	{
-		unlink(tmp);
-		if (e->status == 0)
-			hash_search(cache_index, &hash, HASH_REMOVE, NULL);
-		else if (e->fetcher == MyProcPid)
-			e->fetcher = 0;
-		LWLockRelease(&cache->lock);
+		finish_removals();
+		announce();
 		return false;
 	}
 	cache->bytes += size - e->size;
@@ -733,11 +1390,11 @@ esi_cache_store(const char *key, const char *route, const char *url,
 	e->status = reply->status;
 	e->stored_at = reply->stored_at;
 	e->expires = reply->expires;
-	e->last_used = GetCurrentTimestamp();
-	if (e->fetcher == MyProcPid)
-		e->fetcher = 0;
+	lru_touch(e, GetCurrentTimestamp());
 	evict(hash, false);
 	LWLockRelease(&cache->lock);
+	finish_removals();
+	announce();
 	return true;
 }
 
@@ -786,20 +1443,24 @@ esi_cache_release(const char *key)
 {
 	uint64		hash = key_hash(key);
 	EsiCacheEntry *e;
+	bool		released = false;
 
 	if (cache == NULL)
 		return;
 	LWLockAcquire(&cache->lock, LW_EXCLUSIVE);
 	e = hash_search(cache_index, &hash, HASH_FIND, NULL);
-	if (e && e->fetcher == MyProcPid)
+	if (e && e->remover == 0 && e->fetcher == MyProcPid)
 	{
 		e->fetcher = 0;
-		if (e->doomed)
+		released = true;
+		pg_atomic_fetch_add_u64(&cache->changes, 1);
+		if (e->doomed || e->status == 0)
 			remove_entry(e);
-		else if (e->status == 0)
-			hash_search(cache_index, &hash, HASH_REMOVE, NULL);
 	}
 	LWLockRelease(&cache->lock);
+	finish_removals();
+	if (released)
+		announce();
 }
 
 /*
@@ -811,12 +1472,22 @@ esi_cache_forget(const char *key)
 {
 	uint64		hash = key_hash(key);
 	EsiCacheEntry *e;
+	bool		mine = false;
 
-	lock_index();
+	ensure_loaded();
+	LWLockAcquire(&cache->lock, LW_EXCLUSIVE);
 	e = hash_search(cache_index, &hash, HASH_FIND, NULL);
-	if (e && (e->fetcher == 0 || e->fetcher == MyProcPid))
+	if (e && e->remover == 0 && (e->fetcher == 0 || e->fetcher == MyProcPid))
+	{
+		mine = e->fetcher == MyProcPid;
+		if (mine)
+			pg_atomic_fetch_add_u64(&cache->changes, 1);
 		remove_entry(e);
+	}
 	LWLockRelease(&cache->lock);
+	finish_removals();
+	if (mine)
+		announce();
 }
 
 /*
@@ -836,19 +1507,21 @@ esi_cache_forget_scope(const char *base_url, const char *path)
 
 	if (scope == 0 || cache == NULL)
 		return 0;
-	lock_index();
+	ensure_loaded();
+	LWLockAcquire(&cache->lock, LW_EXCLUSIVE);
 	hash_seq_init(&seq, cache_index);
 	while ((e = hash_seq_search(&seq)) != NULL)
 	{
-		if (e->scope != scope)
+		if (e->scope != scope || e->remover != 0)
 			continue;
 		n++;
-		if (e->fetcher != 0 && e->fetcher != MyProcPid && claim_is_live(e->fetcher))
+		if (e->fetcher != 0 && e->fetcher != MyProcPid && is_live(e->fetcher))
 			e->doomed = true;
 		else
 			remove_entry(e);
 	}
 	LWLockRelease(&cache->lock);
+	finish_removals();
 	return n;
 }
 
@@ -975,7 +1648,8 @@ esi_cache_entries(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (!has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS))
 		return (Datum) 0;
-	lock_index();
+	ensure_loaded();
+	LWLockAcquire(&cache->lock, LW_SHARED);
 	max = hash_get_num_entries(cache_index);
 	copy = palloc_extended(sizeof(EsiCacheEntry) * Max(max, 1), MCXT_ALLOC_NO_OOM);
 	if (copy == NULL)
@@ -985,7 +1659,7 @@ esi_cache_entries(PG_FUNCTION_ARGS)
 	}
 	hash_seq_init(&seq, cache_index);
 	while ((e = hash_seq_search(&seq)) != NULL)
-		if (e->status != 0 && n < max)
+		if (e->status != 0 && e->remover == 0 && n < max)
 			copy[n++] = *e;
 		else if (n >= max)
 		{
@@ -1037,15 +1711,17 @@ esi_cache_clear(PG_FUNCTION_ARGS)
 	EsiCacheEntry *e;
 	int64		n = 0;
 
-	lock_index();
+	ensure_loaded();
+	LWLockAcquire(&cache->lock, LW_EXCLUSIVE);
 	hash_seq_init(&seq, cache_index);
 	while ((e = hash_seq_search(&seq)) != NULL)
 	{
-		if (e->fetcher != 0 && claim_is_live(e->fetcher))
+		if (e->remover != 0 || (e->fetcher != 0 && is_live(e->fetcher)))
 			continue;
 		remove_entry(e);
 		n++;
 	}
 	LWLockRelease(&cache->lock);
+	finish_removals();
 	PG_RETURN_INT64(n);
 }

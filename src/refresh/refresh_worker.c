@@ -58,6 +58,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "cache.h"
 #include "crawl.h"
 #include "refresh_worker.h"
 #include "token_worker.h"
@@ -590,6 +591,8 @@ esi_refresh_launcher_main(Datum arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 	pgstat_report_appname("esi_fdw refresh launcher");
+	/* the response cache's index, so that no query has to load it */
+	esi_cache_load();
 
 	/* workers of an earlier launcher are no longer ours to reap */
 	SpinLockAcquire(&shared->mutex);
