@@ -83,8 +83,8 @@ $$;
 -- step 2 failed: as in 0.5.0 (log it, back off, pause on a login error),
 -- and when the failures in a row reach esi_fdw.refresh_alert_failures and
 -- were not announced since the last success: NOTIFY esi_refresh_failing
--- (payload: target, failures, sqlstate, error cut to 1000 characters,
--- paused, next_refresh_at) and a WARNING, which the server log records
+-- (payload: target, failures, sqlstate, paused, next_refresh_at) and a
+-- WARNING with the error, which the server log records
 CREATE OR REPLACE FUNCTION _refresh_failed(log_id bigint, err text, err_state text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -111,8 +111,10 @@ BEGIN
    WHERE x.target = tg AND x.failures >= alert AND x.failure_announced_at IS NULL
   RETURNING x.* INTO t;
   IF FOUND THEN
+    -- no error text: every role of the database may listen, and the
+    -- target's name (at most 7680 bytes as JSON) keeps it under 8000 bytes
     PERFORM pg_notify('esi_refresh_failing', json_build_object('target', t.target,
-      'failures', t.failures, 'sqlstate', err_state, 'error', left(err, 1000),
+      'failures', t.failures, 'sqlstate', err_state,
       'paused', t.paused_at IS NOT NULL, 'next_refresh_at', t.next_refresh_at)::text);
     RAISE WARNING 'esi_fdw: target "%" failed % times in a row', t.target, t.failures
       USING DETAIL = format('The last error (SQLSTATE %s): %s', err_state, left(err, 1000)),
