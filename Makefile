@@ -9,6 +9,7 @@ OBJS = \
 	src/request.o \
 	src/http.o \
 	src/crawl.o \
+	src/bearer.o \
 	src/paging.o \
 	src/decode.o \
 	src/esi_error.o \
@@ -23,6 +24,9 @@ OBJS = \
 	src/sso_test.o \
 	src/sso.o \
 	src/tokens.o \
+	src/logins.o \
+	src/privileged_sql.o \
+	src/own_xact.o \
 	src/call.o \
 	src/modify.o \
 	src/token_worker.o \
@@ -30,7 +34,13 @@ OBJS = \
 	src/bulk_load.o \
 	src/esi_catalog_data.o
 
+# The SQL scripts (README.md, "The SQL scripts"): the released ones, frozen,
+# in src/ (listed in src/sql/released), and the current version's, built by
+# src/sql/build.sh from the sources in src/sql/ into src/sql/built/.  The
+# script runs on every make: it also fails when a released script changed.
+SQL_BUILT := $(shell sh src/sql/build.sh outputs)
 DATA = $(wildcard src/esi_fdw--*.sql)
+DATA_built = $(SQL_BUILT)
 PGFILEDESC = "esi_fdw - foreign data wrapper for EVE Online ESI"
 
 # pg_regress suite (sql/ + expected/); needs ESI_SIM_URL, see test/run_tests.sh
@@ -50,6 +60,17 @@ ifeq ($(WERROR),1)
 PG_CFLAGS += -Werror
 endif
 
+# SANITIZE=1 builds with AddressSanitizer and UndefinedBehaviorSanitizer
+# for the test suite's sanitizer stage (test/sanitize.sh; see the README's
+# "Memory checks").  Every report ends the process (no recovery), so none
+# can scroll by unseen; the postmaster needs libasan preloaded, as postgres
+# itself is not instrumented.
+ifeq ($(SANITIZE),1)
+SANITIZE_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+PG_CFLAGS += $(SANITIZE_FLAGS)
+PG_LDFLAGS += $(SANITIZE_FLAGS)
+endif
+
 # JIT bitcode is of no use for an extension that waits on HTTP
 override with_llvm = no
 
@@ -59,3 +80,26 @@ include $(PGXS)
 
 # PGXS does not track headers: rebuild everything when one changes
 $(OBJS): $(wildcard $(srcdir)/src/*.h)
+
+# the current version's SQL scripts, and the checks of the released ones
+all: sql-scripts
+.PHONY: sql-scripts
+sql-scripts:
+	sh src/sql/build.sh build
+$(SQL_BUILT): sql-scripts ;
+
+# Every header compiles on its own, twice (its include guard), right after
+# postgres.h, which only .c files include (PostgreSQL's rule); run by
+# test/t/004_headers.sh
+.PHONY: check-headers
+check-headers:
+	@status=0; \
+	for h in $$(grep -l '^#include "postgres.h"' $(wildcard $(srcdir)/src/*.h)); do \
+		echo "$$h includes postgres.h: only .c files may"; status=1; \
+	done; \
+	for h in $(wildcard $(srcdir)/src/*.h); do \
+		b=$$(basename $$h); \
+		printf '#include "postgres.h"\n#include "%s"\n#include "%s"\n' $$b $$b | \
+			$(CC) $(CPPFLAGS) $(CFLAGS) -fsyntax-only -x c - || \
+			{ echo "$$b does not compile alone after postgres.h"; status=1; }; \
+	done; exit $$status

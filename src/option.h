@@ -13,8 +13,6 @@
 #ifndef ESI_OPTION_H
 #define ESI_OPTION_H
 
-#include "postgres.h"
-
 #include "foreign/foreign.h"
 #include "nodes/pg_list.h"
 
@@ -124,7 +122,6 @@ extern void esi_parse_column_options(List *options, EsiColumnOptions *out);
 extern const char *esi_check_wire_text(const char *s);
 extern const char *esi_check_date(const char *s);
 extern const char *esi_check_base_url(const char *s);
-extern bool esi_base_url_allowed(const char *url);
 extern bool esi_base_url_listed(const char *url);
 
 #endif							/* ESI_OPTION_H */

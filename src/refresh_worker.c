@@ -61,6 +61,7 @@
 #include "crawl.h"
 #include "refresh_worker.h"
 #include "token_worker.h"
+#include "own_xact.h"
 #include "worker_db.h"
 
 #define ESI_REFRESH_RECHECK_S	300 /* look at every database this often */
@@ -113,6 +114,8 @@ static RefreshDb *dbs = NULL;
 static int	ndbs = 0;
 static int	maxdbs = 0;
 static BackgroundWorkerHandle *handles[ESI_REFRESH_MAX_WORKERS];
+
+static void esi_refresh_wake(void);
 
 PG_FUNCTION_INFO_V1(esi_refresh_watch_reset);
 PG_FUNCTION_INFO_V1(esi_refresh_watch_requests);
@@ -225,7 +228,7 @@ esi_refresh_shmem_init(void)
  * esi_refresh_wake
  *		Have the launcher look at the current database now.
  */
-void
+static void
 esi_refresh_wake(void)
 {
 	Latch	   *latch;
@@ -647,6 +650,9 @@ esi_refresh_launcher_main(Datum arg)
 		}
 		if (esi_guc_refresh_workers > 0 && !RecoveryInProgress())
 			start_due_workers(now);
+		/* rotated refresh tokens no worker slot was free for (tokens.c) */
+		if (!RecoveryInProgress())
+			esi_token_flush_all();
 
 		wake_at = next_list;
 		if (esi_guc_refresh_workers > 0)
@@ -753,19 +759,10 @@ run_sql(const char *sql, Oid role, int nargs, Oid *types, Datum *values,
 		const char *nulls)
 {
 	char	   *result = NULL;
-	Oid			save_user;
-	int			save_sec;
 	int			rc;
-	int			nest;
+	EsiPrivileged x;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	nest = esi_safe_path_begin();
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	if (OidIsValid(role))
-		SetUserIdAndSecContext(role, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
+	esi_own_xact_begin(&x, role);
 	rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
 	if (rc < 0)
 		elog(ERROR, "esi_fdw refresh worker: SPI_execute_with_args failed (%d)", rc);
@@ -776,11 +773,7 @@ run_sql(const char *sql, Oid role, int nargs, Oid *types, Datum *values,
 		if (v)
 			result = MemoryContextStrdup(worker_cxt, v);
 	}
-	SPI_finish();
-	PopActiveSnapshot();
-	SetUserIdAndSecContext(save_user, save_sec);
-	esi_safe_path_end(nest);
-	CommitTransactionCommand();
+	esi_own_xact_commit(&x);
 	pgstat_report_stat(false);
 	return result;
 }
@@ -882,7 +875,7 @@ esi_refresh_worker_main(Datum arg)
 		List	   *roles = NIL;
 		bool		claimed = false;
 		int			n;
-		int			nest;
+		EsiPrivileged x;
 		int			k = 0;
 		ListCell   *lc1,
 				   *lc2;
@@ -891,11 +884,7 @@ esi_refresh_worker_main(Datum arg)
 		MemoryContextReset(worker_cxt);
 
 		/* the due targets, oldest due first */
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		nest = esi_safe_path_begin();
-		SPI_connect();
-		PushActiveSnapshot(GetTransactionSnapshot());
+		esi_own_xact_begin(&x, InvalidOid);
 		if (SPI_execute("SELECT target, refresh_role FROM esi._due_targets() LIMIT "
 						CppAsString2(ESI_REFRESH_BATCH), true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "esi_fdw refresh worker: could not read the due targets");
@@ -909,10 +898,7 @@ esi_refresh_worker_main(Datum arg)
 			roles = lappend_oid(roles, isnull ? InvalidOid : DatumGetObjectId(role));
 			MemoryContextSwitchTo(old);
 		}
-		SPI_finish();
-		PopActiveSnapshot();
-		esi_safe_path_end(nest);
-		CommitTransactionCommand();
+		esi_own_xact_commit(&x);
 
 		n = list_length(targets);
 		if (n == 0)

@@ -15,8 +15,6 @@
 #ifndef ESI_REFRESH_WORKER_H
 #define ESI_REFRESH_WORKER_H
 
-#include "postgres.h"
-
 #define ESI_REFRESH_MAX_WORKERS 64
 
 extern int	esi_guc_refresh_workers;
@@ -24,9 +22,6 @@ extern bool esi_guc_auto_refresh;
 
 /* from _PG_init: the settings and the launcher */
 extern void esi_refresh_register(void);
-
-/* wake the launcher: targets of the current database changed */
-extern void esi_refresh_wake(void);
 
 /* its part of shared memory, set up by shmem.c when the server starts */
 extern Size esi_refresh_shmem_size(void);

@@ -13,8 +13,6 @@
 #ifndef ESI_SHMEM_H
 #define ESI_SHMEM_H
 
-#include "postgres.h"
-
 extern void esi_shmem_register(void);
 
 #endif							/* ESI_SHMEM_H */
