@@ -18,7 +18,9 @@
  *				asks an EsiBearerSource (declared there) who authorizes a
  *				request
  *	bearer.h	the bearer source of a route that acts for a character:
- *				tokens.h's characters and access tokens (bearer.c)
+ *				tokens.h's characters and access tokens; for a
+ *				corporation's route it chooses the character, asking ESI
+ *				through nested one-request crawls (bearer.c)
  *	paging.h	the next page of a paged result, for every paging style
  *				(paging.c)
  *	decode.h	JSON pages straight into tuple datums (decode.c)

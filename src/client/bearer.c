@@ -5,7 +5,7 @@
  *
  * A route with an SSO scope acts for a character: the request's
  * character_id, or on a corporation's route a character of the
- * corporation's that tokens.c chooses (once per crawl and corporation).
+ * corporation's, chosen here once per crawl and corporation.
  * This is the EsiBearerSource (crawl.h) a scan, a lookup or a write hands
  * to its crawl: it names the character of each request, checks once per
  * crawl and character that the role may read it, and keeps each
@@ -13,15 +13,31 @@
  * ESI refuses it.  Everything that may run SQL, talk to EVE SSO or wait for
  * the token worker happens in tokens.c, behind these calls.
  *
+ * Choosing a corporation's character asks ESI for each candidate's
+ * corporation (/characters/{character_id}) and, when the route needs
+ * corporation roles, its roles (/characters/{character_id}/roles, with the
+ * candidate's token).  Those are nested crawls of one request each
+ * (ESI_CRAWL_NESTED), so they share the cache, ESI's limits, the renewal of
+ * a refused token and esi.route_stats with every other request.  Their
+ * bearer source is one of a character's route: it never chooses a
+ * corporation's character, so the nesting is one level deep.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include "utils/builtins.h"
+#include <json-c/json.h>
+
+#include "catalog/pg_type_d.h"
+#include "miscadmin.h"
+#include "utils/memutils.h"
 
 #include "bearer.h"
 #include "esi_error.h"
+#include "request.h"
 #include "tokens.h"
+
+#define ESI_ROLES_SCOPE "esi-characters.read_corporation_roles.v1"
 
 typedef struct TokenBearers
 {
@@ -55,10 +71,242 @@ character_number(const char *who)
 }
 
 /*
+ * character_route
+ *		The EsiRoute of a GET on one of a character's routes (path: the
+ *		catalog's template, {character_id} its only parameter), for a nested
+ *		crawl of a chooser working for route: its messages and token checks
+ *		name route's table or function.
+ */
+static EsiRoute *
+character_route(EsiRoute *route, const char *path, const char *scope,
+				const char *rate_group)
+{
+	EsiRoute   *r = palloc0(sizeof(EsiRoute));
+	const char *brace = strchr(path, '{');
+	const char *close = strchr(path, '}');
+
+	Assert(brace != NULL && close != NULL);
+	r->relname = route->relname;
+	r->is_function = route->is_function;
+	r->route = pstrdup(path);
+	r->shape = ESI_SHAPE_OBJECT;
+	r->paging = ESI_PAGING_NONE;
+	r->scope = scope ? pstrdup(scope) : NULL;
+	r->rate_group = rate_group ? pstrdup(rate_group) : NULL;
+	r->cache = ESI_CACHE_ON;
+	r->nparams = 1;
+	r->params = palloc0(sizeof(EsiParamCol));
+	r->params[0].attnum = 1;
+	r->params[0].colname = "character_id";
+	r->params[0].param = "character_id";
+	r->params[0].in = 'p';
+	r->params[0].required = true;
+	r->params[0].typoid = INT8OID;
+	r->segments = palloc0(sizeof(EsiRouteSegment) * 3);
+	r->segments[0].text = pnstrdup(path, brace - path);
+	r->segments[1].text = "character_id";
+	r->segments[1].is_param = true;
+	r->segments[1].paramidx = 0;
+	r->nsegments = 2;
+	if (close[1] != '\0')
+	{
+		r->segments[2].text = pstrdup(close + 1);
+		r->nsegments = 3;
+	}
+	return r;
+}
+
+/*
+ * character_get
+ *		GET one of a character's routes (character_route) for the chooser:
+ *		a nested crawl of one request, with the character's token when the
+ *		route has a scope, in a context of its own.  ERROR as a scan of the
+ *		route would raise; else ESI's JSON reply (the caller frees it).
+ */
+static struct json_object *
+character_get(EsiServerOptions *opts, EsiRoute *r, int64 character_id)
+{
+	char	   *values[1];
+	EsiCrawlStats stats;
+	EsiCrawl   *crawl;
+	EsiPage    *page;
+	EsiRequest *req;
+	char	   *body = NULL;
+	struct json_object *doc;
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
+											  "esi_fdw character lookup",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+
+	values[0] = psprintf("%lld", (long long) character_id);
+	req = esi_request_build(r, values);
+	memset(&stats, 0, sizeof(stats));
+	crawl = esi_crawl_begin(CurrentMemoryContext, r, opts,
+							esi_requests_from_list(r, list_make1(req)),
+							-1, esi_token_bearers(CurrentMemoryContext, r, opts),
+							ESI_CRAWL_NESTED, &stats);
+	while ((page = esi_crawl_next_page(crawl)) != NULL)
+	{
+		body = pnstrdup(page->body, page->len);
+		esi_crawl_page_done(crawl, page);
+	}
+	esi_crawl_end(crawl);
+	/* json-c's objects are malloc'd: they outlive the lookup's context */
+	doc = body ? json_tokener_parse(body) : NULL;
+	if (doc == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
+				 errmsg("ESI's reply to GET %s is not JSON", req->path)));
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+	return doc;
+}
+
+/*
+ * character_corporation
+ *		The corporation of a character (public /characters/{id}), 0 if
+ *		ESI's reply names none.
+ */
+static int64
+character_corporation(EsiRoute *route, EsiServerOptions *opts, int64 character_id)
+{
+	struct json_object *doc = character_get(opts,
+											character_route(route, "/characters/{character_id}",
+															NULL, NULL),
+											character_id);
+	struct json_object *v;
+	int64		corp = 0;
+
+	if (json_object_object_get_ex(doc, "corporation_id", &v) && json_object_is_type(v, json_type_int))
+		corp = json_object_get_int64(v);
+	json_object_put(doc);
+	return corp;
+}
+
+/*
+ * character_holds_role
+ *		Whether a character holds one of roles (comma-separated), from its
+ *		corporation roles (/characters/{id}/roles, "roles"), read with its
+ *		token.
+ */
+static bool
+character_holds_role(EsiRoute *route, EsiServerOptions *opts, int64 character_id,
+					 const char *roles)
+{
+	struct json_object *doc = character_get(opts,
+											character_route(route, "/characters/{character_id}/roles",
+															ESI_ROLES_SCOPE, "char-detail"),
+											character_id);
+	struct json_object *arr;
+	char	   *rlist = pstrdup(roles);
+	bool		holds = false;
+
+	if (json_object_object_get_ex(doc, "roles", &arr) && json_object_is_type(arr, json_type_array))
+		for (char *r = strtok(rlist, ","); r && !holds; r = strtok(NULL, ","))
+			for (size_t i = 0; i < json_object_array_length(arr) && !holds; i++)
+			{
+				struct json_object *e = json_object_array_get_idx(arr, i);
+
+				holds = json_object_is_type(e, json_type_string) &&
+					strcmp(json_object_get_string(e), r) == 0;
+			}
+	json_object_put(doc);
+	return holds;
+}
+
+/* what the chooser is doing, for the CONTEXT line of its errors */
+typedef struct ChooseContext
+{
+	const char *subject;
+	int64		corporation_id;
+} ChooseContext;
+
+static void
+choose_context(void *arg)
+{
+	ChooseContext *cc = (ChooseContext *) arg;
+
+	errcontext("choosing the character that reads %s for corporation %lld",
+			   cc->subject, (long long) cc->corporation_id);
+}
+
+/*
+ * corporation_character
+ *		The character whose token reads a corporation's route: one of the
+ *		role's characters in that corporation, with the route's scope and,
+ *		when the route needs roles, one of them (from /characters/{id}/roles,
+ *		read with the character's token).  ERROR naming the roles when there
+ *		is none.
+ */
+static int64
+corporation_character(EsiRoute *route, EsiServerOptions *opts, int64 corporation_id)
+{
+	const char *scope = route->scope;
+	const char *roles = route->roles;
+	const char *subject = esi_route_subject(route);
+	List	   *chars = esi_token_characters(opts, scope);
+	ListCell   *lc;
+	bool		member = false;
+	ChooseContext cc;
+	ErrorContextCallback ctx;
+
+	cc.subject = subject;
+	cc.corporation_id = corporation_id;
+	ctx.callback = choose_context;
+	ctx.arg = &cc;
+	ctx.previous = error_context_stack;
+	error_context_stack = &ctx;
+	foreach(lc, chars)
+	{
+		int64		id = strtoi64((char *) lfirst(lc), NULL, 10);
+
+		if (character_corporation(route, opts, id) != corporation_id)
+			continue;
+		member = true;
+		if (roles == NULL || roles[0] == '\0')
+		{
+			error_context_stack = ctx.previous;
+			return id;
+		}
+		/* its roles need their own scope */
+		{
+			EsiCharacterRow row;
+			bool		has = false;
+			ListCell   *ls;
+
+			esi_character_read(opts->server_name, id, GetUserId(), &row);
+			foreach(ls, row.scopes)
+				if (strcmp((char *) lfirst(ls), ESI_ROLES_SCOPE) == 0)
+					has = true;
+			if (!has || row.needs_login || !row.usable)
+				continue;
+		}
+		if (character_holds_role(route, opts, id, roles))
+		{
+			error_context_stack = ctx.previous;
+			return id;
+		}
+	}
+	error_context_stack = ctx.previous;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+			 errmsg("no character of role \"%s\" may read %s for corporation %lld",
+					GetUserNameFromId(GetUserId(), false), subject, (long long) corporation_id),
+			 member ?
+			 errdetail("The route needs one of the corporation roles %s; none of the role's characters in the corporation holds one (or its login lacks scope %s).",
+					   roles, ESI_ROLES_SCOPE) :
+			 errdetail("None of the role's characters with scope %s is in corporation %lld.", scope, (long long) corporation_id),
+			 errhint("Log in a character of the corporation%s: SELECT esi.login('%s', ARRAY['%s', '%s']);",
+					 roles ? psprintf(" holding one of the roles %s", roles) : "",
+					 opts->server_name, scope, ESI_ROLES_SCOPE)));
+	return 0;					/* not reached */
+}
+
+/*
  * tb_subject
  *		The character a request acts for: its character_id, or for a
  *		corporation's route the character chosen for the corporation, once
- *		per crawl (tokens.c asks ESI and SSO which of the logins may).
+ *		per crawl (corporation_character asks ESI which of the logins may).
  */
 static const char *
 tb_subject(EsiBearerSource *src, EsiRequest *req)
@@ -95,8 +343,7 @@ tb_subject(EsiBearerSource *src, EsiRequest *req)
 		if (strncmp(ch, v, vl) == 0 && ch[vl] == '\n')
 			return ch + vl + 1;
 	}
-	id = esi_token_corporation_character(tb->opts, strtoi64(v, NULL, 10), tb->route->scope,
-										 tb->route->roles, esi_route_subject(tb->route));
+	id = corporation_character(tb->route, tb->opts, strtoi64(v, NULL, 10));
 	old = MemoryContextSwitchTo(tb->cxt);
 	tb->corp_choices = lappend(tb->corp_choices, psprintf("%s\n%lld", v, (long long) id));
 	MemoryContextSwitchTo(old);

@@ -119,6 +119,7 @@ struct EsiCrawl
 	EsiRouteStats *rstats;		/* the route's shared counters, or NULL */
 	char		group[ESI_STATS_GROUP_LEN];	/* rate-limit group, "" unknown */
 	EsiBearerSource *auth;		/* who authorizes requests; NULL: public */
+	bool		nested;			/* ESI_CRAWL_NESTED: not watched */
 	/* ESI_CRAWL_SEND_ONCE */
 	bool		once;
 	char	   *once_display;	/* its path?query */
@@ -171,12 +172,13 @@ esi_crawl_watch(int64 *requests, TimestampTz *expires)
 
 /*
  * watch_expiry
- *		A reply the scan read is fresh until expires.
+ *		A reply the scan read is fresh until expires (not counted for a
+ *		nested crawl: ESI_CRAWL_NESTED).
  */
 static void
-watch_expiry(TimestampTz expires)
+watch_expiry(EsiCrawl *c, TimestampTz expires)
 {
-	if (expires < watch_expires)
+	if (!c->nested && expires < watch_expires)
 		watch_expires = expires;
 }
 
@@ -259,6 +261,7 @@ esi_crawl_begin(MemoryContext parent, EsiRoute *route, EsiServerOptions *opts,
 	c->rstats = esi_stats_route(route->route);
 	c->auth = bearers;
 	c->once = (flags & ESI_CRAWL_SEND_ONCE) != 0;
+	c->nested = (flags & ESI_CRAWL_NESTED) != 0;
 	if (c->once)
 	{
 		c->cache_mode = ESI_CACHE_OFF;
@@ -527,7 +530,7 @@ cache_step(EsiCrawl *c, EsiWork *w, TimestampTz now)
 			if (serve_cached(c, w, &r))
 			{
 				if (r.status == 200)
-					watch_expiry(r.expires);
+					watch_expiry(c, r.expires);
 				c->stats->cache_hits++;
 				ESI_STAT_ADD(c->rstats, cache_hits, 1);
 				pfree(w->cache_key);
@@ -669,7 +672,8 @@ fill_slots(EsiCrawl *c)
 		}
 		c->inflight++;
 		c->stats->requests++;
-		watch_requests++;
+		if (!c->nested)
+			watch_requests++;
 		ESI_STAT_ADD(c->rstats, requests, 1);
 	}
 	MemoryContextSwitchTo(old);
@@ -774,7 +778,7 @@ take_page(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
 	{
 		bool		unused;
 
-		watch_expiry(esi_cache_expiry(t, &unused));
+		watch_expiry(c, esi_cache_expiry(t, &unused));
 	}
 
 	if (w->claimed)
@@ -859,7 +863,7 @@ not_modified(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
 	}
 	esi_cache_revalidated(w->cache_key, &r, t,
 						  usable_etag(esi_http_header(t, ESI_HDR_ETAG)));
-	watch_expiry(r.expires);
+	watch_expiry(c, r.expires);
 	forget_claim(c, w);
 	if (!serve_cached(c, w, &r))
 	{

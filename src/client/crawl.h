@@ -5,8 +5,9 @@
  *		  pages of a scan, the requests of a lookup, and a write (a crawl of
  *		  one request, sent at most once).  One pipeline: cache, ESI's
  *		  limits, send, a refused token renewed once, retries, errors,
- *		  statistics.  (Not yet: the few GETs sso.c makes to check a
- *		  character's corporation and roles, with esi_http_fetch.)
+ *		  statistics.  The GETs that choose a corporation's character (its
+ *		  corporation and roles) are crawls too, nested in a bearer
+ *		  source's subject call (bearer.c, ESI_CRAWL_NESTED).
  *
  *-------------------------------------------------------------------------
  */
@@ -52,8 +53,10 @@ typedef struct EsiCrawl EsiCrawl;
  *			corporation.  Called before the request's cache lookup and its
  *			turn under ESI's limits (both are per character).  May run SQL
  *			as the extension's privileged user (SPI: logins and grants) and,
- *			to choose a corporation's character, make blocking requests to
- *			ESI and EVE SSO (its corporation and roles, a token refresh).
+ *			to choose a corporation's character, run nested crawls of one
+ *			request each (its corporation and roles, ESI_CRAWL_NESTED, with
+ *			a source that never chooses a corporation's character) and a
+ *			token refresh at EVE SSO.
  *			The string lives as long as the source.
  * check	The role may read the character's data: called before a cached
  *			reply of the character is served.  May run privileged SPI.
@@ -95,6 +98,21 @@ struct EsiBearerSource
  * of the acting character are dropped once the request went out.
  */
 #define ESI_CRAWL_SEND_ONCE		0x01
+
+/*
+ * ESI_CRAWL_NESTED: a crawl a bearer source runs inside another crawl's
+ * subject call (bearer.c: the corporation and roles of a character, to
+ * choose who acts for a corporation).  Crawl state is per crawl, so the
+ * outer crawl's transfers wait, untouched, while it runs (they are not
+ * serviced meanwhile, as during any source call); its requests count in
+ * esi.route_stats under their own route and wait on ESI's limits like any
+ * other, but not in esi_crawl_watch (a refresh's requests and next run are
+ * those of its own routes) nor in the outer scan's EsiCrawlStats (EXPLAIN
+ * ANALYZE).  One thing is shared: this backend's wait for another
+ * session's fetch (cache.c); the nested crawl's end ends it, and the outer
+ * crawl then looks again after a plain sleep.
+ */
+#define ESI_CRAWL_NESTED		0x02
 
 /*
  * A page ready for decoding.  The scan fills facts while it decodes and

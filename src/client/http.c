@@ -2042,7 +2042,8 @@ one_request_cleanup(void *arg)
  *		urlencoded) to it, with an Authorization header when given, and
  *		wait for the reply (Ctrl-C and statement_timeout end the wait).
  *		The request is the foreign server's (its user_agent, and the rest
- *		of its settings); url may be on another host (EVE SSO's).  The
+ *		of its settings); url may be on another host (EVE SSO's).  Only
+ *		for EVE SSO (sso.c): ESI's requests go through crawl.c.  The
  *		form and the header may hold secrets: they appear in no message.
  *		out->body is allocated in the caller's context.
  */

@@ -65,9 +65,5 @@ extern bool esi_sso_token_refused(EsiTransfer *t, long status);
 extern char *esi_sso_refusal_hint(EsiRoute *route, long status,
 								  const char *body, size_t len);
 extern char *esi_sso_form_value(const char *value);
-extern int64 esi_sso_character_corporation(EsiServerOptions *opts,
-										   int64 character_id);
-extern List *esi_sso_character_roles(EsiServerOptions *opts, int64 character_id,
-									 const char *access_token, bool *refused);
 
 #endif							/* ESI_SSO_H */

@@ -18,11 +18,6 @@ extern void esi_token_invalidate(EsiServerOptions *opts, int64 character_id,
 								 const char *refused);
 extern List *esi_token_characters(EsiServerOptions *opts, const char *scope);
 extern char *esi_token_character_name(EsiServerOptions *opts, int64 character_id);
-extern int64 esi_token_corporation_character(EsiServerOptions *opts,
-											 int64 corporation_id,
-											 const char *scope,
-											 const char *roles,
-											 const char *subject);
 extern char *esi_token_for(EsiServerOptions *opts, int64 character_id,
 						   const char *scope, const char *subject);
 

@@ -197,6 +197,59 @@ expect "SSO's metadata, JWKS, token and revocation requests carry the server's u
 agents=$(sim_log "$first" /roles | awk -F'\t' '{ print $4 "|" $9 }' | sort -u)
 expect "... and so does the lookup of a character's roles at ESI" "$agents" "/characters/$AYLA/roles|$UA"
 
+# --- choosing a corporation's character: ESI's requests through the crawl (issue 17) -------
+# Her corporation (/characters/{id}) and her roles (/characters/{id}/roles,
+# with her token) are asked like any request: counted in esi.route_stats
+# under their routes, cached, and held back by ESI's error limit.
+q "SELECT esi.route_stats_reset()" "SELECT esi.cache_clear() >= 0" >/dev/null
+# paths_sent SINCE - the paths asked for after SINCE, each with its count
+paths_sent() {
+	sim_log "$1" | awk -F'\t' '{ print $4 }' | sort | uniq -c | awk '{ print $2 ":" $1 }' | tr '\n' ' '
+}
+corp_stats="SELECT route || ':' || requests || ':' || cache_hits FROM esi.route_stats
+	WHERE route IN ('/characters/{character_id}', '/characters/{character_id}/roles',
+	                '/corporations/{corporation_id}/assets') ORDER BY route"
+s=$(sim_seq)
+out=$(q "$corp")
+expect_match "a Director reads her corporation's assets (cache off)" "$out" "^[1-9][0-9]*$" "log:$s"
+expect "... her corporation and roles asked once each, beside the assets" \
+	"$(paths_sent "$s")" \
+	"/characters/$AYLA:1 /characters/$AYLA/roles:1 /corporations/98000001/assets:3 " "log:$s"
+out=$(q "$corp_stats")
+expect "... esi.route_stats counts them under their GET routes" "$out" \
+	"/characters/{character_id}:1:0
+/characters/{character_id}/roles:1:0
+/corporations/{corporation_id}/assets:3:0" "sql:SELECT * FROM esi.route_stats"
+s=$(sim_seq)
+out=$(q "SET esi_fdw.cache = on" "$corp" "$corp")
+expect_match "twice more with the cache on" "$out" $'^[1-9][0-9]*\n[1-9][0-9]*$' "log:$s"
+expect "... the lookups went out once (ESI caches them for a day and an hour), then came from the cache" \
+	"$(paths_sent "$s")" \
+	"/characters/$AYLA:1 /characters/$AYLA/roles:1 /corporations/98000001/assets:3 " "log:$s"
+out=$(q "$corp_stats")
+expect "... esi.route_stats: one more request and one cache hit each (and page)" "$out" \
+	"/characters/{character_id}:2:1
+/characters/{character_id}/roles:2:1
+/corporations/{corporation_id}/assets:6:3" "sql:SELECT * FROM esi.route_stats"
+# ESI's error limit runs low: the lookup waits for it like a scan.  Only
+# routes outside a rate-limit group speak of the error limit (her roles and
+# the assets have groups): her corporation's lookup learns it ...
+out=$(sim "/_sim/error_limit?remain=5&reset=10")
+expect_match "the simulator: 5 errors left, reset in 10 s" "$out" '"remain":5,"reset":10'
+s=$(sim_seq)
+out=$(q "$corp")
+expect_match "the corporation's assets read once more (cache off)" "$out" "^[1-9][0-9]*$" "log:$s"
+out=$(q "SELECT remaining FROM esi.limits WHERE kind = 'error_limit' AND base_url = '$ESI_SIM_URL'")
+expect "... her corporation's lookup learned X-ESI-Error-Limit-Remain: 5" "$out" "5" \
+	"sql:SELECT * FROM esi.limits"
+# ... and waits for it next time
+s=$(sim_seq)
+out=$(q "SET statement_timeout = '1s'" "$corp")
+expect_match "choosing the character waits on the error limit like a scan: past statement_timeout, 53400 at once" \
+	"$out" "ERROR:  53400: .*error limit.*CONTEXT:  choosing the character that reads foreign table \"corporation_assets\" for corporation 98000001" \
+	"log:$s"
+expect "... nothing was sent" "$(sim_log "$s" | awk -F'\t' '{ print $4 }' | tr '\n' ' ')" "" "log:$s"
+
 [ "$failures" -eq 0 ] && simlib_drop_db
 echo "1..$n"
 [ "$failures" -eq 0 ]
