@@ -4,11 +4,13 @@ MODULE_big = esi_fdw
 OBJS = \
 	src/esi_fdw.o \
 	src/guc.o \
+	src/valid.o \
 	src/option.o \
 	src/route.o \
 	src/request.o \
 	src/http.o \
 	src/crawl.o \
+	src/scan_report.o \
 	src/paging.o \
 	src/decode.o \
 	src/esi_error.o \

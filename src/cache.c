@@ -86,7 +86,6 @@ typedef struct EsiCacheEntry
 typedef struct EsiCacheShared
 {
 	LWLock		lock;			/* the index and bytes */
-	int			tranche;
 	bool		loaded;			/* the index was read from the files */
 	int64		bytes;			/* of all files indexed */
 } EsiCacheShared;
@@ -122,24 +121,23 @@ PG_FUNCTION_INFO_V1(esi_cache_clear);
 Size
 esi_cache_shmem_size(void)
 {
-	return add_size(MAXALIGN(sizeof(EsiCacheShared)),
-					hash_estimate_size(esi_guc_cache_max_entries, sizeof(EsiCacheEntry)));
+	return sizeof(EsiCacheShared);
+}
+
+Size
+esi_cache_index_size(void)
+{
+	return hash_estimate_size(esi_guc_cache_max_entries, sizeof(EsiCacheEntry));
 }
 
 void
-esi_cache_shmem_init(void)
+esi_cache_shmem_init(void *area, bool found, int tranche)
 {
-	bool		found;
 	HASHCTL		ctl;
 
-	cache = ShmemInitStruct("esi_fdw cache", sizeof(EsiCacheShared), &found);
+	cache = area;
 	if (!found)
-	{
-		memset(cache, 0, sizeof(EsiCacheShared));
-		cache->tranche = LWLockNewTrancheId();
-		LWLockInitialize(&cache->lock, cache->tranche);
-	}
-	LWLockRegisterTranche(cache->tranche, "esi_fdw_cache");
+		LWLockInitialize(&cache->lock, tranche);
 	ctl.keysize = sizeof(uint64);
 	ctl.entrysize = sizeof(EsiCacheEntry);
 	cache_index = ShmemInitHash("esi_fdw cache index",

@@ -65,6 +65,7 @@ extern TimestampTz esi_cache_expiry(EsiTransfer *t, bool *cacheable);
 
 /* its part of shared memory, set up by shmem.c when the server starts */
 extern Size esi_cache_shmem_size(void);
-extern void esi_cache_shmem_init(void);
+extern Size esi_cache_index_size(void);
+extern void esi_cache_shmem_init(void *area, bool found, int tranche);
 
 #endif							/* ESI_CACHE_H */

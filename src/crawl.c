@@ -42,6 +42,7 @@
 #include "esi_error.h"
 #include "guc.h"
 #include "http.h"
+#include "scan_report.h"
 #include "sso.h"
 #include "stats.h"
 #include "throttle.h"
@@ -124,50 +125,6 @@ struct EsiCrawl
 	MemoryContextCallback cb;
 };
 
-
-/*
- * What this backend's scans sent and read since esi_crawl_watch_reset: a
- * refresh logs the requests and schedules the next one at the earliest
- * expiry of the replies it read (refresh_worker.c).  Backend-local: a
- * refresh runs in one backend.
- */
-static int64 watch_requests = 0;
-static TimestampTz watch_expires = DT_NOEND;
-
-/*
- * esi_crawl_watch_reset
- *		Start counting requests and expiries afresh.
- */
-void
-esi_crawl_watch_reset(void)
-{
-	watch_requests = 0;
-	watch_expires = DT_NOEND;
-}
-
-/*
- * esi_crawl_watch
- *		Requests sent and the earliest expiry read since the last reset
- *		(false for the expiry when no reply was read).
- */
-bool
-esi_crawl_watch(int64 *requests, TimestampTz *expires)
-{
-	*requests = watch_requests;
-	*expires = watch_expires;
-	return watch_expires != DT_NOEND;
-}
-
-/*
- * watch_expiry
- *		A reply the scan read is fresh until expires.
- */
-static void
-watch_expiry(TimestampTz expires)
-{
-	if (expires < watch_expires)
-		watch_expires = expires;
-}
 
 /*
  * crawl_cleanup
@@ -656,7 +613,7 @@ cache_step(EsiCrawl *c, EsiWork *w, TimestampTz now)
 			if (serve_cached(c, w, &r))
 			{
 				if (r.status == 200)
-					watch_expiry(r.expires);
+					esi_scan_report_expiry(r.expires);
 				c->stats->cache_hits++;
 				ESI_STAT_ADD(c->rstats, cache_hits, 1);
 				pfree(w->cache_key);
@@ -784,7 +741,7 @@ fill_slots(EsiCrawl *c)
 		esi_http_start(c->multi, c->slots[slot]);
 		c->inflight++;
 		c->stats->requests++;
-		watch_requests++;
+		esi_scan_report_request();
 		ESI_STAT_ADD(c->rstats, requests, 1);
 	}
 	MemoryContextSwitchTo(old);
@@ -889,7 +846,7 @@ take_page(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
 	{
 		bool		unused;
 
-		watch_expiry(esi_cache_expiry(t, &unused));
+		esi_scan_report_expiry(esi_cache_expiry(t, &unused));
 	}
 
 	if (w->claimed)
@@ -973,7 +930,7 @@ not_modified(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
 	}
 	esi_cache_revalidated(w->cache_key, &r, t,
 						  usable_etag(esi_http_header(t, ESI_HDR_ETAG)));
-	watch_expiry(r.expires);
+	esi_scan_report_expiry(r.expires);
 	forget_claim(c, w);
 	if (!serve_cached(c, w, &r))
 	{

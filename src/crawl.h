@@ -61,8 +61,4 @@ extern void esi_crawl_pump(EsiCrawl *c);
 extern void esi_crawl_page_done(EsiCrawl *c, EsiPage *page);
 extern void esi_crawl_end(EsiCrawl *c);
 
-/* what this backend's scans sent and read since the last reset */
-extern void esi_crawl_watch_reset(void);
-extern bool esi_crawl_watch(int64 *requests, TimestampTz *expires);
-
 #endif							/* ESI_CRAWL_H */

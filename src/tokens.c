@@ -91,7 +91,6 @@ typedef struct EsiTokenSlot
 typedef struct EsiTokensShared
 {
 	LWLock		lock;
-	int			tranche;
 	EsiTokenSlot slots[ESI_TOKEN_SLOTS];
 } EsiTokensShared;
 
@@ -109,22 +108,15 @@ PG_FUNCTION_INFO_V1(esi_bind_sealed);
 Size
 esi_tokens_shmem_size(void)
 {
-	return MAXALIGN(sizeof(EsiTokensShared));
+	return sizeof(EsiTokensShared);
 }
 
 void
-esi_tokens_shmem_init(void)
+esi_tokens_shmem_init(void *area, bool found, int tranche)
 {
-	bool		found;
-
-	tokens = ShmemInitStruct("esi_fdw tokens", sizeof(EsiTokensShared), &found);
+	tokens = area;
 	if (!found)
-	{
-		memset(tokens, 0, sizeof(EsiTokensShared));
-		tokens->tranche = LWLockNewTrancheId();
-		LWLockInitialize(&tokens->lock, tokens->tranche);
-	}
-	LWLockRegisterTranche(tokens->tranche, "esi_fdw_tokens");
+		LWLockInitialize(&tokens->lock, tranche);
 }
 
 /* ---------------------------------------------------------------------
