@@ -6,13 +6,19 @@
  * Data flows one way: options -> route -> requests -> transfers -> pages ->
  * tuples.  Each module's header is its whole face:
  *
- *	guc.h		settings (guc.c)
- *	option.h	validation of options; a server's settings (option.c)
+ *	valid.h		the rules for values that reach ESI's wire, shared by
+ *				settings and options (valid.c)
+ *	guc.h		settings: every esi_fdw.* GUC, the refresh's too (guc.c)
+ *	option.h	validation of options; a server's settings, the GUCs as
+ *				defaults (option.c; option -> guc -> valid, one way)
  *	route.h		a foreign table's options turned into an EsiRoute (route.c)
  *	request.h	quals turned into ESI parameters; the requests of a scan
  *				(request.c)
  *	http.h		libcurl: transfers, headers, bodies (http.c)
  *	crawl.h		a scan's transfers: concurrency, retries, limits (crawl.c)
+ *	scan_report.h	what this backend's scans sent and read (requests,
+ *				earliest expiry): filled by the crawl, read by the
+ *				refresh (scan_report.c)
  *	paging.h	the next page of a paged result, for every paging style
  *				(paging.c)
  *	decode.h	JSON pages straight into tuple datums (decode.c)
@@ -28,7 +34,10 @@
  *				files; coalescing of concurrent requests (cache.c)
  *	throttle.h	ESI's error limit and rate limits (throttle.c)
  *	stats.h		per-route counters behind esi.route_stats (stats.c)
- *	shmem.h		the one shared-memory request at server start (shmem.c)
+ *	shmem.h		the one shared-memory set-up at server start: each part
+ *				above (and tokens, the refresh workers' slots) gives a
+ *				size and an init; shmem.c creates the areas and their
+ *				lock tranches (shmem.c)
  *
  * EVE SSO:
  *
@@ -45,9 +54,9 @@
  * Snapshots (the SQL of esi.track and esi.refresh is in the update scripts):
  *
  *	refresh_worker.h	background refresh: a launcher and a pool of workers
- *				that refresh targets when their ESI data expires; the
- *				per-backend request and expiry watch of a refresh
- *				(refresh_worker.c, over crawl.c's counters)
+ *				that refresh targets when their ESI data expires, each
+ *				worker slot owned by one pid; the refresh's SQL entry
+ *				points, _watch_* over scan_report.h (refresh_worker.c)
  *
  *	bulk_load.h	a query's rows written into a table the way COPY FROM
  *				writes them: esi._bulk_insert() (bulk_load.c)
