@@ -26,19 +26,7 @@ DB=t_worker_slots
 . "$(dirname "$0")/../tap.sh"
 . "$(dirname "$0")/../simlib.sh"
 
-dir=$TEST_DIR/slotcluster
-finish() {
-	sim /_sim/reset >/dev/null 2>&1
-	esi_cluster_stop "$dir" >/dev/null 2>&1
-}
-trap finish EXIT
-
-sim /_sim/reset >/dev/null
-ESI_CLUSTER_FRESH=1 ESI_CLUSTER_EXTRA_CONF="esi_fdw.refresh_workers = 1" \
-	esi_cluster_start "$dir" "$PORT" >"$TEST_DIR/slotstart.out" 2>&1 ||
-	{ echo "not ok 1 - start a cluster"; sed 's/^/# /' "$TEST_DIR/slotstart.out"; echo "1..1"; exit 1; }
-dir=$ESI_CLUSTER_DIR
-export PGHOST=$dir/sock PGPORT=$PORT PGUSER=postgres
+simlib_own_cluster slotcluster "$PORT" "esi_fdw.refresh_workers = 1"
 LOG=$dir/log/postgresql.log
 
 # data fresh for 10 minutes: each target is refreshed once unless the test
@@ -46,16 +34,7 @@ LOG=$dir/log/postgresql.log
 sim "/_sim/config?cache_seconds=600" >/dev/null
 simlib_setup_db "ALTER DATABASE $DB SET esi_fdw.max_retries = 0"
 
-# wait_for SQL [SECONDS] - polls until SQL returns t (default bound 120 s)
-wait_for() {
-	local i lim=$((${2:-120} * 10)) out
-	for ((i = 0; i < lim; i++)); do
-		out=$(q "$1" 2>/dev/null)
-		[ "$out" = t ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+# (wait_for SQL [SECONDS]: simlib.sh's poll)
 # wait_log PATTERN [SECONDS] - polls until the server log has PATTERN
 wait_log() {
 	local i lim=$((${2:-120} * 10))
