@@ -124,6 +124,11 @@ esi_cache_shmem_size(void)
 	return sizeof(EsiCacheShared);
 }
 
+/*
+ * esi_cache_index_size
+ *		What the index (a shared hash table that esi_cache_shmem_init
+ *		allocates itself) needs beside the cache's area.
+ */
 Size
 esi_cache_index_size(void)
 {

@@ -14,7 +14,10 @@
  *
  * Any text that reaches the wire (headers, the URL) is refused if it holds
  * a control character: a CR/LF in a header value would add headers or a
- * whole second request on a keep-alive connection.
+ * whole second request on a keep-alive connection.  Those rules are
+ * valid.c's, shared with the settings' check hooks; the settings (guc.h)
+ * are the defaults of a server's options: option.c depends on both, they
+ * on nothing here.
  *
  *-------------------------------------------------------------------------
  */
