@@ -32,7 +32,13 @@ OBJS = \
 	src/bulk_load.o \
 	src/esi_catalog_data.o
 
+# The SQL scripts (README.md, "The SQL scripts"): the released ones, frozen,
+# in src/ (listed in src/sql/released), and the current version's, built by
+# src/sql/build.sh from the sources in src/sql/ into src/sql/built/.  The
+# script runs on every make: it also fails when a released script changed.
+SQL_BUILT := $(shell sh src/sql/build.sh outputs)
 DATA = $(wildcard src/esi_fdw--*.sql)
+DATA_built = $(SQL_BUILT)
 PGFILEDESC = "esi_fdw - foreign data wrapper for EVE Online ESI"
 
 # pg_regress suite (sql/ + expected/); needs ESI_SIM_URL, see test/run_tests.sh
@@ -61,3 +67,10 @@ include $(PGXS)
 
 # PGXS does not track headers: rebuild everything when one changes
 $(OBJS): $(wildcard $(srcdir)/src/*.h)
+
+# the current version's SQL scripts, and the checks of the released ones
+all: sql-scripts
+.PHONY: sql-scripts
+sql-scripts:
+	sh src/sql/build.sh build
+$(SQL_BUILT): sql-scripts ;

@@ -47,26 +47,28 @@ if [ -z "$spec" ]; then
 	exit 1
 fi
 echo "# description: $spec"
-mkdir -p "$tmp/a/src" "$tmp/a/test" "$tmp/a/doc" "$tmp/b/src" "$tmp/b/test" "$tmp/b/doc"
+mkdir -p "$tmp/a/src/sql" "$tmp/a/test" "$tmp/a/doc" "$tmp/b/src/sql" "$tmp/b/test" "$tmp/b/doc"
 python3 "$root/src/gen_catalog.py" "$spec" --out-dir "$tmp/a" 2>"$tmp/a.err" ||
 	{ sed 's/^/# /' "$tmp/a.err"; echo "not ok 1 - the generator failed"; echo "not ok 2"; exit 1; }
 python3 "$root/src/gen_catalog.py" "$spec" --out-dir "$tmp/b" 2>/dev/null
 fail=0
-for f in src/esi_catalog_data.c test/sim_catalog.json doc/tables.md src/esi_calls.sql; do
+for f in src/esi_catalog_data.c test/sim_catalog.json doc/tables.md src/sql/calls.sql; do
 	cmp -s "$tmp/a/$f" "$tmp/b/$f" || { echo "# $f differs between two runs"; fail=1; }
 done
 [ $fail -eq 0 ] && echo "ok 1 - two runs give the same bytes" || echo "not ok 1 - two runs give the same bytes"
 fail2=0
-for f in src/esi_catalog_data.c test/sim_catalog.json doc/tables.md src/esi_calls.sql; do
+for f in src/esi_catalog_data.c test/sim_catalog.json doc/tables.md src/sql/calls.sql; do
 	cmp -s "$tmp/a/$f" "$root/$f" || { echo "# $f is not what the generator makes"; fail2=1; }
 done
-# the update script holds the generated functions as they are
-python3 - "$root/src/esi_calls.sql" "$root/src/esi_fdw--0.4.0--0.5.0.sql" <<'EOF' ||
+# the current version's update script (src/sql/build.sh, run by make) holds
+# the generated functions as they are
+current=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$root/esi_fdw.control")
+python3 - "$root/src/sql/calls.sql" "$root"/src/sql/built/esi_fdw--*--"$current".sql <<'EOF' ||
 import sys
 sql = open(sys.argv[1], encoding="utf-8").read()
 script = open(sys.argv[2], encoding="utf-8").read()
-sys.exit(0 if ("(src/esi_calls.sql)\n" + sql + "-- END generated") in script else 1)
+sys.exit(0 if ("-- ==== src/sql/calls.sql ====\n" + sql) in script else 1)
 EOF
-	{ echo "# the update script does not hold src/esi_calls.sql as generated"; fail2=1; }
+	{ echo "# the built update script does not hold src/sql/calls.sql as generated (run make)"; fail2=1; }
 [ $fail2 -eq 0 ] && echo "ok 2 - the committed catalog is the generator's output" || echo "not ok 2 - the committed catalog is the generator's output"
 [ $fail -eq 0 ] && [ $fail2 -eq 0 ]

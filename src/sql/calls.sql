@@ -3,237 +3,237 @@
 -- implemented by esi_call (src/call.c), which finds its route from the
 -- function's name.  Writes: EXECUTE revoked from PUBLIC.
 
-CREATE FUNCTION post_character_affiliation(ids bigint[], server text DEFAULT 'esi')
+CREATE OR REPLACE FUNCTION post_character_affiliation(ids bigint[], server text DEFAULT 'esi')
 RETURNS TABLE(alliance_id bigint, character_id bigint, corporation_id bigint, faction_id bigint)
 AS 'MODULE_PATHNAME', 'esi_call'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION post_character_affiliation(bigint[], text) IS 'POST /characters/affiliation (reads; public)';
 
-CREATE FUNCTION post_character_assets_locations(character_id bigint, ids bigint[], server text DEFAULT 'esi')
+CREATE OR REPLACE FUNCTION post_character_assets_locations(character_id bigint, ids bigint[], server text DEFAULT 'esi')
 RETURNS TABLE(item_id bigint, "position" jsonb)
 AS 'MODULE_PATHNAME', 'esi_call'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION post_character_assets_locations(bigint, bigint[], text) IS 'POST /characters/{character_id}/assets/locations (reads; scope esi-assets.read_assets.v1)';
 
-CREATE FUNCTION post_character_assets_names(character_id bigint, ids bigint[], server text DEFAULT 'esi')
+CREATE OR REPLACE FUNCTION post_character_assets_names(character_id bigint, ids bigint[], server text DEFAULT 'esi')
 RETURNS TABLE(item_id bigint, name text)
 AS 'MODULE_PATHNAME', 'esi_call'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION post_character_assets_names(bigint, bigint[], text) IS 'POST /characters/{character_id}/assets/names (reads; scope esi-assets.read_assets.v1)';
 
-CREATE FUNCTION put_character_calendar(character_id bigint, event_id bigint, response text, server text DEFAULT 'esi')
+CREATE OR REPLACE FUNCTION put_character_calendar(character_id bigint, event_id bigint, response text, server text DEFAULT 'esi')
 RETURNS void
 AS 'MODULE_PATHNAME', 'esi_call'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION put_character_calendar(bigint, bigint, text, text) IS 'PUT /characters/{character_id}/calendar/{event_id} (writes; scope esi-calendar.respond_calendar_events.v1)';
 REVOKE EXECUTE ON FUNCTION put_character_calendar(bigint, bigint, text, text) FROM PUBLIC;
 
-CREATE FUNCTION post_character_contacts(character_id bigint, standing double precision, ids bigint[], label_ids bigint[] DEFAULT NULL, watched boolean DEFAULT NULL, server text DEFAULT 'esi')
+CREATE OR REPLACE FUNCTION post_character_contacts(character_id bigint, standing double precision, ids bigint[], label_ids bigint[] DEFAULT NULL, watched boolean DEFAULT NULL, server text DEFAULT 'esi')
 RETURNS TABLE(contact_id bigint)
 AS 'MODULE_PATHNAME', 'esi_call'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION post_character_contacts(bigint, double precision, bigint[], bigint[], boolean, text) IS 'POST /characters/{character_id}/contacts (writes; scope esi-characters.write_contacts.v1)';
 REVOKE EXECUTE ON FUNCTION post_character_contacts(bigint, double precision, bigint[], bigint[], boolean, text) FROM PUBLIC;
 
-CREATE FUNCTION put_character_contacts(character_id bigint, standing double precision, ids bigint[], label_ids bigint[] DEFAULT NULL, watched boolean DEFAULT NULL, server text DEFAULT 'esi')
+CREATE OR REPLACE FUNCTION put_character_contacts(character_id bigint, standing double precision, ids bigint[], label_ids bigint[] DEFAULT NULL, watched boolean DEFAULT NULL, server text DEFAULT 'esi')
 RETURNS void
 AS 'MODULE_PATHNAME', 'esi_call'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION put_character_contacts(bigint, double precision, bigint[], bigint[], boolean, text) IS 'PUT /characters/{character_id}/contacts (writes; scope esi-characters.write_contacts.v1)';
 REVOKE EXECUTE ON FUNCTION put_character_contacts(bigint, double precision, bigint[], bigint[], boolean, text) FROM PUBLIC;
 
-CREATE FUNCTION delete_character_contacts(character_id bigint, contact_ids bigint[], server text DEFAULT 'esi')
+CREATE OR REPLACE FUNCTION delete_character_contacts(character_id bigint, contact_ids bigint[], server text DEFAULT 'esi')
 RETURNS void
 AS 'MODULE_PATHNAME', 'esi_call'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION delete_character_contacts(bigint, bigint[], text) IS 'DELETE /characters/{character_id}/contacts (writes; scope esi-characters.write_contacts.v1)';
 REVOKE EXECUTE ON FUNCTION delete_character_contacts(bigint, bigint[], text) FROM PUBLIC;
 
-CREATE FUNCTION post_character_cspa(character_id bigint, ids bigint[], server text DEFAULT 'esi')
+CREATE OR REPLACE FUNCTION post_character_cspa(character_id bigint, ids bigint[], server text DEFAULT 'esi')
 RETURNS double precision
 AS 'MODULE_PATHNAME', 'esi_call'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION post_character_cspa(bigint, bigint[], text) IS 'POST /characters/{character_id}/cspa (reads; scope esi-characters.read_contacts.v1)';
 
-CREATE FUNCTION post_character_fittings(character_id bigint, description text, items jsonb, name text, ship_type_id bigint, server text DEFAULT 'esi')
+CREATE OR REPLACE FUNCTION post_character_fittings(character_id bigint, description text, items jsonb, name text, ship_type_id bigint, server text DEFAULT 'esi')
 RETURNS TABLE(fitting_id bigint)
 AS 'MODULE_PATHNAME', 'esi_call'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION post_character_fittings(bigint, text, jsonb, text, bigint, text) IS 'POST /characters/{character_id}/fittings (writes; scope esi-fittings.write_fittings.v1)';
 REVOKE EXECUTE ON FUNCTION post_character_fittings(bigint, text, jsonb, text, bigint, text) FROM PUBLIC;
 
-CREATE FUNCTION delete_character_fitting(character_id bigint, fitting_id bigint, server text DEFAULT 'esi')
+CREATE OR REPLACE FUNCTION delete_character_fitting(character_id bigint, fitting_id bigint, server text DEFAULT 'esi')
 RETURNS void
 AS 'MODULE_PATHNAME', 'esi_call'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION delete_character_fitting(bigint, bigint, text) IS 'DELETE /characters/{character_id}/fittings/{fitting_id} (writes; scope esi-fittings.write_fittings.v1)';
 REVOKE EXECUTE ON FUNCTION delete_character_fitting(bigint, bigint, text) FROM PUBLIC;
 
-CREATE FUNCTION post_character_mail(character_id bigint, body text, recipients jsonb, subject text, approved_cost bigint DEFAULT NULL, server text DEFAULT 'esi')
+CREATE OR REPLACE FUNCTION post_character_mail(character_id bigint, body text, recipients jsonb, subject text, approved_cost bigint DEFAULT NULL, server text DEFAULT 'esi')
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'esi_call'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION post_character_mail(bigint, text, jsonb, text, bigint, text) IS 'POST /characters/{character_id}/mail (writes; scope esi-mail.send_mail.v1)';
 REVOKE EXECUTE ON FUNCTION post_character_mail(bigint, text, jsonb, text, bigint, text) FROM PUBLIC;
 
-CREATE FUNCTION post_character_mail_labels(character_id bigint, name text, color text DEFAULT NULL, server text DEFAULT 'esi')
+CREATE OR REPLACE FUNCTION post_character_mail_labels(character_id bigint, name text, color text DEFAULT NULL, server text DEFAULT 'esi')
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'esi_call'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION post_character_mail_labels(bigint, text, text, text) IS 'POST /characters/{character_id}/mail/labels (writes; scope esi-mail.organize_mail.v1)';
 REVOKE EXECUTE ON FUNCTION post_character_mail_labels(bigint, text, text, text) FROM PUBLIC;
 
-CREATE FUNCTION delete_character_mail_label(character_id bigint, label_id bigint, server text DEFAULT 'esi')
+CREATE OR REPLACE FUNCTION delete_character_mail_label(character_id bigint, label_id bigint, server text DEFAULT 'esi')
 RETURNS void
 AS 'MODULE_PATHNAME', 'esi_call'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION delete_character_mail_label(bigint, bigint, text) IS 'DELETE /characters/{character_id}/mail/labels/{label_id} (writes; scope esi-mail.organize_mail.v1)';
 REVOKE EXECUTE ON FUNCTION delete_character_mail_label(bigint, bigint, text) FROM PUBLIC;
 
-CREATE FUNCTION put_character_mail(character_id bigint, mail_id bigint, labels bigint[] DEFAULT NULL, read boolean DEFAULT NULL, server text DEFAULT 'esi')
+CREATE OR REPLACE FUNCTION put_character_mail(character_id bigint, mail_id bigint, labels bigint[] DEFAULT NULL, read boolean DEFAULT NULL, server text DEFAULT 'esi')
 RETURNS void
 AS 'MODULE_PATHNAME', 'esi_call'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION put_character_mail(bigint, bigint, bigint[], boolean, text) IS 'PUT /characters/{character_id}/mail/{mail_id} (writes; scope esi-mail.organize_mail.v1)';
 REVOKE EXECUTE ON FUNCTION put_character_mail(bigint, bigint, bigint[], boolean, text) FROM PUBLIC;
 
-CREATE FUNCTION delete_character_mail(character_id bigint, mail_id bigint, server text DEFAULT 'esi')
+CREATE OR REPLACE FUNCTION delete_character_mail(character_id bigint, mail_id bigint, server text DEFAULT 'esi')
 RETURNS void
 AS 'MODULE_PATHNAME', 'esi_call'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION delete_character_mail(bigint, bigint, text) IS 'DELETE /characters/{character_id}/mail/{mail_id} (writes; scope esi-mail.organize_mail.v1)';
 REVOKE EXECUTE ON FUNCTION delete_character_mail(bigint, bigint, text) FROM PUBLIC;
 
-CREATE FUNCTION post_corporation_assets_locations(corporation_id bigint, ids bigint[], server text DEFAULT 'esi')
+CREATE OR REPLACE FUNCTION post_corporation_assets_locations(corporation_id bigint, ids bigint[], server text DEFAULT 'esi')
 RETURNS TABLE(item_id bigint, "position" jsonb)
 AS 'MODULE_PATHNAME', 'esi_call'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION post_corporation_assets_locations(bigint, bigint[], text) IS 'POST /corporations/{corporation_id}/assets/locations (reads; scope esi-assets.read_corporation_assets.v1, roles Director)';
 
-CREATE FUNCTION post_corporation_assets_names(corporation_id bigint, ids bigint[], server text DEFAULT 'esi')
+CREATE OR REPLACE FUNCTION post_corporation_assets_names(corporation_id bigint, ids bigint[], server text DEFAULT 'esi')
 RETURNS TABLE(item_id bigint, name text)
 AS 'MODULE_PATHNAME', 'esi_call'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION post_corporation_assets_names(bigint, bigint[], text) IS 'POST /corporations/{corporation_id}/assets/names (reads; scope esi-assets.read_corporation_assets.v1, roles Director)';
 
-CREATE FUNCTION put_fleet(as_character_id bigint, fleet_id bigint, is_free_move boolean DEFAULT NULL, motd text DEFAULT NULL, server text DEFAULT 'esi')
+CREATE OR REPLACE FUNCTION put_fleet(as_character_id bigint, fleet_id bigint, is_free_move boolean DEFAULT NULL, motd text DEFAULT NULL, server text DEFAULT 'esi')
 RETURNS void
 AS 'MODULE_PATHNAME', 'esi_call'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION put_fleet(bigint, bigint, boolean, text, text) IS 'PUT /fleets/{fleet_id} (writes; scope esi-fleets.write_fleet.v1)';
 REVOKE EXECUTE ON FUNCTION put_fleet(bigint, bigint, boolean, text, text) FROM PUBLIC;
 
-CREATE FUNCTION post_fleet_members(as_character_id bigint, fleet_id bigint, character_id bigint, role text, squad_id bigint DEFAULT NULL, wing_id bigint DEFAULT NULL, server text DEFAULT 'esi')
+CREATE OR REPLACE FUNCTION post_fleet_members(as_character_id bigint, fleet_id bigint, character_id bigint, role text, squad_id bigint DEFAULT NULL, wing_id bigint DEFAULT NULL, server text DEFAULT 'esi')
 RETURNS void
 AS 'MODULE_PATHNAME', 'esi_call'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION post_fleet_members(bigint, bigint, bigint, text, bigint, bigint, text) IS 'POST /fleets/{fleet_id}/members (writes; scope esi-fleets.write_fleet.v1)';
 REVOKE EXECUTE ON FUNCTION post_fleet_members(bigint, bigint, bigint, text, bigint, bigint, text) FROM PUBLIC;
 
-CREATE FUNCTION put_fleet_member(as_character_id bigint, fleet_id bigint, member_id bigint, role text, squad_id bigint DEFAULT NULL, wing_id bigint DEFAULT NULL, server text DEFAULT 'esi')
+CREATE OR REPLACE FUNCTION put_fleet_member(as_character_id bigint, fleet_id bigint, member_id bigint, role text, squad_id bigint DEFAULT NULL, wing_id bigint DEFAULT NULL, server text DEFAULT 'esi')
 RETURNS void
 AS 'MODULE_PATHNAME', 'esi_call'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION put_fleet_member(bigint, bigint, bigint, text, bigint, bigint, text) IS 'PUT /fleets/{fleet_id}/members/{member_id} (writes; scope esi-fleets.write_fleet.v1)';
 REVOKE EXECUTE ON FUNCTION put_fleet_member(bigint, bigint, bigint, text, bigint, bigint, text) FROM PUBLIC;
 
-CREATE FUNCTION delete_fleet_member(as_character_id bigint, fleet_id bigint, member_id bigint, server text DEFAULT 'esi')
+CREATE OR REPLACE FUNCTION delete_fleet_member(as_character_id bigint, fleet_id bigint, member_id bigint, server text DEFAULT 'esi')
 RETURNS void
 AS 'MODULE_PATHNAME', 'esi_call'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION delete_fleet_member(bigint, bigint, bigint, text) IS 'DELETE /fleets/{fleet_id}/members/{member_id} (writes; scope esi-fleets.write_fleet.v1)';
 REVOKE EXECUTE ON FUNCTION delete_fleet_member(bigint, bigint, bigint, text) FROM PUBLIC;
 
-CREATE FUNCTION put_fleet_squad(as_character_id bigint, fleet_id bigint, squad_id bigint, name text, server text DEFAULT 'esi')
+CREATE OR REPLACE FUNCTION put_fleet_squad(as_character_id bigint, fleet_id bigint, squad_id bigint, name text, server text DEFAULT 'esi')
 RETURNS void
 AS 'MODULE_PATHNAME', 'esi_call'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION put_fleet_squad(bigint, bigint, bigint, text, text) IS 'PUT /fleets/{fleet_id}/squads/{squad_id} (writes; scope esi-fleets.write_fleet.v1)';
 REVOKE EXECUTE ON FUNCTION put_fleet_squad(bigint, bigint, bigint, text, text) FROM PUBLIC;
 
-CREATE FUNCTION delete_fleet_squad(as_character_id bigint, fleet_id bigint, squad_id bigint, server text DEFAULT 'esi')
+CREATE OR REPLACE FUNCTION delete_fleet_squad(as_character_id bigint, fleet_id bigint, squad_id bigint, server text DEFAULT 'esi')
 RETURNS void
 AS 'MODULE_PATHNAME', 'esi_call'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION delete_fleet_squad(bigint, bigint, bigint, text) IS 'DELETE /fleets/{fleet_id}/squads/{squad_id} (writes; scope esi-fleets.write_fleet.v1)';
 REVOKE EXECUTE ON FUNCTION delete_fleet_squad(bigint, bigint, bigint, text) FROM PUBLIC;
 
-CREATE FUNCTION post_fleet_wings(as_character_id bigint, fleet_id bigint, server text DEFAULT 'esi')
+CREATE OR REPLACE FUNCTION post_fleet_wings(as_character_id bigint, fleet_id bigint, server text DEFAULT 'esi')
 RETURNS TABLE(wing_id bigint)
 AS 'MODULE_PATHNAME', 'esi_call'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION post_fleet_wings(bigint, bigint, text) IS 'POST /fleets/{fleet_id}/wings (writes; scope esi-fleets.write_fleet.v1)';
 REVOKE EXECUTE ON FUNCTION post_fleet_wings(bigint, bigint, text) FROM PUBLIC;
 
-CREATE FUNCTION put_fleet_wing(as_character_id bigint, fleet_id bigint, wing_id bigint, name text, server text DEFAULT 'esi')
+CREATE OR REPLACE FUNCTION put_fleet_wing(as_character_id bigint, fleet_id bigint, wing_id bigint, name text, server text DEFAULT 'esi')
 RETURNS void
 AS 'MODULE_PATHNAME', 'esi_call'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION put_fleet_wing(bigint, bigint, bigint, text, text) IS 'PUT /fleets/{fleet_id}/wings/{wing_id} (writes; scope esi-fleets.write_fleet.v1)';
 REVOKE EXECUTE ON FUNCTION put_fleet_wing(bigint, bigint, bigint, text, text) FROM PUBLIC;
 
-CREATE FUNCTION delete_fleet_wing(as_character_id bigint, fleet_id bigint, wing_id bigint, server text DEFAULT 'esi')
+CREATE OR REPLACE FUNCTION delete_fleet_wing(as_character_id bigint, fleet_id bigint, wing_id bigint, server text DEFAULT 'esi')
 RETURNS void
 AS 'MODULE_PATHNAME', 'esi_call'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION delete_fleet_wing(bigint, bigint, bigint, text) IS 'DELETE /fleets/{fleet_id}/wings/{wing_id} (writes; scope esi-fleets.write_fleet.v1)';
 REVOKE EXECUTE ON FUNCTION delete_fleet_wing(bigint, bigint, bigint, text) FROM PUBLIC;
 
-CREATE FUNCTION post_fleet_wing_squads(as_character_id bigint, fleet_id bigint, wing_id bigint, server text DEFAULT 'esi')
+CREATE OR REPLACE FUNCTION post_fleet_wing_squads(as_character_id bigint, fleet_id bigint, wing_id bigint, server text DEFAULT 'esi')
 RETURNS TABLE(squad_id bigint)
 AS 'MODULE_PATHNAME', 'esi_call'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION post_fleet_wing_squads(bigint, bigint, bigint, text) IS 'POST /fleets/{fleet_id}/wings/{wing_id}/squads (writes; scope esi-fleets.write_fleet.v1)';
 REVOKE EXECUTE ON FUNCTION post_fleet_wing_squads(bigint, bigint, bigint, text) FROM PUBLIC;
 
-CREATE FUNCTION post_route(origin_system_id bigint, destination_system_id bigint, avoid_systems bigint[] DEFAULT NULL, connections jsonb DEFAULT NULL, preference text DEFAULT NULL, security_penalty bigint DEFAULT NULL, server text DEFAULT 'esi')
+CREATE OR REPLACE FUNCTION post_route(origin_system_id bigint, destination_system_id bigint, avoid_systems bigint[] DEFAULT NULL, connections jsonb DEFAULT NULL, preference text DEFAULT NULL, security_penalty bigint DEFAULT NULL, server text DEFAULT 'esi')
 RETURNS TABLE(route_id bigint)
 AS 'MODULE_PATHNAME', 'esi_call'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION post_route(bigint, bigint, bigint[], jsonb, text, bigint, text) IS 'POST /route/{origin_system_id}/{destination_system_id} (reads; public)';
 
-CREATE FUNCTION post_ui_autopilot_waypoint(as_character_id bigint, add_to_beginning boolean, clear_other_waypoints boolean, destination_id bigint, server text DEFAULT 'esi')
+CREATE OR REPLACE FUNCTION post_ui_autopilot_waypoint(as_character_id bigint, add_to_beginning boolean, clear_other_waypoints boolean, destination_id bigint, server text DEFAULT 'esi')
 RETURNS void
 AS 'MODULE_PATHNAME', 'esi_call'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION post_ui_autopilot_waypoint(bigint, boolean, boolean, bigint, text) IS 'POST /ui/autopilot/waypoint (writes; scope esi-ui.write_waypoint.v1)';
 REVOKE EXECUTE ON FUNCTION post_ui_autopilot_waypoint(bigint, boolean, boolean, bigint, text) FROM PUBLIC;
 
-CREATE FUNCTION post_ui_openwindow_contract(as_character_id bigint, contract_id bigint, server text DEFAULT 'esi')
+CREATE OR REPLACE FUNCTION post_ui_openwindow_contract(as_character_id bigint, contract_id bigint, server text DEFAULT 'esi')
 RETURNS void
 AS 'MODULE_PATHNAME', 'esi_call'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION post_ui_openwindow_contract(bigint, bigint, text) IS 'POST /ui/openwindow/contract (writes; scope esi-ui.open_window.v1)';
 REVOKE EXECUTE ON FUNCTION post_ui_openwindow_contract(bigint, bigint, text) FROM PUBLIC;
 
-CREATE FUNCTION post_ui_openwindow_information(as_character_id bigint, target_id bigint, server text DEFAULT 'esi')
+CREATE OR REPLACE FUNCTION post_ui_openwindow_information(as_character_id bigint, target_id bigint, server text DEFAULT 'esi')
 RETURNS void
 AS 'MODULE_PATHNAME', 'esi_call'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION post_ui_openwindow_information(bigint, bigint, text) IS 'POST /ui/openwindow/information (writes; scope esi-ui.open_window.v1)';
 REVOKE EXECUTE ON FUNCTION post_ui_openwindow_information(bigint, bigint, text) FROM PUBLIC;
 
-CREATE FUNCTION post_ui_openwindow_marketdetails(as_character_id bigint, type_id bigint, server text DEFAULT 'esi')
+CREATE OR REPLACE FUNCTION post_ui_openwindow_marketdetails(as_character_id bigint, type_id bigint, server text DEFAULT 'esi')
 RETURNS void
 AS 'MODULE_PATHNAME', 'esi_call'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION post_ui_openwindow_marketdetails(bigint, bigint, text) IS 'POST /ui/openwindow/marketdetails (writes; scope esi-ui.open_window.v1)';
 REVOKE EXECUTE ON FUNCTION post_ui_openwindow_marketdetails(bigint, bigint, text) FROM PUBLIC;
 
-CREATE FUNCTION post_ui_openwindow_newmail(as_character_id bigint, body text, recipients bigint[], subject text, to_corp_or_alliance_id bigint DEFAULT NULL, to_mailing_list_id bigint DEFAULT NULL, server text DEFAULT 'esi')
+CREATE OR REPLACE FUNCTION post_ui_openwindow_newmail(as_character_id bigint, body text, recipients bigint[], subject text, to_corp_or_alliance_id bigint DEFAULT NULL, to_mailing_list_id bigint DEFAULT NULL, server text DEFAULT 'esi')
 RETURNS void
 AS 'MODULE_PATHNAME', 'esi_call'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION post_ui_openwindow_newmail(bigint, text, bigint[], text, bigint, bigint, text) IS 'POST /ui/openwindow/newmail (writes; scope esi-ui.open_window.v1)';
 REVOKE EXECUTE ON FUNCTION post_ui_openwindow_newmail(bigint, text, bigint[], text, bigint, bigint, text) FROM PUBLIC;
 
-CREATE FUNCTION post_universe_ids(names text[], server text DEFAULT 'esi')
+CREATE OR REPLACE FUNCTION post_universe_ids(names text[], server text DEFAULT 'esi')
 RETURNS TABLE(category text, id bigint, name text)
 AS 'MODULE_PATHNAME', 'esi_call'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION post_universe_ids(text[], text) IS 'POST /universe/ids (reads; public)';
 
-CREATE FUNCTION post_universe_names(ids bigint[], server text DEFAULT 'esi')
+CREATE OR REPLACE FUNCTION post_universe_names(ids bigint[], server text DEFAULT 'esi')
 RETURNS TABLE(category text, id bigint, name text)
 AS 'MODULE_PATHNAME', 'esi_call'
 LANGUAGE C VOLATILE;
