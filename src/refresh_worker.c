@@ -135,6 +135,8 @@ typedef struct RefreshDb
 	Oid			oid;
 	TimestampTz next_check;
 	int			running;
+	bool		rewake;			/* woken while its workers ran: look again
+								 * once they exited, whatever they reported */
 	bool		seen;
 } RefreshDb;
 
@@ -426,6 +428,7 @@ list_databases(TimestampTz now, int64 first_delay_us)
 			db->oid = d->oid;
 			db->next_check = now + first_delay_us;
 			db->running = 0;
+			db->rewake = false;
 		}
 		db->seen = true;
 	}
@@ -558,6 +561,11 @@ reap_workers(TimestampTz now)
 				TimestampTz recheck = now + (int64) ESI_REFRESH_RECHECK_S * USECS_PER_SEC;
 
 				db->next_check = report.has_targets ? Min(report.next_due, recheck) : recheck;
+			}
+			if (db->rewake && db->running == 0)
+			{
+				db->next_check = now;
+				db->rewake = false;
 			}
 		}
 		if (adopted[i])
@@ -751,7 +759,12 @@ esi_refresh_launcher_main(Datum arg)
 			for (int k = 0; k < nwake && !woken; k++)
 				woken = (wake[k] == dbs[i].oid);
 			if (woken)
+			{
 				dbs[i].next_check = now;
+				/* a running worker may have read its targets already */
+				if (dbs[i].running > 0)
+					dbs[i].rewake = true;
+			}
 		}
 		if (esi_guc_refresh_workers > 0 && !RecoveryInProgress())
 			start_due_workers(now);
