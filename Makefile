@@ -11,6 +11,7 @@ OBJS = \
 	src/http.o \
 	src/crawl.o \
 	src/scan_report.o \
+	src/bearer.o \
 	src/paging.o \
 	src/decode.o \
 	src/esi_error.o \
@@ -25,6 +26,9 @@ OBJS = \
 	src/sso_test.o \
 	src/sso.o \
 	src/tokens.o \
+	src/logins.o \
+	src/privileged_sql.o \
+	src/own_xact.o \
 	src/call.o \
 	src/modify.o \
 	src/token_worker.o \
@@ -56,6 +60,17 @@ PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers 
 # newer compiler's new warning
 ifeq ($(WERROR),1)
 PG_CFLAGS += -Werror
+endif
+
+# SANITIZE=1 builds with AddressSanitizer and UndefinedBehaviorSanitizer
+# for the test suite's sanitizer stage (test/sanitize.sh; see the README's
+# "Memory checks").  Every report ends the process (no recovery), so none
+# can scroll by unseen; the postmaster needs libasan preloaded, as postgres
+# itself is not instrumented.
+ifeq ($(SANITIZE),1)
+SANITIZE_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+PG_CFLAGS += $(SANITIZE_FLAGS)
+PG_LDFLAGS += $(SANITIZE_FLAGS)
 endif
 
 # JIT bitcode is of no use for an extension that waits on HTTP

@@ -16,12 +16,15 @@
  * such a list is split in halves until the unknown ids are alone, and they
  * are named in a NOTICE, not raised.
  *
- * Writes are sent once, on a new connection (libcurl resends a request
+ * Writes go through a crawl too, of one request sent at most once
+ * (ESI_CRAWL_SEND_ONCE): on a new connection (libcurl resends a request
  * whose kept-alive connection turns out dead), and never retried once any
  * byte may have reached ESI: a lost reply is an error saying that the
- * write may have happened.  They are refused inside a transaction block
- * unless esi_fdw.writes_in_transaction_block is on (a rollback does not
- * undo them).  esi_call_write is what writable foreign tables will use.
+ * write may have happened.  So every request has one path: limits, tokens,
+ * statistics and errors are crawl.c's.  Writes are refused inside a
+ * transaction block unless esi_fdw.writes_in_transaction_block is on (a
+ * rollback does not undo them).  esi_call_write is what writable foreign
+ * tables (modify.c) use.
  *
  *-------------------------------------------------------------------------
  */
@@ -40,7 +43,6 @@
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
-#include "storage/latch.h"
 #include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -53,18 +55,14 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
-#include "utils/wait_event.h"
 
-#include "cache.h"
+#include "bearer.h"
 #include "call.h"
 #include "crawl.h"
 #include "decode.h"
-#include "esi_error.h"
 #include "guc.h"
-#include "http.h"
-#include "sso.h"
+#include "privileged_sql.h"
 #include "throttle.h"
-#include "tokens.h"
 
 #include <json-c/json.h>
 
@@ -781,7 +779,9 @@ run_lookup(EsiCallRoute *cr, CallArgs *ca, CallOut *o)
 		}
 		memset(&stats, 0, sizeof(stats));
 		crawl = esi_crawl_begin(CurrentMemoryContext, cr->route, cr->opts,
-								esi_requests_from_list(cr->route, reqs), -1, &stats);
+								esi_requests_from_list(cr->route, reqs), -1,
+								esi_token_bearers(CurrentMemoryContext, cr->route, cr->opts),
+								0, &stats);
 		while ((page = esi_crawl_next_page(crawl)) != NULL)
 		{
 			Batch	   *b = list_nth(batches, page->req->seq);
@@ -875,35 +875,6 @@ cmp_rowat(const ListCell *a, const ListCell *b)
  * ---------------------------------------------------------------------
  */
 
-typedef struct WriteState
-{
-	EsiMulti   *multi;
-	EsiTransfer *t;
-	EsiLimitTicket ticket;
-	bool		admitted;
-	char	   *bearer;
-	MemoryContextCallback cb;
-} WriteState;
-
-static void
-write_cleanup(void *arg)
-{
-	WriteState *ws = arg;
-
-	if (ws->admitted)
-		esi_limits_abandon(&ws->ticket);
-	ws->admitted = false;
-	if (ws->bearer)
-		explicit_bzero(ws->bearer, strlen(ws->bearer));
-	ws->bearer = NULL;
-	if (ws->t)
-		esi_http_free_transfer(ws->t);
-	ws->t = NULL;
-	if (ws->multi)
-		esi_http_multi_free(ws->multi);
-	ws->multi = NULL;
-}
-
 /* the character a write acts for, or 0 for a public route */
 static int64
 write_character(EsiCallRoute *cr, EsiRequest *req)
@@ -915,29 +886,6 @@ write_character(EsiCallRoute *cr, EsiRequest *req)
 	return strtoi64(req->sent[k], NULL, 10);
 }
 
-/*
- * forget_stale_replies
- *		A write went out: cached replies it may have changed are dropped,
- *		so that reading the matching GET table next asks ESI again (which
- *		may still serve its own copy until that copy's Expires).  Those of
- *		the path's owner ("/characters/90000001", "/fleets/7") and of the
- *		character who acted.
- */
-static void
-forget_stale_replies(EsiServerOptions *opts, const char *display, int64 character_id)
-{
-	(void) esi_cache_forget_scope(opts->base_url, display);
-	if (character_id != 0)
-	{
-		char		own[48];
-
-		snprintf(own, sizeof(own), "/characters/%lld/", (long long) character_id);
-		/* a route of the character itself: the same scope, scanned once */
-		if (strncmp(display, own, strlen(own)) != 0)
-			(void) esi_cache_forget_scope(opts->base_url, own);
-	}
-}
-
 /* context line of an error in the reply to a write ESI accepted */
 static void
 write_done_context(void *arg)
@@ -945,218 +893,45 @@ write_done_context(void *arg)
 	errcontext("reading ESI's answer to %s (accepted: the write happened)", (const char *) arg);
 }
 
-/* context line of every error of a write that did not reach ESI */
-static void
-write_not_sent_context(void *arg)
-{
-	errcontext("%s (not sent: the write did not happen)", (const char *) arg);
-}
-
-/* context line of an error while a write is out (a cancel, say) */
-static void
-write_sent_context(void *arg)
-{
-	errcontext("%s (sent: the write may have happened at ESI)", (const char *) arg);
-}
-
 /*
  * esi_call_write
- *		Send a write once and wait for its reply.  Raises ESI's error for a
- *		reply other than 2xx, saying that the write did not happen; a
- *		reply lost after the request went out raises "may have happened"
- *		(SQLSTATE 08007) and is not sent again.  A 401, or a 403 about the
- *		token (ESI reports SSO's trouble so), refuses before anything is
- *		done: that is sent once more with a new token.
+ *		Send a write once and wait for its reply: a crawl of one request
+ *		with ESI_CRAWL_SEND_ONCE (crawl.h says what that guarantees).
+ *		Raises ESI's error for a reply other than 2xx, saying that the
+ *		write did not happen; a reply lost after the request went out
+ *		raises "may have happened" (SQLSTATE 08007) and is not sent again.
+ *		A 401, or a 403 about the token (ESI reports SSO's trouble so),
+ *		refuses before anything is done: that is sent once more with a new
+ *		token.
  */
 void
 esi_call_write(EsiCallRoute *cr, EsiRequest *req, EsiWriteReply *out)
 {
-	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "esi_fdw write",
-											  ALLOCSET_SMALL_SIZES);
-	MemoryContext caller = MemoryContextSwitchTo(cxt);
-	WriteState *ws = palloc0(sizeof(WriteState));
 	EsiRoute   *r = cr->route;
-	EsiServerOptions *opts = cr->opts;
-	int64		character_id = write_character(cr, req);
-	char	   *who = character_id ? psprintf("%lld", (long long) character_id) : NULL;
-	char	   *display = esi_paging_display(r, req, &(EsiPageKey) {0});
-	char	   *what = psprintf("%s %s", r->method, display);
-	ErrorContextCallback errcb;
-	EsiTransfer *done = NULL;
-	bool		reauthorized = false;
+	EsiCrawlStats stats;
+	EsiCrawl   *crawl;
+	EsiPage    *page;
 
-	ws->cb.func = write_cleanup;
-	ws->cb.arg = ws;
-	MemoryContextRegisterResetCallback(cxt, &ws->cb);
-
-	errcb.callback = write_not_sent_context;
-	errcb.arg = what;
-	errcb.previous = error_context_stack;
-	error_context_stack = &errcb;
-
-again:
-	if (r->scope && character_id == 0)
+	if (r->scope && write_character(cr, req) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED),
 				 errmsg("%s needs the character whose token it sends", r->relname)));
-	if (r->scope)
-	{
-		char	   *tok = esi_token_for(opts, character_id, r->scope, esi_route_subject(r));
 
-		ws->bearer = psprintf("Bearer %s", tok);
-		explicit_bzero(tok, strlen(tok));
-	}
-
-	/* ESI's limits: wait for a turn (bounded by statement_timeout) */
-	for (;;)
-	{
-		TimestampTz retry_at;
-		EsiLimitReason why;
-		long		ms;
-
-		CHECK_FOR_INTERRUPTS();
-		if (esi_limits_admit(opts->base_url, r->rate_group, who, &ws->ticket, &retry_at, &why))
-			break;
-		esi_limits_check_deadline(opts->base_url, r->rate_group, retry_at, why, esi_route_subject(r));
-		ms = (long) Max(1, Min(1000, (retry_at - GetCurrentTimestamp()) / 1000));
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, ms,
-						 PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-	}
-	ws->admitted = true;
-
-	ws->multi = esi_http_multi_new(cxt);
-	ws->t = esi_http_new_transfer(cxt, opts);
-	/* a new connection: libcurl resends on a kept-alive one found dead */
-	esi_http_prepare(ws->t, opts, display, true, NULL, ws->bearer);
-	esi_http_set_body(ws->t, r->method, req->body);
-	/* ws->bearer stays until the reply (write_cleanup wipes it) */
-
-	/* from here on the write may reach ESI */
-	error_context_stack = errcb.previous;
-	esi_http_start(ws->multi, ws->t);
-	/* a cancel while ESI may be acting on it says so */
-	errcb.callback = write_sent_context;
-	errcb.previous = error_context_stack;
-	error_context_stack = &errcb;
-	PG_TRY();
-	{
-		while ((done = esi_http_next_done(ws->multi)) == NULL)
-		{
-			CHECK_FOR_INTERRUPTS();
-			esi_http_wait(ws->multi, 1000);
-		}
-	}
-	PG_CATCH();
-	{
-		/* cancelled while out: it may have happened all the same */
-		forget_stale_replies(opts, display, character_id);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	forget_stale_replies(opts, display, character_id);
-	error_context_stack = errcb.previous;
-	errcb.callback = write_not_sent_context;
-	esi_limits_reply(&ws->ticket, opts->base_url, r->rate_group, who, done);
-	ws->admitted = false;
-
-	switch (esi_http_result(done))
-	{
-		case ESI_XFER_REPLY:
-			break;
-		case ESI_XFER_TOO_LARGE:
-		case ESI_XFER_NO_MEMORY:
-			ereport(ERROR,
-					(errcode(ERRCODE_TRANSACTION_RESOLUTION_UNKNOWN),
-					 errmsg("the reply of ESI to %s could not be read", what),
-					 errdetail("ESI answered (status %ld): the write happened, or was refused; its reply is lost.",
-							   esi_http_status(done)),
-					 errhint("Check with the matching GET route before sending it again.")));
-			break;
-		default:
-			if (esi_http_request_sent(done))
-				ereport(ERROR,
-						(errcode(ERRCODE_TRANSACTION_RESOLUTION_UNKNOWN),
-						 errmsg("the reply of ESI to %s was lost: the write may have happened", what),
-						 errdetail("The request was sent, then: %s.  It is not sent again.",
-								   esi_http_failure(done)),
-						 errhint("Check with the matching GET route before sending it again.")));
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-					 errmsg("could not send %s to ESI: the write did not happen", what),
-					 errdetail("%s.", esi_http_failure(done)),
-					 errhint("%s", esi_http_failure_hint(done))));
-	}
-
-	out->status = esi_http_status(done);
-	if ((out->status == 401 || out->status == 403) && r->scope && !reauthorized &&
-		esi_sso_token_refused(done, out->status))
-	{
-		/*
-		 * The token refused (a 401, or a 403 saying SSO could not vouch
-		 * for it) before anything was done: once more with a new token
-		 */
-		reauthorized = true;
-		/* "Bearer <token>": forgotten unless refreshed since */
-		esi_token_invalidate(opts, character_id,
-							 ws->bearer ? ws->bearer + strlen("Bearer ") : NULL);
-		if (ws->bearer)
-			explicit_bzero(ws->bearer, strlen(ws->bearer));
-		ws->bearer = NULL;
-		esi_http_free_transfer(ws->t);
-		ws->t = NULL;
-		esi_http_multi_free(ws->multi);
-		ws->multi = NULL;
-		errcb.previous = error_context_stack;
-		error_context_stack = &errcb;
-		goto again;
-	}
-	if (out->status >= 500 && out->status != 501 && out->status != 503 &&
-		out->status != 505)
-	{
-		size_t		len;
-		const char *body = esi_http_body(done, &len);
-
-		/*
-		 * A gateway's answer (ESI's 502 "No reply within 10 seconds", 504
-		 * "Timeout contacting tranquility", a 500 or 520 from the game
-		 * server): the request may have been passed on and done.  Only 501,
-		 * 503 (downtime) and 505 say it was not taken.
-		 */
-		errcb.previous = error_context_stack;
-		error_context_stack = &errcb;
-		errcb.callback = write_sent_context;
-		ereport(ERROR,
-				(errcode(ERRCODE_TRANSACTION_RESOLUTION_UNKNOWN),
-				 errmsg("ESI answered %s with HTTP %ld: the write may have happened", what, out->status),
-				 errdetail("ESI said: %s.  A gateway's error comes after the request was passed on; it is not sent again.",
-						   esi_error_text(body, len)),
-				 errhint("Check with the matching GET route before sending it again.")));
-	}
-	if (out->status < 200 || out->status > 299)
-	{
-		size_t		len;
-		const char *body = esi_http_body(done, &len);
-
-		/* ESI answered with an error: it did not act */
-		errcb.previous = error_context_stack;
-		error_context_stack = &errcb;
-		errcb.callback = write_not_sent_context;
-		esi_report_http_reply(r, out->status, display, body, len,
-							  esi_http_header(done, ESI_HDR_ERROR_LIMIT_RESET),
-							  esi_http_header(done, ESI_HDR_RETRY_AFTER), 1);
-	}
-	MemoryContextSwitchTo(caller);
-	{
-		size_t		len;
-		const char *body = esi_http_body(done, &len);
-
-		out->body = palloc(len + 1);
-		memcpy(out->body, body, len);
-		out->body[len] = '\0';
-		out->len = len;
-	}
-	MemoryContextDelete(cxt);
+	memset(&stats, 0, sizeof(stats));
+	crawl = esi_crawl_begin(CurrentMemoryContext, r, cr->opts,
+							esi_requests_from_list(r, list_make1(req)), -1,
+							esi_token_bearers(CurrentMemoryContext, r, cr->opts),
+							ESI_CRAWL_SEND_ONCE, &stats);
+	page = esi_crawl_next_page(crawl);
+	if (page == NULL)
+		elog(ERROR, "esi_fdw: a write got no reply");
+	out->status = page->status;
+	out->body = palloc(page->len + 1);
+	memcpy(out->body, page->body, page->len);
+	out->body[page->len] = '\0';
+	out->len = page->len;
+	esi_crawl_page_done(crawl, page);
+	esi_crawl_end(crawl);
 }
 
 /* ---------------------------------------------------------------------
@@ -1196,9 +971,7 @@ remember_names(EsiCallRoute *cr, CallOut *o, List *rows)
 {
 	Oid			ext = get_extension_oid("esi_fdw", true);
 	ListCell   *lc;
-	Oid			userid;
-	int			sec;
-	int			nest;
+	EsiPrivileged priv;
 	char	   *schema;
 	char	   *sql;
 	Datum	   *ids;
@@ -1244,14 +1017,7 @@ remember_names(EsiCallRoute *cr, CallOut *o, List *rows)
 				   "category = excluded.category, fetched_at = excluded.fetched_at",
 				   "%s");
 
-	GetUserIdAndSecContext(&userid, &sec);
-	nest = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
-						   sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "esi_fdw: SPI_connect failed");
+	esi_privileged_begin(&priv);
 	/* the extension's schema (get_extension_schema is not exported in 15) */
 	if (SPI_execute_with_args("SELECT extnamespace::regnamespace::text FROM pg_catalog.pg_extension WHERE oid = $1",
 							  1, (Oid[]) {OIDOID}, (Datum[]) {ObjectIdGetDatum(ext)},
@@ -1261,9 +1027,7 @@ remember_names(EsiCallRoute *cr, CallOut *o, List *rows)
 	sql = psprintf(sql, schema);
 	if (SPI_execute_with_args(sql, 3, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "esi_fdw: could not remember names");
-	SPI_finish();
-	SetUserIdAndSecContext(userid, sec);
-	AtEOXact_GUC(true, nest);
+	esi_privileged_end(&priv);
 }
 
 /* ---------------------------------------------------------------------

@@ -22,6 +22,16 @@
  * outlast statement_timeout fails at once.  420 waits for the error-limit
  * window like 429 waits for Retry-After.
  *
+ * A route that acts for a character gets its Authorization from the
+ * crawl's bearer source (crawl.h): the crawl asks it which character a
+ * request is for, for the bearer, and to drop a bearer ESI refused (401, or
+ * a 403 saying SSO could not vouch for the token: the page is then sent once
+ * more, anew).  What that may cost (SQL, SSO) is the source's business.
+ *
+ * Writes are crawls too (ESI_CRAWL_SEND_ONCE): one request, the same
+ * limits, token renewal and statistics, but sent at most once; see
+ * handle_once_done.
+ *
  * libcurl resources, cache claims and limit tickets are released by a
  * reset callback on the crawl's memory context, so an ERROR (or Ctrl-C)
  * anywhere leaks nothing and leaves no other session waiting.
@@ -43,10 +53,8 @@
 #include "guc.h"
 #include "http.h"
 #include "scan_report.h"
-#include "sso.h"
 #include "stats.h"
 #include "throttle.h"
-#include "tokens.h"
 
 /* longest single wait; a cancel ends it at once through the latch */
 #define ESI_MAX_WAIT_MS 1000
@@ -73,8 +81,8 @@ typedef struct EsiWork
 	bool		reauthorized;	/* sent again with a new token after ESI
 								 * refused the token (401, or a 403 naming
 								 * SSO) */
-	const char *bearer;			/* the Authorization it was sent with (an
-								 * entry of the crawl's bearers), or NULL */
+	const char *bearer;			/* the Authorization it was sent with (the
+								 * bearer source's), or NULL */
 	bool		admitted;		/* counted in flight (ticket) */
 	EsiLimitTicket ticket;
 	TimestampTz limit_since;	/* waiting for a limit since */
@@ -114,13 +122,19 @@ struct EsiCrawl
 	bool		clean_end;		/* esi_crawl_end, not an error */
 	EsiRouteStats *rstats;		/* the route's shared counters, or NULL */
 	char		group[ESI_STATS_GROUP_LEN];	/* rate-limit group, "" unknown */
-	int			character_param;	/* authenticated: the character_id
-									 * parameter, else -1 */
-	int			corporation_param;	/* a corporation's authenticated route:
-									 * the corporation_id parameter */
-	List	   *corp_choices;	/* "<corporation_id>\n<character_id>" */
-	List	   *bearers;		/* "<character_id>\n<access token>" used */
-	List	   *checked;		/* character ids (int64 *) the role may read */
+	EsiBearerSource *auth;		/* who authorizes requests; NULL: public */
+	/* ESI_CRAWL_SEND_ONCE */
+	bool		once;
+	char	   *once_display;	/* its path?query */
+	char	   *once_what;		/* "POST /path?query", for messages */
+	bool		once_out;		/* sent: cached replies it may change are
+								 * not dropped yet */
+	enum
+	{
+		ONCE_CONTEXT_NONE,		/* no CONTEXT line */
+		ONCE_CONTEXT_NOT_SENT,	/* "the write did not happen" */
+		ONCE_CONTEXT_SENT		/* "may have happened at ESI" */
+	}			once_context;
 	bool		ended;
 	MemoryContextCallback cb;
 };
@@ -141,9 +155,8 @@ crawl_cleanup(void *arg)
 	if (c->ended)
 		return;
 	c->ended = true;
-	foreach(lc, c->bearers)
-		explicit_bzero(lfirst(lc), strlen(lfirst(lc)));
-	c->bearers = NIL;
+	if (c->auth)
+		c->auth->release(c->auth);
 	/* first let other sessions go on: claims, then requests in flight */
 	foreach(lc, c->claims)
 		esi_cache_release((const char *) lfirst(lc));
@@ -172,11 +185,14 @@ crawl_cleanup(void *arg)
 
 /*
  * esi_crawl_begin
- *		Set up the transfers of a scan; nothing is sent yet.
+ *		Set up the transfers of a scan (or a lookup, or a write: flags);
+ *		nothing is sent yet.  bearers authorizes the requests of a route
+ *		that acts for a character (NULL for a public one).
  */
 EsiCrawl *
 esi_crawl_begin(MemoryContext parent, EsiRoute *route, EsiServerOptions *opts,
-				EsiRequestIter *requests, double row_bound, EsiCrawlStats *stats)
+				EsiRequestIter *requests, double row_bound,
+				EsiBearerSource *bearers, int flags, EsiCrawlStats *stats)
 {
 	MemoryContext cxt = AllocSetContextCreate(parent, "esi_fdw crawl",
 											  ALLOCSET_DEFAULT_SIZES);
@@ -200,10 +216,13 @@ esi_crawl_begin(MemoryContext parent, EsiRoute *route, EsiServerOptions *opts,
 	c->cache_mode = Max(Max((EsiCacheMode) esi_guc_cache_mode, opts->cache), route->cache);
 	c->began = GetCurrentStatementStartTimestamp();
 	c->rstats = esi_stats_route(route->route);
-	c->character_param = route->scope ? esi_route_character_param(route) : -1;
-	c->corporation_param = -1;
-	if (route->scope && c->character_param < 0)
-		c->corporation_param = esi_route_corporation_param(route);
+	c->auth = bearers;
+	c->once = (flags & ESI_CRAWL_SEND_ONCE) != 0;
+	if (c->once)
+	{
+		c->cache_mode = ESI_CACHE_OFF;
+		c->once_context = ONCE_CONTEXT_NOT_SENT;
+	}
 	if (c->cache_mode != ESI_CACHE_OFF)
 		stats->cache_used = true;
 	if (route->rate_group && strlen(route->rate_group) < ESI_STATS_GROUP_LEN)
@@ -309,6 +328,8 @@ next_work(EsiCrawl *c, TimestampTz now)
 				w = palloc0(sizeof(EsiWork));
 				w->reqno = reqno;
 				w->key = key;
+				/* a write: libcurl resends on a kept-alive one found dead */
+				w->fresh = c->once;
 				return w;
 			}
 			if (esi_walk_finished(c->walks[reqno]))
@@ -396,164 +417,15 @@ serve_cached(EsiCrawl *c, EsiWork *w, EsiCacheReply *r)
 
 /*
  * request_character
- *		The character an authenticated request is made for (its
- *		character_id), or NULL for a public route.
+ *		The character an authenticated request is made for (its bearer
+ *		source names it), or NULL for a public route.
  */
 static const char *
 request_character(EsiCrawl *c, int reqno)
 {
-	const char *v;
-	ListCell   *lc;
-	size_t		vl;
-	int64		id;
-	MemoryContext old;
-
-	if (c->character_param >= 0)
-	{
-		v = c->reqs[reqno]->sent[c->character_param];
-		if (v == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED),
-					 errmsg("%s needs a character_id", esi_route_subject(c->route)),
-					 errhint("Add a condition such as WHERE character_id = 2112625428.")));
-		return v;
-	}
-	if (c->corporation_param < 0)
+	if (c->auth == NULL)
 		return NULL;
-
-	/* a corporation's route: the character chosen for it, once per crawl */
-	v = c->reqs[reqno]->sent[c->corporation_param];
-	if (v == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED),
-				 errmsg("%s needs a corporation_id", esi_route_subject(c->route)),
-				 errhint("Add a condition such as WHERE corporation_id = 98000001.")));
-	vl = strlen(v);
-	foreach(lc, c->corp_choices)
-	{
-		char	   *ch = lfirst(lc);
-
-		if (strncmp(ch, v, vl) == 0 && ch[vl] == '\n')
-			return ch + vl + 1;
-	}
-	id = esi_token_corporation_character(c->opts, strtoi64(v, NULL, 10), c->route->scope,
-										 c->route->roles, esi_route_subject(c->route));
-	old = MemoryContextSwitchTo(c->cxt);
-	c->corp_choices = lappend(c->corp_choices, psprintf("%s\n%lld", v, (long long) id));
-	MemoryContextSwitchTo(old);
-	return (char *) llast(c->corp_choices) + vl + 1;
-}
-
-/*
- * character_id_of
- *		A request's character_id as a number.
- */
-static int64
-character_id_of(EsiCrawl *c, int reqno)
-{
-	const char *who = request_character(c, reqno);
-	char	   *end;
-	int64		id = strtoi64(who, &end, 10);
-
-	if (*end != '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("character_id \"%s\" is not a number", who)));
-	return id;
-}
-
-/*
- * bearer_check
- *		Check once per crawl and character that the role may read it.
- */
-static bool
-bearer_check(EsiCrawl *c, int reqno)
-{
-	int64		id = character_id_of(c, reqno);
-	ListCell   *lc;
-
-	foreach(lc, c->checked)
-		if (*(int64 *) lfirst(lc) == id)
-			return true;
-	esi_token_check(c->opts, id, c->route->scope, esi_route_subject(c->route));
-	{
-		int64	   *p = MemoryContextAlloc(c->cxt, sizeof(int64));
-
-		*p = id;
-		c->checked = lappend(c->checked, p);
-	}
-	return true;
-}
-
-/*
- * drop_bearer
- *		ESI refused the token w was sent with: forget it here and for every
- *		session, so that the next request gets a refreshed one.  When the
- *		crawl holds another token for the character already (a page
- *		refused before this one had it refreshed), that one is kept: the
- *		pages in flight with the old token do not refresh it again and
- *		again.
- */
-static void
-drop_bearer(EsiCrawl *c, EsiWork *w)
-{
-	const char *who = request_character(c, w->reqno);
-	size_t		wl = strlen(who);
-	ListCell   *lc;
-
-	foreach(lc, c->bearers)
-	{
-		char	   *b = lfirst(lc);
-
-		if (strncmp(b, who, wl) == 0 && b[wl] == '\n')
-		{
-			if (b + wl + 1 != w->bearer)
-				return;
-			/* "Bearer <token>": the token is what the shared slot holds */
-			esi_token_invalidate(c->opts, character_id_of(c, w->reqno),
-								 b + wl + 1 + strlen("Bearer "));
-			explicit_bzero(b, strlen(b));
-			c->bearers = foreach_delete_current(c->bearers, lc);
-			return;
-		}
-	}
-}
-
-/*
- * bearer_for
- *		The Authorization of a request: its character's access token
- *		(tokens.c checks the role, the scope and the login, and refreshes
- *		it); kept for the crawl's other pages.
- */
-static const char *
-bearer_for(EsiCrawl *c, int reqno)
-{
-	const char *who = request_character(c, reqno);
-	size_t		wl;
-	ListCell   *lc;
-	char	   *end;
-	int64		id;
-	char	   *tok;
-
-	if (who == NULL)
-		return NULL;
-	wl = strlen(who);
-	foreach(lc, c->bearers)
-	{
-		char	   *b = lfirst(lc);
-
-		if (strncmp(b, who, wl) == 0 && b[wl] == '\n')
-			return b + wl + 1;
-	}
-	id = strtoi64(who, &end, 10);
-	if (*end != '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("character_id \"%s\" is not a number", who)));
-	tok = esi_token_for(c->opts, id, c->route->scope, esi_route_subject(c->route));
-	c->bearers = lappend(c->bearers, psprintf("%s\nBearer %s", who, tok));
-	explicit_bzero(tok, strlen(tok));
-	return (char *) llast(c->bearers) + wl + 1;
+	return c->auth->subject(c->auth, c->reqs[reqno]);
 }
 
 /*
@@ -581,11 +453,12 @@ cache_step(EsiCrawl *c, EsiWork *w, TimestampTz now)
 		/* a character's data is its own: the cache keeps it apart (per
 		 * server of each database), and only roles that may use the
 		 * character read it */
-		if (c->character_param >= 0 || c->corporation_param >= 0)
+		if (c->auth)
 		{
-			(void) bearer_check(c, w->reqno);
-			w->cache_key = esi_cache_character_key(w->cache_key, c->opts,
-												   request_character(c, w->reqno));
+			const char *who = request_character(c, w->reqno);
+
+			c->auth->check(c->auth, who);
+			w->cache_key = esi_cache_character_key(w->cache_key, c->opts, who);
 		}
 	}
 	/*
@@ -715,6 +588,11 @@ fill_slots(EsiCrawl *c)
 		w = next_work(c, now);
 		if (w == NULL)
 			break;
+		if (c->once && c->once_what == NULL)
+		{
+			c->once_display = esi_paging_display(c->route, c->reqs[w->reqno], &w->key);
+			c->once_what = psprintf("%s %s", c->route->method, c->once_display);
+		}
 
 		if (!w->looked_up && c->cache_mode != ESI_CACHE_OFF &&
 			cache_step(c, w, now))
@@ -730,8 +608,10 @@ fill_slots(EsiCrawl *c)
 		if (c->slots[slot] == NULL)
 			c->slots[slot] = esi_http_new_transfer(c->cxt, c->opts);
 		display = esi_paging_display(c->route, c->reqs[w->reqno], &w->key);
+		w->bearer = c->auth ?
+			c->auth->bearer(c->auth, request_character(c, w->reqno)) : NULL;
 		esi_http_prepare(c->slots[slot], c->opts, display, w->fresh, w->etag,
-						 (w->bearer = bearer_for(c, w->reqno)));
+						 w->bearer);
 		if (c->route->method)
 			esi_http_set_body(c->slots[slot], c->route->method,
 							  c->reqs[w->reqno]->body);
@@ -739,6 +619,12 @@ fill_slots(EsiCrawl *c)
 		c->slot_work[slot] = w;
 		w->sent_at = now;
 		esi_http_start(c->multi, c->slots[slot]);
+		if (c->once)
+		{
+			/* from here on the write may reach ESI */
+			c->once_out = true;
+			c->once_context = ONCE_CONTEXT_SENT;
+		}
 		c->inflight++;
 		c->stats->requests++;
 		esi_scan_report_request();
@@ -790,7 +676,7 @@ page1_key(EsiCrawl *c, int reqno)
 	pfree(display);
 	if (c->reqs[reqno]->body)
 		k = psprintf("%s\n%s %s", k, c->route->method, c->reqs[reqno]->body);
-	if (c->character_param >= 0 || c->corporation_param >= 0)
+	if (c->auth)
 		k = esi_cache_character_key(k, c->opts, request_character(c, reqno));
 	return k;
 }
@@ -959,7 +845,7 @@ remember_error(EsiCrawl *c, EsiTransfer *t, EsiWork *w, long status)
 
 	if (!w->claimed)
 		return;
-	if ((status == 404 || (status == 403 && !esi_sso_token_refused(t, status))) &&
+	if ((status == 404 || (status == 403 && !esi_reply_refuses_token(t, status))) &&
 		esi_guc_negative_cache_ttl > 0)
 	{
 		r.status = (int) status;
@@ -1022,6 +908,102 @@ rate_limited(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
 }
 
 /*
+ * token_refused
+ *		Whether ESI refused the token w was sent with (revoked, expired
+ *		early, or SSO could not vouch for it: a 401, or a 403 saying so),
+ *		for the first time: then a fresh token may pass.
+ */
+static bool
+token_refused(EsiCrawl *c, EsiTransfer *t, EsiWork *w, long status)
+{
+	return (status == 401 || status == 403) && c->auth != NULL &&
+		!w->reauthorized && esi_reply_refuses_token(t, status);
+}
+
+/*
+ * reauthorize
+ *		Send w once more, anew, after the bearer source dropped the token
+ *		ESI refused (ESI acted on nothing).
+ */
+static void
+reauthorize(EsiCrawl *c, EsiWork *w)
+{
+	w->reauthorized = true;
+	c->auth->refused(c->auth, request_character(c, w->reqno), w->bearer);
+	retry_later(c, w, 0);
+}
+
+/*
+ * forget_stale_replies
+ *		A write went out: cached replies it may have changed are dropped,
+ *		so that reading the matching GET table next asks ESI again (which
+ *		may still serve its own copy until that copy's Expires).  Those of
+ *		the path's owner ("/characters/90000001", "/fleets/7") and of the
+ *		character who acted.
+ */
+static void
+forget_stale_replies(EsiCrawl *c)
+{
+	const char *who = c->auth ? request_character(c, 0) : NULL;
+
+	c->once_out = false;
+	(void) esi_cache_forget_scope(c->opts->base_url, c->once_display);
+	if (who != NULL)
+	{
+		char	   *own = psprintf("/characters/%s/", who);
+
+		/* a route of the character itself: the same scope, scanned once */
+		if (strncmp(c->once_display, own, strlen(own)) != 0)
+			(void) esi_cache_forget_scope(c->opts->base_url, own);
+		pfree(own);
+	}
+}
+
+/*
+ * handle_once_done
+ *		What a finished write means: any 2xx is its page; a refused token is
+ *		sent once more with a fresh one; every other outcome is an error,
+ *		saying whether the write may have happened.  Nothing else is sent
+ *		again.
+ */
+static void
+handle_once_done(EsiCrawl *c, EsiTransfer *t, EsiWork *w, long status)
+{
+	if (c->once_out)
+		forget_stale_replies(c);
+	c->once_context = ONCE_CONTEXT_NONE;
+	if (esi_http_result(t) != ESI_XFER_REPLY)
+	{
+		if (esi_http_result(t) == ESI_XFER_FAILED ||
+			esi_http_result(t) == ESI_XFER_UNSOLICITED)
+			c->stats->status_counts[0]++;
+		esi_report_write_unanswered(c->once_what, t);
+	}
+	c->stats->status_counts[Min(status / 100, 5)]++;
+	if (status >= 200 && status <= 299)
+	{
+		take_page(c, t, w);
+		((EsiPage *) llast(c->ready))->status = status;
+	}
+	else if (token_refused(c, t, w, status))
+	{
+		c->once_context = ONCE_CONTEXT_NOT_SENT;
+		reauthorize(c, w);
+	}
+	else if (status >= 500 && status != 501 && status != 503 && status != 505)
+	{
+		c->once_context = ONCE_CONTEXT_SENT;
+		esi_report_write_gateway(c->once_what, t);
+	}
+	else
+	{
+		/* ESI answered with an error: it did not act */
+		c->once_context = ONCE_CONTEXT_NOT_SENT;
+		esi_report_http_error(c->route, t, 1);
+	}
+}
+
+/*
  * handle_done
  *		Decide what a finished transfer means: a page, a retry, or an error.
  */
@@ -1068,6 +1050,12 @@ handle_done(EsiCrawl *c, EsiTransfer *t)
 		ESI_STAT_ADD(c->rstats, bytes, blen);
 	}
 
+	if (c->once)
+	{
+		handle_once_done(c, t, w, status);
+		return;
+	}
+
 	switch (esi_http_result(t))
 	{
 		case ESI_XFER_TOO_LARGE:
@@ -1106,18 +1094,8 @@ handle_done(EsiCrawl *c, EsiTransfer *t)
 				rate_limited(c, t, w);
 			else if (status == 420)
 				error_limited(c, t, w);
-			else if ((status == 401 || status == 403) &&
-					 (c->character_param >= 0 || c->corporation_param >= 0) &&
-					 !w->reauthorized && esi_sso_token_refused(t, status))
-			{
-				/*
-				 * The token was revoked, expired early, or SSO could not
-				 * vouch for it (ESI says so with a 403 too): once more, anew
-				 */
-				w->reauthorized = true;
-				drop_bearer(c, w);
-				retry_later(c, w, 0);
-			}
+			else if (token_refused(c, t, w, status))
+				reauthorize(c, w);
 			else if (status >= 500 && status != 501 && status != 505)
 			{
 				if (w->attempt >= esi_guc_max_retries)
@@ -1174,12 +1152,30 @@ wait_for_activity(EsiCrawl *c, long max_ms)
 }
 
 /*
- * esi_crawl_next_page
+ * once_context
+ *		The CONTEXT line of an error of a write: whether it may have
+ *		reached ESI.
+ */
+static void
+once_context(void *arg)
+{
+	EsiCrawl   *c = (EsiCrawl *) arg;
+
+	if (c->once_what == NULL)
+		return;
+	if (c->once_context == ONCE_CONTEXT_NOT_SENT)
+		errcontext("%s (not sent: the write did not happen)", c->once_what);
+	else if (c->once_context == ONCE_CONTEXT_SENT)
+		errcontext("%s (sent: the write may have happened at ESI)", c->once_what);
+}
+
+/*
+ * next_page
  *		The next page that arrived, waiting for one if needed; NULL when
  *		every request is complete (or a LIMIT needs no more).
  */
-EsiPage *
-esi_crawl_next_page(EsiCrawl *c)
+static EsiPage *
+next_page(EsiCrawl *c)
 {
 	for (;;)
 	{
@@ -1200,6 +1196,41 @@ esi_crawl_next_page(EsiCrawl *c)
 			return NULL;
 		wait_for_activity(c, ESI_MAX_WAIT_MS);
 	}
+}
+
+/*
+ * esi_crawl_next_page
+ *		The next page that arrived, waiting for one if needed; NULL when
+ *		every request is complete (or a LIMIT needs no more).  A write's
+ *		errors say whether it may have happened; if one is cancelled while
+ *		out, the cached replies it may have changed are dropped all the same.
+ */
+EsiPage *
+esi_crawl_next_page(EsiCrawl *c)
+{
+	ErrorContextCallback errcb;
+	EsiPage    *volatile page = NULL;
+
+	if (!c->once)
+		return next_page(c);
+
+	errcb.callback = once_context;
+	errcb.arg = c;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	PG_TRY();
+	{
+		page = next_page(c);
+	}
+	PG_CATCH();
+	{
+		if (c->once_out)
+			forget_stale_replies(c);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	error_context_stack = errcb.previous;
+	return page;
 }
 
 /*

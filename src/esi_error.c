@@ -239,6 +239,81 @@ esi_report_http_error(EsiRoute *route, EsiTransfer *t, int attempts)
 }
 
 /*
+ * esi_report_write_unanswered
+ *		A write (what: "POST /path?query") got no reply it could read: lost
+ *		after the request went out, or too large or out of memory to read
+ *		(ESI answered, whatever it did), both SQLSTATE 08007 "may have
+ *		happened"; or it could not be sent at all ("did not happen").
+ */
+void
+esi_report_write_unanswered(const char *what, EsiTransfer *t)
+{
+	switch (esi_http_result(t))
+	{
+		case ESI_XFER_TOO_LARGE:
+		case ESI_XFER_NO_MEMORY:
+			ereport(ERROR,
+					(errcode(ERRCODE_TRANSACTION_RESOLUTION_UNKNOWN),
+					 errmsg("the reply of ESI to %s could not be read", what),
+					 errdetail("ESI answered (status %ld): the write happened, or was refused; its reply is lost.",
+							   esi_http_status(t)),
+					 errhint("Check with the matching GET route before sending it again.")));
+			break;
+		default:
+			if (esi_http_request_sent(t))
+				ereport(ERROR,
+						(errcode(ERRCODE_TRANSACTION_RESOLUTION_UNKNOWN),
+						 errmsg("the reply of ESI to %s was lost: the write may have happened", what),
+						 errdetail("The request was sent, then: %s.  It is not sent again.",
+								   esi_http_failure(t)),
+						 errhint("Check with the matching GET route before sending it again.")));
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+					 errmsg("could not send %s to ESI: the write did not happen", what),
+					 errdetail("%s.", esi_http_failure(t)),
+					 errhint("%s", esi_http_failure_hint(t))));
+	}
+	pg_unreachable();
+}
+
+/*
+ * esi_report_write_gateway
+ *		A gateway's answer to a write (ESI's 502 "No reply within 10
+ *		seconds", 504 "Timeout contacting tranquility", a 500 or 520 from
+ *		the game server): the request may have been passed on and done.
+ *		(Only 501, 503 (downtime) and 505 say it was not taken.)
+ */
+void
+esi_report_write_gateway(const char *what, EsiTransfer *t)
+{
+	size_t		len;
+	const char *body = esi_http_body(t, &len);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_TRANSACTION_RESOLUTION_UNKNOWN),
+			 errmsg("ESI answered %s with HTTP %ld: the write may have happened", what,
+					esi_http_status(t)),
+			 errdetail("ESI said: %s.  A gateway's error comes after the request was passed on; it is not sent again.",
+					   esi_error_text(body, len)),
+			 errhint("Check with the matching GET route before sending it again.")));
+	pg_unreachable();
+}
+
+/*
+ * esi_reply_refuses_token
+ *		Whether a finished transfer's 401 or 403 refuses the access token
+ *		itself (expired early, revoked, or SSO could not vouch for it), not
+ *		the character: a fresh token may pass, so the request is sent once
+ *		more with one, and the refusal is not remembered.  sso.c knows
+ *		ESI's refusals.
+ */
+bool
+esi_reply_refuses_token(EsiTransfer *t, long status)
+{
+	return esi_sso_token_refused(t, status);
+}
+
+/*
  * report_compat_date
  *		ESI refused the compatibility date: name the setting that chose it
  *		(the server's option, or esi_fdw.compatibility_date) and how to

@@ -24,6 +24,11 @@ extern void esi_report_transport_error(EsiRoute *route, EsiTransfer *t,
 									   int attempts) pg_attribute_noreturn();
 extern void esi_report_too_large(EsiRoute *route,
 								 EsiTransfer *t) pg_attribute_noreturn();
+extern void esi_report_write_unanswered(const char *what,
+										EsiTransfer *t) pg_attribute_noreturn();
+extern void esi_report_write_gateway(const char *what,
+									 EsiTransfer *t) pg_attribute_noreturn();
+extern bool esi_reply_refuses_token(EsiTransfer *t, long status);
 extern char *esi_error_text(const char *body, size_t len);
 extern const char *esi_route_method(EsiRoute *route);
 extern char *esi_route_subject(EsiRoute *route);

@@ -40,6 +40,7 @@
 #include "utils/rel.h"
 #include "utils/ruleutils.h"
 
+#include "bearer.h"
 #include "catalog.h"
 #include "crawl.h"
 #include "decode.h"
@@ -893,7 +894,9 @@ start_scan(ForeignScanState *node, EsiScanState *st)
 	st->nulls = nulls;
 	st->crawl_done = false;
 	st->crawl = esi_crawl_begin(st->req_cxt, st->route, st->opts, reqs,
-								st->row_bound, &st->stats);
+								st->row_bound,
+								esi_token_bearers(st->req_cxt, st->route, st->opts),
+								0, &st->stats);
 }
 
 /*

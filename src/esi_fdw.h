@@ -15,16 +15,24 @@
  *	request.h	quals turned into ESI parameters; the requests of a scan
  *				(request.c)
  *	http.h		libcurl: transfers, headers, bodies (http.c)
- *	crawl.h		a scan's transfers: concurrency, retries, limits (crawl.c)
+ *	crawl.h		the requests to ESI: a scan's pages, a lookup's batches, a
+ *				write (one request, sent at most once); cache, concurrency,
+ *				retries, limits, token renewal, statistics (crawl.c).  It
+ *				asks an EsiBearerSource (declared there) who authorizes a
+ *				request
  *	scan_report.h	what this backend's scans sent and read (requests,
  *				earliest expiry): filled by the crawl, read by the
  *				refresh (scan_report.c)
+ *	bearer.h	the bearer source of a route that acts for a character:
+ *				tokens.h's characters and access tokens (bearer.c)
  *	paging.h	the next page of a paged result, for every paging style
  *				(paging.c)
  *	decode.h	JSON pages straight into tuple datums (decode.c)
  *	esi_error.h ESI's HTTP errors turned into ereport()s (esi_error.c)
  *	catalog.h	IMPORT FOREIGN SCHEMA and esi.catalog() (catalog.c) over the
  *				generated catalog (esi_catalog.h, esi_catalog_data.c)
+ *	call.h		ESI's POST, PUT and DELETE routes as SQL functions; a write
+ *				as a crawl of one request (call.c, over crawl.h)
  *	modify.h	writable foreign tables: contacts and fittings through
  *				ESI's writes (modify.c, over call.h)
  *
@@ -46,10 +54,24 @@
  *				(sso_test.c: SQL entry points into both, for the tests)
  *	sso.h		SSO's protocol: metadata, authorize URL with PKCE, the token
  *				and revocation endpoints (sso.c)
- *	tokens.h	logins from SQL, characters and grants, access tokens for
- *				scans, refreshed once for all sessions (tokens.c)
+ *	logins.c	logins, grants, client secrets and re-keying from SQL
+ *				(SQL functions only, over tokens.h)
+ *	tokens.h	the token service: access tokens for scans and calls,
+ *				refreshed once for all sessions; rotated refresh tokens
+ *				kept in shared memory until stored (tokens.c)
  *	token_worker.h	the background worker that commits every token write
  *				(token_worker.c)
+ *
+ * Privileged SQL (used by logins, tokens, calls and the workers):
+ *
+ *	privileged_sql.h	SQL run with rights the caller lacks (the
+ *				bootstrap superuser in a backend), search_path pinned
+ *				and every setting its code changed undone
+ *				(privileged_sql.c)
+ *	own_xact.h	a background worker's SQL in a transaction of its own
+ *				(own_xact.c)
+ *	worker_db.h	how a background worker enters a database: as the
+ *				extension's owner, where the extension exists (worker_db.c)
  *
  * Snapshots (the SQL of esi.track and esi.refresh is in the update scripts):
  *

@@ -71,6 +71,7 @@
 #include "refresh_worker.h"
 #include "scan_report.h"
 #include "token_worker.h"
+#include "own_xact.h"
 #include "worker_db.h"
 
 #define ESI_REFRESH_RECHECK_S	300 /* look at every database this often */
@@ -768,6 +769,9 @@ esi_refresh_launcher_main(Datum arg)
 		}
 		if (esi_guc_refresh_workers > 0 && !RecoveryInProgress())
 			start_due_workers(now);
+		/* rotated refresh tokens no worker slot was free for (tokens.c) */
+		if (!RecoveryInProgress())
+			esi_token_flush_all();
 
 		wake_at = next_list;
 		if (esi_guc_refresh_workers > 0)
@@ -866,32 +870,29 @@ static int	my_slot = -1;
 
 /*
  * statement_begin
- *		In a worker, before a statement: start its transaction, its
- *		timeout (esi_fdw.refresh_statement_timeout; a background worker has
- *		no statement_timeout of its own), a GUC level with search_path
- *		pinned.  Returns the level for statement_end.
+ *		In a worker, before a statement: its transaction as role
+ *		(InvalidOid: the extension's owner) with search_path pinned
+ *		(own_xact.c), and its timeout, esi_fdw.refresh_statement_timeout
+ *		(a background worker has no statement_timeout of its own).
  */
-static int
-statement_begin(void)
+static void
+statement_begin(EsiPrivileged *x, Oid role)
 {
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
+	esi_own_xact_begin(x, role);
 	if (esi_guc_refresh_statement_timeout_ms > 0)
 		enable_timeout_after(STATEMENT_TIMEOUT, esi_guc_refresh_statement_timeout_ms);
-	return esi_safe_path_begin();
 }
 
 /*
  * statement_end
- *		After the statement: undo statement_begin, commit.  (On an error the
- *		worker's catch block calls statement_abort instead.)
+ *		After the statement: its timeout off, its transaction committed.
+ *		(On an error the worker's catch block calls statement_abort.)
  */
 static void
-statement_end(int nest)
+statement_end(EsiPrivileged *x)
 {
-	esi_safe_path_end(nest);
 	disable_timeout(STATEMENT_TIMEOUT, false);
-	CommitTransactionCommand();
+	esi_own_xact_commit(x);
 	pgstat_report_stat(false);
 }
 
@@ -964,17 +965,10 @@ run_sql(const char *sql, Oid role, int nargs, Oid *types, Datum *values,
 		const char *nulls)
 {
 	char	   *result = NULL;
-	Oid			save_user;
-	int			save_sec;
 	int			rc;
-	int			nest;
+	EsiPrivileged x;
 
-	nest = statement_begin();
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	if (OidIsValid(role))
-		SetUserIdAndSecContext(role, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
+	statement_begin(&x, role);
 	rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
 	if (rc < 0)
 		elog(ERROR, "esi_fdw refresh worker: SPI_execute_with_args failed (%d)", rc);
@@ -985,10 +979,7 @@ run_sql(const char *sql, Oid role, int nargs, Oid *types, Datum *values,
 		if (v)
 			result = MemoryContextStrdup(worker_cxt, v);
 	}
-	SPI_finish();
-	PopActiveSnapshot();
-	SetUserIdAndSecContext(save_user, save_sec);
-	statement_end(nest);
+	statement_end(&x);
 	return result;
 }
 
@@ -1115,7 +1106,7 @@ esi_refresh_worker_main(Datum arg)
 		List	   *roles = NIL;
 		bool		claimed = false;
 		int			n;
-		int			nest;
+		EsiPrivileged x;
 		int			k = 0;
 		ListCell   *lc1,
 				   *lc2;
@@ -1124,9 +1115,7 @@ esi_refresh_worker_main(Datum arg)
 		MemoryContextReset(worker_cxt);
 
 		/* the due targets, oldest due first */
-		nest = statement_begin();
-		SPI_connect();
-		PushActiveSnapshot(GetTransactionSnapshot());
+		statement_begin(&x, InvalidOid);
 		if (SPI_execute("SELECT target, refresh_role FROM esi._due_targets() LIMIT "
 						CppAsString2(ESI_REFRESH_BATCH), true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "esi_fdw refresh worker: could not read the due targets");
@@ -1140,9 +1129,7 @@ esi_refresh_worker_main(Datum arg)
 			roles = lappend_oid(roles, isnull ? InvalidOid : DatumGetObjectId(role));
 			MemoryContextSwitchTo(old);
 		}
-		SPI_finish();
-		PopActiveSnapshot();
-		statement_end(nest);
+		statement_end(&x);
 
 		n = list_length(targets);
 		if (n == 0)

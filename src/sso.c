@@ -359,12 +359,15 @@ esi_sso_token(EsiServerOptions *opts, const char *grant_form,
 	{
 		const char *code = json_str(doc, "error");
 		const char *desc = json_str(doc, "error_description");
+		EsiSsoResult result;
 
+		/* code and desc belong to doc: read them before it is freed */
 		*error_text = psprintf("%s%s%s", code ? code : psprintf("HTTP %ld", r.status),
 							   desc ? ": " : "", desc ? desc : "");
+		result = (code && strcmp(code, "invalid_grant") == 0) ? ESI_SSO_INVALID_GRANT : ESI_SSO_REFUSED;
 		json_object_put(doc);
 		explicit_bzero(r.body, r.len);
-		return (code && strcmp(code, "invalid_grant") == 0) ? ESI_SSO_INVALID_GRANT : ESI_SSO_REFUSED;
+		return result;
 	}
 	v = json_str(doc, "access_token");
 	if (v == NULL)

@@ -12,12 +12,17 @@
  * rolled back later, does not matter.  A hot standby cannot write: the
  * caller finds out before it asks SSO for anything (tokens.c).
  *
+ * Rotated refresh tokens take another way, which needs no free worker
+ * slot at the moment SSO rotates them: tokens.c keeps them in shared
+ * memory, and esi_token_flush() starts a worker (when a slot is free) that
+ * stores every one its database keeps, then tells tokens.c which it
+ * stored.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include "access/xact.h"
-#include "executor/spi.h"
+#include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -25,9 +30,10 @@
 #include "storage/ipc.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
-#include "utils/snapmgr.h"
 
+#include "own_xact.h"
 #include "token_worker.h"
+#include "tokens.h"
 #include "worker_db.h"
 
 /* called after a login's tokens are committed (background refresh sets it) */
@@ -52,6 +58,25 @@ typedef struct EsiTokenJob
 	int			token_len;		/* -1: no token */
 	char		token[FLEXIBLE_ARRAY_MEMBER];
 } EsiTokenJob;
+
+/*
+ * fill_worker
+ *		A token writer running function on arg, reporting to notify_pid.
+ */
+static void
+fill_worker(BackgroundWorker *w, const char *function, Datum arg, pid_t notify_pid)
+{
+	memset(w, 0, sizeof(*w));
+	w->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	w->bgw_start_time = BgWorkerStart_RecoveryFinished;
+	w->bgw_restart_time = BGW_NEVER_RESTART;
+	strlcpy(w->bgw_library_name, "esi_fdw", BGW_MAXLEN);
+	strlcpy(w->bgw_function_name, function, BGW_MAXLEN);
+	strlcpy(w->bgw_name, "esi_fdw token writer", BGW_MAXLEN);
+	strlcpy(w->bgw_type, "esi_fdw token writer", BGW_MAXLEN);
+	w->bgw_main_arg = arg;
+	w->bgw_notify_pid = notify_pid;
+}
 
 /*
  * esi_token_write
@@ -92,16 +117,7 @@ esi_token_write(EsiTokenWrite what, const EsiTokenRow *row)
 	if (tlen > 0)
 		memcpy(job->token, VARDATA_ANY(row->refresh_token), tlen);
 
-	memset(&w, 0, sizeof(w));
-	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	w.bgw_restart_time = BGW_NEVER_RESTART;
-	strlcpy(w.bgw_library_name, "esi_fdw", BGW_MAXLEN);
-	strlcpy(w.bgw_function_name, "esi_token_worker_main", BGW_MAXLEN);
-	strlcpy(w.bgw_name, "esi_fdw token writer", BGW_MAXLEN);
-	strlcpy(w.bgw_type, "esi_fdw token writer", BGW_MAXLEN);
-	w.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
-	w.bgw_notify_pid = MyProcPid;
+	fill_worker(&w, "esi_token_worker_main", UInt32GetDatum(dsm_segment_handle(seg)), MyProcPid);
 
 	if (!RegisterDynamicBackgroundWorker(&w, &handle))
 	{
@@ -145,8 +161,7 @@ esi_token_worker_main(Datum arg)
 	char		nulls[8];
 	const char *volatile sql = NULL;
 	volatile int n = 0;
-	int			rc;
-	int			nest;
+	EsiPrivileged x;
 
 	BackgroundWorkerUnblockSignals();
 	seg = dsm_attach(DatumGetUInt32(arg));
@@ -166,11 +181,7 @@ esi_token_worker_main(Datum arg)
 	{
 		bytea	   *tok = NULL;
 
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		nest = esi_safe_path_begin();
-		SPI_connect();
-		PushActiveSnapshot(GetTransactionSnapshot());
+		esi_own_xact_begin(&x, InvalidOid);
 		pgstat_report_activity(STATE_RUNNING, "esi_fdw: storing an EVE SSO login");
 
 		if (job->token_len >= 0)
@@ -224,13 +235,8 @@ esi_token_worker_main(Datum arg)
 				n = 2;
 				break;
 		}
-		rc = SPI_execute_with_args(sql, n, types, values, nulls, false, 0);
-		if (rc < 0)
-			elog(ERROR, "esi_fdw token writer: statement failed (%d)", rc);
-		SPI_finish();
-		esi_safe_path_end(nest);
-		PopActiveSnapshot();
-		CommitTransactionCommand();
+		(void) esi_privileged_run(sql, n, types, values, nulls, false);
+		esi_own_xact_commit(&x);
 		pgstat_report_activity(STATE_IDLE, NULL);
 		/* a login resumes targets paused for it */
 		if (job->what == ESI_TOKEN_SAVE && esi_token_saved_hook)
@@ -248,5 +254,114 @@ esi_token_worker_main(Datum arg)
 	}
 	PG_END_TRY();
 	dsm_detach(seg);
+	proc_exit(0);
+}
+
+/*
+ * esi_token_flush
+ *		Start a token writer that stores the rotated refresh tokens this
+ *		database keeps in shared memory (tokens.c); with wait, wait for it
+ *		to exit.  False when no worker slot is free: they stay kept.
+ */
+bool
+esi_token_flush(bool wait)
+{
+	BackgroundWorker w;
+	BackgroundWorkerHandle *handle;
+	pid_t		pid;
+
+	fill_worker(&w, "esi_token_flush_main", ObjectIdGetDatum(MyDatabaseId),
+				wait ? MyProcPid : 0);
+	if (!RegisterDynamicBackgroundWorker(&w, &handle))
+		return false;
+	if (wait && WaitForBackgroundWorkerStartup(handle, &pid) == BGWH_STARTED)
+		(void) WaitForBackgroundWorkerShutdown(handle);
+	return true;
+}
+
+/*
+ * esi_token_flush_all
+ *		For esi_fdw's refresh launcher, at each of its wake-ups: start a
+ *		token writer (without waiting) for each database that keeps rotated
+ *		refresh tokens in shared memory, so that they are stored even when
+ *		no query of that database comes.  Quiet when no slot is free.
+ */
+void
+esi_token_flush_all(void)
+{
+	Oid			dbs[64];
+	int			n = esi_token_pending_databases(dbs, lengthof(dbs));
+
+	for (int i = 0; i < n; i++)
+	{
+		BackgroundWorker w;
+		BackgroundWorkerHandle *handle;
+
+		fill_worker(&w, "esi_token_flush_main", ObjectIdGetDatum(dbs[i]), 0);
+		if (!RegisterDynamicBackgroundWorker(&w, &handle))
+			break;
+		pfree(handle);
+	}
+}
+
+/*
+ * store_one
+ *		Store a character's kept refresh token, in a transaction of its own.
+ *		The row is locked first and the token read from shared memory then:
+ *		a writer running at the same time, which read an older token, has
+ *		committed before, so the newest token is the one stored last.
+ */
+static void
+store_one(Oid dboid, EsiPendingToken *p)
+{
+	Oid			types[3] = {TEXTOID, INT8OID, BYTEAOID};
+	Datum		values[3];
+	bool		found;
+	EsiPrivileged x;
+
+	values[0] = CStringGetTextDatum(p->server_name);
+	values[1] = Int64GetDatum(p->character_id);
+	esi_own_xact_begin(&x, InvalidOid);
+	pgstat_report_activity(STATE_RUNNING, "esi_fdw: storing a rotated EVE SSO refresh token");
+	(void) esi_privileged_run("SELECT FROM esi.sso_characters "
+							  "WHERE server_name OPERATOR(pg_catalog.=) $1 AND character_id OPERATOR(pg_catalog.=) $2 "
+							  "FOR UPDATE", 2, types, values, NULL, false);
+	found = esi_token_pending_get(dboid, p);
+	if (found)
+	{
+		values[2] = PointerGetDatum(p->token);
+		(void) esi_privileged_run("UPDATE esi.sso_characters SET refresh_token = $3, refreshed_at = pg_catalog.now() "
+								  "WHERE server_name OPERATOR(pg_catalog.=) $1 AND character_id OPERATOR(pg_catalog.=) $2",
+								  3, types, values, NULL, false);
+	}
+	esi_own_xact_commit(&x);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	/* a character logged out since has no row: nothing to keep either */
+	if (found)
+		esi_token_pending_stored(dboid, p);
+}
+
+/*
+ * esi_token_flush_main
+ *		Store every rotated refresh token database arg keeps in shared
+ *		memory, then exit.  An error leaves the rest kept for the next
+ *		writer.
+ */
+void
+esi_token_flush_main(Datum arg)
+{
+	Oid			dboid = DatumGetObjectId(arg);
+	EsiPendingToken p;
+	int			cursor = 0;
+
+	BackgroundWorkerUnblockSignals();
+	if (!esi_worker_connect(dboid, NULL))
+	{
+		/* dropped since: nothing can store them, nobody will use them */
+		esi_token_pending_drop_database(dboid);
+		proc_exit(0);
+	}
+	while (esi_token_pending_next(dboid, &cursor, &p))
+		store_one(dboid, &p);
 	proc_exit(0);
 }

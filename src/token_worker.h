@@ -7,7 +7,10 @@
  * query that caused the refresh then fails or rolls back, or runs in a
  * read-only transaction.  So a backend hands each write to a short-lived
  * background worker, which commits it in a transaction of its own, and
- * waits for it.
+ * waits for it.  A rotated refresh token is first kept in shared memory
+ * (tokens.c), and esi_token_flush() starts a worker that stores every
+ * token its database keeps there: with no worker slot free, the token
+ * stays kept until a later call finds one.
  *
  *-------------------------------------------------------------------------
  */
@@ -37,11 +40,14 @@ typedef struct EsiTokenRow
 } EsiTokenRow;
 
 extern void esi_token_write(EsiTokenWrite what, const EsiTokenRow *row);
+extern bool esi_token_flush(bool wait);
+extern void esi_token_flush_all(void);
 
 /* set from _PG_init: run by the token worker after it saved a login */
 extern void (*esi_token_saved_hook) (void);
 
 /* the worker's entry point (named in its BackgroundWorker) */
 extern PGDLLEXPORT void esi_token_worker_main(Datum arg);
+extern PGDLLEXPORT void esi_token_flush_main(Datum arg);
 
 #endif							/* ESI_TOKEN_WORKER_H */

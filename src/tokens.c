@@ -1,72 +1,73 @@
 /*-------------------------------------------------------------------------
  *
  * tokens.c
- *		  EVE SSO logins from SQL, and the access tokens scans send.
- *
- * A login: esi.login() remembers a state and a PKCE verifier (sealed) and
- * returns SSO's authorize URL; the user opens it, logs in, and hands the
- * URL the browser lands on to esi.login_callback(), which exchanges the
- * code, verifies the access token (sso.c, jwt.c) and has the token writer
- * (token_worker.c) store the character with its refresh token sealed
- * (crypto.c).  esi.logout() revokes the refresh token at SSO and forgets
- * the character.
+ *		  The token service: the access tokens scans and calls send, and
+ *		  the refresh tokens they are made from.
  *
  * A scan of an authenticated route asks esi_token_for() for the access
  * token of the character in its request: checked against the role (the
  * character's owner, a role it was granted to, or a superuser), its scopes
  * and its state, then served from shared memory while it is valid, else
  * refreshed.  One backend refreshes a character at a time, the others wait
- * and use its result: refresh tokens rotate, and a second refresh with the
- * old one would fail.  The rotated refresh token is stored by the token
- * writer, committed whatever the scan's transaction does.
+ * and use its result (sleeping on a condition variable, which
+ * pg_stat_activity shows as wait_event Extension): refresh tokens rotate,
+ * and a second refresh with the old one would fail.  The rotated refresh
+ * token is stored by the token writer (token_worker.c), committed whatever
+ * the scan's transaction does.
  *
- * The tables are read and written as the bootstrap superuser with a
- * search_path of pg_catalog only, after checking the calling role: they
- * are not granted to anybody, and row-level security keeps the
- * esi.characters view to each role's own characters.
+ * A rotated refresh token is never lost for want of a worker slot: it is
+ * kept, sealed, in the character's slot in shared memory from the moment
+ * SSO answers until a token writer has committed it.  While it is kept
+ * (pending), the next refresh of the character anywhere in the cluster
+ * uses it, not the stale one in esi.sso_characters, and the slot is not
+ * given to another character; when no worker slot is free the backend
+ * says so with a WARNING, and the next backend of the database that needs
+ * a character's token starts the writer again.  When every slot is taken
+ * (being refreshed, or holding a token to store) a refresh fails before
+ * SSO is asked, so nothing is rotated to be lost.  Shared memory does not
+ * survive a server restart: a token still pending then is lost, and the
+ * character needs a new login (README, EVE SSO).
+ *
+ * The logins' SQL API (esi.login() and the rest) is logins.c; it uses the
+ * helpers of the "shared with logins.c" part of tokens.h.  The tables are
+ * read as the bootstrap superuser with search_path pinned
+ * (privileged_sql.c), after checking the calling role: they are not
+ * granted to anybody, and row-level security keeps the esi.characters
+ * view to each role's own characters.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include <ctype.h>
-#include <sys/stat.h>
-
-#include "access/xact.h"
 #include "access/xlog.h"
-#include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
-#include "commands/dbcommands.h"
 #include "executor/spi.h"
 #include "foreign/foreign.h"
-#include "funcapi.h"
 #include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/condition_variable.h"
 #include "storage/lwlock.h"
 #include "storage/procarray.h"
 #include "storage/shmem.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/datum.h"
-#include "utils/guc.h"
-#include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "crypto.h"
 #include "guc.h"
+#include "privileged_sql.h"
 #include "sso.h"
 #include "token_worker.h"
 #include "tokens.h"
 
 #define ESI_TOKEN_SLOTS 256
 #define ESI_ACCESS_TOKEN_MAX 6144
+/* a sealed rotated refresh token kept until stored (SSO's are 24 characters) */
+#define ESI_PENDING_TOKEN_MAX 1024
 /* refresh this long before SSO's expiry */
 #define ESI_TOKEN_MARGIN_S 60
-/* a login started with esi.login() must end within this */
-#define ESI_LOGIN_STATE_TTL "10 minutes"
-/* logins a role may have started and not finished (nor seen expire) */
-#define ESI_LOGIN_PENDING_MAX 10
 
 /*
  * A slot is keyed by database, server and character: servers of the same
@@ -84,6 +85,12 @@ typedef struct EsiTokenSlot
 	TimestampTz expires;		/* of the access token */
 	TimestampTz refreshed_at;	/* when it was stored */
 	TimestampTz last_used;
+	/* a rotated refresh token not stored yet (see the top of the file) */
+	bool		pending;
+	uint64		pending_gen;	/* changes with each token kept */
+	char		server_name[NAMEDATALEN];
+	int			pending_len;
+	char		pending_token[ESI_PENDING_TOKEN_MAX];	/* sealed */
 	int			len;
 	char		access_token[ESI_ACCESS_TOKEN_MAX];
 } EsiTokenSlot;
@@ -91,32 +98,38 @@ typedef struct EsiTokenSlot
 typedef struct EsiTokensShared
 {
 	LWLock		lock;
+	ConditionVariable refreshed;	/* broadcast when a refresh ends */
+	int			npending;		/* slots with pending set */
+	uint64		next_gen;
 	EsiTokenSlot slots[ESI_TOKEN_SLOTS];
 } EsiTokensShared;
 
 static EsiTokensShared *tokens = NULL;
 
-PG_FUNCTION_INFO_V1(esi_login);
-PG_FUNCTION_INFO_V1(esi_login_callback);
-PG_FUNCTION_INFO_V1(esi_logout);
-PG_FUNCTION_INFO_V1(esi_grant_character);
-PG_FUNCTION_INFO_V1(esi_revoke_character);
-PG_FUNCTION_INFO_V1(esi_set_client_secret);
-PG_FUNCTION_INFO_V1(esi_rekey);
-PG_FUNCTION_INFO_V1(esi_bind_sealed);
-
+/*
+ * esi_tokens_shmem_size
+ *		The token slots' part of shared memory.
+ */
 Size
 esi_tokens_shmem_size(void)
 {
 	return sizeof(EsiTokensShared);
 }
 
+/*
+ * esi_tokens_shmem_init
+ *		Set up (or attach to) the token slots, at server start (shmem.c's
+ *		part init: the area comes zeroed).
+ */
 void
 esi_tokens_shmem_init(void *area, bool found, int tranche)
 {
 	tokens = area;
 	if (!found)
+	{
 		LWLockInitialize(&tokens->lock, tranche);
+		ConditionVariableInit(&tokens->refreshed);
+	}
 }
 
 /* ---------------------------------------------------------------------
@@ -124,75 +137,23 @@ esi_tokens_shmem_init(void *area, bool found, int tranche)
  * ---------------------------------------------------------------------
  */
 
-typedef struct Privileged
-{
-	Oid			userid;
-	int			sec;
-	int			nest;
-} Privileged;
-
-static void
-begin_privileged(Privileged *p)
-{
-	GetUserIdAndSecContext(&p->userid, &p->sec);
-	p->nest = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
-						   p->sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "esi_fdw: SPI_connect failed");
-}
-
-static void
-end_privileged(Privileged *p)
-{
-	SPI_finish();
-	SetUserIdAndSecContext(p->userid, p->sec);
-	AtEOXact_GUC(true, p->nest);
-}
-
-static int
-run(const char *sql, int n, Oid *types, Datum *values, const char *nulls, bool read_only)
-{
-	int			rc = SPI_execute_with_args(sql, n, types, values, nulls, read_only, 0);
-
-	if (rc < 0)
-		elog(ERROR, "esi_fdw: internal query failed (%d)", rc);
-	return rc;
-}
-
-/* what esi.sso_characters says of one character */
-typedef struct CharacterRow
-{
-	bool		found;
-	Oid			owner_role;
-	char	   *name;
-	char	   *owner_hash;
-	List	   *scopes;
-	bool		needs_login;
-	char	   *reason;
-	bytea	   *refresh_token;
-	bool		usable;			/* the current role may use it */
-} CharacterRow;
-
 /*
- * read_character
+ * esi_character_read
  *		A character's row, and whether the current role may use it.
  */
-static void
-read_character(const char *server, int64 character_id, Oid role, CharacterRow *out)
+void
+esi_character_read(const char *server, int64 character_id, Oid role, EsiCharacterRow *out)
 {
-	Privileged p;
+	EsiPrivileged p;
 	Oid			types[3] = {TEXTOID, INT8OID, OIDOID};
 	Datum		values[3];
 	MemoryContext caller = CurrentMemoryContext;
 
-	memset(out, 0, sizeof(CharacterRow));
+	memset(out, 0, sizeof(EsiCharacterRow));
 	values[0] = CStringGetTextDatum(server);
 	values[1] = Int64GetDatum(character_id);
 	values[2] = ObjectIdGetDatum(role);
-	begin_privileged(&p);
+	esi_privileged_begin(&p);
 
 	/*
 	 * The latest committed row, whatever this transaction's snapshot: the
@@ -200,7 +161,7 @@ read_character(const char *server, int64 character_id, Oid role, CharacterRow *o
 	 * very statement or after a REPEATABLE READ transaction began.
 	 */
 	PushActiveSnapshot(GetLatestSnapshot());
-	run("SELECT c.owner_role, c.name, c.owner_hash, c.scopes, c.needs_login, c.reason, c.refresh_token, "
+	esi_privileged_run("SELECT c.owner_role, c.name, c.owner_hash, c.scopes, c.needs_login, c.reason, c.refresh_token, "
 		"EXISTS (SELECT FROM esi.sso_character_grants g WHERE g.server_name = c.server_name "
 		"AND g.character_id = c.character_id AND pg_catalog.pg_has_role($3, g.grantee, 'MEMBER')) "
 		"FROM esi.sso_characters c WHERE c.server_name = $1 AND c.character_id = $2",
@@ -242,25 +203,25 @@ read_character(const char *server, int64 character_id, Oid role, CharacterRow *o
 		MemoryContextSwitchTo(old);
 	}
 	PopActiveSnapshot();
-	end_privileged(&p);
+	esi_privileged_end(&p);
 }
 
 /*
- * client_secret
+ * esi_token_client_secret
  *		The server's client secret (unsealed), or NULL for a public client.
  */
-static char *
-client_secret(const char *server)
+char *
+esi_token_client_secret(const char *server)
 {
-	Privileged p;
+	EsiPrivileged p;
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1];
 	bytea	   *sealed = NULL;
 	MemoryContext caller = CurrentMemoryContext;
 
 	values[0] = CStringGetTextDatum(server);
-	begin_privileged(&p);
-	run("SELECT secret FROM esi.sso_clients WHERE server_name = $1", 1, types, values, NULL, true);
+	esi_privileged_begin(&p);
+	esi_privileged_run("SELECT secret FROM esi.sso_clients WHERE server_name = $1", 1, types, values, NULL, true);
 	if (SPI_processed == 1)
 	{
 		bool		isnull;
@@ -274,20 +235,28 @@ client_secret(const char *server)
 			MemoryContextSwitchTo(old);
 		}
 	}
-	end_privileged(&p);
+	esi_privileged_end(&p);
 	if (sealed == NULL)
 		return NULL;
 	return esi_unseal(sealed, psprintf("client_secret:%s", server), NULL);
 }
 
-static char *
-refresh_aad(const char *server, int64 character_id)
+/*
+ * esi_token_refresh_aad
+ *		What a character's sealed refresh token is bound to.
+ */
+char *
+esi_token_refresh_aad(const char *server, int64 character_id)
 {
 	return psprintf("refresh_token:%s:%lld", server, (long long) character_id);
 }
 
-static char *
-login_hint(const char *server, const char *scope)
+/*
+ * esi_token_login_hint
+ *		The HINT of an error that a new login of the character cures.
+ */
+char *
+esi_token_login_hint(const char *server, const char *scope)
 {
 	return psprintf("Log the character in: SELECT esi.login('%s', ARRAY['%s']); open the URL it returns, then pass the address the browser lands on to esi.login_callback().",
 					server, scope ? scope : "<scope>");
@@ -316,7 +285,7 @@ find_slot(EsiServerOptions *opts, int64 character_id, bool create)
 		if (s->used && s->character_id == character_id &&
 			s->dboid == MyDatabaseId && s->server_oid == opts->server_oid)
 			return s;
-		if (s->refresher == 0 &&
+		if (s->refresher == 0 && !s->pending &&
 			(oldest == NULL || !s->used ||
 			 (oldest->used && s->last_used < oldest->last_used)))
 			oldest = s;
@@ -332,8 +301,13 @@ find_slot(EsiServerOptions *opts, int64 character_id, bool create)
 	return oldest;
 }
 
-static void
-put_token(EsiServerOptions *opts, int64 character_id, const char *token,
+/*
+ * esi_token_put
+ *		Share a character's access token with every session, until expires;
+ *		the refresh this session ran, if any, is over.
+ */
+void
+esi_token_put(EsiServerOptions *opts, int64 character_id, const char *token,
 		  TimestampTz expires)
 {
 	EsiTokenSlot *s;
@@ -353,8 +327,13 @@ put_token(EsiServerOptions *opts, int64 character_id, const char *token,
 			s->refresher = 0;
 	}
 	LWLockRelease(&tokens->lock);
+	ConditionVariableBroadcast(&tokens->refreshed);
 }
 
+/*
+ * release_refresh
+ *		A refresh this session ran failed: another session may refresh.
+ */
 static void
 release_refresh(EsiServerOptions *opts, int64 character_id)
 {
@@ -365,10 +344,16 @@ release_refresh(EsiServerOptions *opts, int64 character_id)
 	if (s && s->refresher == MyProcPid)
 		s->refresher = 0;
 	LWLockRelease(&tokens->lock);
+	ConditionVariableBroadcast(&tokens->refreshed);
 }
 
-static void
-forget_token(EsiServerOptions *opts, int64 character_id)
+/*
+ * esi_token_forget
+ *		Drop a character's slot: its access token and any refresh token
+ *		kept for it (logout, or a login that is no longer valid).
+ */
+void
+esi_token_forget(EsiServerOptions *opts, int64 character_id)
 {
 	EsiTokenSlot *s;
 
@@ -377,12 +362,283 @@ forget_token(EsiServerOptions *opts, int64 character_id)
 	if (s)
 	{
 		explicit_bzero(s->access_token, sizeof(s->access_token));
+		if (s->pending)
+			tokens->npending--;
+		s->pending = false;
+		explicit_bzero(s->pending_token, sizeof(s->pending_token));
 		s->used = false;
 		s->refresher = 0;
 	}
 	LWLockRelease(&tokens->lock);
+	ConditionVariableBroadcast(&tokens->refreshed);
 }
 
+/* ---------------------------------------------------------------------
+ * Rotated refresh tokens kept until they are stored
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * keep_pending
+ *		Keep a rotated refresh token (sealed) in the character's slot until
+ *		a token writer has stored it.  The caller is the slot's refresher,
+ *		so the slot is there.
+ */
+static void
+keep_pending(EsiServerOptions *opts, int64 character_id, const bytea *sealed)
+{
+	EsiTokenSlot *s;
+	int			len = VARSIZE_ANY_EXHDR(sealed);
+
+	LWLockAcquire(&tokens->lock, LW_EXCLUSIVE);
+	s = find_slot(opts, character_id, false);
+	if (s)
+	{
+		if (!s->pending)
+			tokens->npending++;
+		s->pending = true;
+		s->pending_gen = ++tokens->next_gen;
+		strlcpy(s->server_name, opts->server_name, NAMEDATALEN);
+		explicit_bzero(s->pending_token, sizeof(s->pending_token));
+		memcpy(s->pending_token, VARDATA_ANY(sealed), len);
+		s->pending_len = len;
+	}
+	LWLockRelease(&tokens->lock);
+	if (s == NULL)
+		elog(ERROR, "esi_fdw: the token slot of character %lld is gone", (long long) character_id);
+}
+
+/*
+ * esi_token_pending_sealed
+ *		The character's rotated refresh token not stored yet (sealed), or
+ *		NULL.
+ */
+bytea *
+esi_token_pending_sealed(EsiServerOptions *opts, int64 character_id)
+{
+	EsiTokenSlot *s;
+	bytea	   *out = NULL;
+
+	LWLockAcquire(&tokens->lock, LW_SHARED);
+	s = find_slot(opts, character_id, false);
+	if (s && s->pending)
+	{
+		out = palloc(VARHDRSZ + s->pending_len);
+		SET_VARSIZE(out, VARHDRSZ + s->pending_len);
+		memcpy(VARDATA(out), s->pending_token, s->pending_len);
+	}
+	LWLockRelease(&tokens->lock);
+	return out;
+}
+
+/*
+ * esi_token_forget_pending
+ *		Drop the character's pending refresh token: a new login replaces it.
+ */
+void
+esi_token_forget_pending(EsiServerOptions *opts, int64 character_id)
+{
+	EsiTokenSlot *s;
+
+	LWLockAcquire(&tokens->lock, LW_EXCLUSIVE);
+	s = find_slot(opts, character_id, false);
+	if (s && s->pending)
+	{
+		s->pending = false;
+		explicit_bzero(s->pending_token, sizeof(s->pending_token));
+		tokens->npending--;
+	}
+	LWLockRelease(&tokens->lock);
+}
+
+/*
+ * database_has_pending
+ *		Does a slot of this database hold a refresh token to store?
+ */
+static bool
+database_has_pending(void)
+{
+	bool		any = false;
+
+	if (tokens->npending == 0)	/* unlocked peek: an int read */
+		return false;
+	LWLockAcquire(&tokens->lock, LW_SHARED);
+	for (int i = 0; i < ESI_TOKEN_SLOTS && !any; i++)
+		any = tokens->slots[i].used && tokens->slots[i].pending &&
+			tokens->slots[i].dboid == MyDatabaseId;
+	LWLockRelease(&tokens->lock);
+	return any;
+}
+
+/*
+ * esi_token_pending_databases
+ *		The databases (at most max, into out) whose slots hold refresh
+ *		tokens to store; how many.
+ */
+int
+esi_token_pending_databases(Oid *out, int max)
+{
+	int			n = 0;
+
+	if (tokens->npending == 0)	/* unlocked peek: an int read */
+		return 0;
+	LWLockAcquire(&tokens->lock, LW_SHARED);
+	for (int i = 0; i < ESI_TOKEN_SLOTS; i++)
+	{
+		EsiTokenSlot *s = &tokens->slots[i];
+		bool		seen = false;
+
+		if (!s->used || !s->pending)
+			continue;
+		for (int k = 0; k < n && !seen; k++)
+			seen = (out[k] == s->dboid);
+		if (!seen && n < max)
+			out[n++] = s->dboid;
+	}
+	LWLockRelease(&tokens->lock);
+	return n;
+}
+
+/*
+ * esi_token_pending_drop_database
+ *		Forget the refresh tokens kept for database dboid: esi_fdw is not
+ *		installed there any more, nothing can store them.
+ */
+void
+esi_token_pending_drop_database(Oid dboid)
+{
+	LWLockAcquire(&tokens->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < ESI_TOKEN_SLOTS; i++)
+	{
+		EsiTokenSlot *s = &tokens->slots[i];
+
+		if (s->used && s->pending && s->dboid == dboid)
+		{
+			s->pending = false;
+			explicit_bzero(s->pending_token, sizeof(s->pending_token));
+			tokens->npending--;
+		}
+	}
+	LWLockRelease(&tokens->lock);
+}
+
+/*
+ * esi_token_pending_next
+ *		For the token writer: the next slot from *cursor on that holds a
+ *		refresh token of database dboid to store, copied into *out; false
+ *		when there is none left.
+ */
+bool
+esi_token_pending_next(Oid dboid, int *cursor, EsiPendingToken *out)
+{
+	bool		found = false;
+
+	LWLockAcquire(&tokens->lock, LW_SHARED);
+	for (; *cursor < ESI_TOKEN_SLOTS && !found; (*cursor)++)
+	{
+		EsiTokenSlot *s = &tokens->slots[*cursor];
+
+		if (s->used && s->pending && s->dboid == dboid)
+		{
+			out->server_oid = s->server_oid;
+			out->character_id = s->character_id;
+			strlcpy(out->server_name, s->server_name, NAMEDATALEN);
+			found = true;
+		}
+	}
+	LWLockRelease(&tokens->lock);
+	return found;
+}
+
+/*
+ * esi_token_pending_get
+ *		For the token writer: the character's refresh token to store now
+ *		(sealed, in out->token, with its generation); false when there is
+ *		none any more.
+ */
+bool
+esi_token_pending_get(Oid dboid, EsiPendingToken *out)
+{
+	bool		found = false;
+
+	LWLockAcquire(&tokens->lock, LW_SHARED);
+	for (int i = 0; i < ESI_TOKEN_SLOTS && !found; i++)
+	{
+		EsiTokenSlot *s = &tokens->slots[i];
+
+		if (s->used && s->pending && s->dboid == dboid &&
+			s->server_oid == out->server_oid && s->character_id == out->character_id)
+		{
+			out->gen = s->pending_gen;
+			out->token = palloc(VARHDRSZ + s->pending_len);
+			SET_VARSIZE(out->token, VARHDRSZ + s->pending_len);
+			memcpy(VARDATA(out->token), s->pending_token, s->pending_len);
+			found = true;
+		}
+	}
+	LWLockRelease(&tokens->lock);
+	return found;
+}
+
+/*
+ * esi_token_pending_stored
+ *		For the token writer, after its commit: the token of generation
+ *		p->gen is stored, and no longer kept -- unless a newer one was kept
+ *		since, which stays for the next write.
+ */
+void
+esi_token_pending_stored(Oid dboid, const EsiPendingToken *p)
+{
+	LWLockAcquire(&tokens->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < ESI_TOKEN_SLOTS; i++)
+	{
+		EsiTokenSlot *s = &tokens->slots[i];
+
+		if (s->used && s->pending && s->dboid == dboid &&
+			s->server_oid == p->server_oid && s->character_id == p->character_id &&
+			s->pending_gen == p->gen)
+		{
+			s->pending = false;
+			explicit_bzero(s->pending_token, sizeof(s->pending_token));
+			tokens->npending--;
+		}
+	}
+	LWLockRelease(&tokens->lock);
+}
+
+/*
+ * store_pending
+ *		Have the token writer store this database's pending refresh tokens
+ *		now, and wait for it.  Quiet unless report: then a WARNING when the
+ *		character's token is still kept in memory afterwards (no worker
+ *		slot was free, or the writer failed).
+ */
+static void
+store_pending(EsiServerOptions *opts, int64 character_id, bool report)
+{
+	bool		started = esi_token_flush(true);
+	bytea	   *left;
+
+	if (!report)
+		return;
+	left = esi_token_pending_sealed(opts, character_id);
+	if (left == NULL)
+		return;
+	pfree(left);
+	ereport(WARNING,
+			(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+			 errmsg("the rotated EVE SSO refresh token of character %lld is kept in shared memory until it can be stored",
+					(long long) character_id),
+			 started ?
+			 errdetail("esi_fdw's token writer did not store it; see the server log.") :
+			 errdetail("esi_fdw stores refresh tokens with a background worker, and no worker slot is free."),
+			 errhint("Raise max_worker_processes. The next query of this database that uses an EVE SSO character stores it; if the server restarts first, the character needs a new login.")));
+}
+
+/*
+ * needs_login
+ *		Mark the character as needing a new login, and drop its slot.
+ */
 static void
 needs_login(EsiServerOptions *opts, int64 character_id, const char *reason)
 {
@@ -392,7 +648,7 @@ needs_login(EsiServerOptions *opts, int64 character_id, const char *reason)
 	row.character_id = character_id;
 	row.reason = reason;
 	esi_token_write(ESI_TOKEN_NEEDS_LOGIN, &row);
-	forget_token(opts, character_id);
+	esi_token_forget(opts, character_id);
 }
 
 /*
@@ -401,15 +657,33 @@ needs_login(EsiServerOptions *opts, int64 character_id, const char *reason)
  *		rotated refresh token, and return the access token.
  */
 static char *
-refresh(EsiServerOptions *opts, int64 character_id, CharacterRow *row)
+refresh(EsiServerOptions *opts, int64 character_id, EsiCharacterRow *row)
 {
-	char	   *secret = client_secret(opts->server_name);
-	char	   *rt = esi_unseal(row->refresh_token, refresh_aad(opts->server_name, character_id), NULL);
-	char	   *form = psprintf("grant_type=refresh_token&refresh_token=%s", esi_sso_form_value(rt));
+	char	   *secret = esi_token_client_secret(opts->server_name);
+	bytea	   *live = esi_token_pending_sealed(opts, character_id);
+	char	   *rt;
+	char	   *form;
 	EsiSsoTokens tok;
 	char	   *err;
 	EsiSsoResult res;
 	EsiJwtClaims claims;
+	bool		rotated;
+
+	/*
+	 * The live refresh token: one kept in shared memory, else the stored
+	 * one read now.  The row read before this session became the refresher
+	 * may hold a token rotated since: a writer clears the kept token only
+	 * after its commit, so with none kept the commit is visible now.
+	 */
+	if (live == NULL)
+	{
+		EsiCharacterRow now;
+
+		esi_character_read(opts->server_name, character_id, GetUserId(), &now);
+		live = now.found && now.refresh_token ? now.refresh_token : row->refresh_token;
+	}
+	rt = esi_unseal(live, esi_token_refresh_aad(opts->server_name, character_id), NULL);
+	form = psprintf("grant_type=refresh_token&refresh_token=%s", esi_sso_form_value(rt));
 
 	res = esi_sso_token(opts, form, secret, &tok, &err);
 	explicit_bzero(form, strlen(form));
@@ -421,7 +695,7 @@ refresh(EsiServerOptions *opts, int64 character_id, CharacterRow *row)
 				 errmsg("the EVE SSO login of character %lld (%s) is no longer valid",
 						(long long) character_id, row->name ? row->name : "?"),
 				 errdetail("EVE SSO answered invalid_grant: the refresh token was revoked (by the player, or by a change of the application's scopes) or replaced."),
-				 errhint("%s", login_hint(opts->server_name, linitial(row->scopes)))));
+				 errhint("%s", esi_token_login_hint(opts->server_name, linitial(row->scopes)))));
 	}
 	if (res != ESI_SSO_OK)
 		ereport(ERROR,
@@ -429,6 +703,32 @@ refresh(EsiServerOptions *opts, int64 character_id, CharacterRow *row)
 				 errmsg("EVE SSO refused to refresh the token of character %lld", (long long) character_id),
 				 errdetail("SSO said: %s", err),
 				 errhint("Check the server's sso_client_id option and the client secret (esi.set_client_secret).")));
+
+	/*
+	 * The old refresh token is dead now: the new one is kept in shared
+	 * memory before anything else can fail.
+	 */
+	rotated = tok.refresh_token && strcmp(tok.refresh_token, rt) != 0;
+	if (rotated)
+	{
+		bytea	   *sealed = esi_seal(tok.refresh_token, strlen(tok.refresh_token),
+									  esi_token_refresh_aad(opts->server_name, character_id));
+
+		explicit_bzero(tok.refresh_token, strlen(tok.refresh_token));
+		if (VARSIZE_ANY_EXHDR(sealed) > ESI_PENDING_TOKEN_MAX)
+		{
+			/* longer than any SSO hands out: written at once, as before */
+			EsiTokenRow w = {0};
+
+			w.server = opts->server_name;
+			w.character_id = character_id;
+			w.refresh_token = sealed;
+			esi_token_write(ESI_TOKEN_ROTATE, &w);
+			rotated = false;
+		}
+		else
+			keep_pending(opts, character_id, sealed);
+	}
 	esi_sso_check_access_token(opts, tok.access_token, &claims);
 	if (claims.character_id != character_id)
 		ereport(ERROR,
@@ -446,19 +746,10 @@ refresh(EsiServerOptions *opts, int64 character_id, CharacterRow *row)
 				 errdetail("EVE SSO's owner hash for the character is not the one of its login: the character was transferred to another account, and its data is no longer this login's."),
 				 errhint("If the character is still yours, log it in again with esi.login().")));
 	}
-	if (tok.refresh_token && strcmp(tok.refresh_token, rt) != 0)
-	{
-		EsiTokenRow w = {0};
-
-		w.server = opts->server_name;
-		w.character_id = character_id;
-		w.refresh_token = esi_seal(tok.refresh_token, strlen(tok.refresh_token),
-								   refresh_aad(opts->server_name, character_id));
-		esi_token_write(ESI_TOKEN_ROTATE, &w);
-		explicit_bzero(tok.refresh_token, strlen(tok.refresh_token));
-	}
 	explicit_bzero(rt, strlen(rt));
-	put_token(opts, character_id, tok.access_token, claims.expires);
+	esi_token_put(opts, character_id, tok.access_token, claims.expires);
+	if (rotated)
+		store_pending(opts, character_id, true);
 	return tok.access_token;
 }
 
@@ -479,9 +770,9 @@ capital(const char *subject)
  */
 static void
 check_character(EsiServerOptions *opts, int64 character_id, const char *scope,
-				const char *subject, CharacterRow *row)
+				const char *subject, EsiCharacterRow *row)
 {
-	read_character(opts->server_name, character_id, GetUserId(), row);
+	esi_character_read(opts->server_name, character_id, GetUserId(), row);
 	if (!row->found || !row->usable)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
@@ -489,14 +780,14 @@ check_character(EsiServerOptions *opts, int64 character_id, const char *scope,
 						(long long) character_id, GetUserNameFromId(GetUserId(), false),
 						opts->server_name),
 				 errdetail("%s needs the character's token with scope %s.", capital(subject), scope),
-				 errhint("%s", login_hint(opts->server_name, scope))));
+				 errhint("%s", esi_token_login_hint(opts->server_name, scope))));
 	if (row->needs_login)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("character %lld (%s) needs a new EVE SSO login", (long long) character_id,
 						row->name ? row->name : "?"),
 				 errdetail("%s.", row->reason ? row->reason : "Its refresh token is no longer valid"),
-				 errhint("%s", login_hint(opts->server_name, scope))));
+				 errhint("%s", esi_token_login_hint(opts->server_name, scope))));
 	if (scope)
 	{
 		ListCell   *lc;
@@ -526,7 +817,7 @@ void
 esi_token_check(EsiServerOptions *opts, int64 character_id, const char *scope,
 				const char *subject)
 {
-	CharacterRow row;
+	EsiCharacterRow row;
 
 	check_character(opts, character_id, scope, subject, &row);
 }
@@ -568,9 +859,9 @@ esi_token_invalidate(EsiServerOptions *opts, int64 character_id,
 char *
 esi_token_character_name(EsiServerOptions *opts, int64 character_id)
 {
-	CharacterRow row;
+	EsiCharacterRow row;
 
-	read_character(opts->server_name, character_id, GetUserId(), &row);
+	esi_character_read(opts->server_name, character_id, GetUserId(), &row);
 	return row.found && row.usable ? row.name : NULL;
 }
 
@@ -583,7 +874,7 @@ esi_token_character_name(EsiServerOptions *opts, int64 character_id)
 List *
 esi_token_characters(EsiServerOptions *opts, const char *scope)
 {
-	Privileged p;
+	EsiPrivileged p;
 	Oid			types[3] = {TEXTOID, OIDOID, TEXTOID};
 	Datum		values[3];
 	List	   *out = NIL;
@@ -592,8 +883,8 @@ esi_token_characters(EsiServerOptions *opts, const char *scope)
 	values[0] = CStringGetTextDatum(opts->server_name);
 	values[1] = ObjectIdGetDatum(GetUserId());
 	values[2] = CStringGetTextDatum(scope ? scope : "");
-	begin_privileged(&p);
-	run("SELECT c.character_id::text, c.name, c.needs_login FROM esi.sso_characters c "
+	esi_privileged_begin(&p);
+	esi_privileged_run("SELECT c.character_id::text, c.name, c.needs_login FROM esi.sso_characters c "
 		"WHERE c.server_name = $1 AND $3 = ANY (c.scopes) AND "
 		"(pg_catalog.pg_has_role($2, c.owner_role, 'MEMBER') OR "
 		" (SELECT rolsuper FROM pg_catalog.pg_authid WHERE oid = $2) OR "
@@ -613,7 +904,7 @@ esi_token_characters(EsiServerOptions *opts, const char *scope)
 			ereport(WARNING,
 					(errmsg("character %s (%s) is left out: it needs a new EVE SSO login",
 							id, TextDatumGetCString(SPI_getbinval(tup, d, 2, &isnull))),
-					 errhint("%s", login_hint(opts->server_name, scope))));
+					 errhint("%s", esi_token_login_hint(opts->server_name, scope))));
 			continue;
 		}
 		{
@@ -624,7 +915,7 @@ esi_token_characters(EsiServerOptions *opts, const char *scope)
 			MemoryContextSwitchTo(old);
 		}
 	}
-	end_privileged(&p);
+	esi_privileged_end(&p);
 	return out;
 }
 
@@ -664,11 +955,11 @@ esi_token_corporation_character(EsiServerOptions *opts, int64 corporation_id,
 			return id;
 		/* its roles need their own scope */
 		{
-			CharacterRow row;
+			EsiCharacterRow row;
 			bool		has = false;
 			ListCell   *ls;
 
-			read_character(opts->server_name, id, GetUserId(), &row);
+			esi_character_read(opts->server_name, id, GetUserId(), &row);
 			foreach(ls, row.scopes)
 				if (strcmp((char *) lfirst(ls), ESI_ROLES_SCOPE) == 0)
 					has = true;
@@ -717,10 +1008,14 @@ char *
 esi_token_for(EsiServerOptions *opts, int64 character_id, const char *scope,
 			  const char *subject)
 {
-	CharacterRow row;
+	EsiCharacterRow row;
 	TimestampTz wait_start = 0;
 
 	check_character(opts, character_id, scope, subject, &row);
+
+	/* a rotated refresh token a worker could not store before: now */
+	if (database_has_pending() && !RecoveryInProgress())
+		store_pending(opts, character_id, false);
 
 	for (;;)
 	{
@@ -736,7 +1031,10 @@ esi_token_for(EsiServerOptions *opts, int64 character_id, const char *scope,
 			LWLockRelease(&tokens->lock);
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
-					 errmsg("too many EVE SSO characters are being refreshed at once")));
+					 errmsg("too many EVE SSO characters are being refreshed at once"),
+					 errdetail("All %d token slots of esi_fdw's shared memory hold an access token being refreshed or a rotated refresh token waiting for a worker slot to be stored; EVE SSO was not asked.",
+							   ESI_TOKEN_SLOTS),
+					 errhint("Raise max_worker_processes if the server log shows that refresh tokens wait to be stored, then try again.")));
 		}
 		/*
 		 * Fresh enough; or just refreshed by the session this one waited
@@ -763,14 +1061,21 @@ esi_token_for(EsiServerOptions *opts, int64 character_id, const char *scope,
 			mine = true;
 		}
 		LWLockRelease(&tokens->lock);
-		if (tok)
-			return tok;
-		if (!mine)
+		if (!mine && !tok)
 		{
-			CHECK_FOR_INTERRUPTS();
-			pg_usleep(10000L);
+			/*
+			 * Sleep until a refresh ends (the first call only prepares the
+			 * sleep, and the state is checked again).  The timeout notices a
+			 * refresher that died.  pg_stat_activity shows the wait as
+			 * wait_event_type Extension, wait_event Extension (PostgreSQL
+			 * 15 has no names of an extension's own).
+			 */
+			(void) ConditionVariableTimedSleep(&tokens->refreshed, 1000L, PG_WAIT_EXTENSION);
 			continue;
 		}
+		ConditionVariableCancelSleep();
+		if (tok)
+			return tok;
 		if (RecoveryInProgress())
 		{
 			release_refresh(opts, character_id);
@@ -794,551 +1099,4 @@ esi_token_for(EsiServerOptions *opts, int64 character_id, const char *scope,
 		PG_END_TRY();
 		return tok;
 	}
-}
-
-/* ---------------------------------------------------------------------
- * SQL functions
- * ---------------------------------------------------------------------
- */
-
-static EsiServerOptions *
-server_for_login(const char *name)
-{
-	ForeignServer *server = GetForeignServerByName(name, false);
-	AclResult	acl = pg_foreign_server_aclcheck(server->serverid, GetUserId(), ACL_USAGE);
-
-	if (acl != ACLCHECK_OK)
-		aclcheck_error(acl, OBJECT_FOREIGN_SERVER, server->servername);
-	return esi_get_server_options(server);
-}
-
-/*
- * esi.login(server text, scopes text[]) returns text
- *		Start a login: the URL to open in a browser.
- */
-Datum
-esi_login(PG_FUNCTION_ARGS)
-{
-	char	   *server = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(1);
-	EsiServerOptions *opts = server_for_login(server);
-	Datum	   *elems;
-	bool	   *enulls;
-	int			nelems;
-	List	   *scopes = NIL;
-	char	   *state = esi_sso_random(16);
-	char	   *verifier = esi_sso_random(32);
-	char	   *url;
-	Privileged p;
-	Oid			types[5] = {TEXTOID, TEXTOID, OIDOID, TEXTARRAYOID, BYTEAOID};
-	Datum		values[5];
-
-	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &enulls, &nelems);
-	for (int i = 0; i < nelems; i++)
-		if (!enulls[i])
-			scopes = lappend(scopes, TextDatumGetCString(elems[i]));
-	url = esi_sso_authorize_url(opts, scopes, state, esi_sso_challenge(verifier));
-
-	values[0] = CStringGetTextDatum(state);
-	values[1] = CStringGetTextDatum(server);
-	values[2] = ObjectIdGetDatum(GetUserId());
-	values[3] = PointerGetDatum(arr);
-	values[4] = PointerGetDatum(esi_seal(verifier, strlen(verifier), psprintf("verifier:%s", state)));
-	begin_privileged(&p);
-	run("DELETE FROM esi.sso_logins WHERE created_at < pg_catalog.now() - interval '" ESI_LOGIN_STATE_TTL "'",
-		0, NULL, NULL, NULL, false);
-	/* a role's logins in progress are bounded: esi.sso_logins cannot be filled */
-	run("SELECT pg_catalog.count(*) FROM esi.sso_logins WHERE role OPERATOR(pg_catalog.=) $1",
-		1, &types[2], &values[2], NULL, true);
-	{
-		bool		isnull;
-		int64		pending = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-														  SPI_tuptable->tupdesc, 1, &isnull));
-
-		if (pending >= ESI_LOGIN_PENDING_MAX)
-		{
-			end_privileged(&p);
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("role \"%s\" has too many EVE SSO logins in progress",
-							GetUserNameFromId(GetUserId(), false)),
-					 errdetail("A role may have %d logins started with esi.login() and not finished; each is forgotten %s after it started.",
-							   ESI_LOGIN_PENDING_MAX, ESI_LOGIN_STATE_TTL),
-					 errhint("Finish one with SELECT * FROM esi.login_callback('<the callback URL>'); or start again after %s.",
-							 ESI_LOGIN_STATE_TTL)));
-		}
-	}
-	run("INSERT INTO esi.sso_logins (state, server_name, role, scopes, verifier) VALUES ($1, $2, $3, $4, $5)",
-		5, types, values, NULL, false);
-	end_privileged(&p);
-	explicit_bzero(verifier, strlen(verifier));
-	PG_RETURN_TEXT_P(cstring_to_text(url));
-}
-
-/*
- * query_value
- *		The value of name in a URL's query string (decoded), or NULL.
- */
-static char *
-query_value(const char *url, const char *name)
-{
-	const char *q = strchr(url, '?');
-	size_t		nl = strlen(name);
-
-	q = q ? q + 1 : url;
-	while (q && *q)
-	{
-		const char *end = strpbrk(q, "&#");
-
-		if (strncmp(q, name, nl) == 0 && q[nl] == '=')
-		{
-			const char *v = q + nl + 1;
-			size_t		len = end ? (size_t) (end - v) : strlen(v);
-			char	   *out = palloc(len + 1);
-			size_t		o = 0;
-
-			for (size_t i = 0; i < len; i++)
-			{
-				if (v[i] == '%' && i + 2 < len && isxdigit((unsigned char) v[i + 1]) &&
-					isxdigit((unsigned char) v[i + 2]))
-				{
-					char		hex[3] = {v[i + 1], v[i + 2], 0};
-
-					out[o++] = (char) strtol(hex, NULL, 16);
-					i += 2;
-				}
-				else
-					out[o++] = v[i] == '+' ? ' ' : v[i];
-			}
-			out[o] = '\0';
-			return out;
-		}
-		if (end == NULL || *end == '#')
-			break;
-		q = end + 1;
-	}
-	return NULL;
-}
-
-/*
- * hide_statement
- *		Error context callback of esi.login_callback(): every message raised
- *		while it runs (its own, and those of the SQL and the libraries it
- *		calls) is marked so the server log does not repeat the statement
- *		(log_min_error_statement): that statement holds the callback URL,
- *		with its code and state.
- */
-static void
-hide_statement(void *arg)
-{
-	errhidestmt(true);
-}
-
-/*
- * esi.login_callback(callback text) returns (character_id, name, scopes)
- *		Finish a login with the URL the browser landed on (code and state).
- *		A failure does not put the statement in the server log (see
- *		hide_statement).
- */
-Datum
-esi_login_callback(PG_FUNCTION_ARGS)
-{
-	char	   *callback = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *code = query_value(callback, "code");
-	char	   *state = query_value(callback, "state");
-	Privileged p;
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
-	char	   *server = NULL;
-	Oid			role = InvalidOid;
-	bytea	   *sealed = NULL;
-	Datum		scopes_arr = (Datum) 0;
-	bool		expired = false;
-	EsiServerOptions *opts;
-	char	   *verifier;
-	char	   *form;
-	EsiSsoTokens tok;
-	EsiSsoResult res;
-	char	   *err;
-	EsiJwtClaims claims;
-	EsiTokenRow row = {0};
-	StringInfoData sc;
-	ListCell   *lc;
-	TupleDesc	desc;
-	Datum		out[3];
-	bool		onulls[3] = {0};
-	MemoryContext caller = CurrentMemoryContext;
-	ErrorContextCallback hide;
-
-	/* popped before the return; an error unwinds the stack itself */
-	hide.callback = hide_statement;
-	hide.arg = NULL;
-	hide.previous = error_context_stack;
-	error_context_stack = &hide;
-
-	if (code == NULL || state == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the callback URL has no %s", code == NULL ? "code" : "state"),
-				 errdetail("EVE SSO sends the browser to the application's callback URL with code=... and state=... in its query string."),
-				 errhint("Pass the whole address the browser landed on after the login, e.g. SELECT * FROM esi.login_callback('https://localhost/callback?code=...&state=...');")));
-	values[0] = CStringGetTextDatum(state);
-	begin_privileged(&p);
-	run("DELETE FROM esi.sso_logins WHERE state = $1 RETURNING server_name, role, scopes, verifier, "
-		"created_at < pg_catalog.now() - interval '" ESI_LOGIN_STATE_TTL "'",
-		1, types, values, NULL, false);
-	if (SPI_processed == 1)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[0];
-		TupleDesc	d = SPI_tuptable->tupdesc;
-		bool		isnull;
-		MemoryContext old = MemoryContextSwitchTo(caller);
-
-		server = TextDatumGetCString(SPI_getbinval(tup, d, 1, &isnull));
-		role = DatumGetObjectId(SPI_getbinval(tup, d, 2, &isnull));
-		scopes_arr = datumCopy(SPI_getbinval(tup, d, 3, &isnull), false, -1);
-		sealed = DatumGetByteaPCopy(SPI_getbinval(tup, d, 4, &isnull));
-		expired = DatumGetBool(SPI_getbinval(tup, d, 5, &isnull));
-		MemoryContextSwitchTo(old);
-	}
-	end_privileged(&p);
-	if (server == NULL || (role != GetUserId() && !superuser()))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-				 errmsg("unknown EVE SSO login state"),
-				 errdetail("No login started by this role with esi.login() has this state; each state can be used once."),
-				 errhint("Start the login again: SELECT esi.login('<server>', ARRAY['<scope>', ...]);")));
-	if (expired)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-				 errmsg("the EVE SSO login expired"),
-				 errdetail("A login must be finished within %s of esi.login().", ESI_LOGIN_STATE_TTL),
-				 errhint("Start the login again: SELECT esi.login('%s', ARRAY['<scope>', ...]);", server)));
-	(void) scopes_arr;
-
-	opts = server_for_login(server);
-	verifier = esi_unseal(sealed, psprintf("verifier:%s", state), NULL);
-	form = psprintf("grant_type=authorization_code&code=%s&code_verifier=%s",
-					esi_sso_form_value(code), esi_sso_form_value(verifier));
-	res = esi_sso_token(opts, form, client_secret(server), &tok, &err);
-	explicit_bzero(form, strlen(form));
-	explicit_bzero(verifier, strlen(verifier));
-	if (res != ESI_SSO_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-				 errmsg("EVE SSO refused the login"),
-				 errdetail("SSO said: %s", err),
-				 errhint("The code is single-use and short-lived: start the login again with esi.login().")));
-	esi_sso_check_access_token(opts, tok.access_token, &claims);
-
-	initStringInfo(&sc);
-	appendStringInfoChar(&sc, '{');
-	foreach(lc, claims.scopes)
-	{
-		appendStringInfo(&sc, "%s\"", sc.len > 1 ? "," : "");
-		for (const char *c = lfirst(lc); *c; c++)
-		{
-			if (*c == '"' || *c == '\\')
-				appendStringInfoChar(&sc, '\\');
-			appendStringInfoChar(&sc, *c);
-		}
-		appendStringInfoChar(&sc, '"');
-	}
-	appendStringInfoChar(&sc, '}');
-
-	row.server = server;
-	row.character_id = claims.character_id;
-	row.name = claims.name ? claims.name : "";
-	row.owner_hash = claims.owner ? claims.owner : "";
-	row.scopes = sc.data;
-	row.role = role;
-	row.refresh_token = tok.refresh_token ?
-		esi_seal(tok.refresh_token, strlen(tok.refresh_token), refresh_aad(server, claims.character_id)) : NULL;
-	esi_token_write(ESI_TOKEN_SAVE, &row);
-	if (tok.refresh_token)
-		explicit_bzero(tok.refresh_token, strlen(tok.refresh_token));
-	put_token(opts, claims.character_id, tok.access_token, claims.expires);
-	explicit_bzero(tok.access_token, strlen(tok.access_token));
-
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "esi_fdw: login_callback must return a record");
-	desc = BlessTupleDesc(desc);
-	out[0] = Int64GetDatum(claims.character_id);
-	out[1] = CStringGetTextDatum(row.name);
-	{
-		int			ns = list_length(claims.scopes);
-		Datum	   *elems = palloc(sizeof(Datum) * Max(ns, 1));
-		int			i = 0;
-
-		foreach(lc, claims.scopes)
-			elems[i++] = CStringGetTextDatum((char *) lfirst(lc));
-		out[2] = PointerGetDatum(construct_array(elems, ns, TEXTOID, -1, false, TYPALIGN_INT));
-	}
-	error_context_stack = hide.previous;
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, out, onulls)));
-}
-
-/*
- * check_owner
- *		The current role may manage the character (its owner or a
- *		superuser).
- */
-static CharacterRow *
-check_owner(const char *server, int64 character_id)
-{
-	CharacterRow *row = palloc(sizeof(CharacterRow));
-
-	read_character(server, character_id, GetUserId(), row);
-	if (!row->found || !(superuser() || has_privs_of_role(GetUserId(), row->owner_role)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("role \"%s\" has no EVE SSO login of character %lld on server \"%s\"",
-						GetUserNameFromId(GetUserId(), false), (long long) character_id, server),
-				 errhint("Only the role that logged the character in (or a superuser) may do this; see SELECT * FROM esi.characters;")));
-	return row;
-}
-
-/*
- * esi.logout(server text, character_id bigint)
- *		Revoke the refresh token at SSO and forget the character.
- */
-Datum
-esi_logout(PG_FUNCTION_ARGS)
-{
-	char	   *server = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	int64		character_id = PG_GETARG_INT64(1);
-	CharacterRow *row = check_owner(server, character_id);
-	EsiServerOptions *opts = server_for_login(server);
-	EsiTokenRow w = {0};
-
-	if (row->refresh_token)
-	{
-		char	   *rt = esi_unseal(row->refresh_token, refresh_aad(server, character_id), NULL);
-
-		esi_sso_revoke(opts, rt, client_secret(server));
-		explicit_bzero(rt, strlen(rt));
-	}
-	w.server = server;
-	w.character_id = character_id;
-	esi_token_write(ESI_TOKEN_FORGET, &w);
-	forget_token(opts, character_id);
-	PG_RETURN_VOID();
-}
-
-static void
-grant_or_revoke(FunctionCallInfo fcinfo, bool grant)
-{
-	char	   *server = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	int64		character_id = PG_GETARG_INT64(1);
-	Oid			grantee = PG_GETARG_OID(2);
-	Privileged p;
-	Oid			types[3] = {TEXTOID, INT8OID, OIDOID};
-	Datum		values[3];
-
-	(void) check_owner(server, character_id);
-	values[0] = CStringGetTextDatum(server);
-	values[1] = Int64GetDatum(character_id);
-	values[2] = ObjectIdGetDatum(grantee);
-	begin_privileged(&p);
-	if (grant)
-		run("INSERT INTO esi.sso_character_grants (server_name, character_id, grantee) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-			3, types, values, NULL, false);
-	else
-		run("DELETE FROM esi.sso_character_grants WHERE server_name = $1 AND character_id = $2 AND grantee = $3",
-			3, types, values, NULL, false);
-	end_privileged(&p);
-}
-
-Datum
-esi_grant_character(PG_FUNCTION_ARGS)
-{
-	grant_or_revoke(fcinfo, true);
-	PG_RETURN_VOID();
-}
-
-Datum
-esi_revoke_character(PG_FUNCTION_ARGS)
-{
-	grant_or_revoke(fcinfo, false);
-	PG_RETURN_VOID();
-}
-
-/*
- * esi.set_client_secret(server text, secret text)
- *		A confidential client's secret, sealed; NULL removes it.  The
- *		function is not STRICT, so a NULL server is refused here (it was
- *		read without a check and crashed the backend).
- */
-Datum
-esi_set_client_secret(PG_FUNCTION_ARGS)
-{
-	char	   *server;
-	ForeignServer *srv;
-	Privileged p;
-	Oid			types[2] = {TEXTOID, BYTEAOID};
-	Datum		values[2];
-	char		nulls[2] = {' ', ' '};
-
-	/* not STRICT (a NULL secret removes it), so the server is checked here */
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("argument server of esi.set_client_secret must not be NULL"),
-				 errhint("Give the name of the foreign server, e.g. esi.set_client_secret('esi', 'secret').")));
-	server = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	srv = GetForeignServerByName(server, false);
-	if (!superuser() && !has_privs_of_role(GetUserId(), srv->owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("only the owner of server \"%s\" may set its client secret", server)));
-	values[0] = CStringGetTextDatum(server);
-	if (PG_ARGISNULL(1))
-		nulls[1] = 'n';
-	else
-	{
-		char	   *secret = text_to_cstring(PG_GETARG_TEXT_PP(1));
-
-		values[1] = PointerGetDatum(esi_seal(secret, strlen(secret), psprintf("client_secret:%s", server)));
-		explicit_bzero(secret, strlen(secret));
-	}
-	begin_privileged(&p);
-	run("INSERT INTO esi.sso_clients (server_name, secret) VALUES ($1, $2) ON CONFLICT (server_name) DO UPDATE SET secret = $2",
-		2, types, values, nulls, false);
-	end_privileged(&p);
-	PG_RETURN_VOID();
-}
-
-/*
- * reseal_all
- *		Seal every sealed value of this database's tables again with the
- *		current key, bound to this database (as the bootstrap superuser);
- *		values sealed before 0.6.0 (bound to their row only) are read too.
- *		With unbound_only, only those are sealed again, and one that does
- *		not unseal (its key is gone, it was altered) is counted in *skipped
- *		and left as it is; otherwise that is an error.  Returns the values
- *		sealed again.
- */
-static int64
-reseal_all(bool unbound_only, int64 *skipped)
-{
-	Privileged p;
-	int64		n = 0;
-	static const char *const queries[3][2] = {
-		{"SELECT server_name || ':' || character_id, refresh_token, ctid FROM esi.sso_characters WHERE refresh_token IS NOT NULL",
-		"UPDATE esi.sso_characters SET refresh_token = $1 WHERE ctid = $2"},
-		{"SELECT server_name, secret, ctid FROM esi.sso_clients WHERE secret IS NOT NULL",
-		"UPDATE esi.sso_clients SET secret = $1 WHERE ctid = $2"},
-		{"SELECT state, verifier, ctid FROM esi.sso_logins",
-		"UPDATE esi.sso_logins SET verifier = $1 WHERE ctid = $2"}
-	};
-	static const char *const prefixes[3] = {"refresh_token:", "client_secret:", "verifier:"};
-
-	begin_privileged(&p);
-	for (int q = 0; q < 3; q++)
-	{
-		SPITupleTable *tab;
-		uint64		rows;
-
-		run(queries[q][0], 0, NULL, NULL, NULL, false);
-		tab = SPI_tuptable;
-		rows = SPI_processed;
-		for (uint64 i = 0; i < rows; i++)
-		{
-			bool		isnull;
-			char	   *id = TextDatumGetCString(SPI_getbinval(tab->vals[i], tab->tupdesc, 1, &isnull));
-			bytea	   *old = DatumGetByteaPP(SPI_getbinval(tab->vals[i], tab->tupdesc, 2, &isnull));
-			Datum		ctid = SPI_getbinval(tab->vals[i], tab->tupdesc, 3, &isnull);
-			char	   *aad = psprintf("%s%s", prefixes[q], id);
-			size_t		len;
-			char	   *plain;
-			Oid			types[2] = {BYTEAOID, TIDOID};
-			Datum		values[2];
-
-			if (unbound_only && esi_sealed_is_bound(old))
-				continue;
-			plain = esi_unseal_ext(old, aad, &len, true, unbound_only);
-			if (plain == NULL)
-			{
-				(*skipped)++;
-				continue;
-			}
-			values[0] = PointerGetDatum(esi_seal(plain, len, aad));
-			values[1] = ctid;
-			explicit_bzero(plain, len);
-			run(queries[q][1], 2, types, values, NULL, false);
-			n++;
-		}
-	}
-	end_privileged(&p);
-	return n;
-}
-
-/*
- * esi.rekey() returns bigint
- *		A new key becomes current and every sealed value is sealed again
- *		with it (and bound to this database, for values sealed before
- *		0.6.0); returns the values re-sealed.
- */
-Datum
-esi_rekey(PG_FUNCTION_ARGS)
-{
-	int64		skipped = 0;
-
-	if (!superuser())
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("only a superuser may re-key esi_fdw's tokens")));
-	esi_crypto_add_key();
-	PG_RETURN_INT64(reseal_all(false, &skipped));
-}
-
-/*
- * esi._bind_sealed() returns bigint
- *		The update to 0.6.0: values sealed before (bound to their row only)
- *		are sealed again bound to this database too, with the key that is
- *		current; returns how many.  No key is added.  Values that cannot be
- *		read (the key file or their key is missing) are left, with a
- *		WARNING: esi.rekey() binds them once the key is back.
- */
-Datum
-esi_bind_sealed(PG_FUNCTION_ARGS)
-{
-	int64		skipped = 0;
-	int64		n;
-	struct stat st;
-	char	   *path;
-
-	if (!superuser())
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("only a superuser may bind esi_fdw's sealed values to the database")));
-	path = esi_crypto_key_file_path();
-	if (stat(path, &st) != 0)
-	{
-		/* nothing was ever sealed with this key file, or it is elsewhere */
-		Privileged p;
-
-		begin_privileged(&p);
-		run("SELECT FROM esi.sso_characters WHERE refresh_token IS NOT NULL "
-			"UNION ALL SELECT FROM esi.sso_clients WHERE secret IS NOT NULL "
-			"UNION ALL SELECT FROM esi.sso_logins",
-			0, NULL, NULL, NULL, true);
-		skipped = (int64) SPI_processed;
-		end_privileged(&p);
-		if (skipped > 0)
-			ereport(WARNING,
-					(errmsg("%lld sealed values of esi_fdw were not bound to database \"%s\"",
-							(long long) skipped, get_database_name(MyDatabaseId)),
-					 errdetail("Key file \"%s\" does not exist.", path),
-					 errhint("Put the key file back (or set esi_fdw.key_file), then run SELECT esi.rekey(); as a superuser.")));
-		PG_RETURN_INT64(0);
-	}
-	n = reseal_all(true, &skipped);
-	if (skipped > 0)
-		ereport(WARNING,
-				(errmsg("%lld sealed values of esi_fdw were not bound to database \"%s\"",
-						(long long) skipped, get_database_name(MyDatabaseId)),
-				 errdetail("Their keys are not in key file \"%s\", or they were altered.", path),
-				 errhint("Put the dropped keys back into the key file from a backup, then run SELECT esi.rekey(); as a superuser.")));
-	PG_RETURN_INT64(n);
 }

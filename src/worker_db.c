@@ -11,7 +11,9 @@
  *
  *	- the worker pins search_path to pg_catalog, pg_temp before anything
  *	  else, and each of its statements runs inside a GUC nest level that
- *	  pins it again and undoes whatever the statement's code changed;
+ *	  pins it again and undoes whatever the statement's code changed
+ *	  (privileged_sql.c; own_xact.c for a statement in a transaction of
+ *	  its own);
  *	- it looks for esi_fdw in the pg_extension catalog with a catalog scan
  *	  (no SQL, so no operator or function of the database runs) and does
  *	  nothing where the extension is missing;
@@ -111,30 +113,4 @@ esi_worker_connect(Oid dboid, const char *need_proc)
 	if (found)
 		SetUserIdAndSecContext(owner, SECURITY_LOCAL_USERID_CHANGE);
 	return found;
-}
-
-/*
- * esi_safe_path_begin
- *		In a transaction, before a statement of a worker: a GUC nest level
- *		with search_path pinned; pass its result to esi_safe_path_end.
- */
-int
-esi_safe_path_begin(void)
-{
-	int			nest = NewGUCNestLevel();
-
-	(void) set_config_option("search_path", ESI_SAFE_SEARCH_PATH,
-							 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	return nest;
-}
-
-/*
- * esi_safe_path_end
- *		After the statement: undo every setting its code changed, even at
- *		session level (a trigger's set_config), as an index build does.
- */
-void
-esi_safe_path_end(int nest)
-{
-	AtEOXact_GUC(false, nest);
 }

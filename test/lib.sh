@@ -9,7 +9,9 @@
 
 ESI_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 ESI_PG_VERSION=15
-ESI_PG_BIN=/usr/lib/postgresql/$ESI_PG_VERSION/bin
+# ESI_PG_BIN from the environment: another installation of PostgreSQL 15
+# (test/sanitize.sh uses a private copy of the system's)
+ESI_PG_BIN=${ESI_PG_BIN:-/usr/lib/postgresql/$ESI_PG_VERSION/bin}
 ESI_PG_CONFIG=$ESI_PG_BIN/pg_config
 ESI_PACKAGES=(
 	postgresql-15 postgresql-server-dev-15 postgresql-15-cron
@@ -150,7 +152,9 @@ esi_cluster_running() {
 # the unix socket DIR/sock/.s.PGSQL.PORT. A cluster already running in DIR
 # is stopped first. With ESI_CLUSTER_FRESH=1 the data directory is wiped
 # and recreated. Extra lines for postgresql.conf can be passed in
-# ESI_CLUSTER_EXTRA_CONF. Sets ESI_CLUSTER_DIR and ESI_CLUSTER_PORT.
+# ESI_CLUSTER_EXTRA_CONF, and VAR=VALUE words for the postmaster's
+# environment in ESI_CLUSTER_ENV (test/sanitize.sh preloads libasan this
+# way; values without spaces). Sets ESI_CLUSTER_DIR and ESI_CLUSTER_PORT.
 esi_cluster_start() {
 	local dir port owner conf
 	dir=$(esi_cluster_dir "$1") || return 1
@@ -230,7 +234,9 @@ esi_cluster_start() {
 	fi
 
 	esi_log "starting the cluster in $dir (socket $dir/sock, port $port)"
-	if ! esi_as_pg "$ESI_PG_BIN/pg_ctl" start -D "$dir/data" -l "$dir/log/postgresql.log" -w -t 120 -s; then
+	# shellcheck disable=SC2086  # ESI_CLUSTER_ENV: words, see above
+	if ! esi_as_pg env ${ESI_CLUSTER_ENV:-} "$ESI_PG_BIN/pg_ctl" start -D "$dir/data" \
+		-l "$dir/log/postgresql.log" -w -t 120 -s; then
 		tail -n 30 "$dir/log/postgresql.log" >&2
 		esi_die "the cluster in $dir did not start"
 	fi
@@ -328,7 +334,9 @@ esi_standby_start() {
 	[ -f "$dir/data/standby.signal" ] || esi_die "pg_basebackup -R wrote no standby.signal"
 
 	esi_log "starting the hot standby in $dir (socket $dir/sock, port $port)"
-	if ! esi_as_pg "$ESI_PG_BIN/pg_ctl" start -D "$dir/data" -l "$dir/log/postgresql.log" -w -t 120 -s; then
+	# shellcheck disable=SC2086  # ESI_CLUSTER_ENV: words, see above
+	if ! esi_as_pg env ${ESI_CLUSTER_ENV:-} "$ESI_PG_BIN/pg_ctl" start -D "$dir/data" \
+		-l "$dir/log/postgresql.log" -w -t 120 -s; then
 		tail -n 30 "$dir/log/postgresql.log" >&2
 		esi_warn "the standby in $dir did not start"
 		return 1

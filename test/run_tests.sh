@@ -20,6 +20,8 @@
 # ESI_REGRESS="setup writes writes_character" runs only these pg_regress
 # files (sql/NAME.sql, in this order; setup first, as the others need it),
 # in both databases, and no shell test unless ESI_ONLY names some.
+# The sanitizer stage (test/sanitize.sh) runs last, with the shell tests
+# (ESI_ONLY=sanitize runs it alone; ESI_SKIP_SANITIZE=1 skips it).
 set -euo pipefail
 umask 022
 export LC_ALL=C
@@ -168,6 +170,26 @@ for t in ${shell_tests[@]+"${shell_tests[@]}"}; do
 		fi
 	fi
 done
+
+# --- the sanitizer stage -------------------------------------------------------
+# test/sanitize.sh: an ASan/UBSan build over the pg_regress suite and the
+# hostile-server tests, in a private copy of the PostgreSQL installation and
+# a cluster of its own (the system's installation keeps the normal build).
+# Runs with the shell tests (ESI_ONLY=sanitize: alone); ESI_SKIP_SANITIZE=1
+# skips it.
+if [ "${ESI_SKIP_SANITIZE:-0}" != 1 ] && { [ -n "${ESI_ONLY:-}" ] || [ -z "${ESI_REGRESS:-}" ]; } &&
+	only_wanted sanitize; then
+	test_dir=$RT_DIR/t/sanitize
+	esi_log "running test/sanitize.sh (ASan and UBSan; files in $test_dir)"
+	rc=0
+	TEST_DIR=$test_dir run_child "${ESI_SANITIZE_TIMEOUT:-1800}" bash "$ESI_ROOT/test/sanitize.sh" || rc=$?
+	if [ "$rc" -eq 0 ]; then
+		results+=("ok      test/sanitize.sh")
+	else
+		failed=$((failed + 1))
+		results+=("FAILED  test/sanitize.sh (exit status $rc)")
+	fi
+fi
 
 # --- summary ----------------------------------------------------------------
 echo

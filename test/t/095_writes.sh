@@ -106,6 +106,19 @@ expect "... one request" "$(writes_since "$s")" "1" "log:$s"
 out=$(q "SET esi_fdw.cache = off" "SELECT standing FROM character_contacts WHERE character_id = $AYLA AND contact_id = 90000005")
 expect "... and the contact is there" "$out" "2"
 
+# --- a write takes the path of every read: counted in esi.route_stats ---------------
+# (issue 17: writes are crawls of one request; before, they bypassed the
+# route's counters)
+q "SELECT esi.route_stats_reset()" >/dev/null
+s=$(last_seq)
+out=$(q "SELECT * FROM esi.post_character_contacts($AYLA, 3.0, ARRAY[90000008]::bigint[])")
+expect "a write after esi.route_stats_reset()" "$out" "90000008" "log:$s"
+sim "/_sim/fault?path=/characters/$AYLA/contacts&kind=status&status=400&method=POST" >/dev/null
+out=$(q "SELECT * FROM esi.post_character_contacts($AYLA, 3.0, ARRAY[90000009]::bigint[])")
+expect_match "... and one ESI refuses" "$out" "not sent: the write did not happen" "log:$s"
+out=$(q "SELECT requests, errors->>'400' FROM esi.route_stats WHERE route = '/characters/{character_id}/contacts'")
+expect "esi.route_stats counts both writes and the 400" "$out" "2|1" "sql:SELECT * FROM esi.route_stats"
+
 # --- transaction blocks -----------------------------------------------------------
 s=$(last_seq)
 out=$(q "BEGIN" "SELECT esi.delete_character_contacts($AYLA, ARRAY[90000001]::bigint[])" "COMMIT")
