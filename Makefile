@@ -89,3 +89,19 @@ all: sql-scripts
 sql-scripts:
 	sh src/sql/build.sh build
 $(SQL_BUILT): sql-scripts ;
+
+# Every header compiles on its own, twice (its include guard), right after
+# postgres.h, which only .c files include (PostgreSQL's rule); run by
+# test/t/004_headers.sh
+.PHONY: check-headers
+check-headers:
+	@status=0; \
+	for h in $$(grep -l '^#include "postgres.h"' $(wildcard $(srcdir)/src/*.h)); do \
+		echo "$$h includes postgres.h: only .c files may"; status=1; \
+	done; \
+	for h in $(wildcard $(srcdir)/src/*.h); do \
+		b=$$(basename $$h); \
+		printf '#include "postgres.h"\n#include "%s"\n#include "%s"\n' $$b $$b | \
+			$(CC) $(CPPFLAGS) $(CFLAGS) -fsyntax-only -x c - || \
+			{ echo "$$b does not compile alone after postgres.h"; status=1; }; \
+	done; exit $$status

@@ -9,8 +9,6 @@
 #ifndef ESI_BEARER_H
 #define ESI_BEARER_H
 
-#include "postgres.h"
-
 #include "crawl.h"
 #include "option.h"
 #include "route.h"

@@ -14,8 +14,6 @@
 #ifndef ESI_BULK_LOAD_H
 #define ESI_BULK_LOAD_H
 
-#include "postgres.h"
-
 #include "fmgr.h"
 
 /*

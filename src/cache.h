@@ -15,8 +15,6 @@
 #ifndef ESI_CACHE_H
 #define ESI_CACHE_H
 
-#include "postgres.h"
-
 #include "datatype/timestamp.h"
 
 #include "http.h"

@@ -203,7 +203,7 @@ esi_call_route(const EsiCatalogCall *cc, const char *server_name)
  *		A write reaches ESI at once and a rollback cannot take it back:
  *		refused in a transaction block unless the setting allows it.
  */
-void
+static void
 esi_call_check_write(const EsiCatalogCall *cc)
 {
 	if (cc->writes && !esi_guc_writes_in_transaction_block && IsTransactionBlock())

@@ -9,8 +9,6 @@
 #ifndef ESI_CALL_H
 #define ESI_CALL_H
 
-#include "postgres.h"
-
 #include "esi_catalog.h"
 #include "option.h"
 #include "request.h"
@@ -35,9 +33,7 @@ typedef struct EsiWriteReply
 extern const EsiCatalogCall *esi_call_find(const char *function_name);
 extern EsiCallRoute *esi_call_route(const EsiCatalogCall *cc,
 									const char *server_name);
-extern void esi_call_check_write(const EsiCatalogCall *cc);
 extern void esi_call_write(EsiCallRoute *cr, EsiRequest *req,
 						   EsiWriteReply *out);
-extern List *esi_call_names_fetch(List *ids, const char *server_name);
 
 #endif							/* ESI_CALL_H */

@@ -8,8 +8,6 @@
 #ifndef ESI_CATALOG_IMPORT_H
 #define ESI_CATALOG_IMPORT_H
 
-#include "postgres.h"
-
 #include "nodes/parsenodes.h"
 
 extern List *esi_import_foreign_schema(ImportForeignSchemaStmt *stmt,

@@ -13,8 +13,6 @@
 #ifndef ESI_CRAWL_H
 #define ESI_CRAWL_H
 
-#include "postgres.h"
-
 #include "datatype/timestamp.h"
 
 #include "option.h"

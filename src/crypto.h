@@ -25,8 +25,6 @@
 #ifndef ESI_CRYPTO_H
 #define ESI_CRYPTO_H
 
-#include "postgres.h"
-
 /* bytes a sealed value adds to its plaintext */
 #define ESI_SEAL_OVERHEAD (1 + 1 + 4 + 12 + 16)
 

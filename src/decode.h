@@ -18,7 +18,6 @@
 #ifndef ESI_DECODE_H
 #define ESI_DECODE_H
 
-#include "postgres.h"
 #include "fmgr.h"
 
 /* How the reply is laid out */

@@ -16,8 +16,6 @@
 #ifndef ESI_CATALOG_H
 #define ESI_CATALOG_H
 
-#include <stdbool.h>
-
 /* SQL type of a catalog column */
 typedef enum EsiColType
 {

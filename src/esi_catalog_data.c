@@ -11,9 +11,9 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "esi_catalog.h"
+#include "postgres.h"
 
-#include <stddef.h>
+#include "esi_catalog.h"
 
 /* /alliances */
 static const EsiCatalogColumn cols_alliances[] = {

@@ -8,8 +8,6 @@
 #ifndef ESI_ESI_ERROR_H
 #define ESI_ESI_ERROR_H
 
-#include "postgres.h"
-
 #include "http.h"
 #include "route.h"
 

@@ -1183,9 +1183,9 @@ def write_c(cat):
     lines.append(" *")
     lines.append(" *" + "-" * 73)
     lines.append(" */")
-    lines.append('#include "esi_catalog.h"')
+    lines.append('#include "postgres.h"')
     lines.append("")
-    lines.append("#include <stddef.h>")
+    lines.append('#include "esi_catalog.h"')
     lines.append("")
     for r in cat["routes"]:
         if not r["columns"]:

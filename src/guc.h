@@ -12,8 +12,6 @@
 #ifndef ESI_GUC_H
 #define ESI_GUC_H
 
-#include "postgres.h"
-
 /* the most connections one scan may use: the setting's and the option's range */
 #define ESI_MAX_CONNECTIONS 64
 

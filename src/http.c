@@ -82,6 +82,19 @@ typedef enum EsiCoding
 	ESI_CODING_OTHER			/* anything else: the transfer fails */
 } EsiCoding;
 
+/* Why a transfer got no reply, where it matters for retrying or the hint */
+typedef enum EsiFailure
+{
+	ESI_FAILURE_NONE,			/* a reply came */
+	ESI_FAILURE_NETWORK,		/* connection refused, reset, timed out... */
+	ESI_FAILURE_DNS,			/* the host name did not resolve */
+	ESI_FAILURE_PROXY,			/* the proxy failed or refused */
+	ESI_FAILURE_TLS_HANDSHAKE,	/* TLS could not be agreed on */
+	ESI_FAILURE_TLS_CERT,		/* the server's certificate was refused */
+	ESI_FAILURE_TLS_SETUP,		/* esi_fdw.ca_file could not be used */
+	ESI_FAILURE_HTTP2			/* an HTTP/2 stream or connection error */
+} EsiFailure;
+
 /* a socket libcurl wants watched */
 typedef struct EsiSocket
 {
@@ -178,6 +191,215 @@ static EsiCurlSocket *curl_socks = NULL;
 static int	n_curl_socks = 0;
 static int	max_curl_socks = 0;
 
+/* ---------------------------------------------------------------------
+ * Checked libcurl options
+ *
+ * Every option esi_fdw sets is checked: a libcurl too old for one (the
+ * pre-request callback that guards kept-alive connections, say) or one that
+ * refuses a value would otherwise go on without it, silently.  A refusal
+ * is an error naming the option, with libcurl's words and version; the
+ * handle being set up is released first (PG_TRY in the functions that
+ * create one; a handle already handed out is its owner's to release).  The
+ * tuning knobs (keep-alive probes, Nagle, the connection cache's size) are
+ * the exception: esi_fdw works without them, so a refusal only warns, once
+ * per backend.
+ * ---------------------------------------------------------------------
+ */
+
+/* What a refusal says about libcurl */
+typedef enum EsiCurlRefusal
+{
+	ESI_CURL_LACKS,				/* an option or feature this libcurl lacks */
+	ESI_CURL_NO_MEMORY,			/* out of memory */
+	ESI_CURL_BAD_VALUE			/* a value it does not take */
+} EsiCurlRefusal;
+
+/* the options whose hint says more than the default */
+typedef struct EsiCurlOption
+{
+	const char *name;			/* "CURLOPT_PREREQFUNCTION" */
+	const char *since;			/* the libcurl release that has it, or NULL */
+	const char *hint;			/* for a refused value, or NULL */
+} EsiCurlOption;
+
+/* the release with every option esi_fdw sets (CURLOPT_PROTOCOLS_STR's) */
+#define ESI_LIBCURL_NEEDED "7.85.0"
+
+#define CA_FILE_HINT "Point esi_fdw.ca_file at a PEM file of CA certificates (ALTER SYSTEM SET esi_fdw.ca_file = '/path/ca.pem'), or RESET esi_fdw.ca_file for the system's CA bundle."
+
+static const EsiCurlOption curl_options[] = {
+	{"CURLOPT_PREREQFUNCTION", "7.80.0", NULL},
+	{"CURLOPT_PREREQDATA", "7.80.0", NULL},
+	{"CURLOPT_PROTOCOLS_STR", ESI_LIBCURL_NEEDED, NULL},
+	{"CURLOPT_CAINFO", NULL, CA_FILE_HINT},
+	{"CURLOPT_PROXY_CAINFO", NULL, CA_FILE_HINT},
+	{"CURLOPT_PROXY", NULL,
+	"Check esi_fdw.proxy (SHOW esi_fdw.proxy), or RESET esi_fdw.proxy for no proxy."},
+	{"CURLOPT_NOPROXY", NULL,
+	"Check esi_fdw.no_proxy (SHOW esi_fdw.no_proxy): a comma list of host names, domains and IP addresses; RESET esi_fdw.no_proxy for none."},
+	{"CURLOPT_USERAGENT", NULL,
+	"Check the server's user_agent option and esi_fdw.user_agent (SHOW esi_fdw.user_agent)."},
+	{"CURLOPT_URL", NULL,
+	"Check the server's base_url (or sso_url) option and the values the query gives the route's parameters."},
+	{"CURLOPT_HTTP_VERSION", NULL,
+	"This libcurl speaks no HTTP/2: SET esi_fdw.http_version = '1.1', or give the server the option http_version '1.1'."},
+};
+
+/*
+ * refused
+ *		Report an option (or a piece of information) libcurl refused, at
+ *		elevel: text is libcurl's own description of its result.
+ */
+static void
+refused(int elevel, const char *option, EsiCurlRefusal why, const char *text)
+{
+	const EsiCurlOption *o = NULL;
+	const char *version = curl_version_info(CURLVERSION_NOW)->version;
+	int			sqlstate;
+	const char *hint;
+
+	for (int i = 0; i < lengthof(curl_options); i++)
+		if (strcmp(curl_options[i].name, option) == 0)
+			o = &curl_options[i];
+
+	if (why == ESI_CURL_NO_MEMORY)
+	{
+		sqlstate = ERRCODE_OUT_OF_MEMORY;
+		hint = "The server is short of memory: try again later.";
+	}
+	else if (why == ESI_CURL_LACKS)
+	{
+		sqlstate = ERRCODE_FEATURE_NOT_SUPPORTED;
+		if (o && o->since)
+			hint = psprintf("esi_fdw needs libcurl %s or later: install a newer libcurl and restart PostgreSQL.",
+							o->since);
+		else if (o && o->hint)
+			hint = o->hint;
+		else
+			hint = psprintf("esi_fdw needs a libcurl with %s: install libcurl %s or later, built with HTTP/2 and TLS, and restart PostgreSQL.",
+							option, ESI_LIBCURL_NEEDED);
+	}
+	else if (o && o->hint)
+	{
+		sqlstate = ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE;
+		hint = o->hint;
+	}
+	else
+	{
+		sqlstate = ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION;
+		hint = "esi_fdw sets no value of its own that libcurl may refuse: report this with the DETAIL.";
+	}
+	ereport(elevel,
+			(errcode(sqlstate),
+			 errmsg("libcurl refused %s", option),
+			 errdetail("libcurl %s: %s.", version, text),
+			 errhint("%s", hint)));
+}
+
+/*
+ * easy_refusal
+ *		What a curl_easy_setopt or curl_easy_getinfo result other than
+ *		CURLE_OK says.
+ */
+static EsiCurlRefusal
+easy_refusal(CURLcode rc)
+{
+	switch (rc)
+	{
+		case CURLE_UNKNOWN_OPTION:
+		case CURLE_NOT_BUILT_IN:
+		case CURLE_UNSUPPORTED_PROTOCOL:
+			return ESI_CURL_LACKS;
+		case CURLE_OUT_OF_MEMORY:
+			return ESI_CURL_NO_MEMORY;
+		default:
+			return ESI_CURL_BAD_VALUE;
+	}
+}
+
+/*
+ * easy_checked
+ *		Raise an error when libcurl refused an easy handle's option (or
+ *		information): see EASY_SETOPT.
+ */
+static void
+easy_checked(CURLcode rc, const char *option)
+{
+	if (rc != CURLE_OK)
+		refused(ERROR, option, easy_refusal(rc), curl_easy_strerror(rc));
+}
+
+/* a tuning knob refused, warned of once per backend */
+static bool tuning_warned = false;
+
+/*
+ * easy_tuning_checked
+ *		Warn (once per backend) when libcurl refused a tuning knob, one
+ *		esi_fdw works without: see EASY_SETOPT_TUNING.
+ */
+static void
+easy_tuning_checked(CURLcode rc, const char *option)
+{
+	if (rc != CURLE_OK && !tuning_warned)
+	{
+		tuning_warned = true;
+		refused(WARNING, option, easy_refusal(rc), curl_easy_strerror(rc));
+	}
+}
+
+/* set an easy handle's option; raise an error when libcurl refuses it */
+#define EASY_SETOPT(easy, option, value) \
+	easy_checked(curl_easy_setopt((easy), option, (value)), #option)
+/* the same for a tuning knob: warn only */
+#define EASY_SETOPT_TUNING(easy, option, value) \
+	easy_tuning_checked(curl_easy_setopt((easy), option, (value)), #option)
+/* read an easy handle's information; raise an error when libcurl cannot */
+#define EASY_GETINFO(easy, info, ptr) \
+	easy_checked(curl_easy_getinfo((easy), info, (ptr)), #info)
+
+/*
+ * multi_checked
+ *		Raise an error (or warn, for a tuning knob) when libcurl refused a
+ *		multi handle's option: see MULTI_SETOPT.
+ */
+static void
+multi_checked(CURLMcode rc, const char *option, bool tuning)
+{
+	EsiCurlRefusal why;
+
+	if (rc == CURLM_OK || (tuning && tuning_warned))
+		return;
+	why = rc == CURLM_UNKNOWN_OPTION ? ESI_CURL_LACKS :
+		rc == CURLM_OUT_OF_MEMORY ? ESI_CURL_NO_MEMORY : ESI_CURL_BAD_VALUE;
+	if (tuning)
+		tuning_warned = true;
+	refused(tuning ? WARNING : ERROR, option, why, curl_multi_strerror(rc));
+}
+
+#define MULTI_SETOPT(multi, option, value) \
+	multi_checked(curl_multi_setopt((multi), option, (value)), #option, false)
+#define MULTI_SETOPT_TUNING(multi, option, value) \
+	multi_checked(curl_multi_setopt((multi), option, (value)), #option, true)
+
+/*
+ * share_checked
+ *		Raise an error when libcurl refused to share something between
+ *		the handles of the backend: see SHARE_SETOPT.
+ */
+static void
+share_checked(CURLSHcode rc, const char *what)
+{
+	if (rc != CURLSHE_OK)
+		refused(ERROR, what,
+				rc == CURLSHE_NOMEM ? ESI_CURL_NO_MEMORY :
+				rc == CURLSHE_BAD_OPTION || rc == CURLSHE_NOT_BUILT_IN ? ESI_CURL_LACKS :
+				ESI_CURL_BAD_VALUE,
+				curl_share_strerror(rc));
+}
+
+#define SHARE_SETOPT(share, option, value) \
+	share_checked(curl_share_setopt((share), option, (value)), #option " " #value)
+
 /*
  * esi_http_init
  *		Set up libcurl once per backend.
@@ -185,20 +407,32 @@ static int	max_curl_socks = 0;
 static void
 esi_http_init(void)
 {
+	CURLSH	   *share;
+
 	if (esi_share)
 		return;
 	if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
 				 errmsg("could not initialize libcurl")));
-	esi_share = curl_share_init();
-	if (esi_share == NULL)
+	share = curl_share_init();
+	if (share == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("could not create a libcurl share handle")));
-	curl_share_setopt(esi_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-	curl_share_setopt(esi_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-	curl_share_setopt(esi_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	PG_TRY();
+	{
+		SHARE_SETOPT(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+		SHARE_SETOPT(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+		SHARE_SETOPT(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	}
+	PG_CATCH();
+	{
+		curl_share_cleanup(share);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	esi_share = share;
 }
 
 /* ---------------------------------------------------------------------
@@ -291,22 +525,34 @@ EsiMulti *
 esi_http_multi_new(MemoryContext cxt)
 {
 	EsiMulti   *mh;
+	CURLM	   *m;
 
 	esi_http_init();
 	mh = MemoryContextAllocZero(cxt, sizeof(EsiMulti));
 	mh->cxt = cxt;
 	mh->maxsocks = 16;
 	mh->socks = MemoryContextAlloc(cxt, sizeof(EsiSocket) * mh->maxsocks);
-	mh->m = curl_multi_init();
-	if (mh->m == NULL)
+	m = curl_multi_init();
+	if (m == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("could not create a libcurl multi handle")));
-	curl_multi_setopt(mh->m, CURLMOPT_MAXCONNECTS, 64L);
-	curl_multi_setopt(mh->m, CURLMOPT_SOCKETFUNCTION, socket_cb);
-	curl_multi_setopt(mh->m, CURLMOPT_SOCKETDATA, mh);
-	curl_multi_setopt(mh->m, CURLMOPT_TIMERFUNCTION, timer_cb);
-	curl_multi_setopt(mh->m, CURLMOPT_TIMERDATA, mh);
+	/* the caller gets mh, to release, only when all is set */
+	PG_TRY();
+	{
+		MULTI_SETOPT_TUNING(m, CURLMOPT_MAXCONNECTS, 64L);
+		MULTI_SETOPT(m, CURLMOPT_SOCKETFUNCTION, socket_cb);
+		MULTI_SETOPT(m, CURLMOPT_SOCKETDATA, mh);
+		MULTI_SETOPT(m, CURLMOPT_TIMERFUNCTION, timer_cb);
+		MULTI_SETOPT(m, CURLMOPT_TIMERDATA, mh);
+	}
+	PG_CATCH();
+	{
+		curl_multi_cleanup(m);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	mh->m = m;
 	return mh;
 }
 
@@ -574,7 +820,10 @@ classify_failure(EsiTransfer *t, CURLcode code)
 			{
 				long		proxy_status = 0;
 
-				/* a CONNECT refused by the proxy */
+				/*
+				 * a CONNECT refused by the proxy (unknown: the failure is
+				 * reported as the network's, with libcurl's words)
+				 */
 				if (curl_easy_getinfo(t->easy, CURLINFO_HTTP_CONNECTCODE, &proxy_status) == CURLE_OK &&
 					proxy_status >= 300)
 				{
@@ -612,14 +861,14 @@ esi_http_next_done(EsiMulti *mh)
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		code = msg->data.result;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+		EASY_GETINFO(msg->easy_handle, CURLINFO_PRIVATE, &priv);
 		t = (EsiTransfer *) priv;
 
 		/* msg is invalid once the handle is removed */
 		curl_multi_remove_handle(mh->m, t->easy);
 		t->active = false;
 		t->multi = NULL;
-		curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+		EASY_GETINFO(t->easy, CURLINFO_RESPONSE_CODE, &status);
 		t->status = status;
 		if (code != CURLE_OK && t->curl_error[0] == '\0')
 			strlcpy(t->curl_error, curl_easy_strerror(code), sizeof(t->curl_error));
@@ -1111,6 +1360,45 @@ debug_cb(CURL *handle, curl_infotype type, char *data, size_t size, void *userp)
 }
 
 /*
+ * header_list
+ *		A new libcurl header list: base's lines (NULL: none), then those of
+ *		extra that are not NULL (one line at least).  NULL when out of
+ *		memory (nothing is left
+ *		allocated then): the caller raises the error, after wiping what it
+ *		must.
+ */
+static struct curl_slist *
+header_list(const struct curl_slist *base, const char *const *extra, int nextra)
+{
+	struct curl_slist *h = NULL;
+
+	for (; base; base = base->next)
+	{
+		struct curl_slist *n = curl_slist_append(h, base->data);
+
+		if (n == NULL)
+			goto oom;
+		h = n;
+	}
+	for (int i = 0; i < nextra; i++)
+	{
+		struct curl_slist *n;
+
+		if (extra[i] == NULL)
+			continue;
+		n = curl_slist_append(h, extra[i]);
+		if (n == NULL)
+			goto oom;
+		h = n;
+	}
+	return h;
+
+oom:
+	curl_slist_free_all(h);
+	return NULL;
+}
+
+/*
  * esi_http_new_transfer
  *		A reusable transfer slot: one easy handle and its header list.
  */
@@ -1119,7 +1407,6 @@ esi_http_new_transfer(MemoryContext cxt, EsiServerOptions *opts)
 {
 	EsiTransfer *t;
 	CURL	   *e;
-	struct curl_slist *h = NULL;
 	char	   *compat = psprintf("X-Compatibility-Date: %s", opts->compat_date);
 	char	   *lang = opts->language ? psprintf("Accept-Language: %s", opts->language) : NULL;
 	char	   *tenant = opts->tenant ? psprintf("X-Tenant: %s", opts->tenant) : NULL;
@@ -1144,76 +1431,82 @@ esi_http_new_transfer(MemoryContext cxt, EsiServerOptions *opts)
 	t = MemoryContextAllocZero(cxt, sizeof(EsiTransfer));
 	t->cxt = cxt;
 	t->accept_gzip = opts->compression;
-	e = curl_easy_init();
-	if (e == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("could not create a libcurl handle")));
-	t->easy = e;
-
-	h = curl_slist_append(h, "Accept: application/json");
-	if (h)
-		h = curl_slist_append(h, compat);
-	if (h && lang)
-		h = curl_slist_append(h, lang);
-	if (h && tenant)
-		h = curl_slist_append(h, tenant);
-	/* not CURLOPT_ACCEPT_ENCODING: libcurl would inflate with zlib */
-	if (h && t->accept_gzip)
-		h = curl_slist_append(h, "Accept-Encoding: gzip");
-	t->headers = h;
-	if (h == NULL)
 	{
-		curl_easy_cleanup(e);
-		t->easy = NULL;
+		const char *lines[] = {"Accept: application/json", compat, lang, tenant,
+			/* not CURLOPT_ACCEPT_ENCODING: libcurl would inflate with zlib */
+		t->accept_gzip ? "Accept-Encoding: gzip" : NULL};
+
+		t->headers = header_list(NULL, lines, lengthof(lines));
+	}
+	if (t->headers == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("could not build the HTTP headers")));
-	}
-
-	/* in a backend libcurl must not use signals (its DNS timeout does) */
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_SHARE, esi_share);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, opts->user_agent);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, t);
-	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
-	curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_socket_cb);
-	curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, prereq_cb);
-	curl_easy_setopt(e, CURLOPT_PREREQDATA, t);
-	curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, debug_cb);
-	curl_easy_setopt(e, CURLOPT_DEBUGDATA, t);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->curl_error);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long) esi_guc_connect_timeout_ms);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long) esi_guc_request_timeout_ms);
-	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-	/* keep every connection of a scan for the next one (libcurl keeps 5) */
-	curl_easy_setopt(e, CURLOPT_MAXCONNECTS, 64L);
-	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, esi_guc_verify_tls ? 1L : 0L);
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, esi_guc_verify_tls ? 2L : 0L);
-	if (esi_guc_ca_file && esi_guc_ca_file[0])
+	e = curl_easy_init();
+	if (e == NULL)
 	{
-		curl_easy_setopt(e, CURLOPT_CAINFO, esi_guc_ca_file);
-		curl_easy_setopt(e, CURLOPT_PROXY_CAINFO, esi_guc_ca_file);
+		curl_slist_free_all(t->headers);
+		t->headers = NULL;
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not create a libcurl handle")));
 	}
-	/* ESI and SSO speak TLS 1.2 and 1.3; nothing older is accepted */
-	curl_easy_setopt(e, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
-	curl_easy_setopt(e, CURLOPT_PROXY_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
+	t->easy = e;
 
-	/*
-	 * The proxy is what esi_fdw.proxy says and nothing else: "" makes
-	 * libcurl ignore https_proxy, all_proxy and no_proxy in the
-	 * postmaster's environment, which no one sees from SQL.
-	 */
-	curl_easy_setopt(e, CURLOPT_PROXY, esi_guc_proxy ? esi_guc_proxy : "");
-	curl_easy_setopt(e, CURLOPT_NOPROXY, esi_guc_no_proxy ? esi_guc_no_proxy : "");
+	/* the caller gets t, to release, only when all is set */
+	PG_TRY();
+	{
+		/* in a backend libcurl must not use signals (its DNS timeout does) */
+		EASY_SETOPT(e, CURLOPT_NOSIGNAL, 1L);
+		EASY_SETOPT(e, CURLOPT_SHARE, esi_share);
+		EASY_SETOPT(e, CURLOPT_PROTOCOLS_STR, "http,https");
+		EASY_SETOPT(e, CURLOPT_FOLLOWLOCATION, 0L);
+		EASY_SETOPT(e, CURLOPT_HTTPHEADER, t->headers);
+		EASY_SETOPT(e, CURLOPT_USERAGENT, opts->user_agent);
+		EASY_SETOPT(e, CURLOPT_WRITEFUNCTION, write_cb);
+		EASY_SETOPT(e, CURLOPT_WRITEDATA, t);
+		EASY_SETOPT(e, CURLOPT_HEADERFUNCTION, header_cb);
+		EASY_SETOPT(e, CURLOPT_HEADERDATA, t);
+		EASY_SETOPT(e, CURLOPT_PRIVATE, t);
+		EASY_SETOPT(e, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
+		EASY_SETOPT(e, CURLOPT_CLOSESOCKETFUNCTION, close_socket_cb);
+		/* the guard against bytes waiting on a kept-alive connection */
+		EASY_SETOPT(e, CURLOPT_PREREQFUNCTION, prereq_cb);
+		EASY_SETOPT(e, CURLOPT_PREREQDATA, t);
+		EASY_SETOPT(e, CURLOPT_DEBUGFUNCTION, debug_cb);
+		EASY_SETOPT(e, CURLOPT_DEBUGDATA, t);
+		EASY_SETOPT(e, CURLOPT_ERRORBUFFER, t->curl_error);
+		EASY_SETOPT(e, CURLOPT_CONNECTTIMEOUT_MS, (long) esi_guc_connect_timeout_ms);
+		EASY_SETOPT(e, CURLOPT_TIMEOUT_MS, (long) esi_guc_request_timeout_ms);
+		EASY_SETOPT_TUNING(e, CURLOPT_TCP_KEEPALIVE, 1L);
+		/* keep every connection of a scan for the next one (libcurl keeps 5) */
+		EASY_SETOPT_TUNING(e, CURLOPT_MAXCONNECTS, 64L);
+		EASY_SETOPT_TUNING(e, CURLOPT_TCP_NODELAY, 1L);
+		EASY_SETOPT(e, CURLOPT_SSL_VERIFYPEER, esi_guc_verify_tls ? 1L : 0L);
+		EASY_SETOPT(e, CURLOPT_SSL_VERIFYHOST, esi_guc_verify_tls ? 2L : 0L);
+		if (esi_guc_ca_file && esi_guc_ca_file[0])
+		{
+			EASY_SETOPT(e, CURLOPT_CAINFO, esi_guc_ca_file);
+			EASY_SETOPT(e, CURLOPT_PROXY_CAINFO, esi_guc_ca_file);
+		}
+		/* ESI and SSO speak TLS 1.2 and 1.3; nothing older is accepted */
+		EASY_SETOPT(e, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
+		EASY_SETOPT(e, CURLOPT_PROXY_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
+
+		/*
+		 * The proxy is what esi_fdw.proxy says and nothing else: "" makes
+		 * libcurl ignore https_proxy, all_proxy and no_proxy in the
+		 * postmaster's environment, which no one sees from SQL.
+		 */
+		EASY_SETOPT(e, CURLOPT_PROXY, esi_guc_proxy ? esi_guc_proxy : "");
+		EASY_SETOPT(e, CURLOPT_NOPROXY, esi_guc_no_proxy ? esi_guc_no_proxy : "");
+	}
+	PG_CATCH();
+	{
+		esi_http_free_transfer(t);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 	return t;
 }
 
@@ -1229,6 +1522,7 @@ set_http_version(EsiTransfer *t, EsiHttpVersion version)
 {
 	bool		tls = pg_strncasecmp(t->url, "https://", 8) == 0;
 	long		v;
+	CURLcode	rc;
 
 	switch (version)
 	{
@@ -1244,7 +1538,15 @@ set_http_version(EsiTransfer *t, EsiHttpVersion version)
 			v = CURL_HTTP_VERSION_2TLS;
 			break;
 	}
-	curl_easy_setopt(t->easy, CURLOPT_HTTP_VERSION, v);
+	rc = curl_easy_setopt(t->easy, CURLOPT_HTTP_VERSION, v);
+
+	/*
+	 * A libcurl built without HTTP/2 refuses every version past 1.1: auto
+	 * then means HTTP/1.1, as it does where TLS does not negotiate h2.
+	 */
+	if (rc == CURLE_UNSUPPORTED_PROTOCOL && version == ESI_HTTP_AUTO)
+		rc = curl_easy_setopt(t->easy, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_1_1);
+	easy_checked(rc, "CURLOPT_HTTP_VERSION");
 	t->guard_reuse = !tls && version != ESI_HTTP_2;
 
 	/*
@@ -1257,11 +1559,11 @@ set_http_version(EsiTransfer *t, EsiHttpVersion version)
 	if (!tls && version == ESI_HTTP_2 &&
 		curl_version_info(CURLVERSION_NOW)->version_num < 0x080000)
 	{
-		curl_easy_setopt(t->easy, CURLOPT_FRESH_CONNECT, 1L);
-		curl_easy_setopt(t->easy, CURLOPT_FORBID_REUSE, 1L);
+		EASY_SETOPT(t->easy, CURLOPT_FRESH_CONNECT, 1L);
+		EASY_SETOPT(t->easy, CURLOPT_FORBID_REUSE, 1L);
 	}
 	else
-		curl_easy_setopt(t->easy, CURLOPT_FORBID_REUSE, 0L);
+		EASY_SETOPT(t->easy, CURLOPT_FORBID_REUSE, 0L);
 }
 
 /*
@@ -1327,32 +1629,8 @@ esi_http_prepare(EsiTransfer *t, EsiServerOptions *opts, const char *display,
 	if (nextra > 0)
 	{
 		/* the slot's headers plus these: a list of its own, freed with it */
-		struct curl_slist *h = NULL;
+		struct curl_slist *h = header_list(t->headers, (const char *const *) extra, nextra);
 
-		for (struct curl_slist *p = t->headers; p; p = p->next)
-		{
-			struct curl_slist *n = curl_slist_append(h, p->data);
-
-			if (n == NULL)
-			{
-				curl_slist_free_all(h);
-				h = NULL;
-				break;
-			}
-			h = n;
-		}
-		for (int i = 0; h && i < nextra; i++)
-		{
-			struct curl_slist *n = curl_slist_append(h, extra[i]);
-
-			if (n == NULL)
-			{
-				curl_slist_free_all(h);
-				h = NULL;
-			}
-			else
-				h = n;
-		}
 		for (int i = 0; i < nextra; i++)
 		{
 			explicit_bzero(extra[i], strlen(extra[i]));
@@ -1364,8 +1642,8 @@ esi_http_prepare(EsiTransfer *t, EsiServerOptions *opts, const char *display,
 					 errmsg("could not build the HTTP headers")));
 		t->revalidate = h;
 	}
-	curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER,
-					 t->revalidate ? t->revalidate : t->headers);
+	EASY_SETOPT(t->easy, CURLOPT_HTTPHEADER,
+				t->revalidate ? t->revalidate : t->headers);
 	if (t->url)
 		pfree(t->url);
 	if (t->display)
@@ -1377,15 +1655,15 @@ esi_http_prepare(EsiTransfer *t, EsiServerOptions *opts, const char *display,
 	clear_reply(t);
 	t->watch_goaway = false;
 	t->resends = 0;
-	curl_easy_setopt(t->easy, CURLOPT_VERBOSE, 0L);
-	curl_easy_setopt(t->easy, CURLOPT_URL, t->url);
+	EASY_SETOPT(t->easy, CURLOPT_VERBOSE, 0L);
+	EASY_SETOPT(t->easy, CURLOPT_URL, t->url);
 	/* a GET, whatever the slot sent before (esi_http_set_body) */
-	curl_easy_setopt(t->easy, CURLOPT_CUSTOMREQUEST, NULL);
-	curl_easy_setopt(t->easy, CURLOPT_HTTPGET, 1L);
-	curl_easy_setopt(t->easy, CURLOPT_FRESH_CONNECT, fresh_connection ? 1L : 0L);
+	EASY_SETOPT(t->easy, CURLOPT_CUSTOMREQUEST, (char *) NULL);
+	EASY_SETOPT(t->easy, CURLOPT_HTTPGET, 1L);
+	EASY_SETOPT(t->easy, CURLOPT_FRESH_CONNECT, fresh_connection ? 1L : 0L);
 	set_http_version(t, opts->http_version);
 	/* a Content-Length past the limit fails before any byte is kept */
-	curl_easy_setopt(t->easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) t->limit);
+	EASY_SETOPT(t->easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) t->limit);
 }
 
 /*
@@ -1396,35 +1674,12 @@ esi_http_prepare(EsiTransfer *t, EsiServerOptions *opts, const char *display,
 void
 esi_http_set_body(EsiTransfer *t, const char *method, const char *body)
 {
-	struct curl_slist *h = NULL;
-	const char *extra[] = {"Content-Type: application/json",
+	const char *extra[] = {body ? "Content-Type: application/json" : NULL,
 	/* no "Expect: 100-continue" wait before a large body */
 	"Expect:"};
+	struct curl_slist *h = header_list(t->revalidate ? t->revalidate : t->headers,
+									   extra, lengthof(extra));
 
-	for (struct curl_slist *p = t->revalidate ? t->revalidate : t->headers; p; p = p->next)
-	{
-		struct curl_slist *n = curl_slist_append(h, p->data);
-
-		if (n == NULL)
-		{
-			curl_slist_free_all(h);
-			h = NULL;
-			break;
-		}
-		h = n;
-	}
-	for (int i = 0; h && i < lengthof(extra) && (body || i > 0); i++)
-	{
-		struct curl_slist *n = curl_slist_append(h, extra[i]);
-
-		if (n == NULL)
-		{
-			curl_slist_free_all(h);
-			h = NULL;
-		}
-		else
-			h = n;
-	}
 	if (h == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
@@ -1432,18 +1687,18 @@ esi_http_set_body(EsiTransfer *t, const char *method, const char *body)
 	if (t->revalidate)
 		curl_slist_free_all(t->revalidate);
 	t->revalidate = h;
-	curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, h);
+	EASY_SETOPT(t->easy, CURLOPT_HTTPHEADER, h);
 	if (strcmp(method, "POST") == 0 || body != NULL)
 	{
-		curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE,
-						 (curl_off_t) (body ? strlen(body) : 0));
-		curl_easy_setopt(t->easy, CURLOPT_COPYPOSTFIELDS, body ? body : "");
+		EASY_SETOPT(t->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+					(curl_off_t) (body ? strlen(body) : 0));
+		EASY_SETOPT(t->easy, CURLOPT_COPYPOSTFIELDS, body ? body : "");
 	}
 	if (strcmp(method, "POST") != 0)
-		curl_easy_setopt(t->easy, CURLOPT_CUSTOMREQUEST, method);
+		EASY_SETOPT(t->easy, CURLOPT_CUSTOMREQUEST, method);
 	/* debug_cb learns whether HTTP/2 says the server did not process it */
 	t->watch_goaway = true;
-	curl_easy_setopt(t->easy, CURLOPT_VERBOSE, 1L);
+	EASY_SETOPT(t->easy, CURLOPT_VERBOSE, 1L);
 }
 
 /*
@@ -1543,16 +1798,6 @@ esi_http_failure(EsiTransfer *t)
 }
 
 /*
- * esi_http_failure_kind
- *		Why a finished transfer got no reply.
- */
-EsiFailure
-esi_http_failure_kind(EsiTransfer *t)
-{
-	return t->failure;
-}
-
-/*
  * esi_http_failure_final
  *		Whether trying again cannot help: the certificate or the CA file
  *		will be the same next time.  A name that did not resolve may
@@ -1632,6 +1877,7 @@ esi_http_request_sent(EsiTransfer *t)
 
 	if (t->unsolicited || not_processed(t))
 		return false;
+	/* not knowing is taken as sent: a write is then never sent twice */
 	if (curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &size) != CURLE_OK)
 		return true;
 	return size > 0;
@@ -1821,7 +2067,7 @@ esi_http_fetch(EsiServerOptions *server, const char *url, const char *form,
 	r->t = esi_http_new_transfer(cxt, &opts);
 	esi_http_prepare(r->t, &opts, path, false, NULL, authorization);
 	if (form)
-		curl_easy_setopt(r->t->easy, CURLOPT_COPYPOSTFIELDS, form);
+		EASY_SETOPT(r->t->easy, CURLOPT_COPYPOSTFIELDS, form);
 
 	esi_http_start(r->multi, r->t);
 	while ((done = esi_http_next_done(r->multi)) == NULL)

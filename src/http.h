@@ -13,8 +13,6 @@
 #ifndef ESI_HTTP_H
 #define ESI_HTTP_H
 
-#include "postgres.h"
-
 #include "pgtime.h"
 
 #include "option.h"
@@ -53,19 +51,6 @@ typedef enum EsiTransferResult
 	ESI_XFER_NO_MEMORY			/* no memory for the body */
 } EsiTransferResult;
 
-/* Why a transfer got no reply, where it matters for retrying or the hint */
-typedef enum EsiFailure
-{
-	ESI_FAILURE_NONE,			/* a reply came */
-	ESI_FAILURE_NETWORK,		/* connection refused, reset, timed out... */
-	ESI_FAILURE_DNS,			/* the host name did not resolve */
-	ESI_FAILURE_PROXY,			/* the proxy failed or refused */
-	ESI_FAILURE_TLS_HANDSHAKE,	/* TLS could not be agreed on */
-	ESI_FAILURE_TLS_CERT,		/* the server's certificate was refused */
-	ESI_FAILURE_TLS_SETUP,		/* esi_fdw.ca_file could not be used */
-	ESI_FAILURE_HTTP2			/* an HTTP/2 stream or connection error */
-} EsiFailure;
-
 /* the transfers of one scan; released by esi_http_multi_free */
 extern EsiMulti *esi_http_multi_new(MemoryContext cxt);
 extern void esi_http_multi_free(EsiMulti *m);
@@ -90,7 +75,6 @@ extern long esi_http_status(EsiTransfer *t);
 extern const char *esi_http_display(EsiTransfer *t);
 extern const char *esi_http_failure(EsiTransfer *t);
 extern bool esi_http_request_sent(EsiTransfer *t);
-extern EsiFailure esi_http_failure_kind(EsiTransfer *t);
 extern bool esi_http_failure_final(EsiTransfer *t);
 extern const char *esi_http_failure_hint(EsiTransfer *t);
 extern const char *esi_http_header(EsiTransfer *t, EsiHeader h);

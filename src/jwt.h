@@ -21,8 +21,6 @@
 #ifndef ESI_JWT_H
 #define ESI_JWT_H
 
-#include "postgres.h"
-
 #include "datatype/timestamp.h"
 #include "nodes/pg_list.h"
 

@@ -9,8 +9,6 @@
 #ifndef ESI_MODIFY_H
 #define ESI_MODIFY_H
 
-#include "postgres.h"
-
 #include "foreign/fdwapi.h"
 
 /* set the modify callbacks of the wrapper's FdwRoutine */

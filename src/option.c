@@ -253,7 +253,7 @@ static bool base_url_listed(const char *url, bool exact);
  *		(the next character is '/').  Scheme and host compare without regard
  *		to case; trailing slashes do not count.  '*' allows every URL.
  */
-bool
+static bool
 esi_base_url_allowed(const char *url)
 {
 	return base_url_listed(url, false);

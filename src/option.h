@@ -15,8 +15,6 @@
 #ifndef ESI_OPTION_H
 #define ESI_OPTION_H
 
-#include "postgres.h"
-
 #include "foreign/foreign.h"
 #include "nodes/pg_list.h"
 

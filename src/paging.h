@@ -15,8 +15,6 @@
 #ifndef ESI_PAGING_H
 #define ESI_PAGING_H
 
-#include "postgres.h"
-
 #include "request.h"
 #include "route.h"
 

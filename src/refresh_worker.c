@@ -148,6 +148,8 @@ static int	maxdbs = 0;
 static BackgroundWorkerHandle *handles[ESI_REFRESH_MAX_WORKERS];
 static bool adopted[ESI_REFRESH_MAX_WORKERS];
 
+static void esi_refresh_wake(void);
+
 PG_FUNCTION_INFO_V1(esi_refresh_watch_reset);
 PG_FUNCTION_INFO_V1(esi_refresh_watch_requests);
 PG_FUNCTION_INFO_V1(esi_refresh_watch_expires);
@@ -221,7 +223,7 @@ esi_refresh_shmem_init(void *area, bool found, int tranche)
  * esi_refresh_wake
  *		Have the launcher look at the current database now.
  */
-void
+static void
 esi_refresh_wake(void)
 {
 	Latch	   *latch;

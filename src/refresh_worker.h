@@ -20,13 +20,8 @@
 #ifndef ESI_REFRESH_WORKER_H
 #define ESI_REFRESH_WORKER_H
 
-#include "postgres.h"
-
 /* from _PG_init: the launcher (its settings are guc.c's) */
 extern void esi_refresh_register(void);
-
-/* wake the launcher: targets of the current database changed */
-extern void esi_refresh_wake(void);
 
 /* its part of shared memory, set up by shmem.c when the server starts */
 extern Size esi_refresh_shmem_size(void);

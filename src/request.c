@@ -1301,16 +1301,6 @@ esi_requests_begin(EsiRoute *route, List *quals, List *exprs_and_states,
 }
 
 /*
- * esi_requests_count
- *		How many requests the scan makes in all.
- */
-double
-esi_requests_count(EsiRequestIter *it)
-{
-	return it->count;
-}
-
-/*
  * esi_requests_next
  *		The next request (in the memory context that was current at begin),
  *		or NULL after the last.

@@ -8,8 +8,6 @@
 #ifndef ESI_REQUEST_H
 #define ESI_REQUEST_H
 
-#include "postgres.h"
-
 #include "nodes/execnodes.h"
 #include "nodes/pathnodes.h"
 #include "route.h"
@@ -57,7 +55,6 @@ extern char *esi_describe_requests(EsiRoute *route, List *quals);
 extern EsiRequestIter *esi_requests_begin(EsiRoute *route, List *quals,
 										  List *exprs_and_states,
 										  ExprContext *econtext);
-extern double esi_requests_count(EsiRequestIter *it);
 extern EsiRequest *esi_requests_next(EsiRequestIter *it);
 extern EsiRequest *esi_request_build(EsiRoute *route, char **values);
 extern EsiRequestIter *esi_requests_from_list(EsiRoute *route, List *reqs);

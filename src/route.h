@@ -8,8 +8,6 @@
 #ifndef ESI_ROUTE_H
 #define ESI_ROUTE_H
 
-#include "postgres.h"
-
 #include "decode.h"
 #include "option.h"				/* EsiPaging, EsiRouteSegment */
 

@@ -9,8 +9,6 @@
 #ifndef ESI_SSO_H
 #define ESI_SSO_H
 
-#include "postgres.h"
-
 #include "nodes/pg_list.h"
 
 #include "http.h"

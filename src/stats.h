@@ -8,8 +8,6 @@
 #ifndef ESI_STATS_H
 #define ESI_STATS_H
 
-#include "postgres.h"
-
 #include "port/atomics.h"
 
 #define ESI_STATS_ROUTE_LEN 160

@@ -200,7 +200,7 @@ group_slot(int base, const char *group)
  *		4xx, nothing for a 5xx or for the limiters' own refusals (429, and
  *		the error limit's 420, which no bucket counts).
  */
-int
+static int
 esi_limits_token_cost(long status)
 {
 	if (status == 429 || status == 420)

@@ -13,8 +13,6 @@
 #ifndef ESI_THROTTLE_H
 #define ESI_THROTTLE_H
 
-#include "postgres.h"
-
 #include "datatype/timestamp.h"
 
 #include "http.h"
@@ -37,7 +35,6 @@ typedef struct EsiLimitTicket
 #define ESI_COST_2XX 2
 #define ESI_COST_3XX 1
 #define ESI_COST_4XX 5
-extern int	esi_limits_token_cost(long status);
 
 /* why a request must wait */
 typedef enum EsiLimitReason

@@ -17,8 +17,6 @@
 #ifndef ESI_TOKEN_WORKER_H
 #define ESI_TOKEN_WORKER_H
 
-#include "postgres.h"
-
 typedef enum EsiTokenWrite
 {
 	ESI_TOKEN_SAVE,				/* insert or update a character's login */

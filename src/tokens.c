@@ -255,7 +255,7 @@ esi_token_refresh_aad(const char *server, int64 character_id)
  * esi_token_login_hint
  *		The HINT of an error that a new login of the character cures.
  */
-char *
+static char *
 esi_token_login_hint(const char *server, const char *scope)
 {
 	return psprintf("Log the character in: SELECT esi.login('%s', ARRAY['%s']); open the URL it returns, then pass the address the browser lands on to esi.login_callback().",

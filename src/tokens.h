@@ -9,8 +9,6 @@
 #ifndef ESI_TOKENS_H
 #define ESI_TOKENS_H
 
-#include "postgres.h"
-
 #include "option.h"
 #include "utils/timestamp.h"
 
@@ -70,7 +68,6 @@ extern void esi_character_read(const char *server, int64 character_id, Oid role,
 							   EsiCharacterRow *out);
 extern char *esi_token_client_secret(const char *server);
 extern char *esi_token_refresh_aad(const char *server, int64 character_id);
-extern char *esi_token_login_hint(const char *server, const char *scope);
 extern void esi_token_put(EsiServerOptions *opts, int64 character_id,
 						  const char *token, TimestampTz expires);
 extern void esi_token_forget(EsiServerOptions *opts, int64 character_id);

@@ -8,8 +8,6 @@
 #ifndef ESI_WORKER_DB_H
 #define ESI_WORKER_DB_H
 
-#include "postgres.h"
-
 /* esi_safe_path_begin/_end, ESI_SAFE_SEARCH_PATH */
 #include "privileged_sql.h"
 
