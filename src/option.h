@@ -102,8 +102,6 @@ extern EsiServerOptions *esi_get_server_options(ForeignServer *server);
 extern void esi_parse_table_options(List *options, EsiTableOptions *out);
 extern void esi_parse_column_options(List *options, EsiColumnOptions *out);
 
-/* esi_fdw.allowed_base_urls applied to a base URL */
-extern bool esi_base_url_allowed(const char *url);
 extern bool esi_base_url_listed(const char *url);
 
 #endif							/* ESI_OPTION_H */
