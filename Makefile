@@ -3,38 +3,38 @@ EXTENSION = esi_fdw
 MODULE_big = esi_fdw
 OBJS = \
 	src/esi_fdw.o \
-	src/guc.o \
-	src/valid.o \
-	src/option.o \
-	src/route.o \
-	src/request.o \
-	src/http.o \
-	src/crawl.o \
-	src/scan_report.o \
-	src/bearer.o \
-	src/paging.o \
-	src/decode.o \
-	src/esi_error.o \
-	src/catalog.o \
-	src/shmem.o \
-	src/worker_db.o \
-	src/cache.o \
-	src/throttle.o \
-	src/stats.o \
-	src/crypto.o \
-	src/jwt.o \
-	src/sso_test.o \
-	src/sso.o \
-	src/tokens.o \
-	src/logins.o \
-	src/privileged_sql.o \
-	src/own_xact.o \
-	src/call.o \
-	src/modify.o \
-	src/token_worker.o \
-	src/refresh_worker.o \
-	src/bulk_load.o \
-	src/esi_catalog_data.o
+	src/settings/guc.o \
+	src/settings/valid.o \
+	src/settings/option.o \
+	src/scan/route.o \
+	src/scan/request.o \
+	src/scan/paging.o \
+	src/scan/decode.o \
+	src/client/http.o \
+	src/client/crawl.o \
+	src/client/scan_report.o \
+	src/client/bearer.o \
+	src/client/esi_error.o \
+	src/client/cache.o \
+	src/client/throttle.o \
+	src/client/stats.o \
+	src/sso/crypto.o \
+	src/sso/jwt.o \
+	src/sso/sso_test.o \
+	src/sso/sso.o \
+	src/sso/tokens.o \
+	src/sso/logins.o \
+	src/sso/token_worker.o \
+	src/calls/call.o \
+	src/calls/modify.o \
+	src/refresh/refresh_worker.o \
+	src/refresh/bulk_load.o \
+	src/catalog/catalog.o \
+	src/catalog/esi_catalog_data.o \
+	src/server/shmem.o \
+	src/server/worker_db.o \
+	src/server/privileged_sql.o \
+	src/server/own_xact.o
 
 # The SQL scripts (README.md, "The SQL scripts"): the released ones, frozen,
 # in src/ (listed in src/sql/released), and the current version's, built by
@@ -53,7 +53,9 @@ REGRESS_OPTS =
 # without its pkg-config file
 DEFLATE_CFLAGS := $(shell pkg-config --cflags libdeflate 2>/dev/null)
 DEFLATE_LIBS := $(shell pkg-config --libs libdeflate 2>/dev/null || echo -ldeflate)
-PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags libcurl json-c libcrypto) $(DEFLATE_CFLAGS)
+# one folder a subsystem (README.md, "Layout"); headers are included by name
+ESI_SUBDIRS = settings scan client sso refresh calls catalog server
+PG_CPPFLAGS = -I$(srcdir)/src $(addprefix -I$(srcdir)/src/,$(ESI_SUBDIRS)) $(shell pkg-config --cflags libcurl json-c libcrypto) $(DEFLATE_CFLAGS)
 SHLIB_LINK = $(shell pkg-config --libs libcurl json-c libcrypto) $(DEFLATE_LIBS)
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 # the test suite builds with WERROR=1; a plain "make" must not fail on a
@@ -81,7 +83,8 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # PGXS does not track headers: rebuild everything when one changes
-$(OBJS): $(wildcard $(srcdir)/src/*.h)
+ESI_HEADERS = $(wildcard $(srcdir)/src/*.h $(srcdir)/src/*/*.h)
+$(OBJS): $(ESI_HEADERS)
 
 # the current version's SQL scripts, and the checks of the released ones
 all: sql-scripts
@@ -96,10 +99,10 @@ $(SQL_BUILT): sql-scripts ;
 .PHONY: check-headers
 check-headers:
 	@status=0; \
-	for h in $$(grep -l '^#include "postgres.h"' $(wildcard $(srcdir)/src/*.h)); do \
+	for h in $$(grep -l '^#include "postgres.h"' $(ESI_HEADERS)); do \
 		echo "$$h includes postgres.h: only .c files may"; status=1; \
 	done; \
-	for h in $(wildcard $(srcdir)/src/*.h); do \
+	for h in $(ESI_HEADERS); do \
 		b=$$(basename $$h); \
 		printf '#include "postgres.h"\n#include "%s"\n#include "%s"\n' $$b $$b | \
 			$(CC) $(CPPFLAGS) $(CFLAGS) -fsyntax-only -x c - || \

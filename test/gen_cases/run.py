@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Feed src/gen_catalog.py small broken OpenAPI descriptions (this folder's
+"""Feed src/catalog/gen_catalog.py small broken OpenAPI descriptions (this folder's
 *.json) and check that it fails, naming the route and what it cannot read,
 or, for the cases expected to work, what it makes of them.
 
@@ -18,7 +18,7 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-GEN = os.path.join(HERE, "..", "..", "src", "gen_catalog.py")
+GEN = os.path.join(HERE, "..", "..", "src", "catalog", "gen_catalog.py")
 
 
 def run_case(path, out_dir):

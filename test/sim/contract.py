@@ -1,7 +1,7 @@
 """ESI's documented behaviour for the routes the tests use most, by hand.
 
 The simulator used to take every route's parameters, paging, shape and
-records key from test/sim_catalog.json, which src/gen_catalog.py makes from
+records key from test/sim_catalog.json, which src/catalog/gen_catalog.py makes from
 the same OpenAPI description as the catalog compiled into esi_fdw: a
 misreading of the description would then pass on both sides.  The routes
 below are written by hand instead, from ESI's documentation

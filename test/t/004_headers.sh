@@ -9,20 +9,20 @@ tmp=${TEST_DIR:-$(mktemp -d)}
 . "$root/test/tap.sh"
 
 if make -s -C "$root" check-headers WERROR=1 >"$tmp/headers.out" 2>&1; then
-	ok "every src/*.h compiles alone after postgres.h and includes no postgres.h"
+	ok "every header under src/ compiles alone after postgres.h and includes no postgres.h"
 else
-	not_ok "every src/*.h compiles alone after postgres.h and includes no postgres.h" "$tmp/headers.out"
+	not_ok "every header under src/ compiles alone after postgres.h and includes no postgres.h" "$tmp/headers.out"
 fi
 
 bad=
-for c in "$root"/src/*.c; do
+for c in "$root"/src/*.c "$root"/src/*/*.c; do
 	first=$(grep -m1 '^#include' "$c" || true)
 	[ "$first" = '#include "postgres.h"' ] || bad+="$(basename "$c"): $first"$'\n'
 done
 if [ -z "$bad" ]; then
-	ok "every src/*.c includes postgres.h first"
+	ok "every .c file under src/ includes postgres.h first"
 else
-	not_ok "every src/*.c includes postgres.h first" "$bad"
+	not_ok "every .c file under src/ includes postgres.h first" "$bad"
 fi
 
 echo "1..$n"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The committed catalog is exactly what src/gen_catalog.py makes from ESI's
+# The committed catalog is exactly what src/catalog/gen_catalog.py makes from ESI's
 # OpenAPI description, and making it twice gives the same bytes.
 #
 # The description is not in the repository: it is looked for as
@@ -48,16 +48,16 @@ if [ -z "$spec" ]; then
 fi
 echo "# description: $spec"
 mkdir -p "$tmp/a/src/sql" "$tmp/a/test" "$tmp/a/doc" "$tmp/b/src/sql" "$tmp/b/test" "$tmp/b/doc"
-python3 "$root/src/gen_catalog.py" "$spec" --out-dir "$tmp/a" 2>"$tmp/a.err" ||
+python3 "$root/src/catalog/gen_catalog.py" "$spec" --out-dir "$tmp/a" 2>"$tmp/a.err" ||
 	{ sed 's/^/# /' "$tmp/a.err"; echo "not ok 1 - the generator failed"; echo "not ok 2"; exit 1; }
-python3 "$root/src/gen_catalog.py" "$spec" --out-dir "$tmp/b" 2>/dev/null
+python3 "$root/src/catalog/gen_catalog.py" "$spec" --out-dir "$tmp/b" 2>/dev/null
 fail=0
-for f in src/esi_catalog_data.c test/sim_catalog.json doc/tables.md src/sql/calls.sql; do
+for f in src/catalog/esi_catalog_data.c test/sim_catalog.json doc/tables.md src/sql/calls.sql; do
 	cmp -s "$tmp/a/$f" "$tmp/b/$f" || { echo "# $f differs between two runs"; fail=1; }
 done
 [ $fail -eq 0 ] && echo "ok 1 - two runs give the same bytes" || echo "not ok 1 - two runs give the same bytes"
 fail2=0
-for f in src/esi_catalog_data.c test/sim_catalog.json doc/tables.md src/sql/calls.sql; do
+for f in src/catalog/esi_catalog_data.c test/sim_catalog.json doc/tables.md src/sql/calls.sql; do
 	cmp -s "$tmp/a/$f" "$root/$f" || { echo "# $f is not what the generator makes"; fail2=1; }
 done
 # the current version's update script (src/sql/build.sh, run by make) holds

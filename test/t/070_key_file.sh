@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test/t/070_key_file.sh - the key file that seals SSO tokens at rest
-# (src/crypto.c): created on first use beside the data directory with mode
+# (src/sso/crypto.c): created on first use beside the data directory with mode
 # 0600 and no temporary file left, refused when group or world may read it,
 # malformed lines refused, a torn last line skipped, esi_fdw.key_file
 # (absolute and relative to the data directory), a key added by another

@@ -80,6 +80,7 @@ extern const char *esi_http_failure_hint(EsiTransfer *t);
 extern const char *esi_http_header(EsiTransfer *t, EsiHeader h);
 extern const char *esi_http_body(EsiTransfer *t, size_t *len);
 extern char *esi_http_take_body(EsiTransfer *t, size_t *len);
+extern const char *esi_http_gzip_body(EsiTransfer *t, size_t *len);
 
 /* one request run to completion (EVE SSO) */
 typedef struct EsiHttpReply

@@ -1906,6 +1906,20 @@ esi_http_body(EsiTransfer *t, size_t *len)
 }
 
 /*
+ * esi_http_gzip_body
+ *		The body as it arrived when it came gzip'ed (and was inflated
+ *		whole), else NULL: the response cache keeps it as it came.
+ */
+const char *
+esi_http_gzip_body(EsiTransfer *t, size_t *len)
+{
+	if (t->coding != ESI_CODING_GZIP || t->zlen == 0 || t->coding_error)
+		return NULL;
+	*len = t->zlen;
+	return t->zbuf;
+}
+
+/*
  * esi_http_take_body
  *		Hand the body (NUL-terminated, allocated in the slot's context) to
  *		the caller; the slot gets a fresh buffer for its next request.

@@ -67,6 +67,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "cache.h"
 #include "guc.h"
 #include "refresh_worker.h"
 #include "scan_report.h"
@@ -715,6 +716,8 @@ esi_refresh_launcher_main(Datum arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 	pgstat_report_appname("esi_fdw refresh launcher");
+	/* the response cache's index, so that no query has to load it */
+	esi_cache_load();
 
 	/* workers of an earlier launcher keep their slots until they exit */
 	before_shmem_exit(launcher_exit, (Datum) 0);

@@ -58,9 +58,6 @@
 
 /* longest single wait; a cancel ends it at once through the latch */
 #define ESI_MAX_WAIT_MS 1000
-/* how often a page another session is fetching is looked up again */
-#define ESI_COALESCE_POLL_MS 10
-
 /* a page to fetch */
 typedef struct EsiWork
 {
@@ -161,6 +158,7 @@ crawl_cleanup(void *arg)
 	foreach(lc, c->claims)
 		esi_cache_release((const char *) lfirst(lc));
 	c->claims = NIL;
+	esi_cache_wait_end();
 	/* the scan failed: what it stored but did not read may be why */
 	if (!c->clean_end)
 		foreach(lc, c->undecoded)
@@ -512,7 +510,8 @@ cache_step(EsiCrawl *c, EsiWork *w, TimestampTz now)
 				w->looked_up = true;
 				return false;
 			}
-			park(c, w, now + ESI_COALESCE_POLL_MS * 1000);
+			/* woken by the cache when the other session is done */
+			park(c, w, now + ESI_CACHE_RECHECK_MS * 1000);
 			return true;
 		case ESI_CACHE_FETCH:
 			w->looked_up = true;
@@ -747,6 +746,7 @@ take_page(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
 
 			r.status = 200;
 			r.body = (char *) esi_http_body(t, &r.len);
+			r.gzip = esi_http_gzip_body(t, &r.gzip_len);
 			r.etag = (char *) usable_etag(esi_http_header(t, ESI_HDR_ETAG));
 			r.last_modified = (char *) lm;
 			r.x_pages = (char *) x_pages;
@@ -1119,6 +1119,34 @@ handle_done(EsiCrawl *c, EsiTransfer *t)
 }
 
 /*
+ * coalescing_due
+ *		When another session stored or gave up what a parked page waits
+ *		for (esi_cache_changed), make every page parked for another
+ *		session's request due now.  Whether any page waits for another
+ *		session's request.
+ */
+static bool
+coalescing_due(EsiCrawl *c)
+{
+	ListCell   *lc;
+	bool		changed = esi_cache_changed();
+	bool		any = false;
+
+	foreach(lc, c->retries)
+	{
+		EsiWork    *w = lfirst(lc);
+
+		if (w->wait_since != 0)
+		{
+			any = true;
+			if (changed)
+				w->not_before = 0;
+		}
+	}
+	return any;
+}
+
+/*
  * wait_for_activity
  *		Wait for a transfer, the latch, or the first retry that is due, and
  *		act on whatever finished.  The scan calls in per-tuple memory, reset
@@ -1130,8 +1158,10 @@ wait_for_activity(EsiCrawl *c, long max_ms)
 	EsiTransfer *t;
 	long		wait = max_ms;
 	ListCell   *lc;
+	bool		coalescing;
 	MemoryContext old = MemoryContextSwitchTo(c->cxt);
 
+	coalescing = coalescing_due(c);
 	if (wait > 0 && c->retries != NIL)
 	{
 		TimestampTz now = GetCurrentTimestamp();
@@ -1145,7 +1175,12 @@ wait_for_activity(EsiCrawl *c, long max_ms)
 			wait = Min(wait, ms);
 		}
 	}
-	c->stats->wait_ms += esi_http_wait(c->multi, wait);
+	/* only other sessions' requests to wait for: on the cache's CV */
+	if (coalescing && c->inflight == 0 && wait > 0)
+		c->stats->wait_ms += esi_cache_sleep(wait);
+	else
+		c->stats->wait_ms += esi_http_wait(c->multi, wait);
+	coalescing_due(c);
 	while ((t = esi_http_next_done(c->multi)) != NULL)
 		handle_done(c, t);
 	MemoryContextSwitchTo(old);
