@@ -61,6 +61,7 @@ static int	esi_guc_refresh_jitter = 30;
 static int	esi_guc_refresh_retry_delay = 60;
 static int	esi_guc_refresh_max_retry_delay = 3600;
 static int	esi_guc_refresh_min_interval = 30;
+static int	esi_guc_refresh_alert_failures = 3;
 
 /*
  * check_wire_text
@@ -371,6 +372,11 @@ esi_guc_define(void)
 							"A reply that arrives already expired (ESI has served such) would make the target due again at once.",
 							&esi_guc_refresh_min_interval, 30, 1, 86400,
 							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("esi_fdw.refresh_alert_failures",
+							"Failed refreshes of a target in a row after which it is announced as failing, once until it succeeds.",
+							"The announcement is a NOTIFY on channel esi_refresh_failing and a WARNING in the server log.",
+							&esi_guc_refresh_alert_failures, 3, 1, 1000000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
 
 	/*
 	 * Every setting is defined: a name under esi_fdw. defined by none is

@@ -91,6 +91,8 @@ CREATE TABLE targets (
   paused_at timestamptz,
   group_name text,
   refresh_role regrole NOT NULL DEFAULT current_user::regrole,
+  data_expires_at timestamptz,
+  failure_announced_at timestamptz,
   CHECK (mode <> 'incremental' OR cardinality(key) > 0)
 );
 CREATE INDEX ON targets (group_name);
@@ -102,6 +104,8 @@ COMMENT ON COLUMN targets.next_refresh_at IS 'when background workers refresh it
 COMMENT ON COLUMN targets.failures IS 'refreshes that failed in a row';
 COMMENT ON COLUMN targets.paused_at IS 'set when a refresh failed because a character needs a new login; background refresh resumes when one logs in';
 COMMENT ON COLUMN targets.group_name IS 'the esi.track(..., each => ...) call that made the target: one target per value, one shared snapshot table';
+COMMENT ON COLUMN targets.data_expires_at IS 'the earliest expiry of the ESI replies the last successful refresh read (NULL: none said, or no successful refresh yet)';
+COMMENT ON COLUMN targets.failure_announced_at IS 'when the failures in a row reached esi_fdw.refresh_alert_failures and were announced (NOTIFY esi_refresh_failing, a WARNING); cleared by a successful refresh';
 COMMENT ON COLUMN targets.refresh_role IS 'the role background workers read ESI as (its characters and tokens): the role that called esi.track(); only its members may set it';
 SELECT pg_catalog.pg_extension_config_dump('targets', '');
 

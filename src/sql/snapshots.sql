@@ -239,7 +239,8 @@ END;
 $$;
 
 -- Turn background refresh of a target (or of every target of a group) on
--- or off; on makes it due at once.
+-- or off; on makes it due at once, and starts it afresh (its failures and
+-- their announcement cleared).
 CREATE OR REPLACE FUNCTION set_auto(target text, auto boolean)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -249,7 +250,8 @@ BEGIN
   UPDATE esi.targets t SET auto = set_auto.auto,
          next_refresh_at = CASE WHEN set_auto.auto THEN NULL ELSE t.next_refresh_at END,
          paused_at = CASE WHEN set_auto.auto THEN NULL ELSE t.paused_at END,
-         failures = CASE WHEN set_auto.auto THEN 0 ELSE t.failures END
+         failures = CASE WHEN set_auto.auto THEN 0 ELSE t.failures END,
+         failure_announced_at = CASE WHEN set_auto.auto THEN NULL ELSE t.failure_announced_at END
    WHERE t.target = set_auto.target OR t.group_name = set_auto.target;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'no target "%"', target USING ERRCODE = '42704';
@@ -569,7 +571,7 @@ BEGIN
   -- reply may arrive already expired) nor within a second from now, plus
   -- the jitter
   UPDATE esi.targets x SET last_snapshot_at = l.started, last_rows = nrows, last_error = NULL,
-         failures = 0, paused_at = NULL,
+         failures = 0, paused_at = NULL, data_expires_at = exp_at, failure_announced_at = NULL,
          next_refresh_at = greatest(coalesce(exp_at, now() + interval '5 minutes'),
                                     l.started + current_setting('esi_fdw.refresh_min_interval')::interval,
                                     clock_timestamp() + interval '1 second') + esi._jitter()
@@ -591,7 +593,11 @@ COMMENT ON FUNCTION _refresh_step(bigint) IS 'step 2 of a refresh (esi._refresh_
 -- step 2 failed: log it, back off (esi_fdw.refresh_retry_delay doubled per
 -- failure, at most esi_fdw.refresh_max_retry_delay), pause on a login
 -- error (28000); the first 40001 in a row (ESI's data expired while it was
--- read: the new version is there now) is retried after the jitter alone
+-- read: the new version is there now) is retried after the jitter alone;
+-- and when the failures in a row reach esi_fdw.refresh_alert_failures and
+-- were not announced since the last success: NOTIFY esi_refresh_failing
+-- (payload: target, failures, sqlstate, paused, next_refresh_at) and a
+-- WARNING with the error, which the server log records
 CREATE OR REPLACE FUNCTION _refresh_failed(log_id bigint, err text, err_state text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -601,6 +607,8 @@ DECLARE
   tg text;
   delay float8 := extract(epoch FROM current_setting('esi_fdw.refresh_retry_delay')::interval);
   cap float8 := extract(epoch FROM current_setting('esi_fdw.refresh_max_retry_delay')::interval);
+  alert int := current_setting('esi_fdw.refresh_alert_failures')::int;
+  t esi.targets;
 BEGIN
   UPDATE esi.refresh_log x SET finished = clock_timestamp(), outcome = 'error', error = err,
          requests = esi._watch_requests(), expires = esi._watch_expires()
@@ -611,6 +619,20 @@ BEGIN
                                         ELSE make_interval(secs => least(cap, delay * 2 ^ least(x.failures, 30))) END
                            + esi._jitter()
    WHERE x.target = tg;
+  -- announced once: the row is taken only by the failure that announces
+  UPDATE esi.targets x SET failure_announced_at = now()
+   WHERE x.target = tg AND x.failures >= alert AND x.failure_announced_at IS NULL
+  RETURNING x.* INTO t;
+  IF FOUND THEN
+    -- no error text: every role of the database may listen, and the
+    -- target's name (at most 7680 bytes as JSON) keeps it under 8000 bytes
+    PERFORM pg_notify('esi_refresh_failing', json_build_object('target', t.target,
+      'failures', t.failures, 'sqlstate', err_state,
+      'paused', t.paused_at IS NOT NULL, 'next_refresh_at', t.next_refresh_at)::text);
+    RAISE WARNING 'esi_fdw: target "%" failed % times in a row', t.target, t.failures
+      USING DETAIL = format('The last error (SQLSTATE %s): %s', err_state, left(err, 1000)),
+            HINT = format('SELECT * FROM esi.target_health WHERE target = %L; the target is announced again only after a refresh of it succeeded.', t.target);
+  END IF;
 END;
 $$;
 
@@ -692,6 +714,52 @@ BEGIN
   END IF;
 END;
 $$;
+
+-- One row per target: is it fresh, how far behind its data's expiry, its
+-- last refresh, failures in a row, paused (and why), next background
+-- refresh.  Seen by the roles that may read the target's snapshot table
+-- (as esi.targets) and by members of pg_read_all_stats (monitoring).
+CREATE OR REPLACE VIEW target_health WITH (security_barrier) AS
+  SELECT t.target, t.group_name, t.foreign_table, t.snapshot_table, t.mode,
+         t.last_snapshot_at, t.last_rows,
+         t.data_expires_at AS expires_at,
+         CASE WHEN t.data_expires_at IS NULL THEN NULL
+              WHEN t.data_expires_at OPERATOR(pg_catalog.<) pg_catalog.now()
+                THEN pg_catalog.now() OPERATOR(pg_catalog.-) t.data_expires_at
+              ELSE interval '0' END AS behind,
+         coalesce(t.data_expires_at OPERATOR(pg_catalog.>=) pg_catalog.now(), false) AS fresh,
+         l.outcome AS last_outcome, l.started AS last_started, l.finished AS last_finished,
+         t.last_error,
+         t.failures AS failures_in_row,
+         t.failure_announced_at IS NOT NULL AS failing,
+         t.failure_announced_at,
+         t.paused_at IS NOT NULL AS paused,
+         t.paused_at,
+         CASE WHEN t.paused_at IS NOT NULL THEN
+           pg_catalog.format('waiting for an EVE SSO login of %s of server %s (a refresh failed with SQLSTATE 28000 at %s)',
+             CASE WHEN t.params ? 'character_id'
+                  THEN 'character ' OPERATOR(pg_catalog.||) (
+                         SELECT pg_catalog.string_agg(c, ', ')
+                           FROM pg_catalog.jsonb_array_elements_text(
+                                  CASE pg_catalog.jsonb_typeof(t.params -> 'character_id')
+                                    WHEN 'array' THEN t.params -> 'character_id'
+                                    ELSE pg_catalog.jsonb_build_array(t.params -> 'character_id') END) c)
+                  ELSE 'a character' END,
+             s.srvname, t.paused_at)
+         END AS pause_reason,
+         t.auto,
+         CASE WHEN t.auto AND t.paused_at IS NULL
+              THEN coalesce(t.next_refresh_at, pg_catalog.now()) END AS next_refresh_at
+    FROM esi.targets t
+    LEFT JOIN pg_catalog.pg_foreign_table f ON f.ftrelid OPERATOR(pg_catalog.=) t.foreign_table
+    LEFT JOIN pg_catalog.pg_foreign_server s ON s.oid OPERATOR(pg_catalog.=) f.ftserver
+    LEFT JOIN LATERAL (SELECT x.outcome, x.started, x.finished FROM esi.refresh_log x
+                        WHERE x.target OPERATOR(pg_catalog.=) t.target
+                        ORDER BY x.id DESC LIMIT 1) l ON true
+   WHERE pg_catalog.has_table_privilege(t.snapshot_table::oid, 'SELECT')
+      OR pg_catalog.pg_has_role('pg_read_all_stats', 'MEMBER');
+COMMENT ON VIEW target_health IS 'Per target: expiry of its data and how far behind it, last outcome and error, failures in a row, paused and why, next background refresh';
+GRANT SELECT ON target_health TO PUBLIC;
 
 -- == the roles and partitions of snapshot tables ==
 
