@@ -4,6 +4,7 @@ MODULE_big = esi_fdw
 OBJS = \
 	src/esi_fdw.o \
 	src/settings/guc.o \
+	src/settings/valid.o \
 	src/settings/option.o \
 	src/scan/route.o \
 	src/scan/request.o \
@@ -11,6 +12,7 @@ OBJS = \
 	src/scan/decode.o \
 	src/client/http.o \
 	src/client/crawl.o \
+	src/client/scan_report.o \
 	src/client/bearer.o \
 	src/client/esi_error.o \
 	src/client/cache.o \

@@ -134,10 +134,10 @@ PG_FUNCTION_INFO_V1(esi_fdw_handler);
 
 /*
  * _PG_init
- *		Module load: define the settings (guc.c).  esi_fdw keeps cluster-wide
- *		state (the cache, ESI's limits, workers), which needs shared memory
- *		reserved at server start: it refuses to load any other way than from
- *		shared_preload_libraries.
+ *		Module load: define the settings (guc.c, every one of them).
+ *		esi_fdw keeps cluster-wide state (the cache, ESI's limits,
+ *		workers), which needs shared memory reserved at server start: it
+ *		refuses to load any other way than from shared_preload_libraries.
  */
 void
 _PG_init(void)
@@ -151,12 +151,6 @@ _PG_init(void)
 	esi_guc_define();
 	esi_shmem_register();
 	esi_refresh_register();
-	/*
-	 * Last, once every file defined its settings: a name under esi_fdw.
-	 * defined by none is then a typo (a WARNING at start, an ERROR for SET),
-	 * while the postgresql.conf values of those defined are kept.
-	 */
-	MarkGUCPrefixReserved("esi_fdw");
 }
 
 /* ---------------------------------------------------------------------

@@ -75,6 +75,38 @@ expect_match() {
 	fi
 }
 
+# wait_for SQL [SECONDS] - polls until SQL returns t in $DB (default bound
+# 120 s); false when it never does. A bound, never a timing assertion.
+wait_for() {
+	local i lim=$((${2:-120} * 10)) out
+	for ((i = 0; i < lim; i++)); do
+		out=$(q "$1" 2>/dev/null)
+		[ "$out" = t ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# simlib_own_cluster NAME PORT [CONF] - a fresh cluster of the test's own
+# (its own background workers, its own server log) in $TEST_DIR/NAME, with
+# CONF added to its postgresql.conf (needs test/lib.sh); sets dir, PGHOST,
+# PGPORT and PGUSER; on exit the simulator is reset and the cluster
+# stopped; bails out when the cluster does not start
+simlib_own_cluster() {
+	dir=$TEST_DIR/$1
+	trap 'sim /_sim/reset >/dev/null 2>&1; esi_cluster_stop "$dir" >/dev/null 2>&1' EXIT
+	sim /_sim/reset >/dev/null
+	if ! ESI_CLUSTER_FRESH=1 ESI_CLUSTER_EXTRA_CONF="${3:-}" \
+		esi_cluster_start "$dir" "$2" >"$TEST_DIR/$1.start.out" 2>&1; then
+		echo "not ok 1 - start a cluster"
+		sed 's/^/# /' "$TEST_DIR/$1.start.out"
+		echo "1..1"
+		exit 1
+	fi
+	dir=$ESI_CLUSTER_DIR
+	export PGHOST=$dir/sock PGPORT=$2 PGUSER=postgres
+}
+
 # simlib_setup_db [SQL...] - (re)creates $DB with esi_fdw, a server "esi" on
 # the simulator, the markets tables and universe_type_details in public,
 # then runs SQL; bails out on failure

@@ -138,7 +138,6 @@ typedef struct EsiCacheEntry
 typedef struct EsiCacheShared
 {
 	LWLock		lock;			/* the index, bytes, load state */
-	int			tranche;
 	int			load_state;		/* LOAD_* */
 	int			loader;			/* pid loading the index */
 	int64		bytes;			/* of all files indexed */
@@ -206,31 +205,37 @@ PG_FUNCTION_INFO_V1(esi_cache_clear);
 Size
 esi_cache_shmem_size(void)
 {
-	return add_size(MAXALIGN(sizeof(EsiCacheShared)),
-					hash_estimate_size(esi_guc_cache_max_entries + ESI_CACHE_SPARE_ENTRIES,
-									   sizeof(EsiCacheEntry)));
+	return sizeof(EsiCacheShared);
+}
+
+/*
+ * esi_cache_index_size
+ *		What the index (a shared hash table that esi_cache_shmem_init
+ *		allocates itself) needs beside the cache's area.
+ */
+Size
+esi_cache_index_size(void)
+{
+	return hash_estimate_size(esi_guc_cache_max_entries + ESI_CACHE_SPARE_ENTRIES,
+							  sizeof(EsiCacheEntry));
 }
 
 void
-esi_cache_shmem_init(void)
+esi_cache_shmem_init(void *area, bool found, int tranche)
 {
-	bool		found;
 	HASHCTL		ctl;
 	long		n = esi_guc_cache_max_entries + ESI_CACHE_SPARE_ENTRIES;
 
-	cache = ShmemInitStruct("esi_fdw cache", sizeof(EsiCacheShared), &found);
+	cache = area;
 	if (!found)
 	{
-		memset(cache, 0, sizeof(EsiCacheShared));
-		cache->tranche = LWLockNewTrancheId();
-		LWLockInitialize(&cache->lock, cache->tranche);
+		LWLockInitialize(&cache->lock, tranche);
 		SpinLockInit(&cache->lru_mutex);
 		dlist_init(&cache->lru);
 		pg_atomic_init_u64(&cache->changes, 0);
 		ConditionVariableInit(&cache->cv);
 		cache->load_state = LOAD_NOT_LOADED;
 	}
-	LWLockRegisterTranche(cache->tranche, "esi_fdw_cache");
 	ctl.keysize = sizeof(uint64);
 	ctl.entrysize = sizeof(EsiCacheEntry);
 	cache_index = ShmemInitHash("esi_fdw cache index", n, n,

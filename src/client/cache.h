@@ -75,7 +75,8 @@ extern TimestampTz esi_cache_expiry(EsiTransfer *t, bool *cacheable);
 
 /* its part of shared memory, set up by shmem.c when the server starts */
 extern Size esi_cache_shmem_size(void);
-extern void esi_cache_shmem_init(void);
+extern Size esi_cache_index_size(void);
+extern void esi_cache_shmem_init(void *area, bool found, int tranche);
 
 /* rebuild the index from the files after a start (the refresh launcher) */
 extern void esi_cache_load(void);

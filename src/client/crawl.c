@@ -52,6 +52,7 @@
 #include "esi_error.h"
 #include "guc.h"
 #include "http.h"
+#include "scan_report.h"
 #include "stats.h"
 #include "throttle.h"
 
@@ -119,7 +120,7 @@ struct EsiCrawl
 	EsiRouteStats *rstats;		/* the route's shared counters, or NULL */
 	char		group[ESI_STATS_GROUP_LEN];	/* rate-limit group, "" unknown */
 	EsiBearerSource *auth;		/* who authorizes requests; NULL: public */
-	bool		nested;			/* ESI_CRAWL_NESTED: not watched */
+	bool		nested;			/* ESI_CRAWL_NESTED: not in scan_report.h */
 	/* ESI_CRAWL_SEND_ONCE */
 	bool		once;
 	char	   *once_display;	/* its path?query */
@@ -136,51 +137,6 @@ struct EsiCrawl
 	MemoryContextCallback cb;
 };
 
-
-/*
- * What this backend's scans sent and read since esi_crawl_watch_reset: a
- * refresh logs the requests and schedules the next one at the earliest
- * expiry of the replies it read (refresh_worker.c).  Backend-local: a
- * refresh runs in one backend.
- */
-static int64 watch_requests = 0;
-static TimestampTz watch_expires = DT_NOEND;
-
-/*
- * esi_crawl_watch_reset
- *		Start counting requests and expiries afresh.
- */
-void
-esi_crawl_watch_reset(void)
-{
-	watch_requests = 0;
-	watch_expires = DT_NOEND;
-}
-
-/*
- * esi_crawl_watch
- *		Requests sent and the earliest expiry read since the last reset
- *		(false for the expiry when no reply was read).
- */
-bool
-esi_crawl_watch(int64 *requests, TimestampTz *expires)
-{
-	*requests = watch_requests;
-	*expires = watch_expires;
-	return watch_expires != DT_NOEND;
-}
-
-/*
- * watch_expiry
- *		A reply the scan read is fresh until expires (not counted for a
- *		nested crawl: ESI_CRAWL_NESTED).
- */
-static void
-watch_expiry(EsiCrawl *c, TimestampTz expires)
-{
-	if (!c->nested && expires < watch_expires)
-		watch_expires = expires;
-}
 
 /*
  * crawl_cleanup
@@ -530,7 +486,8 @@ cache_step(EsiCrawl *c, EsiWork *w, TimestampTz now)
 			if (serve_cached(c, w, &r))
 			{
 				if (r.status == 200)
-					watch_expiry(c, r.expires);
+					if (!c->nested)
+						esi_scan_report_expiry(r.expires);
 				c->stats->cache_hits++;
 				ESI_STAT_ADD(c->rstats, cache_hits, 1);
 				pfree(w->cache_key);
@@ -673,7 +630,7 @@ fill_slots(EsiCrawl *c)
 		c->inflight++;
 		c->stats->requests++;
 		if (!c->nested)
-			watch_requests++;
+			esi_scan_report_request();
 		ESI_STAT_ADD(c->rstats, requests, 1);
 	}
 	MemoryContextSwitchTo(old);
@@ -778,7 +735,8 @@ take_page(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
 	{
 		bool		unused;
 
-		watch_expiry(c, esi_cache_expiry(t, &unused));
+		if (!c->nested)
+			esi_scan_report_expiry(esi_cache_expiry(t, &unused));
 	}
 
 	if (w->claimed)
@@ -863,7 +821,8 @@ not_modified(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
 	}
 	esi_cache_revalidated(w->cache_key, &r, t,
 						  usable_etag(esi_http_header(t, ESI_HDR_ETAG)));
-	watch_expiry(c, r.expires);
+	if (!c->nested)
+		esi_scan_report_expiry(r.expires);
 	forget_claim(c, w);
 	if (!serve_cached(c, w, &r))
 	{

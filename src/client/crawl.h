@@ -106,7 +106,7 @@ struct EsiBearerSource
  * outer crawl's transfers wait, untouched, while it runs (they are not
  * serviced meanwhile, as during any source call); its requests count in
  * esi.route_stats under their own route and wait on ESI's limits like any
- * other, but not in esi_crawl_watch (a refresh's requests and next run are
+ * other, but not in scan_report.h (a refresh's requests and next run are
  * those of its own routes) nor in the outer scan's EsiCrawlStats (EXPLAIN
  * ANALYZE).  One thing is shared: this backend's wait for another
  * session's fetch (cache.c); the nested crawl's end ends it, and the outer
@@ -141,9 +141,5 @@ extern EsiPage *esi_crawl_next_page(EsiCrawl *c);
 extern void esi_crawl_pump(EsiCrawl *c);
 extern void esi_crawl_page_done(EsiCrawl *c, EsiPage *page);
 extern void esi_crawl_end(EsiCrawl *c);
-
-/* what this backend's scans sent and read since the last reset */
-extern void esi_crawl_watch_reset(void);
-extern bool esi_crawl_watch(int64 *requests, TimestampTz *expires);
 
 #endif							/* ESI_CRAWL_H */

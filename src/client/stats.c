@@ -28,7 +28,6 @@
 typedef struct EsiStatsShared
 {
 	LWLock		lock;			/* taking a slot, the learned groups */
-	int			tranche;
 	int			nroutes;
 	EsiRouteStats routes[ESI_STATS_ROUTES];
 } EsiStatsShared;
@@ -38,23 +37,27 @@ static EsiStatsShared *stats = NULL;
 PG_FUNCTION_INFO_V1(esi_route_stats);
 PG_FUNCTION_INFO_V1(esi_route_stats_reset);
 
+/*
+ * esi_stats_shmem_size
+ *		The size of the statistics' area (set up by shmem.c).
+ */
 Size
 esi_stats_shmem_size(void)
 {
-	return MAXALIGN(sizeof(EsiStatsShared));
+	return sizeof(EsiStatsShared);
 }
 
+/*
+ * esi_stats_shmem_init
+ *		Set up the statistics' area (shmem.c's part init).
+ */
 void
-esi_stats_shmem_init(void)
+esi_stats_shmem_init(void *area, bool found, int tranche)
 {
-	bool		found;
-
-	stats = ShmemInitStruct("esi_fdw route statistics", sizeof(EsiStatsShared), &found);
+	stats = area;
 	if (!found)
 	{
-		memset(stats, 0, sizeof(EsiStatsShared));
-		stats->tranche = LWLockNewTrancheId();
-		LWLockInitialize(&stats->lock, stats->tranche);
+		LWLockInitialize(&stats->lock, tranche);
 		for (int i = 0; i < ESI_STATS_ROUTES; i++)
 		{
 			EsiRouteStats *rs = &stats->routes[i];
@@ -65,7 +68,6 @@ esi_stats_shmem_init(void)
 				pg_atomic_init_u64(c, 0);
 		}
 	}
-	LWLockRegisterTranche(stats->tranche, "esi_fdw_stats");
 }
 
 /*

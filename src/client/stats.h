@@ -43,6 +43,6 @@ extern bool esi_stats_group(EsiRouteStats *rs, char *group);
 
 /* its part of shared memory, set up by shmem.c when the server starts */
 extern Size esi_stats_shmem_size(void);
-extern void esi_stats_shmem_init(void);
+extern void esi_stats_shmem_init(void *area, bool found, int tranche);
 
 #endif							/* ESI_STATS_H */

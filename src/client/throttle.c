@@ -93,7 +93,6 @@ typedef struct EsiRateState
 typedef struct EsiLimitsShared
 {
 	LWLock		lock;			/* every state below */
-	int			tranche;
 	EsiErrorState bases[ESI_LIMIT_BASES];
 	EsiRateState groups[ESI_LIMIT_GROUPS];
 } EsiLimitsShared;
@@ -110,27 +109,30 @@ static int64 refused_paced_ms = 0;
 
 PG_FUNCTION_INFO_V1(esi_limits);
 
+/*
+ * esi_limits_shmem_size
+ *		The size of the limits' area (set up by shmem.c).
+ */
 Size
 esi_limits_shmem_size(void)
 {
-	return MAXALIGN(sizeof(EsiLimitsShared));
+	return sizeof(EsiLimitsShared);
 }
 
+/*
+ * esi_limits_shmem_init
+ *		Set up the limits' area (shmem.c's part init).
+ */
 void
-esi_limits_shmem_init(void)
+esi_limits_shmem_init(void *area, bool found, int tranche)
 {
-	bool		found;
-
-	limits = ShmemInitStruct("esi_fdw limits", sizeof(EsiLimitsShared), &found);
+	limits = area;
 	if (!found)
 	{
-		memset(limits, 0, sizeof(EsiLimitsShared));
-		limits->tranche = LWLockNewTrancheId();
-		LWLockInitialize(&limits->lock, limits->tranche);
+		LWLockInitialize(&limits->lock, tranche);
 		for (int i = 0; i < ESI_LIMIT_GROUPS; i++)
 			limits->groups[i].base = -1;
 	}
-	LWLockRegisterTranche(limits->tranche, "esi_fdw_limits");
 }
 
 /*

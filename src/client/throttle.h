@@ -60,6 +60,6 @@ extern int	esi_limits_error_remain(const char *base_url);
 
 /* its part of shared memory, set up by shmem.c when the server starts */
 extern Size esi_limits_shmem_size(void);
-extern void esi_limits_shmem_init(void);
+extern void esi_limits_shmem_init(void *area, bool found, int tranche);
 
 #endif							/* ESI_THROTTLE_H */

@@ -25,6 +25,14 @@
  * a database is looked at again at its next due time, and at least every
  * ESI_REFRESH_RECHECK_S (a target changed by hand, a restored dump).
  *
+ * Every statement of a worker runs under esi_fdw.refresh_statement_timeout
+ * (background workers get no statement_timeout of their own): a refresh
+ * that takes longer fails like any other, and its snapshot stays.
+ *
+ * A worker's slot in shared memory belongs to one process at a time (see
+ * RefreshSlot): a launcher that is restarted while workers of the one
+ * before it still run leaves their slots to them until they exit.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -51,6 +59,7 @@
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "tcop/tcopprot.h"
+#include "utils/timeout.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -59,8 +68,9 @@
 #include "utils/timestamp.h"
 
 #include "cache.h"
-#include "crawl.h"
+#include "guc.h"
 #include "refresh_worker.h"
+#include "scan_report.h"
 #include "token_worker.h"
 #include "own_xact.h"
 #include "worker_db.h"
@@ -71,29 +81,48 @@
 #define ESI_REFRESH_MAX_WAKE	16
 #define ESI_REFRESH_BATCH		100 /* due targets a worker reads at once */
 
-int			esi_guc_refresh_workers = 2;
-bool		esi_guc_auto_refresh = true;
-static int	esi_guc_refresh_jitter = 30;
-static int	esi_guc_refresh_retry_delay = 60;
-static int	esi_guc_refresh_max_retry_delay = 3600;
-static int	esi_guc_refresh_min_interval = 30;
-static int	esi_guc_refresh_alert_failures = 3;
+/*
+ * Who a worker slot belongs to.  FREE: nobody.  RESERVED: the launcher that
+ * took it for a worker it registered, until that worker starts.  RUNNING:
+ * the worker whose pid the slot holds, which claimed it at its start (only
+ * if it was still RESERVED for the generation the worker was started for).
+ * EXITED: that worker's report is complete (set as it exits).  Only a
+ * launcher makes a slot FREE again: its own worker's once the worker
+ * stopped (its handle says so), and a worker of an earlier launcher's once
+ * the worker is EXITED or its process is gone.  A launcher that starts
+ * takes back the slots still RESERVED (their worker, if it ever starts,
+ * finds the generation changed and exits without touching the slot).
+ */
+typedef enum RefreshSlotState
+{
+	SLOT_FREE,
+	SLOT_RESERVED,
+	SLOT_RUNNING,
+	SLOT_EXITED
+} RefreshSlotState;
 
 /* a worker's place in shared memory: what it was started for, its report */
 typedef struct RefreshSlot
 {
-	bool		in_use;			/* owned by the launcher */
-	Oid			dboid;
+	RefreshSlotState state;
+	uint32		generation;		/* bumped each time a launcher takes it */
+	pid_t		pid;			/* the worker's, from RUNNING on; else 0 */
+	Oid			dboid;			/* the database the worker is for */
 	bool		done;			/* the worker finished its round */
 	bool		has_targets;	/* esi_fdw with background refresh is there */
 	TimestampTz next_due;		/* its earliest next_refresh_at */
 	int			pending;		/* due targets it has not started yet */
 } RefreshSlot;
 
+/*
+ * Shared by the launcher, its workers and every backend (esi_refresh_wake).
+ * Every field, the slots' included, is read and written only with mutex
+ * held; nothing is done under it but copying.
+ */
 typedef struct RefreshShared
 {
 	slock_t		mutex;
-	Latch	   *launcher_latch;
+	Latch	   *launcher_latch; /* the running launcher's, or NULL */
 	bool		wake_all;
 	int			nwake;
 	Oid			wake[ESI_REFRESH_MAX_WAKE];
@@ -108,13 +137,17 @@ typedef struct RefreshDb
 	Oid			oid;
 	TimestampTz next_check;
 	int			running;
+	bool		rewake;			/* woken while its workers ran: look again
+								 * once they exited, whatever they reported */
 	bool		seen;
 } RefreshDb;
 
 static RefreshDb *dbs = NULL;
 static int	ndbs = 0;
 static int	maxdbs = 0;
+/* the launcher's own workers (by slot), and those of an earlier launcher */
 static BackgroundWorkerHandle *handles[ESI_REFRESH_MAX_WORKERS];
+static bool adopted[ESI_REFRESH_MAX_WORKERS];
 
 static void esi_refresh_wake(void);
 
@@ -137,51 +170,18 @@ PG_FUNCTION_INFO_V1(esi_refresh_step_sql);
 #define ESI_REFRESH_LOCK_SPACE	3
 
 /* ---------------------------------------------------------------------
- * Settings, shared memory, registration
+ * Shared memory, registration (the settings are guc.c's)
  * ---------------------------------------------------------------------
  */
 
 /*
  * esi_refresh_register
- *		Define the settings and register the launcher (from _PG_init).
+ *		Register the launcher (from _PG_init).
  */
 void
 esi_refresh_register(void)
 {
 	BackgroundWorker w;
-
-	DefineCustomIntVariable("esi_fdw.refresh_workers",
-							"Background workers that refresh snapshots when their ESI data expires; 0 turns background refresh off.",
-							"Each takes a slot of max_worker_processes while it works.",
-							&esi_guc_refresh_workers, 2, 0, ESI_REFRESH_MAX_WORKERS,
-							PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomBoolVariable("esi_fdw.auto_refresh",
-							 "Whether background workers refresh the targets of a database (set it per database).",
-							 NULL, &esi_guc_auto_refresh, true,
-							 PGC_SUSET, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("esi_fdw.refresh_jitter",
-							"Most random delay added to a target's next refresh, so that installations do not ask ESI in step.",
-							"The delay is 1 s to this many seconds; 0 adds none.",
-							&esi_guc_refresh_jitter, 30, 0, 3600,
-							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
-	DefineCustomIntVariable("esi_fdw.refresh_retry_delay",
-							"Wait before refreshing a target again after a failed refresh; it doubles with each further failure.",
-							NULL, &esi_guc_refresh_retry_delay, 60, 1, 86400,
-							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
-	DefineCustomIntVariable("esi_fdw.refresh_max_retry_delay",
-							"Longest wait after failed refreshes of a target.",
-							NULL, &esi_guc_refresh_max_retry_delay, 3600, 1, 7 * 86400,
-							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
-	DefineCustomIntVariable("esi_fdw.refresh_min_interval",
-							"Shortest time from the start of a target's refresh to the start of its next one.",
-							"A reply that arrives already expired (ESI has served such) would make the target due again at once.",
-							&esi_guc_refresh_min_interval, 30, 1, 86400,
-							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
-	DefineCustomIntVariable("esi_fdw.refresh_alert_failures",
-							"Failed refreshes of a target in a row after which it is announced as failing, once until it succeeds.",
-							"The announcement is a NOTIFY on channel esi_refresh_failing and a WARNING in the server log.",
-							&esi_guc_refresh_alert_failures, 3, 1, 1000000,
-							PGC_SUSET, 0, NULL, NULL, NULL);
 
 	memset(&w, 0, sizeof(w));
 	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -205,24 +205,19 @@ esi_refresh_register(void)
 Size
 esi_refresh_shmem_size(void)
 {
-	return MAXALIGN(sizeof(RefreshShared));
+	return sizeof(RefreshShared);
 }
 
 /*
  * esi_refresh_shmem_init
- *		Set up (or attach to) it; caller holds AddinShmemInitLock.
+ *		Set up (or attach to) it (shmem.c's part init): every slot FREE.
  */
 void
-esi_refresh_shmem_init(void)
+esi_refresh_shmem_init(void *area, bool found, int tranche)
 {
-	bool		found;
-
-	shared = ShmemInitStruct("esi_fdw refresh", sizeof(RefreshShared), &found);
+	shared = area;
 	if (!found)
-	{
-		memset(shared, 0, sizeof(RefreshShared));
 		SpinLockInit(&shared->mutex);
-	}
 }
 
 /*
@@ -259,7 +254,7 @@ esi_refresh_wake(void)
 Datum
 esi_refresh_watch_reset(PG_FUNCTION_ARGS)
 {
-	esi_crawl_watch_reset();
+	esi_scan_report_reset();
 	PG_RETURN_VOID();
 }
 
@@ -270,11 +265,7 @@ esi_refresh_watch_reset(PG_FUNCTION_ARGS)
 Datum
 esi_refresh_watch_requests(PG_FUNCTION_ARGS)
 {
-	int64		requests;
-	TimestampTz expires;
-
-	(void) esi_crawl_watch(&requests, &expires);
-	PG_RETURN_INT64(requests);
+	PG_RETURN_INT64(esi_scan_report().requests);
 }
 
 /*
@@ -284,12 +275,11 @@ esi_refresh_watch_requests(PG_FUNCTION_ARGS)
 Datum
 esi_refresh_watch_expires(PG_FUNCTION_ARGS)
 {
-	int64		requests;
-	TimestampTz expires;
+	EsiScanReport report = esi_scan_report();
 
-	if (!esi_crawl_watch(&requests, &expires))
+	if (report.expires == DT_NOEND)
 		PG_RETURN_NULL();
-	PG_RETURN_TIMESTAMPTZ(expires);
+	PG_RETURN_TIMESTAMPTZ(report.expires);
 }
 
 /*
@@ -442,6 +432,7 @@ list_databases(TimestampTz now, int64 first_delay_us)
 			db->oid = d->oid;
 			db->next_check = now + first_delay_us;
 			db->running = 0;
+			db->rewake = false;
 		}
 		db->seen = true;
 	}
@@ -456,8 +447,95 @@ list_databases(TimestampTz now, int64 first_delay_us)
 }
 
 /*
+ * adopt_slots
+ *		At the launcher's start: the slots an earlier launcher left.  A
+ *		worker still running keeps its slot (adopted: reaped when it exits);
+ *		a slot whose worker has not started yet is taken back (the worker
+ *		exits at its start); a finished worker's slot is freed.
+ */
+static void
+adopt_slots(void)
+{
+	pid_t		pids[ESI_REFRESH_MAX_WORKERS];
+	Oid			dboids[ESI_REFRESH_MAX_WORKERS];
+
+	SpinLockAcquire(&shared->mutex);
+	for (int i = 0; i < ESI_REFRESH_MAX_WORKERS; i++)
+	{
+		RefreshSlot *slot = &shared->slots[i];
+
+		handles[i] = NULL;
+		adopted[i] = (slot->state == SLOT_RUNNING);
+		pids[i] = slot->pid;
+		dboids[i] = slot->dboid;
+		if (slot->state == SLOT_RESERVED || slot->state == SLOT_EXITED)
+		{
+			slot->state = SLOT_FREE;
+			slot->pid = 0;
+		}
+	}
+	shared->nwake = 0;
+	shared->wake_all = false;
+	shared->launcher_latch = MyLatch;
+	SpinLockRelease(&shared->mutex);
+
+	for (int i = 0; i < ESI_REFRESH_MAX_WORKERS; i++)
+		if (adopted[i])
+			ereport(LOG,
+					(errmsg("esi_fdw refresh launcher: slot %d stays with worker pid %d of an earlier launcher until it exits",
+							i, (int) pids[i]),
+					 errdetail("The worker refreshes targets of the database with OID %u.", dboids[i])));
+}
+
+/*
+ * count_adopted
+ *		Count the adopted workers as running on their databases (once the
+ *		databases are listed).
+ */
+static void
+count_adopted(void)
+{
+	for (int i = 0; i < ESI_REFRESH_MAX_WORKERS; i++)
+	{
+		RefreshDb  *db;
+		Oid			dboid;
+
+		if (!adopted[i])
+			continue;
+		SpinLockAcquire(&shared->mutex);
+		dboid = shared->slots[i].dboid;
+		SpinLockRelease(&shared->mutex);
+		if ((db = find_db(dboid)) != NULL)
+			db->running++;
+	}
+}
+
+/*
+ * worker_gone
+ *		Whether the worker of slot i, one of this launcher's or an adopted
+ *		one, has exited (its slot may then be reused).
+ */
+static bool
+worker_gone(int i)
+{
+	pid_t		pid;
+	RefreshSlotState state;
+
+	if (handles[i] != NULL)
+		return GetBackgroundWorkerPid(handles[i], &pid) == BGWH_STOPPED;
+	if (!adopted[i])
+		return false;
+	SpinLockAcquire(&shared->mutex);
+	state = shared->slots[i].state;
+	pid = shared->slots[i].pid;
+	SpinLockRelease(&shared->mutex);
+	/* EXITED as it exits; a process killed outright restarts the server */
+	return state != SLOT_RUNNING || pid == 0 || (kill(pid, 0) != 0 && errno == ESRCH);
+}
+
+/*
  * reap_workers
- *		Take the reports of the workers that exited.
+ *		Take the reports of the workers that exited and free their slots.
  */
 static void
 reap_workers(TimestampTz now)
@@ -465,31 +543,43 @@ reap_workers(TimestampTz now)
 	for (int i = 0; i < ESI_REFRESH_MAX_WORKERS; i++)
 	{
 		RefreshSlot *slot = &shared->slots[i];
+		RefreshSlot report;
 		RefreshDb  *db;
-		pid_t		pid;
 
-		if (!slot->in_use || handles[i] == NULL)
+		if (!worker_gone(i))
 			continue;
-		if (GetBackgroundWorkerPid(handles[i], &pid) != BGWH_STOPPED)
-			continue;
-		db = find_db(slot->dboid);
-		if (db)
+		SpinLockAcquire(&shared->mutex);
+		report = *slot;
+		slot->state = SLOT_FREE;
+		slot->pid = 0;
+		SpinLockRelease(&shared->mutex);
+
+		db = find_db(report.dboid);
+		if (db && db->running > 0)
 		{
 			db->running--;
-			if (!slot->done)
+			if (!report.done)
 				db->next_check = now + (int64) ESI_REFRESH_RETRY_S * USECS_PER_SEC;
 			else
 			{
 				TimestampTz recheck = now + (int64) ESI_REFRESH_RECHECK_S * USECS_PER_SEC;
 
-				db->next_check = slot->has_targets ? Min(slot->next_due, recheck) : recheck;
+				db->next_check = report.has_targets ? Min(report.next_due, recheck) : recheck;
+			}
+			if (db->rewake && db->running == 0)
+			{
+				db->next_check = now;
+				db->rewake = false;
 			}
 		}
-		pfree(handles[i]);
+		if (adopted[i])
+			ereport(LOG,
+					(errmsg("esi_fdw refresh launcher: worker pid %d of an earlier launcher exited; slot %d is free",
+							(int) report.pid, i)));
+		if (handles[i] != NULL)
+			pfree(handles[i]);
 		handles[i] = NULL;
-		SpinLockAcquire(&shared->mutex);
-		slot->in_use = false;
-		SpinLockRelease(&shared->mutex);
+		adopted[i] = false;
 	}
 }
 
@@ -501,21 +591,29 @@ static bool
 start_worker(RefreshDb *db, TimestampTz now)
 {
 	BackgroundWorker w;
+	uint32		generation = 0;
 	int			i;
 
+	SpinLockAcquire(&shared->mutex);
 	for (i = 0; i < ESI_REFRESH_MAX_WORKERS; i++)
-		if (!shared->slots[i].in_use)
-			break;
+	{
+		RefreshSlot *slot = &shared->slots[i];
+
+		if (slot->state != SLOT_FREE || handles[i] != NULL || adopted[i])
+			continue;
+		slot->state = SLOT_RESERVED;
+		generation = ++slot->generation;
+		slot->pid = 0;
+		slot->dboid = db->oid;
+		slot->done = false;
+		slot->has_targets = false;
+		slot->next_due = DT_NOEND;
+		slot->pending = 0;
+		break;
+	}
+	SpinLockRelease(&shared->mutex);
 	if (i == ESI_REFRESH_MAX_WORKERS)
 		return false;
-	SpinLockAcquire(&shared->mutex);
-	shared->slots[i].in_use = true;
-	shared->slots[i].dboid = db->oid;
-	shared->slots[i].done = false;
-	shared->slots[i].has_targets = false;
-	shared->slots[i].next_due = DT_NOEND;
-	shared->slots[i].pending = 0;
-	SpinLockRelease(&shared->mutex);
 
 	memset(&w, 0, sizeof(w));
 	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -526,12 +624,13 @@ start_worker(RefreshDb *db, TimestampTz now)
 	strlcpy(w.bgw_name, "esi_fdw refresh worker", BGW_MAXLEN);
 	strlcpy(w.bgw_type, "esi_fdw refresh worker", BGW_MAXLEN);
 	w.bgw_main_arg = Int32GetDatum(i);
+	memcpy(w.bgw_extra, &generation, sizeof(generation));
 	w.bgw_notify_pid = MyProcPid;
 	if (!RegisterDynamicBackgroundWorker(&w, &handles[i]))
 	{
 		handles[i] = NULL;
 		SpinLockAcquire(&shared->mutex);
-		shared->slots[i].in_use = false;
+		shared->slots[i].state = SLOT_FREE;
 		SpinLockRelease(&shared->mutex);
 		db->next_check = now + (int64) ESI_REFRESH_RETRY_S * USECS_PER_SEC;
 		ereport(LOG,
@@ -546,15 +645,21 @@ start_worker(RefreshDb *db, TimestampTz now)
 /*
  * start_due_workers
  *		Workers for the databases due now, and helpers where a worker sees
- *		more due targets than there are workers, within the pool.
+ *		more due targets than there are workers, within the pool (which
+ *		adopted workers count in).
  */
 static void
 start_due_workers(TimestampTz now)
 {
+	RefreshSlot slots[ESI_REFRESH_MAX_WORKERS];
 	int			nrunning = 0;
 
+	SpinLockAcquire(&shared->mutex);
+	memcpy(slots, shared->slots, sizeof(slots));
+	SpinLockRelease(&shared->mutex);
+
 	for (int i = 0; i < ESI_REFRESH_MAX_WORKERS; i++)
-		if (shared->slots[i].in_use)
+		if (slots[i].state != SLOT_FREE)
 			nrunning++;
 	for (int i = 0; i < ndbs && nrunning < esi_guc_refresh_workers; i++)
 	{
@@ -571,8 +676,8 @@ start_due_workers(TimestampTz now)
 		if (dbs[i].running == 0)
 			continue;
 		for (int k = 0; k < ESI_REFRESH_MAX_WORKERS; k++)
-			if (shared->slots[k].in_use && shared->slots[k].dboid == dbs[i].oid)
-				pending = Max(pending, shared->slots[k].pending);
+			if (slots[k].state == SLOT_RUNNING && slots[k].dboid == dbs[i].oid)
+				pending = Max(pending, slots[k].pending);
 		if (pending >= dbs[i].running)
 		{
 			if (!start_worker(&dbs[i], now))
@@ -580,6 +685,20 @@ start_due_workers(TimestampTz now)
 			nrunning++;
 		}
 	}
+}
+
+/*
+ * launcher_exit
+ *		before_shmem_exit callback of the launcher, however it exits: no
+ *		one sets its latch any more.
+ */
+static void
+launcher_exit(int code, Datum arg)
+{
+	SpinLockAcquire(&shared->mutex);
+	if (shared->launcher_latch == MyLatch)
+		shared->launcher_latch = NULL;
+	SpinLockRelease(&shared->mutex);
 }
 
 /*
@@ -600,14 +719,9 @@ esi_refresh_launcher_main(Datum arg)
 	/* the response cache's index, so that no query has to load it */
 	esi_cache_load();
 
-	/* workers of an earlier launcher are no longer ours to reap */
-	SpinLockAcquire(&shared->mutex);
-	for (int i = 0; i < ESI_REFRESH_MAX_WORKERS; i++)
-		shared->slots[i].in_use = false;
-	shared->nwake = 0;
-	shared->wake_all = false;
-	shared->launcher_latch = MyLatch;
-	SpinLockRelease(&shared->mutex);
+	/* workers of an earlier launcher keep their slots until they exit */
+	before_shmem_exit(launcher_exit, (Datum) 0);
+	adopt_slots();
 
 	while (!ShutdownRequestPending)
 	{
@@ -640,6 +754,8 @@ esi_refresh_launcher_main(Datum arg)
 		{
 			list_databases(now, first ? 0 : (int64) ESI_REFRESH_RECHECK_S * USECS_PER_SEC);
 			next_list = now + (int64) ESI_REFRESH_LIST_S * USECS_PER_SEC;
+			if (first)
+				count_adopted();
 			first = false;
 		}
 		for (int i = 0; i < ndbs; i++)
@@ -649,7 +765,12 @@ esi_refresh_launcher_main(Datum arg)
 			for (int k = 0; k < nwake && !woken; k++)
 				woken = (wake[k] == dbs[i].oid);
 			if (woken)
+			{
 				dbs[i].next_check = now;
+				/* a running worker may have read its targets already */
+				if (dbs[i].running > 0)
+					dbs[i].rewake = true;
+			}
 		}
 		if (esi_guc_refresh_workers > 0 && !RecoveryInProgress())
 			start_due_workers(now);
@@ -662,15 +783,16 @@ esi_refresh_launcher_main(Datum arg)
 			for (int i = 0; i < ndbs; i++)
 				if (dbs[i].running == 0)
 					wake_at = Min(wake_at, dbs[i].next_check);
+		/* an adopted worker's exit sets the latch, but do look now and then */
+		for (int i = 0; i < ESI_REFRESH_MAX_WORKERS; i++)
+			if (adopted[i])
+				wake_at = Min(wake_at, now + (int64) ESI_REFRESH_RETRY_S * USECS_PER_SEC);
 		timeout_ms = (long) Max((wake_at - now) / 1000, 10);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 timeout_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 
-	SpinLockAcquire(&shared->mutex);
-	shared->launcher_latch = NULL;
-	SpinLockRelease(&shared->mutex);
 	proc_exit(0);
 }
 
@@ -749,12 +871,98 @@ esi_refresh_step_sql(PG_FUNCTION_ARGS)
  */
 
 static MemoryContext worker_cxt = NULL;
+static int	my_slot = -1;
+
+/*
+ * statement_begin
+ *		In a worker, before a statement: its transaction as role
+ *		(InvalidOid: the extension's owner) with search_path pinned
+ *		(own_xact.c), and its timeout, esi_fdw.refresh_statement_timeout
+ *		(a background worker has no statement_timeout of its own).
+ */
+static void
+statement_begin(EsiPrivileged *x, Oid role)
+{
+	esi_own_xact_begin(x, role);
+	if (esi_guc_refresh_statement_timeout_ms > 0)
+		enable_timeout_after(STATEMENT_TIMEOUT, esi_guc_refresh_statement_timeout_ms);
+}
+
+/*
+ * statement_end
+ *		After the statement: its timeout off, its transaction committed.
+ *		(On an error the worker's catch block calls statement_abort.)
+ */
+static void
+statement_end(EsiPrivileged *x)
+{
+	disable_timeout(STATEMENT_TIMEOUT, false);
+	esi_own_xact_commit(x);
+	pgstat_report_stat(false);
+}
+
+/*
+ * statement_abort
+ *		After a statement failed: its timeout off, its transaction rolled
+ *		back (its settings with it).
+ */
+static void
+statement_abort(void)
+{
+	disable_timeout(STATEMENT_TIMEOUT, false);
+	AbortCurrentTransaction();
+}
+
+/*
+ * slot_report
+ *		Write the worker's report into its slot (under the lock, as every
+ *		slot field); returns the launcher's latch to set, or NULL.
+ */
+static Latch *
+slot_report(int pending, bool done, bool has_targets, TimestampTz next_due)
+{
+	RefreshSlot *slot = &shared->slots[my_slot];
+	Latch	   *latch;
+
+	SpinLockAcquire(&shared->mutex);
+	slot->pending = pending;
+	if (done)
+	{
+		slot->done = true;
+		slot->has_targets = has_targets;
+		slot->next_due = next_due;
+	}
+	latch = shared->launcher_latch;
+	SpinLockRelease(&shared->mutex);
+	return latch;
+}
+
+/*
+ * worker_exit
+ *		before_shmem_exit callback of a worker that claimed its slot: the
+ *		report is complete; the launcher (this worker's or a later one)
+ *		may free the slot.
+ */
+static void
+worker_exit(int code, Datum arg)
+{
+	RefreshSlot *slot = &shared->slots[my_slot];
+	Latch	   *latch;
+
+	SpinLockAcquire(&shared->mutex);
+	if (slot->state == SLOT_RUNNING && slot->pid == MyProcPid)
+		slot->state = SLOT_EXITED;
+	latch = shared->launcher_latch;
+	SpinLockRelease(&shared->mutex);
+	if (latch)
+		SetLatch(latch);
+}
 
 /*
  * run_sql
  *		Run one statement in a transaction of its own (as role, unless
- *		InvalidOid: then as the extension's owner) with search_path pinned;
- *		settings its code changed are undone.  The first column of its
+ *		InvalidOid: then as the extension's owner) with search_path pinned,
+ *		under the statement timeout; settings its code changed are undone.  The first column of its
  *		first row as text, copied to worker_cxt, or NULL.
  */
 static char *
@@ -765,7 +973,7 @@ run_sql(const char *sql, Oid role, int nargs, Oid *types, Datum *values,
 	int			rc;
 	EsiPrivileged x;
 
-	esi_own_xact_begin(&x, role);
+	statement_begin(&x, role);
 	rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
 	if (rc < 0)
 		elog(ERROR, "esi_fdw refresh worker: SPI_execute_with_args failed (%d)", rc);
@@ -776,8 +984,7 @@ run_sql(const char *sql, Oid role, int nargs, Oid *types, Datum *values,
 		if (v)
 			result = MemoryContextStrdup(worker_cxt, v);
 	}
-	esi_own_xact_commit(&x);
-	pgstat_report_stat(false);
+	statement_end(&x);
 	return result;
 }
 
@@ -815,7 +1022,7 @@ refresh_one(const char *target, Oid role)
 		MemoryContextSwitchTo(worker_cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
-		AbortCurrentTransaction();
+		statement_abort();
 		MemoryContextSwitchTo(oldcxt);
 	}
 	PG_END_TRY();
@@ -846,18 +1053,44 @@ refresh_one(const char *target, Oid role)
 void
 esi_refresh_worker_main(Datum arg)
 {
-	int			i = DatumGetInt32(arg);
-	RefreshSlot *slot = &shared->slots[i];
+	RefreshSlot *slot;
+	uint32		generation;
+	Oid			dboid;
+	bool		mine;
 	char	   *v;
+	TimestampTz next_due = DT_NOEND;
 
 	/* die(): a SIGTERM ends a transfer at its next interrupt check */
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	/* no SQL runs where esi_fdw 0.5.0 or later is not installed */
-	if (!esi_worker_connect(slot->dboid, "_due_targets"))
+
+	/* the slot is this worker's only while it is reserved for it */
+	my_slot = DatumGetInt32(arg);
+	slot = &shared->slots[my_slot];
+	memcpy(&generation, MyBgworkerEntry->bgw_extra, sizeof(generation));
+	SpinLockAcquire(&shared->mutex);
+	mine = (slot->state == SLOT_RESERVED && slot->generation == generation);
+	if (mine)
 	{
-		elog(DEBUG1, "esi_fdw refresh worker: no esi_fdw 0.5.0 or later in database %u", slot->dboid);
-		slot->done = true;
+		slot->state = SLOT_RUNNING;
+		slot->pid = MyProcPid;
+	}
+	dboid = slot->dboid;
+	SpinLockRelease(&shared->mutex);
+	if (!mine)
+	{
+		ereport(LOG,
+				(errmsg("esi_fdw refresh worker: slot %d was taken back by a restarted launcher", my_slot),
+				 errdetail("The worker exits without refreshing; the launcher starts workers anew.")));
+		proc_exit(0);
+	}
+	before_shmem_exit(worker_exit, (Datum) 0);
+
+	/* no SQL runs where esi_fdw 0.5.0 or later is not installed */
+	if (!esi_worker_connect(dboid, "_due_targets"))
+	{
+		elog(DEBUG1, "esi_fdw refresh worker: no esi_fdw 0.5.0 or later in database %u", dboid);
+		(void) slot_report(0, true, false, DT_NOEND);
 		proc_exit(0);
 	}
 	pgstat_report_appname("esi_fdw refresh worker");
@@ -866,7 +1099,7 @@ esi_refresh_worker_main(Datum arg)
 
 	if (RecoveryInProgress() || !esi_guc_auto_refresh)
 	{
-		slot->done = true;
+		(void) slot_report(0, true, false, DT_NOEND);
 		proc_exit(0);
 	}
 	/* refreshes whose session died: closed when their lock is free */
@@ -887,7 +1120,7 @@ esi_refresh_worker_main(Datum arg)
 		MemoryContextReset(worker_cxt);
 
 		/* the due targets, oldest due first */
-		esi_own_xact_begin(&x, InvalidOid);
+		statement_begin(&x, InvalidOid);
 		if (SPI_execute("SELECT target, refresh_role FROM esi._due_targets() LIMIT "
 						CppAsString2(ESI_REFRESH_BATCH), true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "esi_fdw refresh worker: could not read the due targets");
@@ -901,26 +1134,22 @@ esi_refresh_worker_main(Datum arg)
 			roles = lappend_oid(roles, isnull ? InvalidOid : DatumGetObjectId(role));
 			MemoryContextSwitchTo(old);
 		}
-		esi_own_xact_commit(&x);
+		statement_end(&x);
 
 		n = list_length(targets);
 		if (n == 0)
 			break;
 		forboth(lc1, targets, lc2, roles)
 		{
-			Latch	   *latch;
+			Latch	   *latch = slot_report(n - ++k, false, false, DT_NOEND);
 
-			slot->pending = n - ++k;
-			SpinLockAcquire(&shared->mutex);
-			latch = shared->launcher_latch;
-			SpinLockRelease(&shared->mutex);
-			if (slot->pending > 0 && latch)
+			if (n - k > 0 && latch)
 				SetLatch(latch);
 			if (refresh_one(lfirst(lc1), lfirst_oid(lc2)))
 				claimed = true;
 			CHECK_FOR_INTERRUPTS();
 		}
-		slot->pending = 0;
+		(void) slot_report(0, false, false, DT_NOEND);
 		/* every due target is another worker's: leave them to it */
 		if (!claimed)
 			break;
@@ -931,9 +1160,8 @@ esi_refresh_worker_main(Datum arg)
 	{
 		double		secs = strtod(v, NULL);
 
-		slot->next_due = (TimestampTz) ((secs - ((POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY)) * USECS_PER_SEC);
+		next_due = (TimestampTz) ((secs - ((POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY)) * USECS_PER_SEC);
 	}
-	slot->has_targets = true;
-	slot->done = true;
+	(void) slot_report(0, true, true, next_due);
 	proc_exit(0);
 }

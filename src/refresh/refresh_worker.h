@@ -10,22 +10,22 @@
  * CALL esi.refresh) and report when the next one is due.  Nothing runs on
  * a hot standby: the snapshots replicate to it.
  *
+ * A worker's slot in shared memory is owned by one process at a time (its
+ * pid is in the slot); a restarted launcher leaves the slots of workers
+ * still running to them until they exit.  Every statement of a worker runs
+ * under esi_fdw.refresh_statement_timeout.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef ESI_REFRESH_WORKER_H
 #define ESI_REFRESH_WORKER_H
 
-#define ESI_REFRESH_MAX_WORKERS 64
-
-extern int	esi_guc_refresh_workers;
-extern bool esi_guc_auto_refresh;
-
-/* from _PG_init: the settings and the launcher */
+/* from _PG_init: the launcher (its settings are guc.c's) */
 extern void esi_refresh_register(void);
 
 /* its part of shared memory, set up by shmem.c when the server starts */
 extern Size esi_refresh_shmem_size(void);
-extern void esi_refresh_shmem_init(void);
+extern void esi_refresh_shmem_init(void *area, bool found, int tranche);
 
 /* entry points (named in their BackgroundWorker) */
 extern PGDLLEXPORT void esi_refresh_launcher_main(Datum arg);

@@ -2,17 +2,28 @@
  *
  * shmem.h
  *		  esi_fdw's shared memory: one request at server start for every
- *		  subsystem that shares state between sessions.
+ *		  subsystem that shares state between sessions, set up in one place.
  *
- * Each subsystem (cache.c, throttle.c, stats.c) says how much it needs and
- * sets up its part, with its own lock, when the postmaster creates shared
- * memory; this file only calls them, so they depend on nothing here.
+ * Each subsystem (cache.c, throttle.c, stats.c, tokens.c, refresh_worker.c)
+ * contributes a part: the size of its area and a function that sets up its
+ * content.  shmem.c requests the space, creates each area (zeroed), gives
+ * it a lock tranche named for it, and calls the part's init; the
+ * subsystems depend on nothing here.
  *
  *-------------------------------------------------------------------------
  */
 #ifndef ESI_SHMEM_H
 #define ESI_SHMEM_H
 
+/*
+ * A part's init: area is its zeroed struct on the first call (found false,
+ * in the postmaster), the same struct afterwards (found true: a backend of
+ * an EXEC_BACKEND build attaching); tranche is the LWLock tranche for its
+ * locks, already registered in this process.
+ */
+typedef void (*EsiShmemInit) (void *area, bool found, int tranche);
+
+/* from _PG_init: install the hooks */
 extern void esi_shmem_register(void);
 
 #endif							/* ESI_SHMEM_H */

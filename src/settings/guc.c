@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * guc.c
- *		  esi_fdw's settings (GUCs).
+ *		  esi_fdw's settings (GUCs): every esi_fdw.* setting is defined here,
+ *		  those of the background refresh included.
  *
  * Settings that decide where requests go or how TLS is checked are
  * superuser-only; the rest any user may set for a session.  Text that is
@@ -20,7 +21,7 @@
 #include "esi_catalog.h"
 #include "esi_fdw.h"
 #include "guc.h"
-#include "option.h"
+#include "valid.h"
 
 char	   *esi_guc_base_url = NULL;
 char	   *esi_guc_user_agent = NULL;
@@ -52,6 +53,15 @@ int			esi_guc_rate_limit_reserve = 5;
 char	   *esi_guc_key_file = NULL;
 int			esi_guc_sso_clock_skew = 60;
 bool		esi_guc_writes_in_transaction_block = false;
+int			esi_guc_refresh_workers = 2;
+bool		esi_guc_auto_refresh = true;
+int			esi_guc_refresh_statement_timeout_ms = 3600000;
+/* read only by the SQL of the refresh (current_setting), never by C code */
+static int	esi_guc_refresh_jitter = 30;
+static int	esi_guc_refresh_retry_delay = 60;
+static int	esi_guc_refresh_max_retry_delay = 3600;
+static int	esi_guc_refresh_min_interval = 30;
+static int	esi_guc_refresh_alert_failures = 3;
 
 /*
  * check_wire_text
@@ -329,5 +339,49 @@ esi_guc_define(void)
 							 "Skills lower it: set your own, e.g. per role with ALTER ROLE ... SET.",
 							 &esi_guc_sales_tax, 0.075, 0.0, 1.0,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
-	/* _PG_init reserves the prefix once the other files defined theirs */
+	/* background refresh (refresh_worker.c; the SQL of the refresh) */
+	DefineCustomIntVariable("esi_fdw.refresh_workers",
+							"Background workers that refresh snapshots when their ESI data expires; 0 turns background refresh off.",
+							"Each takes a slot of max_worker_processes while it works.",
+							&esi_guc_refresh_workers, 2, 0, ESI_REFRESH_MAX_WORKERS,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("esi_fdw.auto_refresh",
+							 "Whether background workers refresh the targets of a database (set it per database).",
+							 NULL, &esi_guc_auto_refresh, true,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("esi_fdw.refresh_statement_timeout",
+							"Longest time a background worker's statement may run (a target's refresh is one); 0 for no limit.",
+							"A refresh that takes longer fails as a canceled statement (SQLSTATE 57014) and keeps the previous snapshot.",
+							&esi_guc_refresh_statement_timeout_ms, 3600000, 0, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("esi_fdw.refresh_jitter",
+							"Most random delay added to a target's next refresh, so that installations do not ask ESI in step.",
+							"The delay is 1 s to this many seconds; 0 adds none.",
+							&esi_guc_refresh_jitter, 30, 0, 3600,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("esi_fdw.refresh_retry_delay",
+							"Wait before refreshing a target again after a failed refresh; it doubles with each further failure.",
+							NULL, &esi_guc_refresh_retry_delay, 60, 1, 86400,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("esi_fdw.refresh_max_retry_delay",
+							"Longest wait after failed refreshes of a target.",
+							NULL, &esi_guc_refresh_max_retry_delay, 3600, 1, 7 * 86400,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("esi_fdw.refresh_min_interval",
+							"Shortest time from the start of a target's refresh to the start of its next one.",
+							"A reply that arrives already expired (ESI has served such) would make the target due again at once.",
+							&esi_guc_refresh_min_interval, 30, 1, 86400,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("esi_fdw.refresh_alert_failures",
+							"Failed refreshes of a target in a row after which it is announced as failing, once until it succeeds.",
+							"The announcement is a NOTIFY on channel esi_refresh_failing and a WARNING in the server log.",
+							&esi_guc_refresh_alert_failures, 3, 1, 1000000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+
+	/*
+	 * Every setting is defined: a name under esi_fdw. defined by none is
+	 * then a typo (a WARNING at start, an ERROR for SET), while the
+	 * postgresql.conf values of those defined are kept.
+	 */
+	MarkGUCPrefixReserved("esi_fdw");
 }

@@ -1,7 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * guc.h
- *		  esi_fdw's settings (GUCs), defined in guc.c.
+ *		  esi_fdw's settings (GUCs): every esi_fdw.* setting is defined in
+ *		  guc.c and read through the variables below.
+ *
+ * Settings depend on nothing else of esi_fdw but the value rules of
+ * valid.h; the options (option.c) depend on them, for their defaults.
  *
  *-------------------------------------------------------------------------
  */
@@ -10,6 +14,25 @@
 
 /* the most connections one scan may use: the setting's and the option's range */
 #define ESI_MAX_CONNECTIONS 64
+
+/* the most background refresh workers (esi_fdw.refresh_workers) */
+#define ESI_REFRESH_MAX_WORKERS 64
+
+/* How a scan uses the response cache; a stricter mode wins (off > refresh > on) */
+typedef enum EsiCacheMode
+{
+	ESI_CACHE_ON,				/* serve fresh replies, revalidate stale ones */
+	ESI_CACHE_REFRESH,			/* revalidate every reply (If-None-Match) */
+	ESI_CACHE_OFF				/* neither read nor write the cache */
+} EsiCacheMode;
+
+/* The HTTP version esi_fdw asks for (esi_fdw.http_version, option http_version) */
+typedef enum EsiHttpVersion
+{
+	ESI_HTTP_AUTO,				/* HTTP/2 where TLS negotiates it, else 1.1 */
+	ESI_HTTP_1_1,				/* HTTP/1.1 only */
+	ESI_HTTP_2					/* HTTP/2; over plain http with prior knowledge */
+} EsiHttpVersion;
 
 extern char *esi_guc_base_url;
 extern char *esi_guc_user_agent;
@@ -39,6 +62,10 @@ extern int	esi_guc_rate_limit_reserve;
 extern char *esi_guc_key_file;
 extern int	esi_guc_sso_clock_skew;
 extern bool esi_guc_writes_in_transaction_block;
+/* background refresh (refresh_worker.c) */
+extern int	esi_guc_refresh_workers;
+extern bool esi_guc_auto_refresh;
+extern int	esi_guc_refresh_statement_timeout_ms;
 
 /* the largest esi_fdw.max_requests */
 #define ESI_MAX_REQUESTS_LIMIT 1000000

@@ -6,7 +6,9 @@
  * The validator and the code that uses options (a server's settings, a
  * foreign table's route) read them through the same parser, so what the
  * validator accepts is exactly what is used.  The checks on text that
- * reaches the wire are shared with the settings' check hooks (guc.c).
+ * reaches the wire are valid.h's, which the settings' check hooks (guc.c)
+ * use too; options fall back to the settings: option.c depends on guc.h,
+ * never the reverse.
  *
  *-------------------------------------------------------------------------
  */
@@ -17,22 +19,7 @@
 #include "nodes/pg_list.h"
 
 #include "decode.h"
-
-/* How a scan uses the response cache; a stricter mode wins (off > refresh > on) */
-typedef enum EsiCacheMode
-{
-	ESI_CACHE_ON,				/* serve fresh replies, revalidate stale ones */
-	ESI_CACHE_REFRESH,			/* revalidate every reply (If-None-Match) */
-	ESI_CACHE_OFF				/* neither read nor write the cache */
-} EsiCacheMode;
-
-/* The HTTP version esi_fdw asks for (esi_fdw.http_version, option http_version) */
-typedef enum EsiHttpVersion
-{
-	ESI_HTTP_AUTO,				/* HTTP/2 where TLS negotiates it, else 1.1 */
-	ESI_HTTP_1_1,				/* HTTP/1.1 only */
-	ESI_HTTP_2					/* HTTP/2; over plain http with prior knowledge */
-} EsiHttpVersion;
+#include "guc.h"				/* EsiCacheMode, EsiHttpVersion; the defaults */
 
 /* Settings of one foreign server (GUC defaults applied) */
 typedef struct EsiServerOptions
@@ -115,13 +102,6 @@ extern EsiServerOptions *esi_get_server_options(ForeignServer *server);
 extern void esi_parse_table_options(List *options, EsiTableOptions *out);
 extern void esi_parse_column_options(List *options, EsiColumnOptions *out);
 
-/*
- * Checks shared with the settings' check hooks: NULL when the value is
- * fine, else a DETAIL sentence saying what is wrong.
- */
-extern const char *esi_check_wire_text(const char *s);
-extern const char *esi_check_date(const char *s);
-extern const char *esi_check_base_url(const char *s);
 extern bool esi_base_url_listed(const char *url);
 
 #endif							/* ESI_OPTION_H */

@@ -98,7 +98,6 @@ typedef struct EsiTokenSlot
 typedef struct EsiTokensShared
 {
 	LWLock		lock;
-	int			tranche;
 	ConditionVariable refreshed;	/* broadcast when a refresh ends */
 	int			npending;		/* slots with pending set */
 	uint64		next_gen;
@@ -114,27 +113,23 @@ static EsiTokensShared *tokens = NULL;
 Size
 esi_tokens_shmem_size(void)
 {
-	return MAXALIGN(sizeof(EsiTokensShared));
+	return sizeof(EsiTokensShared);
 }
 
 /*
  * esi_tokens_shmem_init
- *		Set up (or attach to) the token slots, at server start.
+ *		Set up (or attach to) the token slots, at server start (shmem.c's
+ *		part init: the area comes zeroed).
  */
 void
-esi_tokens_shmem_init(void)
+esi_tokens_shmem_init(void *area, bool found, int tranche)
 {
-	bool		found;
-
-	tokens = ShmemInitStruct("esi_fdw tokens", sizeof(EsiTokensShared), &found);
+	tokens = area;
 	if (!found)
 	{
-		memset(tokens, 0, sizeof(EsiTokensShared));
-		tokens->tranche = LWLockNewTrancheId();
-		LWLockInitialize(&tokens->lock, tokens->tranche);
+		LWLockInitialize(&tokens->lock, tranche);
 		ConditionVariableInit(&tokens->refreshed);
 	}
-	LWLockRegisterTranche(tokens->tranche, "esi_fdw_tokens");
 }
 
 /* ---------------------------------------------------------------------

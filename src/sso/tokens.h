@@ -71,6 +71,6 @@ extern void esi_token_forget_pending(EsiServerOptions *opts, int64 character_id)
 
 /* its part of shared memory, set up by shmem.c when the server starts */
 extern Size esi_tokens_shmem_size(void);
-extern void esi_tokens_shmem_init(void);
+extern void esi_tokens_shmem_init(void *area, bool found, int tranche);
 
 #endif							/* ESI_TOKENS_H */

@@ -44,16 +44,6 @@ simlib_setup_db \
 	"ALTER DATABASE $DB SET esi_fdw.refresh_jitter = 0" \
 	"ALTER DATABASE $DB SET esi_fdw.refresh_min_interval = '1h'"
 
-# wait_for SQL [SECONDS] - polls until SQL returns t (default bound 120 s)
-wait_for() {
-	local i lim=$((${2:-120} * 10)) out
-	for ((i = 0; i < lim; i++)); do
-		out=$(q "$1" 2>/dev/null)
-		[ "$out" = t ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 oks() { q "SELECT count(*) FROM esi.refresh_log WHERE target = '$1' AND outcome = 'ok'"; }
 
 # Jita's Tritanium history arrives already expired: Expires a minute before
