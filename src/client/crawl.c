@@ -565,6 +565,42 @@ admit(EsiCrawl *c, EsiWork *w, TimestampTz now)
 }
 
 /*
+ * prepare_transfer
+ *		Make slot's transfer ready to send w: its URL, bearer and body.
+ *		w is admitted but not yet a transfer, so an error here (no token, an
+ *		option libcurl refuses) gives the limits its ticket back; else it
+ *		would stay counted in flight for the life of the cluster.
+ */
+static void
+prepare_transfer(EsiCrawl *c, int slot, EsiWork *w)
+{
+	PG_TRY();
+	{
+		char	   *display;
+
+		if (c->slots[slot] == NULL)
+			c->slots[slot] = esi_http_new_transfer(c->cxt, c->opts);
+		display = esi_paging_display(c->route, c->reqs[w->reqno], &w->key);
+		w->bearer = c->auth ?
+			c->auth->bearer(c->auth, request_character(c, w->reqno)) : NULL;
+		esi_http_prepare(c->slots[slot], c->opts, display, w->fresh, w->etag,
+						 w->bearer);
+		if (c->route->method)
+			esi_http_set_body(c->slots[slot], c->route->method,
+							  c->reqs[w->reqno]->body);
+		pfree(display);
+	}
+	PG_CATCH();
+	{
+		if (w->admitted)
+			esi_limits_abandon(&w->ticket);
+		w->admitted = false;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+}
+
+/*
  * fill_slots
  *		Start as many transfers as the connection limit and the read-ahead
  *		window allow; pages the cache answers go straight to the scan.
@@ -580,7 +616,6 @@ fill_slots(EsiCrawl *c)
 	{
 		EsiWork    *w;
 		int			slot;
-		char	   *display;
 
 		/* with a LIMIT, fetch no page the rows already coming make useless */
 		if (c->row_bound >= 0 &&
@@ -607,17 +642,7 @@ fill_slots(EsiCrawl *c)
 				break;
 		Assert(slot < c->nslots);
 
-		if (c->slots[slot] == NULL)
-			c->slots[slot] = esi_http_new_transfer(c->cxt, c->opts);
-		display = esi_paging_display(c->route, c->reqs[w->reqno], &w->key);
-		w->bearer = c->auth ?
-			c->auth->bearer(c->auth, request_character(c, w->reqno)) : NULL;
-		esi_http_prepare(c->slots[slot], c->opts, display, w->fresh, w->etag,
-						 w->bearer);
-		if (c->route->method)
-			esi_http_set_body(c->slots[slot], c->route->method,
-							  c->reqs[w->reqno]->body);
-		pfree(display);
+		prepare_transfer(c, slot, w);
 		c->slot_work[slot] = w;
 		w->sent_at = now;
 		esi_http_start(c->multi, c->slots[slot]);
