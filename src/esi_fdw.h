@@ -100,7 +100,7 @@
 #ifndef ESI_FDW_H
 #define ESI_FDW_H
 
-#define ESI_FDW_VERSION "0.7.0"
+#define ESI_FDW_VERSION "0.8.0"
 #define ESI_DEFAULT_BASE_URL "https://esi.evetech.net"
 
 #endif							/* ESI_FDW_H */
