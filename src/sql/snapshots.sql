@@ -263,7 +263,8 @@ END;
 $$;
 COMMENT ON FUNCTION set_auto(text, boolean) IS 'Turn background refresh of an esi_fdw target (or group) on or off';
 
--- a target refreshed by pg_cron is not also refreshed by background workers
+-- a target (or a group of targets, by its name, as esi.refresh() takes it)
+-- refreshed by pg_cron is not also refreshed by background workers
 CREATE OR REPLACE FUNCTION schedule(target text, cron text)
 RETURNS bigint
 LANGUAGE plpgsql
@@ -272,7 +273,8 @@ AS $$
 DECLARE
   job bigint;
 BEGIN
-  IF NOT EXISTS (SELECT FROM esi.targets t WHERE t.target = schedule.target) THEN
+  IF NOT EXISTS (SELECT FROM esi.targets t
+                  WHERE t.target = schedule.target OR t.group_name = schedule.target) THEN
     RAISE EXCEPTION 'no esi_fdw target "%"', schedule.target
       USING ERRCODE = '42704',
             HINT = 'Declare it first with esi.track(); SELECT target FROM esi.targets; lists them.';
@@ -286,10 +288,11 @@ BEGIN
   EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job
     USING 'esi_fdw refresh ' || schedule.target, schedule.cron,
           format('CALL esi.refresh(%L)', schedule.target);
-  UPDATE esi.targets t SET auto = false WHERE t.target = schedule.target;
+  UPDATE esi.targets t SET auto = false
+   WHERE t.target = schedule.target OR t.group_name = schedule.target;
   RETURN job;
 END $$;
-COMMENT ON FUNCTION schedule(text, text) IS 'Refresh an esi_fdw target with pg_cron on a cron schedule (the job is named "esi_fdw refresh <target>"; background refresh of the target is turned off); returns the job id';
+COMMENT ON FUNCTION schedule(text, text) IS 'Refresh an esi_fdw target, or group of targets, with pg_cron on a cron schedule (the job is named "esi_fdw refresh <target>"; background refresh of the target, or of the group''s targets, is turned off); returns the job id';
 
 -- remove a target's pg_cron job
 CREATE OR REPLACE FUNCTION unschedule(target text)
