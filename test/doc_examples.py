@@ -6,7 +6,8 @@ test/t/175_doc_examples.sh (the convention is in doc/development.md).
                                           in document order (stdout)
     doc_examples.py ROOT counts           "file runs fails skipped" per page
     doc_examples.py ROOT names            the settings, functions, relations
-                                          and options the pages name
+                                          and columns the pages name
+    doc_examples.py ROOT links            the relative links that lead nowhere
 
 The pages are README.md, then the doc/ pages in the order README's
 "Where to go next" links them; every doc/*.md but doc/_draft-*.md must be
@@ -162,6 +163,36 @@ def names(root):
     return "\n".join(sorted(found)) + "\n"
 
 
+def anchor(heading):
+    """GitHub's anchor of a heading."""
+    h = heading.strip().lower()
+    h = re.sub(r"[^\w\- ]", "", h)
+    return h.replace(" ", "-")
+
+
+def links(root):
+    """Lines "page: link" for each relative link of the pages whose file,
+    or heading, does not exist."""
+    bad = []
+    for page in pages(root):
+        text = open(os.path.join(root, page), encoding="utf-8").read()
+        text = re.sub(r"```.*?```", "", text, flags=re.S)
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):
+                continue
+            path, _, frag = target.partition("#")
+            file = os.path.normpath(os.path.join(os.path.dirname(os.path.join(root, page)), path)) \
+                if path else os.path.join(root, page)
+            if not os.path.exists(file):
+                bad.append("%s: %s" % (page, target))
+                continue
+            if frag and file.endswith(".md"):
+                heads = re.findall(r"^#+ (.*)$", open(file, encoding="utf-8").read(), re.M)
+                if frag not in [anchor(h) for h in heads]:
+                    bad.append("%s: %s" % (page, target))
+    return "".join(b + "\n" for b in bad)
+
+
 def main():
     root, what = sys.argv[1], sys.argv[2]
     if what == "script":
@@ -170,8 +201,10 @@ def main():
         sys.stdout.write(counts(root))
     elif what == "names":
         sys.stdout.write(names(root))
+    elif what == "links":
+        sys.stdout.write(links(root))
     else:
-        sys.exit("usage: doc_examples.py ROOT script SIM_URL | counts | names")
+        sys.exit("usage: doc_examples.py ROOT script SIM_URL | counts | names | links")
 
 
 if __name__ == "__main__":

@@ -10,8 +10,9 @@
 # workers (which would refresh the pages' targets at the same time as
 # their CALL esi.refresh(), 55P03).  Then what the pages name must exist:
 # every esi_fdw.* setting, esi.* function, view, table and column, every
-# option of the options tables; and every esi_fdw.* setting must be in
-# doc/settings.md.  Prints TAP.
+# option of the options tables; every esi_fdw.* setting must be in
+# doc/settings.md with its default; every relative link must lead to a page
+# and heading.  Prints TAP.
 set -uo pipefail
 export LC_ALL=C
 : "${ESI_SIM_URL:?}"
@@ -99,6 +100,9 @@ expect "every setting, function, view, table and column the pages name exists ($
 documented=$(grep -o '^| `esi_fdw\.[a-z_]*`' "$ROOT/doc/settings.md" | sed 's/^| `//; s/`$//' | sort)
 expect "doc/settings.md has a row for every esi_fdw.* setting, and no other" "$documented" \
 	"$(P -c "SELECT name FROM pg_settings WHERE name LIKE 'esi\_fdw.%' ORDER BY name COLLATE \"C\"")"
+
+expect "every relative link of the pages leads to a page and heading that exist" \
+	"$(python3 "$ROOT/test/doc_examples.py" "$ROOT" links 2>&1)" ""
 
 # the default doc/settings.md gives (its first `value`, or empty) against the
 # setting's value in a session (but the two this cluster sets)
