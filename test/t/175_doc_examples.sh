@@ -137,6 +137,14 @@ expect "doc/options.md lists every foreign table option" "$(options_table '| tab
 expect "doc/options.md lists every column option" "$(options_table '| column option |')" \
 	"$(valid_options "CREATE FOREIGN TABLE doc_bogus (a int OPTIONS (zz_bogus 'x')) SERVER doc_probe OPTIONS (route '/x')")"
 
+expect "doc/options.md: user mappings take no options" \
+	"$(valid_options "CREATE USER MAPPING FOR CURRENT_USER SERVER doc_probe OPTIONS (zz_bogus 'x')")" ""
+
+# the numbers of routes the README gives, against the catalog
+readme=$(grep -o "Every one of ESI's [0-9]* GET routes\|its [0-9]* other routes" "$ROOT/README.md" | grep -o '[0-9]*' | paste -sd' ')
+expect "README.md: the numbers of GET and other routes ($readme) are the catalog's" "$readme" \
+	"$(P -c "SELECT count(*) FILTER (WHERE method = 'GET') || ' ' || count(*) FILTER (WHERE method <> 'GET') FROM esi.catalog()")"
+
 simlib_drop_db
 echo "1..$n"
 [ "$failures" -eq 0 ]
