@@ -80,7 +80,7 @@ expect "psql began each of the 30 blocks (blocks in the script, blocks begun)" \
 
 # --- what the pages name exists ---------------------------------------------------------
 python3 "$ROOT/test/doc_examples.py" "$ROOT" names >"$TEST_DIR/names.txt"
-missing=
+absent=
 while read -r kind name; do
 	case $kind in
 	setting) sql="SELECT count(*) FROM pg_settings WHERE name = '$name'" ;;
@@ -92,10 +92,10 @@ while read -r kind name; do
 		sql="SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('esi.${rel%%.*}')
 			AND attname = '${rel#*.}' AND NOT attisdropped" ;;
 	esac
-	[ "$(P -c "$sql")" != 0 ] || missing="$missing $kind:$name"
+	[ "$(P -c "$sql")" != 0 ] || absent="$absent $kind:$name"
 done <"$TEST_DIR/names.txt"
 expect "every setting, function, view, table and column the pages name exists ($(wc -l <"$TEST_DIR/names.txt") names)" \
-	"${missing# }" ""
+	"${absent# }" ""
 
 documented=$(grep -o '^| `esi_fdw\.[a-z_]*`' "$ROOT/doc/settings.md" | sed 's/^| `//; s/`$//' | sort)
 expect "doc/settings.md has a row for every esi_fdw.* setting, and no other" "$documented" \
