@@ -140,6 +140,11 @@ expect "doc/options.md lists every column option" "$(options_table '| column opt
 expect "doc/options.md: user mappings take no options" \
 	"$(valid_options "CREATE USER MAPPING FOR CURRENT_USER SERVER doc_probe OPTIONS (zz_bogus 'x')")" ""
 
+# the README's first block: the two commands; .ci/run runs the second
+first=$(awk '/^```/ { if (on) exit; on = 1; next } on' "$ROOT/README.md" | sed 's/ *#.*//')
+expect "README.md starts with the two commands" "$first" $'bash test/quickstart.sh\nbash test/run_tests.sh'
+expect ".ci/run runs the README's test command" "$(grep -c '^exec bash test/run_tests.sh$' "$ROOT/.ci/run")" 1
+
 # the numbers of routes the README gives, against the catalog
 readme=$(grep -o "Every one of ESI's [0-9]* GET routes\|its [0-9]* other routes" "$ROOT/README.md" | grep -o '[0-9]*' | paste -sd' ')
 expect "README.md: the numbers of GET and other routes ($readme) are the catalog's" "$readme" \
