@@ -62,6 +62,7 @@
 #include "throttle.h"
 
 PG_FUNCTION_INFO_V1(esi_call);
+PG_FUNCTION_INFO_V1(esi_test_call_decode);
 
 static const Oid coltype_oid[] = {
 	[ESI_COL_INT4] = INT4OID,
@@ -1119,4 +1120,59 @@ esi_call(PG_FUNCTION_ARGS)
 	if (o.scalar_null)
 		PG_RETURN_NULL();
 	return o.scalar;
+}
+
+/*
+ * esi_test_call_decode(function_name text, reply text) returns setof record
+ *		For the tests only: the extension script does not create it; a
+ *		superuser declares it (CREATE FUNCTION ... AS 'esi_fdw',
+ *		'esi_test_call_decode'), as src/sso/sso_test.c's functions.  The
+ *		rows the generated function function_name makes of reply, ESI's
+ *		answer to it, decoded as esi_call decodes one reply (decode_reply),
+ *		in the reply's order; nothing is sent and nothing remembered.
+ *		Routes whose function returns a set only.
+ */
+Datum
+esi_test_call_decode(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	const EsiCatalogCall *cc;
+	text	   *reply;
+	CallOut		o;
+	MemoryContext old;
+	ListCell   *lc;
+
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be superuser to use esi_fdw's test functions")));
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	cc = esi_call_find(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	if (cc == NULL || strcmp(cc->shape, "none") == 0 || strcmp(cc->shape, "value") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("\"%s\" is not one of ESI's routes that return rows",
+						text_to_cstring(PG_GETARG_TEXT_PP(0)))));
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		!(rsinfo->allowedModes & SFRM_Materialize))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	reply = PG_GETARG_TEXT_PP(1);
+
+	memset(&o, 0, sizeof(o));
+	out_init(&o, cc, fcinfo->flinfo->fn_mcxt);
+	old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	o.store = tuplestore_begin_heap(true, false, work_mem);
+	o.tupdesc = CreateTupleDescCopy(o.tupdesc);
+	MemoryContextSwitchTo(old);
+	decode_reply(&o, cc, VARDATA_ANY(reply), VARSIZE_ANY_EXHDR(reply), NIL, ESI_COL_TEXT);
+	/* a batched lookup's rows, in the order they came */
+	foreach(lc, o.rows)
+		tuplestore_puttuple(o.store, ((RowAt *) lfirst(lc))->tuple);
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = o.store;
+	rsinfo->setDesc = o.tupdesc;
+	return (Datum) 0;
 }
