@@ -133,9 +133,13 @@ CREATE TEMP TABLE fuzz_groups AS
     FROM sim.fuzz_cases c JOIN fuzz_results f USING (n), LATERAL sim.fuzz_groups(c.body_b64) g;
 SELECT kind, state, count(*), count(*) FILTER (WHERE same_rows) AS same_rows
   FROM fuzz_groups GROUP BY 1, 2 ORDER BY 1, 2;
--- disagreements with the page's own decoding (none listed)
+-- a valid page: what the page itself gave (none listed); a broken or too
+-- deep page: refused (none listed).  (A broken page does not always get
+-- its own SQLSTATE back: the wrapper's text after a cut page can close a
+-- string or make a member of another type.)
 SELECT n, kind, fdw_state, state, same_rows FROM fuzz_groups
- WHERE state <> 'not text' AND (state <> fdw_state OR (state = 'ok' AND NOT same_rows))
+ WHERE CASE kind WHEN 'valid' THEN state <> fdw_state OR (state = 'ok' AND NOT same_rows)
+                 ELSE state = 'ok' END
  ORDER BY n;
 -- only_key: the other members are skipped, validated; groups of values
 SELECT * FROM esi_test_decode('{"a":[{"s":"no"}],"x":[{"s":"yes","i":1}],"b":{"c":[1]}}', 'groups', 'x')
@@ -147,10 +151,11 @@ SELECT * FROM esi_test_decode('{"a":[1,2],"x":[3,4],"b":[1,}', 'groups_values', 
 -- a member's name is unescaped
 SELECT * FROM esi_test_decode('{"sys\u0074ems":[{"i":1}],"\u00e9t\u00e9":[{"i":2}]}', 'groups', NULL)
   AS r(_group text, i bigint);
--- groups nested deeper than 64 levels are refused, as other JSON
-SELECT count(*) FROM esi_test_decode('{"x":[{"j":' || repeat('[', 62) || repeat(']', 62) || '}]}', 'groups', NULL)
+-- 64 levels of nesting are accepted, the object of groups counting, and
+-- more are refused, as in other JSON
+SELECT count(*) FROM esi_test_decode('{"x":[{"j":' || repeat('[', 61) || repeat(']', 61) || '}]}', 'groups', NULL)
   AS r(j jsonb);
-SELECT count(*) FROM esi_test_decode('{"x":[{"j":' || repeat('[', 63) || repeat(']', 63) || '}]}', 'groups', NULL)
+SELECT count(*) FROM esi_test_decode('{"x":[{"j":' || repeat('[', 62) || repeat(']', 62) || '}]}', 'groups', NULL)
   AS r(j jsonb);
 DROP FUNCTION sim.fuzz_groups;
 DROP FUNCTION esi_test_decode;

@@ -534,6 +534,7 @@ decode_reply(CallOut *o, const EsiCatalogCall *cc, const char *body, size_t len,
 								cc->path);
 	else
 		esi_decoder_init(&d, decode_shape(cc->shape), NULL, cols, ncols, cc->path);
+	d.layout_hint = "ESI or a proxy sent a reply of another layout than ESI documents for the route; run the call again, and check the server's base_url option if it persists.";
 
 	/* the decoder reads a NUL-terminated text */
 	copy = pnstrdup(body, len);

@@ -127,6 +127,18 @@ static const char *skip_value(EsiDecoder *d, const char *p, int depth);
 #define IS_DIGIT(c)		((unsigned char) ((c) - '0') <= 9)
 
 /*
+ * The hint of an error about a reply of another layout than expected: the
+ * caller's (d->layout_hint), or what a foreign table's owner can change.
+ */
+static const char *
+layout_hint(const EsiDecoder *d)
+{
+	if (d->layout_hint)
+		return d->layout_hint;
+	return "Check the foreign table's shape and records_key options against the route's reply, or recreate the table with IMPORT FOREIGN SCHEMA.";
+}
+
+/*
  * Report malformed JSON at position "at", with the byte offset and a short
  * printable snippet around it.  Kept out of line: it is never on a hot path.
  */
@@ -1733,7 +1745,7 @@ shape_error(EsiDecoder *d, const char *p, int depth, bool element)
 						found, d->route),
 				 errdetail("Element %lld of the records array is a JSON %s, but records must be objects.",
 						   (long long) d->nrecords + 1, found),
-			 errhint("Check the foreign table's shape and records_key options against the route's reply, or recreate the table with IMPORT FOREIGN SCHEMA.")));
+			 errhint("%s", layout_hint(d))));
 
 	check_trailing(d, e);
 	ereport(ERROR,
@@ -1746,7 +1758,7 @@ shape_error(EsiDecoder *d, const char *p, int depth, bool element)
 					   "an array of objects, or an object holding one" :
 					   d->shape == ESI_SHAPE_OBJECT ? "an object" :
 					   "an array of values"),
-			 errhint("Check the foreign table's shape and records_key options against the route's reply, or recreate the table with IMPORT FOREIGN SCHEMA.")));
+			 errhint("%s", layout_hint(d))));
 }
 
 /*
@@ -1856,7 +1868,7 @@ scan_envelope(EsiDecoder *d, const char *p)
 									found, d->route),
 							 errdetail("Member \"%s\" of the reply object is a JSON %s, not an array of records.",
 									   d->records_key, found),
-			 errhint("Check the foreign table's shape and records_key options against the route's reply, or recreate the table with IMPORT FOREIGN SCHEMA.")));
+			 errhint("%s", layout_hint(d))));
 				}
 				records = (*p == '[') ? p : NULL;
 				have_records = true;
@@ -1887,14 +1899,14 @@ scan_envelope(EsiDecoder *d, const char *p)
 							d->route),
 					 errdetail("The reply object has no member \"%s\" holding the records.",
 							   d->records_key),
-			 errhint("Check the foreign table's shape and records_key options against the route's reply, or recreate the table with IMPORT FOREIGN SCHEMA.")));
+			 errhint("%s", layout_hint(d))));
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 					 errmsg("unexpected JSON object in ESI reply for route %s",
 							d->route),
 					 errdetail("The reply was expected to be an array of objects, or an object with an array-valued member holding them."),
-			 errhint("Check the foreign table's shape and records_key options against the route's reply, or recreate the table with IMPORT FOREIGN SCHEMA.")));
+			 errhint("%s", layout_hint(d))));
 	}
 	if (records)
 	{
@@ -2136,7 +2148,7 @@ next_group(EsiDecoder *d, Datum *values, bool *nulls)
 							found, d->route),
 					 errdetail("Member \"%s\" of the reply object is a JSON %s, not an array of records.",
 							   name, found),
-					 errhint("ESI or a proxy sent a reply of another layout than the route's; run the query again, and check the server's base_url option if it persists.")));
+					 errhint("%s", layout_hint(d))));
 		}
 		p = skip_ws(p + 1);
 		if (*p == ']')

@@ -71,6 +71,8 @@ typedef struct EsiDecoder
 	EsiDecodeColumn *cols;
 	int			ncols;
 	const char *route;			/* route template, for messages */
+	const char *layout_hint;	/* errhint of a reply of another layout
+								 * (NULL: a foreign table's options) */
 
 	/* per page */
 	const char *buf;
