@@ -91,9 +91,10 @@ SELECT count(*) FROM sim.fuzz WHERE n = 5;
 -- /universe/ids answers, decode.c's esi_decoder_init_groups, called through
 -- the test function esi_test_decode): each case's page as members "x" and
 -- "y" around a null and an empty member, '{"x":P,"n":null,"e":[],"y" :P}',
--- gives the page's rows twice, x's then y's, or is refused with the
--- SQLSTATE the page itself got (pages that are not text, with invalid
--- UTF-8 or NUL, cannot be wrapped in SQL and are left out)
+-- gives a valid page's rows twice, x's then y's, or the error the page
+-- itself got, and refuses every broken or too deep page (pages that are
+-- not text, with invalid UTF-8 or NUL, cannot be wrapped in SQL and are
+-- left out)
 CREATE FUNCTION esi_test_decode(text, text, text) RETURNS SETOF record
   AS 'esi_fdw', 'esi_test_decode' LANGUAGE C;
 CREATE FUNCTION sim.fuzz_groups(b64 text, OUT state text, OUT same_rows boolean)
