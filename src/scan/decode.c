@@ -1762,6 +1762,26 @@ shape_error(EsiDecoder *d, const char *p, int depth, bool element)
 }
 
 /*
+ * Read the key of an object member at p (its '"') and the ':' after it:
+ * the key's raw body is *ks..*ke, scan_string's flags in *kflags.  Returns
+ * the position of the member's value.  For the envelope, cursor and
+ * groups objects; records have their own, faster loop.
+ */
+static const char *
+scan_member_key(const EsiDecoder *d, const char *p, const char **ks,
+				const char **ke, int *kflags)
+{
+	if (*p != '"')
+		json_error(d, p, "expected a string as object key");
+	*ks = p + 1;
+	*ke = scan_string(d, *ks, kflags);
+	p = skip_ws(*ke + 1);
+	if (*p != ':')
+		json_error(d, p, "expected ':' after object key");
+	return skip_ws(p + 1);
+}
+
+/*
  * Copy a cursor string (body s..e) into a palloc'd C string.  Cursors go
  * back to ESI verbatim, so they stay in UTF-8.
  */
@@ -1792,14 +1812,7 @@ scan_cursor(EsiDecoder *d, const char *p)
 		int			kflags = 0;
 		bool		is_before;
 
-		if (*p != '"')
-			json_error(d, p, "expected a string as object key");
-		ks = p + 1;
-		ke = scan_string(d, ks, &kflags);
-		p = skip_ws(ke + 1);
-		if (*p != ':')
-			json_error(d, p, "expected ':' after object key");
-		p = skip_ws(p + 1);
+		p = scan_member_key(d, p, &ks, &ke, &kflags);
 		is_before = key_equals(ks, ke, kflags, "before");
 		if (*p == '"' && is_before)
 		{
@@ -1843,14 +1856,7 @@ scan_envelope(EsiDecoder *d, const char *p)
 			const char *ke;
 			int			kflags = 0;
 
-			if (*p != '"')
-				json_error(d, p, "expected a string as object key");
-			ks = p + 1;
-			ke = scan_string(d, ks, &kflags);
-			p = skip_ws(ke + 1);
-			if (*p != ':')
-				json_error(d, p, "expected ':' after object key");
-			p = skip_ws(p + 1);
+			p = scan_member_key(d, p, &ks, &ke, &kflags);
 
 			if (d->records_key ?
 				key_equals(ks, ke, kflags, d->records_key) :
@@ -2120,14 +2126,7 @@ next_group(EsiDecoder *d, Datum *values, bool *nulls)
 		}
 		first = false;
 
-		if (*p != '"')
-			json_error(d, p, "expected a string as object key");
-		ks = p + 1;
-		ke = scan_string(d, ks, &kflags);
-		p = skip_ws(ke + 1);
-		if (*p != ':')
-			json_error(d, p, "expected ':' after object key");
-		p = skip_ws(p + 1);
+		p = scan_member_key(d, p, &ks, &ke, &kflags);
 
 		if ((d->records_key && !key_equals(ks, ke, kflags, d->records_key)) ||
 			*p == 'n')
