@@ -29,6 +29,10 @@
  * type's own errors.  Only those slow paths install an error context
  * callback naming the route, field and column.
  *
+ * The same decoder reads the replies of ESI's POST, PUT and DELETE routes
+ * (calls/call.c), among them objects whose members each hold a list of
+ * records (POST /universe/ids): esi_decoder_init_groups.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
