@@ -142,8 +142,9 @@ CREATE TABLE asset_diffs (
   old_snapshot_at timestamptz NOT NULL,
   new_snapshot_at timestamptz NOT NULL,
   -- a row's key, so that the table can be published (logical replication:
-  -- untrack deletes a target's diffs) and a subscriber finds a row by it
-  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY
+  -- untrack deletes a target's diffs) and a subscriber finds a row by it;
+  -- random, not from a sequence: nothing to dump but the rows, no grant
+  id uuid NOT NULL DEFAULT gen_random_uuid() PRIMARY KEY
 );
 CREATE INDEX ON asset_diffs (target, new_snapshot_at);
 CREATE INDEX ON asset_diffs (owner_id, new_snapshot_at);
@@ -152,7 +153,6 @@ CREATE INDEX ON asset_diffs (new_location_id);
 COMMENT ON TABLE asset_diffs IS 'Per item, what changed between two consecutive asset snapshots of a history target (both sides'' values in every row)';
 COMMENT ON COLUMN asset_diffs.id IS 'the row''s key (its replica identity: the table can be published for logical replication)';
 SELECT pg_catalog.pg_extension_config_dump('asset_diffs', '');
-SELECT pg_catalog.pg_extension_config_dump('asset_diffs_id_seq', '');
 
 GRANT SELECT ON targets, refresh_log, asset_diffs TO PUBLIC;
 ALTER TABLE targets ENABLE ROW LEVEL SECURITY;

@@ -11,9 +11,9 @@
 -- == logical replication ==
 -- esi.asset_diffs gets a key, so that it can be published (esi.untrack()
 -- deletes a target's diffs; a table published for deletes needs a replica
--- identity, and a subscriber finds a row by it).  The identity's sequence
--- is dumped with the table's rows.  The latest-mode snapshot tables get
--- theirs in 0.7.0--0.8.0.post.sql (esi._snapshot_replica_identity()).
-ALTER TABLE asset_diffs ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY;
+-- identity, and a subscriber finds a row by it).  A random uuid, not a
+-- sequence: a dump holds all of it, and a role that may insert diffs needs
+-- no grant on a sequence.  The latest-mode snapshot tables get theirs in
+-- 0.7.0--0.8.0.post.sql (esi._snapshot_replica_identity()).
+ALTER TABLE asset_diffs ADD COLUMN id uuid NOT NULL DEFAULT gen_random_uuid() PRIMARY KEY;
 COMMENT ON COLUMN asset_diffs.id IS 'the row''s key (its replica identity: the table can be published for logical replication)';
-SELECT pg_catalog.pg_extension_config_dump('asset_diffs_id_seq', '');
