@@ -920,6 +920,20 @@ END;
 $$;
 COMMENT ON FUNCTION _snapshot_replica_identity(regclass, text[]) IS 'gives a latest-mode snapshot table a primary key (its key, or a snapshot_row identity) so that it can be published';
 
+-- the tables logical replication carries, by name: every snapshot table
+-- of esi.targets (that exists), esi.asset_diffs and esi.names
+CREATE OR REPLACE FUNCTION _replicated_tables()
+RETURNS SETOF regclass
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT r FROM (SELECT DISTINCT x.snapshot_table AS r
+                   FROM esi.targets x JOIN pg_class c ON c.oid = x.snapshot_table
+                 UNION SELECT 'esi.asset_diffs'::regclass
+                 UNION SELECT 'esi.names'::regclass) s
+   ORDER BY r::text
+$$;
+
 -- Create the publication (default esi_fdw) or extend it: every snapshot
 -- table of esi.targets (a history table as its root:
 -- publish_via_partition_root, so that a day's new partition needs nothing
@@ -951,11 +965,7 @@ BEGIN
   ELSIF NOT (SELECT p.pubviaroot FROM pg_publication p WHERE p.pubname = publication) THEN
     EXECUTE format('ALTER PUBLICATION %I SET (publish_via_partition_root = true)', publication);
   END IF;
-  FOR rel IN SELECT r FROM (SELECT DISTINCT x.snapshot_table AS r
-                              FROM esi.targets x JOIN pg_class c ON c.oid = x.snapshot_table
-                            UNION SELECT 'esi.asset_diffs'::regclass
-                            UNION SELECT 'esi.names'::regclass) s
-              ORDER BY r::text LOOP
+  FOR rel IN SELECT r FROM esi._replicated_tables() r LOOP
     -- pg_publication_tables: also a table that FOR ALL TABLES or TABLES IN
     -- SCHEMA publishes (by its root)
     IF NOT EXISTS (SELECT FROM pg_publication_tables pt
@@ -989,11 +999,7 @@ DECLARE
   nsp text;
   rname text;
 BEGIN
-  FOR rel IN SELECT r FROM (SELECT DISTINCT x.snapshot_table AS r
-                              FROM esi.targets x JOIN pg_class c ON c.oid = x.snapshot_table
-                            UNION SELECT 'esi.asset_diffs'::regclass
-                            UNION SELECT 'esi.names'::regclass) s
-              ORDER BY r::text LOOP
+  FOR rel IN SELECT r FROM esi._replicated_tables() r LOOP
     EXECUTE format('SELECT EXISTS (SELECT FROM %s)', rel) INTO nonempty;
     IF nonempty THEN
       RAISE EXCEPTION '% is not empty', rel USING ERRCODE = '55000',
@@ -1002,11 +1008,7 @@ BEGIN
     END IF;
   END LOOP;
   UPDATE esi.targets x SET auto = false WHERE x.auto;
-  FOR rel IN SELECT r FROM (SELECT DISTINCT x.snapshot_table AS r
-                              FROM esi.targets x JOIN pg_class c ON c.oid = x.snapshot_table
-                            UNION SELECT 'esi.asset_diffs'::regclass
-                            UNION SELECT 'esi.names'::regclass) s
-              ORDER BY r::text LOOP
+  FOR rel IN SELECT r FROM esi._replicated_tables() r LOOP
     IF (SELECT c.relkind = 'p' FROM pg_class c WHERE c.oid = rel)
        AND NOT EXISTS (SELECT FROM pg_partitioned_table p WHERE p.partrelid = rel AND p.partdefid <> 0) THEN
       SELECT n.nspname, c.relname INTO nsp, rname
