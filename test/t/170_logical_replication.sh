@@ -23,7 +23,10 @@
 # of esi_bi gives the same rows on both.  During each round a session on
 # the subscriber polls the orders and the history table: every state it
 # sees is a whole snapshot (the orders: all their rows, one snapshot_at;
-# the history: k whole snapshots).  Waits are polls with generous bounds,
+# the history: k whole snapshots).  A target tracked later reaches the
+# subscriber by esi.publish() and ALTER SUBSCRIPTION ... REFRESH
+# PUBLICATION.  The subscriber sent the simulator no request and
+# refreshed nothing.  Waits are polls with generous bounds,
 # never timing assertions.  Prints TAP.
 set -uo pipefail
 export LC_ALL=C
@@ -321,6 +324,27 @@ for round in 1 2 3; do
 done
 out=$(qp "SELECT count(*) > count(DISTINCT new_snapshot_at) FROM esi.asset_diffs" "SELECT count(DISTINCT new_snapshot_at) FROM esi.asset_diffs")
 expect "(the bumps made diffs in each round)" "$out" $'t\n3'
+
+# --- a new target later: esi.publish() extends the publication ---------------------------------
+out=$(qp "SELECT esi.track('citadel', 'esi_bi_src.market_orders', '{\"region_id\": $REGION}')" "CALL esi.refresh('citadel')" \
+	"SELECT count(*) FROM esi.publish()" "SELECT count(*) FROM pg_publication_tables WHERE pubname = 'esi_fdw'" 2>&1)
+expect "publisher: a new latest target, refreshed; esi.publish() adds its table" "$out" \
+	$'esi_snapshots.citadel\n11\n11'
+qs "SELECT esi.track('citadel', 'esi_bi_src.market_orders', '{\"region_id\": $REGION}', auto => false)" \
+	"ALTER SUBSCRIPTION esi_bi_sub REFRESH PUBLICATION" >"$TEST_DIR/refreshpub.out" 2>&1
+if PGHOST=$sdir/sock PGPORT=$SPORT wait_for "SELECT count(*) = 11 AND bool_and(srsubstate = 'r') FROM pg_subscription_rel" 300; then
+	ok "subscriber: the same esi.track(), ALTER SUBSCRIPTION ... REFRESH PUBLICATION: the new table is copied"
+else
+	not_ok "subscriber: the same esi.track(), ALTER SUBSCRIPTION ... REFRESH PUBLICATION: the new table is copied" \
+		"$TEST_DIR/refreshpub.out" "$(qs "SELECT srrelid::regclass, srsubstate FROM pg_subscription_rel")"
+fi
+TABLES="$TABLES
+esi_snapshots.citadel"
+out=$(qp "CALL esi.refresh('citadel')" 2>&1)
+expect "publisher: the new target refreshed again" "$out" ""
+same_rows "the new target"
+out=$(qs "SELECT count(*), count(DISTINCT snapshot_at) FROM esi_snapshots.citadel")
+expect "... its $direct orders of one snapshot" "$out" "$direct|1"
 
 # --- the subscriber never asked ESI ------------------------------------------------------------
 out=$(python3 "$ESI_ROOT/test/simlog.py" "$ESI_SIM_URL" count --since 0 --agent "170 subscriber")
