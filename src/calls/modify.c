@@ -26,6 +26,9 @@
  * statement.  A table with row triggers is written row by row, so that
  * AFTER triggers never see a row ESI has not taken yet.  Fittings go one
  * request per row, as ESI takes them, and INSERT returns ESI's fitting_id.
+ * ESI's replies (the contact ids it added, the fitting_id) are read with
+ * the scan's decoder (decode.c); one that cannot be read fails as a
+ * function's write does, with the CONTEXT that the write happened.
  *
  * Each key (a character's contact or fitting) is written once a statement,
  * however many rows of a join name it.  A row that repeats a key with the
