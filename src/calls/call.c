@@ -874,6 +874,21 @@ write_done_context(void *arg)
 }
 
 /*
+ * esi_call_accepted_push
+ *		Push the error context of reading the reply to req, a write ESI
+ *		accepted: an error while reading it says that the write happened.
+ *		The caller pops it (error_context_stack = cb->previous).
+ */
+void
+esi_call_accepted_push(ErrorContextCallback *cb, EsiCallRoute *cr, EsiRequest *req)
+{
+	cb->callback = write_done_context;
+	cb->arg = psprintf("%s %s", cr->cc->method, req->path);
+	cb->previous = error_context_stack;
+	error_context_stack = cb;
+}
+
+/*
  * esi_call_write
  *		Send a write once and wait for its reply: a crawl of one request
  *		with ESI_CRAWL_SEND_ONCE (crawl.h says what that guarantees).
@@ -1105,10 +1120,7 @@ esi_call(PG_FUNCTION_ARGS)
 		{
 			ErrorContextCallback done;
 
-			done.callback = write_done_context;
-			done.arg = psprintf("%s %s", cc->method, req->path);
-			done.previous = error_context_stack;
-			error_context_stack = &done;
+			esi_call_accepted_push(&done, cr, req);
 			decode_reply(&o, cc, reply.body, reply.len, NIL, ESI_COL_INT8);
 			error_context_stack = done.previous;
 		}

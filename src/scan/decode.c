@@ -30,8 +30,11 @@
  * callback naming the route, field and column.
  *
  * The same decoder reads the replies of ESI's POST, PUT and DELETE routes
- * (calls/call.c), among them objects whose members each hold a list of
- * records (POST /universe/ids): esi_decoder_init_groups.
+ * (calls/call.c, and calls/modify.c for writable tables), among them
+ * objects whose members each hold a list of records (POST /universe/ids):
+ * esi_decoder_init_groups; and the few fields that client/bearer.c and
+ * client/esi_error.c take from a character's lookup and an error body
+ * (esi_decode_column_field).  EVE SSO's replies are not ESI's (sso/).
  *
  *-------------------------------------------------------------------------
  */
@@ -2018,6 +2021,22 @@ esi_decode_column_set_type(EsiDecodeColumn *col, Oid typoid, int32 typmod,
 	col->typmod = typmod;
 	getTypeInputInfo(typoid, &infunc, &col->typioparam);
 	fmgr_info_cxt(infunc, &col->inputfn, fn_mcxt);
+}
+
+/*
+ * Prepare a column for one field of a reply read outside a scan (a write's
+ * answer, a character's lookup, an error body); see decode.h.
+ */
+void
+esi_decode_column_field(EsiDecodeColumn *col, const char *field, int attidx,
+						Oid typoid)
+{
+	memset(col, 0, sizeof(EsiDecodeColumn));
+	col->field = field;
+	col->fieldlen = strlen(field);
+	col->attidx = attidx;
+	col->colname = field;
+	esi_decode_column_set_type(col, typoid, -1, CurrentMemoryContext);
 }
 
 /*

@@ -119,6 +119,14 @@ extern void esi_decode_column_set_type(EsiDecodeColumn *col, Oid typoid,
 									   int32 typmod, MemoryContext fn_mcxt);
 
 /*
+ * Prepare a column for a reader of a few fields of one reply (not a table):
+ * field's value of type typoid goes into values[attidx]; the column is
+ * named after the field in messages.  field must outlive the decoder.
+ */
+extern void esi_decode_column_field(EsiDecodeColumn *col, const char *field,
+									int attidx, Oid typoid);
+
+/*
  * Start decoding one page.  ESI_SHAPE_ARRAY accepts a bare array, or an
  * object holding the records under records_key (or, without records_key,
  * under its first array-valued member); such an envelope's "cursor" object

@@ -231,6 +231,20 @@ expect "... esi.route_stats: one more request and one cache hit each (and page)"
 	"/characters/{character_id}:2:1
 /characters/{character_id}/roles:2:1
 /corporations/{corporation_id}/assets:6:3" "sql:SELECT * FROM esi.route_stats"
+# A broken reply to her corporation's lookup: the scan's error, naming the
+# route and the choice (issue 17: read with the scan's decoder)
+q "SELECT esi.cache_clear() >= 0" >/dev/null
+s=$(sim_seq)
+sim "/_sim/fault?path=/characters/$AYLA&kind=malformed&method=GET" >/dev/null
+out=$(q "$corp")
+expect_match "a malformed reply to /characters/{id}: HV00A naming the route, CONTEXT the choice" "$out" \
+	"ERROR:  HV00A: invalid JSON in ESI reply for route /characters/\{character_id\}
+DETAIL:  .* at byte [0-9]+ of [0-9]+, near .*
+HINT:  ESI or a proxy sent a broken reply; run the query again, and check the server's base_url option if it persists.
+CONTEXT:  choosing the character that reads foreign table \"corporation_assets\" for corporation 98000001" "log:$s"
+expect "... one lookup, no assets asked" "$(paths_sent "$s")" "/characters/$AYLA:1 " "log:$s"
+out=$(q "$corp")
+expect "... the next query reads them" "$out" 2036
 # ESI's error limit runs low: the lookup waits for it like a scan.  Only
 # routes outside a rate-limit group speak of the error limit (her roles and
 # the assets have groups): her corporation's lookup learns it ...
