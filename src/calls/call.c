@@ -500,11 +500,12 @@ category_name(const char *member)
  *		the list of values under that key.  The decoder raises a malformed
  *		reply's error (SQLSTATE HV00A), and one of another layout (HV004).
  *		keys and key_type are a batched lookup's elements, by which its rows
- *		are put in input order.
+ *		are put in input order.  accepted: the reply of a write ESI took,
+ *		whose errors must not suggest running it again.
  */
 static void
 decode_reply(CallOut *o, const EsiCatalogCall *cc, const char *body, size_t len,
-			 List *keys, EsiColType key_type)
+			 List *keys, EsiColType key_type, bool accepted)
 {
 	EsiDecoder	d;
 	Datum	   *values = palloc0(sizeof(Datum) * (o->ncols + 1));
@@ -534,7 +535,13 @@ decode_reply(CallOut *o, const EsiCatalogCall *cc, const char *body, size_t len,
 								cc->path);
 	else
 		esi_decoder_init(&d, decode_shape(cc->shape), NULL, cols, ncols, cc->path);
-	d.layout_hint = "ESI or a proxy sent a reply of another layout than ESI documents for the route; run the call again, and check the server's base_url option if it persists.";
+	if (accepted)
+	{
+		d.layout_hint = "ESI or a proxy sent a reply of another layout than ESI documents for the route; check with the matching GET route before sending the write again.";
+		d.syntax_hint = "ESI or a proxy broke the reply to a write ESI took; check with the matching GET route before sending the write again.";
+	}
+	else
+		d.layout_hint = "ESI or a proxy sent a reply of another layout than ESI documents for the route; run the call again, and check the server's base_url option if it persists.";
 
 	/* the decoder reads a NUL-terminated text */
 	copy = pnstrdup(body, len);
@@ -788,7 +795,7 @@ run_lookup(EsiCallRoute *cr, CallArgs *ca, CallOut *o)
 			else
 			{
 				page->facts.rows = 0;
-				decode_reply(o, cc, page->body, page->len, distinct, ca->list_type);
+				decode_reply(o, cc, page->body, page->len, distinct, ca->list_type, false);
 			}
 			esi_crawl_page_done(crawl, page);
 		}
@@ -1121,7 +1128,7 @@ esi_call(PG_FUNCTION_ARGS)
 			ErrorContextCallback done;
 
 			esi_call_accepted_push(&done, cr, req);
-			decode_reply(&o, cc, reply.body, reply.len, NIL, ESI_COL_INT8);
+			decode_reply(&o, cc, reply.body, reply.len, NIL, ESI_COL_INT8, true);
 			error_context_stack = done.previous;
 		}
 	}
@@ -1180,7 +1187,7 @@ esi_test_call_decode(PG_FUNCTION_ARGS)
 	o.store = tuplestore_begin_heap(true, false, work_mem);
 	o.tupdesc = CreateTupleDescCopy(o.tupdesc);
 	MemoryContextSwitchTo(old);
-	decode_reply(&o, cc, VARDATA_ANY(reply), VARSIZE_ANY_EXHDR(reply), NIL, ESI_COL_TEXT);
+	decode_reply(&o, cc, VARDATA_ANY(reply), VARSIZE_ANY_EXHDR(reply), NIL, ESI_COL_TEXT, false);
 	/* a batched lookup's rows, in the order they came */
 	foreach(lc, o.rows)
 		tuplestore_puttuple(o.store, ((RowAt *) lfirst(lc))->tuple);

@@ -729,6 +729,7 @@ reply_decoder(EsiDecoder *d, EsiDecodeColumn *col, ErrorContextCallback *cb,
 	esi_decode_column_field(col, field, 0, typoid);
 	esi_decoder_init(d, shape, NULL, col, 1, cr->cc->path);
 	d->layout_hint = "ESI or a proxy sent a reply of another layout than ESI documents for the route; check with the matching GET route before sending the write again.";
+	d->syntax_hint = "ESI or a proxy broke the reply to a write ESI took; check with the matching GET route before sending the write again.";
 	/* reply->body is NUL-terminated (esi_call_write) */
 	esi_decoder_begin_page(d, reply->body, reply->len);
 }

@@ -181,7 +181,8 @@ json_error(const EsiDecoder *d, const char *at, const char *what)
 			 errmsg("invalid JSON in ESI reply for route %s", d->route),
 			 errdetail("%s at byte %zu of %zu, near \"%.*s\".",
 					   what, (size_t) (at - d->buf), len, n, snippet),
-			 errhint("ESI or a proxy sent a broken reply; run the query again, and check the server's base_url option if it persists.")));
+			 errhint("%s", d->syntax_hint ? d->syntax_hint :
+					 "ESI or a proxy sent a broken reply; run the query again, and check the server's base_url option if it persists.")));
 }
 
 /*

@@ -73,6 +73,8 @@ typedef struct EsiDecoder
 	const char *route;			/* route template, for messages */
 	const char *layout_hint;	/* errhint of a reply of another layout
 								 * (NULL: a foreign table's options) */
+	const char *syntax_hint;	/* errhint of a reply that is not JSON
+								 * (NULL: run the query again) */
 
 	/* per page */
 	const char *buf;

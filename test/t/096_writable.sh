@@ -178,8 +178,8 @@ expect "... and it did happen at ESI" "$out" "2"
 s=$(last_seq)
 sim "/_sim/fault?path=/characters/$AYLA/contacts&kind=malformed&method=POST" >/dev/null
 out=$(q "INSERT INTO character_contacts (character_id, contact_id, standing) VALUES ($AYLA, 90000211, 3), ($AYLA, 90000212, 3)")
-expect_match "a malformed reply to INSERT INTO character_contacts: HV00A, CONTEXT accepted" "$out" \
-	"ERROR:  HV00A: invalid JSON in ESI reply for route /characters/\{character_id\}/contacts.*CONTEXT:  reading ESI's answer to POST /characters/$AYLA/contacts \(accepted: the write happened\)" "log:$s"
+expect_match "a malformed reply to INSERT INTO character_contacts: HV00A, a HINT not to send it again, CONTEXT accepted" "$out" \
+	"ERROR:  HV00A: invalid JSON in ESI reply for route /characters/\{character_id\}/contacts.*HINT:  ESI or a proxy broke the reply to a write ESI took; check with the matching GET route before sending the write again\..*CONTEXT:  reading ESI's answer to POST /characters/$AYLA/contacts \(accepted: the write happened\)" "log:$s"
 expect "... sent once" "$(writes_since "$s" | tr '\n' ' ')" "POST /characters/$AYLA/contacts?standing=3 2 " "log:$s"
 out=$(q "SELECT count(*) FROM character_contacts WHERE character_id = $AYLA AND contact_id IN (90000211, 90000212) AND standing = 3")
 expect "... and it did happen at ESI" "$out" "2"
@@ -187,7 +187,7 @@ s=$(last_seq)
 sim "/_sim/fault?path=/characters/$AYLA/fittings&kind=malformed&method=POST" >/dev/null
 out=$(q "INSERT INTO character_fittings (character_id, name, description, ship_type_id, items) VALUES ($AYLA, 'Broken Rifter', 'x', 587, '[{\"flag\": \"Cargo\", \"quantity\": 1, \"type_id\": 34}]') RETURNING fitting_id")
 expect_match "a malformed reply to INSERT INTO character_fittings: HV00A, CONTEXT accepted" "$out" \
-	"ERROR:  HV00A: invalid JSON in ESI reply for route /characters/\{character_id\}/fittings.*CONTEXT:  reading ESI's answer to POST /characters/$AYLA/fittings \(accepted: the write happened\)" "log:$s"
+	"ERROR:  HV00A: invalid JSON in ESI reply for route /characters/\{character_id\}/fittings.*HINT:  ESI or a proxy broke the reply to a write ESI took; check with the matching GET route before sending the write again\..*CONTEXT:  reading ESI's answer to POST /characters/$AYLA/fittings \(accepted: the write happened\)" "log:$s"
 expect "... sent once" "$(writes_since "$s" | tr '\n' ' ')" "POST /characters/$AYLA/fittings - " "log:$s"
 out=$(q "SELECT count(*) FROM character_fittings WHERE character_id = $AYLA AND name = 'Broken Rifter'")
 expect "... and it did happen at ESI" "$out" "1"
