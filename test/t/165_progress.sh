@@ -55,6 +55,18 @@ backend_of() {
 	q "SELECT pid FROM pg_stat_activity WHERE usename = '$1' AND datname = '$DB'
 	   AND state = 'active' AND pid <> pg_backend_pid()"
 }
+# seen DESCRIPTION SECONDS SQL [DIAGNOSTIC...] - ok once SQL returns t (polled, at
+# most SECONDS); else not ok with esi.progress and the diagnostics
+seen() {
+	local desc=$1 bound=$2 sql=$3
+	shift 3
+	if wait_for "$sql" "$bound"; then
+		ok "$desc"
+	else
+		diagnostics "sql:SELECT * FROM esi.progress" "$@"
+		not_ok "$desc" "${DIAG_OUT[@]}"
+	fi
+}
 PROW="SELECT usename, datname, backend_type, coalesce(target, '-'), table_name, route, pages_total
 	FROM esi.progress WHERE datname = '$DB'"
 
@@ -80,12 +92,9 @@ expect_match "the simulator: The Forge's orders have X-Pages" "$xp" '^[0-9]+$'
 sim "/_sim/fault?path=/markets/$FORGE/orders&kind=latency&ms=1500&count=0" >/dev/null
 PGUSER=esi_prog_a q_bg "$TEST_DIR/forge.out" "SELECT count(*) FROM market_orders WHERE region_id = $FORGE"
 pids=("$BG_PID")
-if wait_for "SELECT EXISTS (SELECT FROM esi.progress WHERE route = '$OROUTE' AND pages_total IS NOT NULL
-	AND wait_kind = 'esi')" 60; then
-	ok "the scan shows in esi.progress, waiting on ESI, once page 1 told X-Pages"
-else
-	not_ok "the scan shows in esi.progress" "sql:SELECT * FROM esi.progress" "$(cat "$TEST_DIR/forge.out")"
-fi
+seen "the scan shows in esi.progress, waiting on ESI, once page 1 told X-Pages" 60 \
+	"SELECT EXISTS (SELECT FROM esi.progress WHERE route = '$OROUTE' AND pages_total IS NOT NULL
+		AND wait_kind = 'esi')" "$TEST_DIR/forge.out"
 pid=$(backend_of esi_prog_a)
 out=$(q "$PROW")
 expect "... its row: role, database, backend, no target, table, route, pages known = X-Pages" "$out" \
@@ -119,12 +128,9 @@ for p in 2 3 4; do
 done
 q_bg "$TEST_DIR/small.out" "SELECT count(*) FROM market_orders WHERE region_id = $SMALL"
 pids=("$BG_PID")
-if wait_for "SELECT EXISTS (SELECT FROM esi.progress WHERE datname = '$DB' AND pages_done = 1
-	AND wait_kind = 'esi')" 60; then
-	ok "a scan of The Citadel: page 1 done, pages 2 to 4 awaited"
-else
-	not_ok "a scan of The Citadel: page 1 done" "sql:SELECT * FROM esi.progress"
-fi
+seen "a scan of The Citadel: page 1 done, pages 2 to 4 awaited" 60 \
+	"SELECT EXISTS (SELECT FROM esi.progress WHERE datname = '$DB' AND pages_done = 1
+	AND wait_kind = 'esi')"
 out=$(q "SELECT usename, table_name, pages_done, pages_total, rows, bytes, requests, retries, wait_kind,
 		wait_event IS NULL
 	FROM esi.progress WHERE datname = '$DB'")
@@ -143,11 +149,8 @@ expect "esi.track() a target (no background refresh)" "$out" "esi_snapshots.prog
 sim "/_sim/fault?path=/markets/$SMALL/orders&kind=latency&ms=1500&count=0" >/dev/null
 q_bg "$TEST_DIR/refresh.out" "CALL esi.refresh('prog_citadel')"
 pids=("$BG_PID")
-if wait_for "SELECT EXISTS (SELECT FROM esi.progress WHERE target = 'prog_citadel' AND pages_total IS NOT NULL)" 60; then
-	ok "CALL esi.refresh() shows in esi.progress with its target"
-else
-	not_ok "CALL esi.refresh() shows in esi.progress" "sql:SELECT * FROM esi.progress"
-fi
+seen "CALL esi.refresh() shows in esi.progress with its target" 60 \
+	"SELECT EXISTS (SELECT FROM esi.progress WHERE target = 'prog_citadel' AND pages_total IS NOT NULL)"
 out=$(q "$PROW")
 expect "... its row: the target, the table it reads, the route, 4 pages" "$out" \
 	"$PGUSER|$DB|client backend|prog_citadel|market_orders|$OROUTE|4" "sql:SELECT * FROM esi.progress"
@@ -161,23 +164,17 @@ expect "... and its row is gone" "$out" 0
 
 q "SELECT esi.set_auto('prog_citadel', true)" "UPDATE esi.targets SET next_refresh_at = now()
 	WHERE target = 'prog_citadel'" >/dev/null
-if wait_for "SELECT EXISTS (SELECT FROM esi.progress WHERE target = 'prog_citadel'
-	AND backend_type = 'esi_fdw refresh worker' AND pages_total IS NOT NULL)" 120; then
-	ok "a background worker's refresh shows in esi.progress"
-else
-	not_ok "a background worker's refresh shows in esi.progress" "sql:SELECT * FROM esi.progress" \
-		"sql:SELECT * FROM esi.targets"
-fi
+seen "a background worker's refresh shows in esi.progress" 120 \
+	"SELECT EXISTS (SELECT FROM esi.progress WHERE target = 'prog_citadel'
+	AND backend_type = 'esi_fdw refresh worker' AND pages_total IS NOT NULL)" \
+	"sql:SELECT * FROM esi.targets"
 out=$(q "SELECT target, backend_type, table_name, route, pages_total FROM esi.progress
 	WHERE datname = '$DB'")
 expect "... its row: the target, the worker, the table, the route, 4 pages" "$out" \
 	"prog_citadel|esi_fdw refresh worker|market_orders|$OROUTE|4" "sql:SELECT * FROM esi.progress"
 q "SELECT esi.set_auto('prog_citadel', false)" >/dev/null
-if wait_for "SELECT count(*) = 0 FROM esi.progress WHERE datname = '$DB'" 120; then
-	ok "... and its row is gone when the refresh ends"
-else
-	not_ok "... and its row is gone when the refresh ends" "sql:SELECT * FROM esi.progress"
-fi
+seen "... and its row is gone when the refresh ends" 120 \
+	"SELECT count(*) = 0 FROM esi.progress WHERE datname = '$DB'"
 sim /_sim/reset >/dev/null
 
 # --- a wait for ESI's error limit ------------------------------------------------------------
@@ -188,12 +185,9 @@ expect "a query learns that 5 errors are left (below esi_fdw.error_limit_thresho
 q "GRANT SELECT ON universe_type_details TO esi_prog_a" >/dev/null
 PGUSER=esi_prog_a q_bg "$TEST_DIR/limit.out" "SELECT type_id FROM universe_type_details WHERE type_id = 35"
 pids=("$BG_PID")
-if wait_for "SELECT EXISTS (SELECT FROM esi.progress WHERE datname = '$DB' AND wait_kind = 'limit')" 60; then
-	ok "a scan waiting for the error limit's reset shows it"
-else
-	not_ok "a scan waiting for the error limit's reset shows it" "sql:SELECT * FROM esi.progress" \
-		"$(cat "$TEST_DIR/limit.out")"
-fi
+seen "a scan waiting for the error limit's reset shows it" 60 \
+	"SELECT EXISTS (SELECT FROM esi.progress WHERE datname = '$DB' AND wait_kind = 'limit')" \
+	"$TEST_DIR/limit.out"
 out=$(q "SELECT usename, table_name, route, wait_kind, wait_event, requests, pages_done,
 		pages_total IS NULL, wait_since >= scan_started
 	FROM esi.progress WHERE datname = '$DB'")
