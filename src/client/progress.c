@@ -32,7 +32,9 @@
 #include "pgstat.h"
 #include "port/atomics.h"
 #include "postmaster/bgworker.h"
+#if PG_VERSION_NUM < 170000
 #include "storage/backendid.h"
+#endif
 #include "storage/ipc.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
