@@ -10,6 +10,7 @@ OBJS = \
 	src/scan/request.o \
 	src/scan/paging.o \
 	src/scan/decode.o \
+	src/scan/decode_test.o \
 	src/client/http.o \
 	src/client/crawl.o \
 	src/client/scan_report.o \

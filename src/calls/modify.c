@@ -62,10 +62,7 @@
 #include "optimizer/inherit.h"
 #include "optimizer/pathnode.h"
 #include "parser/parsetree.h"
-/* fmgrprotos.h declares a json_object of its own: keep it out of the way */
-#define json_object pg_json_object_fn
 #include "utils/builtins.h"
-#undef json_object
 #include "utils/hsearch.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"

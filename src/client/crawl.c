@@ -539,8 +539,13 @@ serve_cached(EsiCrawl *c, EsiWork *w, EsiCacheReply *r)
 		return true;
 	}
 	if (r->status != 200)
+	{
+		/* ESI is not asked: the error is served from the cache */
+		c->stats->cache_hits++;
+		ESI_STAT_ADD(c->rstats, cache_hits, 1);
 		esi_report_http_reply(c->route, r->status, r->url ? r->url : "?",
 							  r->body, r->len, NULL, NULL, 1);
+	}
 	if (!esi_walk_matches(walk, &w->key, r->x_pages, r->last_modified))
 		return false;
 	esi_walk_reply(walk, &w->key, r->x_pages, r->last_modified);

@@ -200,17 +200,17 @@ expect_match "... and one with no write at ESI says so" "$out" \
 # --- a write drops the cached replies it may have made stale --------------------------
 out=$(q "ALTER FOREIGN TABLE character_contacts OPTIONS (SET cache 'on')" \
 	"SELECT count(*) FROM character_contacts WHERE character_id = $AYLA AND contact_id = 90000701" \
-	"SELECT count(*) > 0 FROM market_prices")
-expect "cache on: Ayla's contacts and the market prices are read (and cached)" "$out" $'0\nt'
+	"SELECT count(*) FROM market_prices")
+expect "cache on: Ayla's contacts and the market prices are read (and cached)" "$out" $'0\n20350'
 s=$(last_seq)
 out=$(q "SELECT count(*) FROM character_contacts WHERE character_id = $AYLA AND contact_id = 90000701")
 expect "... read again: from the cache, nothing sent" "$out|$(sim_count "$s")" "0|0" "log:$s"
 s=$(last_seq)
 out=$(q "INSERT INTO character_contacts (character_id, contact_id, standing) VALUES ($AYLA, 90000701, 3)" \
 	"SELECT count(*) FROM character_contacts WHERE character_id = $AYLA AND contact_id = 90000701" \
-	"SELECT count(*) > 0 FROM market_prices")
+	"SELECT count(*) FROM market_prices")
 expect "after an INSERT the contacts are read anew and show it; the prices stay cached" \
-	"$out|$(sim_count "$s" "/characters/$AYLA/contacts")|$(sim_count "$s" /markets/)" $'1\nt|2|0' "log:$s"
+	"$out|$(sim_count "$s" "/characters/$AYLA/contacts")|$(sim_count "$s" /markets/)" $'1\n20350|2|0' "log:$s"
 # the rows read through the cache after writes are the rows read without it
 out=$(q "UPDATE character_contacts SET standing = -4 WHERE character_id = $AYLA AND contact_id = 90000701" \
 	"SELECT md5(string_agg(format('%s|%s|%s|%s', contact_id, standing, label_ids, is_watched), ',' ORDER BY contact_id))

@@ -84,8 +84,8 @@ out=$(err "SET esi_fdw.compatibility_date = '2099-01-01'" "SELECT count(*) FROM 
 expect "esi_fdw.compatibility_date in the future (no server option): the error names the setting" \
 	"$(sed -n 1p <<<"$out")|$(sed -n 3p <<<"$out")" \
 	"HV024: ESI does not accept the compatibility date \"2099-01-01\" of esi_fdw.compatibility_date (server \"esi\" has no compatibility_date option)|ESI takes dates from the oldest it keeps up to its current day, which starts at 11:00 UTC; esi_fdw's tables are made for $CATALOG_DATE: SET esi_fdw.compatibility_date = '$CATALOG_DATE'; or ALTER SERVER esi OPTIONS (ADD compatibility_date '$CATALOG_DATE');"
-out=$(q "SET esi_fdw.cache = 'off'" "SELECT count(*) > 0 FROM market_prices")
-expect "the catalog's date works" "$out" t
+out=$(q "SET esi_fdw.cache = 'off'" "SELECT count(*) FROM market_prices")
+expect "the catalog's date works (all 20350 prices)" "$out" 20350
 expect "... each refused date cost one request, never retried" "$(sim_count "$s" /markets/prices)" 4 "log:$s"
 
 echo "1..$n"
