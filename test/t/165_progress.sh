@@ -177,6 +177,31 @@ seen "... and its row is gone when the refresh ends" 120 \
 	"SELECT count(*) = 0 FROM esi.progress WHERE datname = '$DB'"
 sim /_sim/reset >/dev/null
 
+# --- a wait for another session's fetch of the same reply (the cache) -----------------------
+ONE=10000001     # 1 page
+q "SELECT esi.cache_clear()" >/dev/null
+sim "/_sim/fault?path=/markets/$ONE/orders&kind=latency&ms=4000&count=1" >/dev/null
+q_bg "$TEST_DIR/first.out" "SET esi_fdw.cache = on" "SELECT count(*) FROM market_orders WHERE region_id = $ONE"
+pids=("$BG_PID")
+seen "a scan with the cache on fetches the page" 60 \
+	"SELECT EXISTS (SELECT FROM esi.progress WHERE datname = '$DB' AND usename = current_user
+		AND wait_kind = 'esi')"
+PGUSER=esi_prog_a q_bg "$TEST_DIR/second.out" "SET esi_fdw.cache = on" \
+	"SELECT count(*) FROM market_orders WHERE region_id = $ONE"
+pids+=("$BG_PID")
+seen "another session's scan of it waits for that fetch" 60 \
+	"SELECT EXISTS (SELECT FROM esi.progress WHERE usename = 'esi_prog_a' AND wait_kind = 'coalescing')"
+out=$(q "SELECT table_name, wait_kind, wait_event IS NULL, requests, pages_done, wait_since >= scan_started
+	FROM esi.progress WHERE usename = 'esi_prog_a'")
+expect "... wait_kind coalescing, no request of its own" "$out" "market_orders|coalescing|t|0|0|t" \
+	"sql:SELECT * FROM esi.progress"
+wait "${pids[0]}" "${pids[1]}"
+pids=()
+expect "... both get the same rows" "$(cat "$TEST_DIR/second.out")" "$(cat "$TEST_DIR/first.out")"
+out=$(q "SELECT count(*) FROM esi.progress WHERE datname = '$DB'")
+expect "... and their rows are gone" "$out" 0
+sim /_sim/reset >/dev/null
+
 # --- a wait for ESI's error limit ------------------------------------------------------------
 # (a route without a rate-limit group: ESI's error limit holds it back)
 sim "/_sim/error_limit?remain=5&reset=50" >/dev/null
