@@ -19,6 +19,7 @@ OBJS = \
 	src/client/cache.o \
 	src/client/throttle.o \
 	src/client/stats.o \
+	src/client/progress.o \
 	src/sso/crypto.o \
 	src/sso/jwt.o \
 	src/sso/sso_test.o \
