@@ -177,8 +177,11 @@ BEGIN
     -- a member replaces its own rows: DELETE ... WHERE each = value
     EXECUTE format('CREATE INDEX ON %s (%I)', rel, each);
   END IF;
-  IF mode = 'latest' THEN
-    -- a key, so that the table can be published (logical replication)
+  IF mode = 'latest' AND (EXISTS (SELECT FROM pg_publication)
+                          OR EXISTS (SELECT FROM pg_subscription s JOIN pg_database d ON d.oid OPERATOR(pg_catalog.=) s.subdbid
+                                      WHERE d.datname OPERATOR(pg_catalog.=) current_database())) THEN
+    -- a database that replicates: the key a published table needs (on a
+    -- subscriber, the columns of the publisher's table: esi.publish() keys it)
     PERFORM esi._snapshot_replica_identity(rel, key);
   END IF;
   IF mode = 'history' AND cols @> ARRAY['item_id', 'type_id', 'quantity', 'location_id', 'location_flag'] THEN
@@ -559,6 +562,17 @@ BEGIN
    WHERE a.attrelid = t.foreign_table AND a.attnum > 0 AND NOT a.attisdropped;
   cond := esi._target_where(t.foreign_table, t.params);
   IF t.mode = 'latest' THEN
+    -- published (logical replication), its deletes need a key: the first
+    -- refresh after a CREATE PUBLICATION gives it (esi.publish() at once);
+    -- a table nobody publishes is spared the key's index
+    IF EXISTS (SELECT FROM pg_publication_tables pt
+                 JOIN pg_publication p ON p.pubname OPERATOR(pg_catalog.=) pt.pubname
+                 JOIN pg_class c ON c.relname OPERATOR(pg_catalog.=) pt.tablename
+                 JOIN pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+                                    AND n.nspname OPERATOR(pg_catalog.=) pt.schemaname
+                WHERE p.pubdelete AND c.oid OPERATOR(pg_catalog.=) t.snapshot_table) THEN
+      PERFORM esi._snapshot_replica_identity(t.snapshot_table, t.key);
+    END IF;
     -- row locks only: a SELECT sees the old rows until the commit
     EXECUTE format('DELETE FROM %s WHERE %s', t.snapshot_table, cond);
   END IF;
@@ -985,6 +999,7 @@ COMMENT ON FUNCTION publish(name) IS 'Create or extend a publication (default es
 -- On a logical subscriber, after its snapshot tables were made by the same
 -- esi.track() (or esi.bi_setup()) calls as on the publisher: background
 -- refresh is turned off for each target (this node never reads ESI), and
+-- each latest table its key as esi.publish() gives it on the publisher,
 -- each history table gets a DEFAULT partition <table>_default, which holds
 -- the rows of every day (the publisher's refreshes make the daily
 -- partitions there, not here).  Refuses a database whose tables already
@@ -998,6 +1013,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   rel regclass;
+  t record;
   nonempty boolean;
   nsp text;
   rname text;
@@ -1011,6 +1027,13 @@ BEGIN
     END IF;
   END LOOP;
   UPDATE esi.targets x SET auto = false WHERE x.auto;
+  -- the key esi.publish() gives the publisher's tables, so that their
+  -- columns (snapshot_row) and replica identity match
+  FOR t IN SELECT DISTINCT ON (x.snapshot_table) x.snapshot_table, x.key
+             FROM esi.targets x JOIN pg_class c ON c.oid = x.snapshot_table
+            WHERE x.mode = 'latest' ORDER BY x.snapshot_table, x.target LOOP
+    PERFORM esi._snapshot_replica_identity(t.snapshot_table, t.key);
+  END LOOP;
   FOR rel IN SELECT r FROM esi._replicated_tables() r LOOP
     IF (SELECT c.relkind = 'p' FROM pg_class c WHERE c.oid = rel)
        AND NOT EXISTS (SELECT FROM pg_partitioned_table p WHERE p.partrelid = rel AND p.partdefid <> 0) THEN

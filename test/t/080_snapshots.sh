@@ -55,9 +55,9 @@ out=$(q "SELECT target, foreign_table, mode, snapshot_table, owner_column IS NUL
 expect "... and declares the target in esi.targets" "$out" "forge|market_orders|latest|esi_snapshots.forge|t"
 out=$(q "SELECT string_agg(attname || ':' || format_type(atttypid, atttypmod), ',' ORDER BY attnum) FROM pg_attribute
 	WHERE attrelid = 'esi_snapshots.forge'::regclass AND attnum > 0 AND NOT attisdropped")
-want=$(q "SELECT string_agg(attname || ':' || format_type(atttypid, atttypmod), ',' ORDER BY attnum) || ',snapshot_at:timestamp with time zone,snapshot_row:bigint'
+want=$(q "SELECT string_agg(attname || ':' || format_type(atttypid, atttypmod), ',' ORDER BY attnum) || ',snapshot_at:timestamp with time zone'
 	FROM pg_attribute WHERE attrelid = 'market_orders'::regclass AND attnum > 0 AND NOT attisdropped")
-expect "the snapshot table has the foreign table's columns and types, plus snapshot_at and its key snapshot_row" "$out" "$want"
+expect "the snapshot table has the foreign table's columns and types, plus snapshot_at" "$out" "$want"
 out=$(q "SELECT esi.track('bad', 'market_orders', '{\"no_such\": 1}')")
 expect_match "a params key that is not a column: 42703" "$out" 'ERROR:  42703: column "no_such" of params does not exist'
 out=$(q "SELECT esi.track('bad', 'market_history', '{}', 'incremental')")

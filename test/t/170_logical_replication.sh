@@ -103,16 +103,17 @@ out=$(qp "IMPORT FOREIGN SCHEMA markets LIMIT TO (market_orders) FROM SERVER esi
 	"CREATE PUBLICATION plain FOR TABLE esi_snapshots.citadel, esi_snapshots.citadel_keyed" 2>&1)
 expect "two latest targets (one with key order_id), published with CREATE PUBLICATION ... FOR TABLE" "$out" \
 	$'esi_snapshots.citadel\nesi_snapshots.citadel_keyed'
-out=$(qp "SELECT conrelid::regclass, pg_get_constraintdef(oid) FROM pg_constraint
-	WHERE contype = 'p' AND conrelid IN ('esi_snapshots.citadel'::regclass, 'esi_snapshots.citadel_keyed'::regclass) ORDER BY conrelid::regclass::text")
-expect "esi.track() keys them: snapshot_row without a key, the target's key with one" "$out" \
-	$'esi_snapshots.citadel|PRIMARY KEY (snapshot_row)\nesi_snapshots.citadel_keyed|PRIMARY KEY (order_id)'
+keys="SELECT conrelid::regclass, pg_get_constraintdef(oid) FROM pg_constraint
+	WHERE contype = 'p' AND conrelid IN ('esi_snapshots.citadel'::regclass, 'esi_snapshots.citadel_keyed'::regclass) ORDER BY conrelid::regclass::text"
+expect "esi.track() gives no key (a table nobody publishes is spared its index)" "$(qp "$keys")" ""
 direct=$(qp "SELECT count(*) FROM market_orders WHERE region_id = $REGION")
 for t in citadel citadel_keyed; do
 	out=$(qp "CALL esi.refresh('$t')" "CALL esi.refresh('$t')" \
 		"SELECT count(*), count(DISTINCT snapshot_at) FROM esi_snapshots.$t" 2>&1)
 	expect "published $t: a second CALL esi.refresh() replaces the first snapshot" "$out" "$direct|1"
 done
+expect "... the first refresh of a published table keys it: snapshot_row without a key, the target's key with one" "$(qp "$keys")" \
+	$'esi_snapshots.citadel|PRIMARY KEY (snapshot_row)\nesi_snapshots.citadel_keyed|PRIMARY KEY (order_id)'
 out=$(qp "DROP PUBLICATION plain" "SELECT esi.untrack('citadel', true)" "SELECT esi.untrack('citadel_keyed', true)" 2>&1)
 expect "(publication dropped, targets untracked)" "$out" ""
 
@@ -132,8 +133,8 @@ expect "0.7.0 with three latest targets (no key, key order_id, a group), refresh
 out=$(old "SELECT conrelid::regclass, pg_get_constraintdef(oid) FROM pg_constraint
 	WHERE contype = 'p' AND connamespace IN ('esi_snapshots'::regnamespace, 'esi'::regnamespace)
 	  AND conrelid IN ('esi_snapshots.plain'::regclass, 'esi_snapshots.keyed'::regclass, 'esi_snapshots.grouped'::regclass, 'esi.asset_diffs'::regclass) ORDER BY conrelid::regclass::text")
-expect "the update keyed the existing tables (and esi.asset_diffs)" "$out" \
-	$'esi.asset_diffs|PRIMARY KEY (id)\nesi_snapshots.grouped|PRIMARY KEY (snapshot_row)\nesi_snapshots.keyed|PRIMARY KEY (order_id)\nesi_snapshots.plain|PRIMARY KEY (snapshot_row)'
+expect "the update keyed esi.asset_diffs (the snapshot tables are not published yet)" "$out" \
+	$'esi.asset_diffs|PRIMARY KEY (id)'
 grouped_direct=$(old "SELECT count(*) FROM market_orders WHERE region_id IN ($REGION, 10000016)")
 out=$(old "CREATE PUBLICATION p FOR TABLE esi_snapshots.plain, esi_snapshots.keyed, esi_snapshots.grouped, esi.asset_diffs" \
 	"CALL esi.refresh('plain')" "CALL esi.refresh('keyed')" "CALL esi.refresh('grouped')" \
@@ -142,6 +143,10 @@ out=$(old "CREATE PUBLICATION p FOR TABLE esi_snapshots.plain, esi_snapshots.key
 	"SELECT count(*) FROM esi_snapshots.grouped WHERE region_id = $REGION" 2>&1)
 expect "... published, they are refreshed again (and a group member untracked)" "$out" \
 	"$direct"$'\n'"$direct"$'\n'"$grouped_direct|2"$'\n\n0'
+out=$(old "SELECT conrelid::regclass, pg_get_constraintdef(oid) FROM pg_constraint
+	WHERE contype = 'p' AND connamespace = 'esi_snapshots'::regnamespace ORDER BY conrelid::regclass::text")
+expect "... keyed by their first refresh once published" "$out" \
+	$'esi_snapshots.grouped|PRIMARY KEY (snapshot_row)\nesi_snapshots.keyed|PRIMARY KEY (order_id)\nesi_snapshots.plain|PRIMARY KEY (snapshot_row)'
 DB=postgres qp "DROP DATABASE t_logical_old WITH (FORCE)" >/dev/null 2>&1
 
 # --- the publisher: BI targets, a history target, esi.publish() ---------------------------
@@ -175,10 +180,10 @@ out=$(refresh_all)
 expect "publisher: every target refreshed" "$out" ""
 out=$(qp "SELECT count(*) FROM esi.names_of(ARRAY[10000030, 10000042, 60004588, 60005686, 34, 35, 36, 37, 38, 39, 40, $AYLA]::bigint[])")
 expect "publisher: names of the regions, hubs, types and the character" "$out" "12"
-out=$(qp "SELECT conrelid::regclass, pg_get_constraintdef(oid) FROM pg_constraint
-	WHERE contype = 'p' AND connamespace = 'esi_snapshots'::regnamespace ORDER BY conrelid::regclass::text")
-expect "publisher: the latest-mode tables are keyed by snapshot_row" "$out" \
-	"esi_snapshots.esi_bi_jobs|PRIMARY KEY (snapshot_row)
+pkeys="SELECT conrelid::regclass, pg_get_constraintdef(oid) FROM pg_constraint
+	WHERE contype = 'p' AND connamespace = 'esi_snapshots'::regnamespace ORDER BY conrelid::regclass::text"
+expect "publisher: no snapshot table has a key before it is published" "$(qp "$pkeys")" ""
+KEYS="esi_snapshots.esi_bi_jobs|PRIMARY KEY (snapshot_row)
 esi_snapshots.esi_bi_orders|PRIMARY KEY (snapshot_row)
 esi_snapshots.esi_bi_prices|PRIMARY KEY (snapshot_row)
 esi_snapshots.esi_bi_wallet|PRIMARY KEY (snapshot_row)"
@@ -194,6 +199,7 @@ esi_snapshots.esi_bi_wallet
 esi_snapshots.prices_daily"
 out=$(qp "SELECT * FROM esi.publish()")
 expect "esi.publish() publishes every snapshot table, esi.asset_diffs and esi.names" "$out" "$TABLES"
+expect "... and keys the latest-mode tables (by snapshot_row)" "$(qp "$pkeys")" "$KEYS"
 out=$(qp "SELECT pubname, pubviaroot, pubinsert AND pubupdate AND pubdelete AND pubtruncate FROM pg_publication" \
 	"SELECT count(*) FROM pg_publication_tables WHERE pubname = 'esi_fdw'" "SELECT count(*) FROM esi.publish()")
 expect "... as publication esi_fdw, publish_via_partition_root; a second call adds nothing" "$out" \
@@ -211,6 +217,7 @@ expect "subscriber: esi.prepare_subscriber(): no background refresh, a DEFAULT p
 0
 esi_snapshots.esi_bi_assets|esi_bi_assets_default|DEFAULT
 esi_snapshots.prices_daily|prices_daily_default|DEFAULT"
+expect "subscriber: ... and keys the latest-mode tables as esi.publish() did" "$(qs "$pkeys")" "$KEYS"
 out=$(qp "SELECT * FROM esi.prepare_subscriber()")
 expect_match "esi.prepare_subscriber() refuses the publisher (its tables hold rows)" "$out" \
 	'ERROR:  55000: esi.asset_diffs is not empty|ERROR:  55000: esi.names is not empty'
