@@ -78,6 +78,7 @@
 #include <dirent.h>
 #include <libdeflate.h>
 #include <fcntl.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -113,6 +114,9 @@
 /* entries the index holds beyond cache_max_entries: dead ones in removal */
 #define ESI_CACHE_SPARE_ENTRIES 256
 
+/* emptied files kept for the next stores to write into (see Spare files) */
+#define ESI_CACHE_SPARE_FILES 4096
+
 /* the index's loading */
 #define LOAD_NOT_LOADED 0
 #define LOAD_LOADING 1
@@ -147,6 +151,10 @@ typedef struct EsiCacheShared
 	pg_atomic_uint64 changes;	/* claims given up (stored, released, gone) */
 	ConditionVariable cv;		/* broadcast with each change, and when the
 								 * index is loaded */
+	slock_t		spare_mutex;	/* the three fields below */
+	uint32		spare_next;		/* name of the next spare file */
+	int			nspare;			/* spare files ready, names in spare[] */
+	uint32		spare[ESI_CACHE_SPARE_FILES];
 } EsiCacheShared;
 
 /*
@@ -235,6 +243,9 @@ esi_cache_shmem_init(void *area, bool found, int tranche)
 		pg_atomic_init_u64(&cache->changes, 0);
 		ConditionVariableInit(&cache->cv);
 		cache->load_state = LOAD_NOT_LOADED;
+		SpinLockInit(&cache->spare_mutex);
+		cache->spare_next = 0;
+		cache->nspare = 0;
 	}
 	ctl.keysize = sizeof(uint64);
 	ctl.entrysize = sizeof(EsiCacheEntry);
@@ -246,6 +257,107 @@ static void
 cache_path(char *path, uint64 hash)
 {
 	snprintf(path, MAXPGPATH, ESI_CACHE_DIR "/%016llx", (unsigned long long) hash);
+}
+
+/*
+ * spare_path
+ *		The name of spare file id (not 16 characters long: no lookup reads
+ *		it, and the index's loading removes it).
+ */
+static void
+spare_path(char *path, uint32 id)
+{
+	snprintf(path, MAXPGPATH, ESI_CACHE_DIR "/spare.%08x", id);
+}
+
+/*
+ * spare_take
+ *		The name of a spare file this backend now owns (true), or false
+ *		when there is none.
+ */
+static bool
+spare_take(char *path)
+{
+	uint32		id = 0;
+	bool		have = false;
+
+	SpinLockAcquire(&cache->spare_mutex);
+	if (cache->nspare > 0)
+	{
+		id = cache->spare[--cache->nspare];
+		have = true;
+	}
+	SpinLockRelease(&cache->spare_mutex);
+	if (have)
+		spare_path(path, id);
+	return have;
+}
+
+/*
+ * spare_new
+ *		A name for a new spare file (false when the pool is full: then
+ *		the file is unlinked instead).
+ */
+static bool
+spare_new(char *path, uint32 *idp)
+{
+	uint32		id = 0;
+	bool		room;
+
+	SpinLockAcquire(&cache->spare_mutex);
+	room = cache->nspare < ESI_CACHE_SPARE_FILES;
+	if (room)
+		id = cache->spare_next++;
+	SpinLockRelease(&cache->spare_mutex);
+	if (room)
+		spare_path(path, id);
+	*idp = id;
+	return room;
+}
+
+/*
+ * spare_add
+ *		Empty the file at spath (spare_new's name for id, that this backend
+ *		renamed or linked a cache file to) and offer it to the next store;
+ *		unlink it
+ *		when that fails or the pool filled up meanwhile.
+ */
+static void
+spare_add(const char *spath, uint32 id)
+{
+	bool		added = false;
+
+	if (truncate(spath, 0) == 0)
+	{
+		SpinLockAcquire(&cache->spare_mutex);
+		if (cache->nspare < ESI_CACHE_SPARE_FILES)
+		{
+			cache->spare[cache->nspare++] = id;
+			added = true;
+		}
+		SpinLockRelease(&cache->spare_mutex);
+	}
+	if (!added)
+		unlink(spath);
+}
+
+/*
+ * retire_file
+ *		A cache file that no entry names any more (its entry is dead, lock
+ *		not held): kept, emptied, as a spare file, or unlinked.
+ */
+static void
+retire_file(const char *path)
+{
+	char		spath[MAXPGPATH];
+	uint32		id;
+
+	if (!spare_new(spath, &id))
+		unlink(path);
+	else if (rename(path, spath) == 0)
+		spare_add(spath, id);
+	else
+		unlink(path);
 }
 
 static uint64
@@ -487,7 +599,9 @@ read_file(uint64 hash, const char *key, bool header_only, EsiCacheReply *out)
 		}
 		p += hdr.lens[i];
 	}
-	if (key && (strv[STR_KEY] == NULL || strcmp(strv[STR_KEY], key) != 0))
+	/* without a key to compare: its own (an inode reused as a spare file) */
+	if (key ? (strv[STR_KEY] == NULL || strcmp(strv[STR_KEY], key) != 0) :
+		(strv[STR_KEY] != NULL && key_hash(strv[STR_KEY]) != hash))
 	{
 		pfree(buf);
 		return false;
@@ -626,7 +740,7 @@ finish_removals(void)
 	for (int i = 0; i < ndoomed_files; i++)
 	{
 		cache_path(path, doomed_files[i]);
-		unlink(path);
+		retire_file(path);
 	}
 	LWLockAcquire(&cache->lock, LW_EXCLUSIVE);
 	for (int i = 0; i < ndoomed_files; i++)
@@ -1241,22 +1355,42 @@ esi_cache_read(const char *key, EsiCacheReply *reply)
 }
 
 /*
- * write_all
- *		write(2) until done; false on failure.
+ * write_iov
+ *		Write the niov pieces (total bytes in all) in order, in one
+ *		writev(2) when it takes them all; false on failure.
  */
 static bool
-write_all(int fd, const void *data, size_t len)
+write_iov(int fd, struct iovec *iov, int niov, size_t total)
 {
-	const char *p = data;
+	ssize_t		n = writev(fd, iov, niov);
 
-	while (len > 0)
+	if (n == (ssize_t) total)
+		return true;
+	if (n < 0)
+		return false;
+	/* a short write: the rest piece by piece */
+	for (int i = 0; i < niov; i++)
 	{
-		ssize_t		n = write(fd, p, len);
+		const char *p = iov[i].iov_base;
+		size_t		len = iov[i].iov_len;
 
-		if (n <= 0)
-			return false;
+		if ((size_t) n >= len)
+		{
+			n -= len;
+			continue;
+		}
 		p += n;
 		len -= n;
+		n = 0;
+		while (len > 0)
+		{
+			ssize_t		w = write(fd, p, len);
+
+			if (w <= 0)
+				return false;
+			p += w;
+			len -= w;
+		}
 	}
 	return true;
 }
@@ -1299,6 +1433,12 @@ esi_cache_store(const char *key, const char *route, const char *url,
 	const char *stored;
 	char		tmp[MAXPGPATH];
 	char		path[MAXPGPATH];
+	char		old[MAXPGPATH];
+	uint32		old_id = 0;
+	bool		keep_old;
+	struct iovec iov[10];
+	int			niov = 0;
+	size_t		total = 0;
 	int			fd;
 	bool		ok;
 	int64		size;
@@ -1348,19 +1488,44 @@ esi_cache_store(const char *key, const char *route, const char *url,
 		return false;
 	}
 
-	snprintf(tmp, MAXPGPATH, ESI_CACHE_DIR "/tmp.%d.%016llx", MyProcPid,
-			 (unsigned long long) hash);
+	/*
+	 * Written into a spare file (or a new one) under a name no lookup
+	 * reads, then renamed into place: a half-written file is never served.
+	 */
+	if (!spare_take(tmp))
+		snprintf(tmp, MAXPGPATH, ESI_CACHE_DIR "/tmp.%d.%016llx", MyProcPid,
+				 (unsigned long long) hash);
 	cache_path(path, hash);
-	fd = OpenTransientFile(tmp, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY);
-	ok = fd >= 0 && write_all(fd, &hdr, sizeof(hdr)) &&
-		write_all(fd, &coding, sizeof(coding));
-	for (int i = 0; ok && i < 6; i++)
+	iov[niov].iov_base = &hdr;
+	iov[niov++].iov_len = sizeof(hdr);
+	iov[niov].iov_base = &coding;
+	iov[niov++].iov_len = sizeof(coding);
+	for (int i = 0; i < 6; i++)
 		if (strv[i])
-			ok = write_all(fd, strv[i], hdr.lens[i]);
-	ok = ok && write_all(fd, stored, coding.storedlen) && write_all(fd, &nul, 1);
+		{
+			iov[niov].iov_base = unconstify(char *, strv[i]);
+			iov[niov++].iov_len = hdr.lens[i];
+		}
+	iov[niov].iov_base = unconstify(char *, stored);
+	iov[niov++].iov_len = coding.storedlen;
+	iov[niov].iov_base = unconstify(char *, &nul);
+	iov[niov++].iov_len = 1;
+	for (int i = 0; i < niov; i++)
+		total += iov[i].iov_len;
+	fd = OpenTransientFile(tmp, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY);
+	ok = fd >= 0 && write_iov(fd, iov, niov, total);
 	if (fd >= 0 && CloseTransientFile(fd) != 0)
 		ok = false;
+	/* the file this one replaces (a stale copy, or a 304's): kept as a spare */
+	keep_old = ok && spare_new(old, &old_id) && link(path, old) == 0;
 	ok = ok && rename(tmp, path) == 0;
+	if (keep_old)
+	{
+		if (ok)
+			spare_add(old, old_id);
+		else
+			unlink(old);
+	}
 	if (!ok)
 	{
 		unlink(tmp);
