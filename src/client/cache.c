@@ -317,17 +317,19 @@ spare_new(char *path, uint32 *idp)
 
 /*
  * spare_add
- *		Empty the file at spath (spare_new's name for id, that this backend
- *		renamed or linked a cache file to) and offer it to the next store;
- *		unlink it
- *		when that fails or the pool filled up meanwhile.
+ *		Cut the file at spath (spare_new's name for id, that this backend
+ *		renamed a cache file to) to one byte and offer it to the next
+ *		store; unlink it when that fails or the pool filled up meanwhile.
+ *		One byte, not none: ext4 flushes a file cut to nothing when it is
+ *		next closed (auto_da_alloc), which would make the store that
+ *		rewrites it wait for the disk.
  */
 static void
 spare_add(const char *spath, uint32 id)
 {
 	bool		added = false;
 
-	if (truncate(spath, 0) == 0)
+	if (truncate(spath, 1) == 0)
 	{
 		SpinLockAcquire(&cache->spare_mutex);
 		if (cache->nspare < ESI_CACHE_SPARE_FILES)
@@ -1489,12 +1491,18 @@ esi_cache_store(const char *key, const char *route, const char *url,
 	}
 
 	/*
-	 * Written into a spare file (or a new one) under a name no lookup
-	 * reads, then renamed into place: a half-written file is never served.
+	 * Written into a spare file (one byte long: overwritten, not cut) or a
+	 * new one, under a name no lookup reads, then renamed into place: a
+	 * half-written file is never served.
 	 */
-	if (!spare_take(tmp))
+	if (spare_take(tmp))
+		fd = OpenTransientFile(tmp, O_WRONLY | O_CREAT | PG_BINARY);
+	else
+	{
 		snprintf(tmp, MAXPGPATH, ESI_CACHE_DIR "/tmp.%d.%016llx", MyProcPid,
 				 (unsigned long long) hash);
+		fd = OpenTransientFile(tmp, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY);
+	}
 	cache_path(path, hash);
 	iov[niov].iov_base = &hdr;
 	iov[niov++].iov_len = sizeof(hdr);
@@ -1512,20 +1520,21 @@ esi_cache_store(const char *key, const char *route, const char *url,
 	iov[niov++].iov_len = 1;
 	for (int i = 0; i < niov; i++)
 		total += iov[i].iov_len;
-	fd = OpenTransientFile(tmp, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY);
 	ok = fd >= 0 && write_iov(fd, iov, niov, total);
 	if (fd >= 0 && CloseTransientFile(fd) != 0)
 		ok = false;
-	/* the file this one replaces (a stale copy, or a 304's): kept as a spare */
-	keep_old = ok && spare_new(old, &old_id) && link(path, old) == 0;
+
+	/*
+	 * The file this one replaces (a stale copy, or the copy a 304 renewed)
+	 * is moved aside first and kept as a spare: renaming over it would make
+	 * ext4 flush the new file (auto_da_alloc).  Meanwhile a lookup finds no
+	 * file, but the entry is claimed (others wait for it), and a crash then
+	 * loses a stale copy only.
+	 */
+	keep_old = ok && spare_new(old, &old_id) && rename(path, old) == 0;
 	ok = ok && rename(tmp, path) == 0;
 	if (keep_old)
-	{
-		if (ok)
-			spare_add(old, old_id);
-		else
-			unlink(old);
-	}
+		spare_add(old, old_id);
 	if (!ok)
 	{
 		unlink(tmp);
