@@ -40,6 +40,17 @@
  * error or a cancel midway marks the index "not loaded" again, so the
  * next session loads it all.
  *
+ * Spare files.  Creating a file costs far more than rewriting one (ext4
+ * allocates an inode, and without a journal skips every inode freed in the
+ * last minutes: most of what storing cost a cold scan).  So a file no entry
+ * names any more (its entry removed, or replaced by a newer copy) is not
+ * unlinked but renamed "spare.<n>", cut to one byte, and offered (a stack
+ * in shared memory, under the spinlock spare_mutex) to the next store,
+ * which writes its reply into it and renames it into place.  Up to
+ * ESI_CACHE_SPARE_FILES are kept (beyond, files are unlinked); their names
+ * are never looked up, and the index's loading removes them after a start,
+ * when the stack is empty again.
+ *
  * Least recently used entries are removed when the files pass
  * esi_fdw.cache_size (or the index esi_fdw.cache_max_entries), the victim
  * taken from the tail of the list in O(1); an entry being fetched is never
