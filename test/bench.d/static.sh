@@ -68,6 +68,7 @@ http {
 NGINX
 "$STATIC_NGINX" -p "$SDIR" -c "$SDIR/nginx.conf" -e "$SDIR/logs/error.log" ||
 	bench_die "nginx did not start (see $SDIR/logs/error.log)"
+# shellcheck disable=SC2034  # read by test/bench's cleanup
 STATIC_STARTED=1
 STATIC_URL=http://127.0.0.1:$STATIC_PORT
 echo "nginx:   $("$STATIC_NGINX" -v 2>&1) at $STATIC_URL, $(du -sh "$SDIR/root/p" | cut -f1) of pages (plain and gzip)"
@@ -115,7 +116,7 @@ for ((i = 0; i <= BENCH_REPS; i++)); do
 		[ "${BENCH_RESULT[$lab]:-}" = "$csv_rows" ] || { echo "    DATA MISMATCH: $lab counted ${BENCH_RESULT[$lab]:-nothing}, CSV has $csv_rows"; data_check=FAIL; }
 	done
 done
-# shellcheck disable=SC2154  # S_* are set by printf -v above
+# shellcheck disable=SC2153,SC2154  # S_* are set by printf -v above
 {
 	R_SAD=$(bench_calc "$S_SA / $S_SD")
 	R_SA0D=$(bench_calc "$S_SA0 / $S_SD")
