@@ -94,6 +94,7 @@ sim /_sim/reset >/dev/null
 sim "/_sim/config?cache_seconds=1" >/dev/null
 q "SELECT esi.cache_clear()" >/dev/null
 r3=$(q "$QS")
+size3=$(sizes_of "$HEX")
 sleep 2.5   # the copies expire (ESI says 1 second): the next scan revalidates them
 s=$(sim_seq)
 r4=$(q "$QS")
@@ -105,6 +106,7 @@ expect "... after 4 revalidations answered 304" \
 expect "... each entry's file written anew, the old one kept as the next one's spare: 4 replies, 1 spare" \
 	"$(files)" "4 1 0"
 ino5=$(inodes_of '*')
+expect "... each as big as before: the body kept gzip'ed as it came, not inflated" "$(sizes_of "$HEX")" "$size3"
 sleep 2.5
 expect "... and one more scan revalidates them again, writing into those spares" "$(q "$QS")" "$r3"
 expect "... 4 replies, 1 spare still" "$(files)" "4 1 0"
