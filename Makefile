@@ -10,6 +10,7 @@ OBJS = \
 	src/scan/request.o \
 	src/scan/paging.o \
 	src/scan/decode.o \
+	src/scan/decode_test.o \
 	src/client/http.o \
 	src/client/crawl.o \
 	src/client/scan_report.o \
@@ -18,6 +19,7 @@ OBJS = \
 	src/client/cache.o \
 	src/client/throttle.o \
 	src/client/stats.o \
+	src/client/progress.o \
 	src/sso/crypto.o \
 	src/sso/jwt.o \
 	src/sso/sso_test.o \
@@ -36,7 +38,7 @@ OBJS = \
 	src/server/privileged_sql.o \
 	src/server/own_xact.o
 
-# The SQL scripts (README.md, "The SQL scripts"): the released ones, frozen,
+# The SQL scripts (doc/development.md, "The SQL scripts"): the released ones, frozen,
 # in src/ (listed in src/sql/released), and the current version's, built by
 # src/sql/build.sh from the sources in src/sql/ into src/sql/built/.  The
 # script runs on every make: it also fails when a released script changed.
@@ -53,7 +55,7 @@ REGRESS_OPTS =
 # without its pkg-config file
 DEFLATE_CFLAGS := $(shell pkg-config --cflags libdeflate 2>/dev/null)
 DEFLATE_LIBS := $(shell pkg-config --libs libdeflate 2>/dev/null || echo -ldeflate)
-# one folder a subsystem (README.md, "Layout"); headers are included by name
+# one folder a subsystem (doc/development.md, "Layout"); headers are included by name
 ESI_SUBDIRS = settings scan client sso refresh calls catalog server
 PG_CPPFLAGS = -I$(srcdir)/src $(addprefix -I$(srcdir)/src/,$(ESI_SUBDIRS)) $(shell pkg-config --cflags libcurl json-c libcrypto) $(DEFLATE_CFLAGS)
 SHLIB_LINK = $(shell pkg-config --libs libcurl json-c libcrypto) $(DEFLATE_LIBS)
@@ -65,7 +67,7 @@ PG_CFLAGS += -Werror
 endif
 
 # SANITIZE=1 builds with AddressSanitizer and UndefinedBehaviorSanitizer
-# for the test suite's sanitizer stage (test/sanitize.sh; see the README's
+# for the test suite's sanitizer stage (test/sanitize.sh; see doc/development.md's
 # "Memory checks").  Every report ends the process (no recovery), so none
 # can scroll by unseen; the postmaster needs libasan preloaded, as postgres
 # itself is not instrumented.

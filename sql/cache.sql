@@ -77,21 +77,43 @@ SELECT path, query, status FROM sim.log;
 
 -- the limits as ESI told them
 SELECT kind, rate_group, token_limit, remaining IS NOT NULL AS known
-  FROM esi.limits WHERE kind = 'error_limit' OR rate_group = 'market-order'
+  FROM esi.limits WHERE rate_group = 'market-order'
  ORDER BY kind, rate_group;
 
--- who may empty it
+-- who may read the statistics and the limits, and who may empty them
 CREATE ROLE esi_cache_user;
 GRANT USAGE ON SCHEMA esi TO esi_cache_user;
 SET ROLE esi_cache_user;
-SELECT count(*) >= 0 AS can_read FROM esi.route_stats;
-SELECT count(*) >= 0 AS can_read FROM esi.limits;
+-- every role reads the statistics: exactly this file's requests since its
+-- route_stats_reset() (routes other files used stay listed, with zeros).
+-- Orders: sent 1 + 25 (10000042) + 1 (304) + 2 (cache off) + 1 (12345) +
+-- 2 (12346) + 1 (10000030); served 1 + 1 (EXPLAIN) + 2 x 25 (both sides of
+-- the EXCEPT ALL) + 1 + 1 (10000030) + 1 (the remembered 404, an error
+-- again: a hit, not a second 404).  sim.reset 7 times, sim.log and
+-- sim.requests 8 times.
+SELECT route, requests, cache_hits, not_modified, coalesced, errors
+  FROM esi.route_stats WHERE requests + cache_hits + not_modified + coalesced > 0
+ ORDER BY route;
+-- the limits only of the base URLs of servers the role may use: none yet ...
+SELECT count(*) AS limit_rows FROM esi.limits;
+RESET ROLE;
+GRANT USAGE ON FOREIGN SERVER esi TO esi_cache_user;
+SET ROLE esi_cache_user;
+-- ... then server esi's, the same as the superuser saw above
+SELECT count(DISTINCT base_url) AS base_urls FROM esi.limits;
+SELECT kind, rate_group, token_limit
+  FROM esi.limits WHERE rate_group = 'market-order'
+ ORDER BY kind, rate_group;
 -- the cache's rows are for pg_read_all_stats: none here, and no error
 SELECT count(*) FROM esi.cache;
 SELECT esi.cache_clear();
 SELECT esi.limits_reset();
 RESET ROLE;
+REVOKE USAGE ON FOREIGN SERVER esi FROM esi_cache_user;
 REVOKE USAGE ON SCHEMA esi FROM esi_cache_user;
 DROP ROLE esi_cache_user;
-SELECT esi.cache_clear() > 0 AS cleared;
+-- what this file stored since its cache_clear(): 1 page of 10000032/34, 25
+-- of 10000042, the 404 of region 12345 (12346's was not kept), 1 page of
+-- 10000030/35
+SELECT esi.cache_clear() AS cleared;
 SELECT count(*) FROM esi.cache;

@@ -16,7 +16,7 @@ SELECT * FROM sim.error_of('SELECT average_price FROM twice');
 SELECT * FROM sim.error_of('SELECT count(*) FROM twice');
 -- dropping one of them makes the table usable
 ALTER FOREIGN TABLE twice DROP COLUMN type_again;
-SELECT type_id, average_price IS NOT NULL AS has_price FROM twice WHERE type_id = 34;
+SELECT type_id, average_price FROM twice WHERE type_id = 34;
 DROP FOREIGN TABLE twice;
 
 -- a parameter column that is also a field, and another column on that field
@@ -37,14 +37,14 @@ SELECT * FROM sim.error_of('SELECT b FROM two_values');
 SELECT * FROM sim.error_of('SELECT a, b FROM two_values');
 -- one value column is fine
 ALTER FOREIGN TABLE two_values DROP COLUMN b;
-SELECT count(*) > 0 AS has_regions, count(*) = count(DISTINCT a) AS distinct_ids FROM two_values;
+SELECT count(*) AS regions, count(DISTINCT a) AS distinct_ids FROM two_values;
 DROP FOREIGN TABLE two_values;
 CREATE FOREIGN TABLE two_balances (balance double precision, again double precision)
   SERVER esi OPTIONS (route '/_sim/balance', shape 'value');
 SELECT * FROM sim.error_of('SELECT again FROM two_balances');
 -- a parameter column is not a value column (unless it also names a field)
 ALTER FOREIGN TABLE two_balances ALTER COLUMN again OPTIONS (ADD param 'query');
-SELECT balance IS NOT NULL AS has_balance, again FROM two_balances;
+SELECT balance, again FROM two_balances;
 ALTER FOREIGN TABLE two_balances ALTER COLUMN again OPTIONS (ADD field 'x');
 SELECT * FROM sim.error_of('SELECT balance FROM two_balances');
 DROP FOREIGN TABLE two_balances;
@@ -89,7 +89,7 @@ CREATE FOREIGN TABLE q8 (x int) SERVER esi OPTIONS (route '/markets/prices', que
 CREATE FOREIGN TABLE q_ok (type_id bigint, average_price double precision)
   SERVER esi OPTIONS (route '/markets/prices', query 'datasource=tranquility&name=Jita%20IV&empty=&next=/a?b');
 SELECT * FROM sim.reset;
-SELECT count(*) > 0 AS has_rows FROM q_ok;
+SELECT count(*) AS rows FROM q_ok;
 SELECT path, query FROM sim.log;
 DROP FOREIGN TABLE q_ok;
 

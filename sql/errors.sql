@@ -13,7 +13,7 @@ SELECT state, message FROM sim.error_of('SELECT * FROM eve.market_orders');
 -- ... but not when a join supplies it
 CREATE TEMP TABLE want (region_id bigint, type_id bigint);
 INSERT INTO want VALUES (10000002, 34);
-SELECT count(*) > 0 AS ok FROM want w JOIN market_history h USING (region_id, type_id);
+SELECT count(*) AS days FROM want w JOIN market_history h USING (region_id, type_id);
 -- nothing was sent for the failed queries
 SELECT path, query FROM sim.log;
 

@@ -35,7 +35,7 @@ SELECT count(*) AS requests FROM sim.log;
 -- ESI may ignore a parameter (order_type without type_id): the local
 -- recheck keeps the answer right
 SELECT * FROM sim.reset;
-SELECT bool_and(is_buy_order) AS all_buy, count(*) > 0 AS some
+SELECT bool_and(is_buy_order) AS all_buy, count(*) AS buy_orders
   FROM market_orders WHERE region_id = 10000030 AND is_buy_order;
 SELECT DISTINCT query FROM sim.log WHERE page = 1 OR page IS NULL;
 

@@ -277,12 +277,12 @@ SELECT path, query, status FROM sim.log;
 --
 CREATE TEMP TABLE r42 AS
   SELECT * FROM (SELECT * FROM eve.market_orders WHERE region_id = 10000042 OFFSET 0) s;
-SELECT count(*) > 0 AS has_rows, count(*) = count(DISTINCT order_id) AS distinct_ids FROM r42;
+SELECT count(*) AS orders, count(DISTINCT order_id) AS distinct_ids FROM r42;
 SELECT * FROM sim.reset;
 SELECT count(*) = (SELECT count(*) FROM r42) AS same_count,
        count(DISTINCT order_id) = count(*) AS each_once
   FROM eve.market_orders WHERE region_id = 10000042 AND order_type IN ('buy', 'sell');
-SELECT regexp_replace(query, '&page=\d+$', '') AS request, count(*) > 0 AS sent
+SELECT regexp_replace(query, '&page=\d+$', '') AS request, count(*) AS pages
   FROM sim.log GROUP BY 1 ORDER BY 1;
 -- each side is exactly the rows checked locally
 SELECT (SELECT count(*) FROM (

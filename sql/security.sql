@@ -50,7 +50,7 @@ GRANT USAGE ON FOREIGN SERVER vetted TO regress_esi_user;
 SET ROLE regress_esi_user;
 CREATE FOREIGN TABLE regress_esi_user_tables.prices (type_id bigint, average_price double precision)
   SERVER vetted OPTIONS (route '/markets/prices');
-SELECT type_id, average_price IS NOT NULL AS has_price
+SELECT type_id, average_price
   FROM regress_esi_user_tables.prices WHERE type_id = 34;
 RESET ROLE;
 
@@ -67,7 +67,7 @@ SELECT * FROM sim.error_masked('SELECT * FROM regress_esi_user_tables.prices WHE
 -- a superuser may allow more base URLs for everyone
 SELECT set_config('esi_fdw.allowed_base_urls', 'https://esi.evetech.net, ' || :'esi_url' || '/', false) IS NOT NULL AS ok;
 SET ROLE regress_esi_user;
-SELECT type_id, average_price IS NOT NULL AS has_price
+SELECT type_id, average_price
   FROM regress_esi_user_tables.prices WHERE type_id = 34;
 CREATE SERVER mine FOREIGN DATA WRAPPER esi_fdw OPTIONS (base_url :'esi_url');
 DROP SERVER mine;
@@ -130,7 +130,7 @@ SET esi_fdw.user_agent = 'MyApp/1.0 (me@example.com; Jita IV)';
 -- what reaches the wire is what was set
 ALTER SERVER esi OPTIONS (DROP user_agent);
 SELECT * FROM sim.reset;
-SELECT count(*) > 0 AS has_rows FROM eve.market_prices;
+SELECT count(*) AS rows FROM eve.market_prices;
 SELECT path, user_agent, compat_date FROM sim.requests WHERE path = '/markets/prices';
 ALTER SERVER esi OPTIONS (ADD user_agent 'esi_fdw regression tests (dev@example.com)');
 RESET esi_fdw.compatibility_date;

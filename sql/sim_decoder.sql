@@ -87,6 +87,80 @@ SELECT n, fdw_state FROM fuzz_results WHERE kind = 'deep' AND fdw_state <> 'HV00
 -- the session is fine after hundreds of errors
 SELECT count(*) FROM sim.fuzz WHERE n = 5;
 
+-- the groups layout (an object whose members hold record arrays, as POST
+-- /universe/ids answers, decode.c's esi_decoder_init_groups, called through
+-- the test function esi_test_decode): each case's page as members "x" and
+-- "y" around a null and an empty member, '{"x":P,"n":null,"e":[],"y" :P}',
+-- gives a valid page's rows twice, x's then y's, or the error the page
+-- itself got, and refuses every broken or too deep page (pages that are
+-- not text, with invalid UTF-8 or NUL, cannot be wrapped in SQL and are
+-- left out)
+CREATE FUNCTION esi_test_decode(text, text, text) RETURNS SETOF record
+  AS 'esi_fdw', 'esi_test_decode' LANGUAGE C;
+CREATE FUNCTION sim.fuzz_groups(b64 text, OUT state text, OUT same_rows boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+  page text;
+  rows sim.fuzz_rec[];
+  grps text;
+  ref_rows sim.fuzz_rec[];
+BEGIN
+  BEGIN
+    page := convert_from(decode(b64, 'base64'), 'UTF8');
+  EXCEPTION WHEN OTHERS THEN
+    state := 'not text';
+    RETURN;
+  END;
+  BEGIN
+    SELECT coalesce(array_agg(ROW(s, t, f, i, k, b, ts, j)::sim.fuzz_rec), '{}'),
+           coalesce(string_agg(_group, ''), '')
+      INTO rows, grps
+      FROM esi_test_decode('{"x":' || page || ',"n":null,"e":[],"y" :' || page || '}',
+                           'groups', NULL)
+        AS r(_group text, s text, t text, f double precision, i bigint, k integer,
+             b boolean, ts timestamptz, j jsonb);
+    state := 'ok';
+  EXCEPTION WHEN OTHERS THEN
+    state := SQLSTATE;
+    RETURN;
+  END;
+  SELECT coalesce(array_agg(r), '{}') INTO ref_rows
+    FROM jsonb_populate_recordset(NULL::sim.fuzz_rec, page::jsonb) r;
+  same_rows := rows = ref_rows || ref_rows
+               AND grps = repeat('x', cardinality(ref_rows)) || repeat('y', cardinality(ref_rows));
+END $$;
+CREATE TEMP TABLE fuzz_groups AS
+  SELECT c.n, c.kind, f.fdw_state, g.*
+    FROM sim.fuzz_cases c JOIN fuzz_results f USING (n), LATERAL sim.fuzz_groups(c.body_b64) g;
+SELECT kind, state, count(*), count(*) FILTER (WHERE same_rows) AS same_rows
+  FROM fuzz_groups GROUP BY 1, 2 ORDER BY 1, 2;
+-- a valid page: what the page itself gave (none listed); a broken or too
+-- deep page: refused (none listed).  (A broken page does not always get
+-- its own SQLSTATE back: the wrapper's text after a cut page can close a
+-- string or make a member of another type.)
+SELECT n, kind, fdw_state, state, same_rows FROM fuzz_groups
+ WHERE CASE kind WHEN 'valid' THEN state <> fdw_state OR (state = 'ok' AND NOT same_rows)
+                 ELSE state = 'ok' END
+ ORDER BY n;
+-- only_key: the other members are skipped, validated; groups of values
+SELECT * FROM esi_test_decode('{"a":[{"s":"no"}],"x":[{"s":"yes","i":1}],"b":{"c":[1]}}', 'groups', 'x')
+  AS r(_group text, s text, i bigint);
+SELECT * FROM esi_test_decode('{"a":[1,2],"x":[3,4],"b":5}', 'groups_values', 'x')
+  AS r(_group text, i bigint);
+SELECT * FROM esi_test_decode('{"a":[1,2],"x":[3,4],"b":[1,}', 'groups_values', 'x')
+  AS r(_group text, i bigint);
+-- a member's name is unescaped
+SELECT * FROM esi_test_decode('{"sys\u0074ems":[{"i":1}],"\u00e9t\u00e9":[{"i":2}]}', 'groups', NULL)
+  AS r(_group text, i bigint);
+-- 64 levels of nesting are accepted, the object of groups counting, and
+-- more are refused, as in other JSON
+SELECT count(*) FROM esi_test_decode('{"x":[{"j":' || repeat('[', 61) || repeat(']', 61) || '}]}', 'groups', NULL)
+  AS r(j jsonb);
+SELECT count(*) FROM esi_test_decode('{"x":[{"j":' || repeat('[', 62) || repeat(']', 62) || '}]}', 'groups', NULL)
+  AS r(j jsonb);
+DROP FUNCTION sim.fuzz_groups;
+DROP FUNCTION esi_test_decode;
+
 DROP FUNCTION sim.fuzz_compare;
 DROP TYPE sim.fuzz_rec;
 DROP FOREIGN TABLE sim.fuzz, sim.fuzz_cases;

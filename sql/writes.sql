@@ -72,3 +72,54 @@ SELECT count(*) AS requests FROM sim.requests WHERE seq > :s3;
 -- a NULL where the route needs a value
 SELECT esi.post_ui_openwindow_marketdetails(90000001, NULL);
 DROP ROLE regress_writes_user;
+
+-- replies are read by the scan's decoder (decode.c), whatever their layout
+-- (issue 17): esi_test_call_decode decodes a given reply as the function
+-- does, in the reply's order.  POST /universe/ids: an object whose members
+-- hold lists of records, the member naming the category (as
+-- /universe/names names it; an unknown member is its own category), in
+-- the reply's order; an empty or null member holds none, unknown fields
+-- and nested values are skipped, absent fields are NULL
+CREATE FUNCTION esi_test_call_decode(text, text) RETURNS SETOF record
+  AS 'esi_fdw', 'esi_test_call_decode' LANGUAGE C STRICT;
+SELECT * FROM esi_test_call_decode('post_universe_ids',
+  '{"systems":[{"id":30000142,"name":"Jita"},{"id":30002187,"name":"Amarr"}],
+    "characters":[], "agents":null,
+    "inventory_types":[{"name":"Tritanium","id":34,"extra":{"a":[1,{"b":null}]}},{"name":"No id"}],
+    "wormhole_systems":[{"id":31000005,"name":"Thera"}],
+    "factions":[{"id":500001,"name":"Caldari \u0053tate"}],
+    "regions" : [ {"id":10000002, "name":"The Forge"} ] }')
+  AS t(category text, id bigint, name text);
+SELECT * FROM esi_test_call_decode('post_universe_ids', '{}') AS t(category text, id bigint, name text);
+-- what is not such an object is refused: broken JSON (HV00A), another
+-- layout (HV004), a value that does not fit its column (its type's error)
+SELECT * FROM esi_test_call_decode('post_universe_ids', '{"systems":[{"id":30000142,"name":"Jita"}') AS t(category text, id bigint, name text);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM esi_test_call_decode('post_universe_ids', '{"systems":[],"regions":[{"id":1}]} ]') AS t(category text, id bigint, name text);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM esi_test_call_decode('post_universe_ids', '[{"id":30000142,"name":"Jita"}]') AS t(category text, id bigint, name text);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM esi_test_call_decode('post_universe_ids', '{"systems":[],"regions":5}') AS t(category text, id bigint, name text);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM esi_test_call_decode('post_universe_ids', '{"systems":[{"id":"Jita"}]}') AS t(category text, id bigint, name text);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM esi_test_call_decode('post_universe_ids', '{"systems":[30000142]}') AS t(category text, id bigint, name text);
+\echo :LAST_ERROR_SQLSTATE
+-- POST /route: the list under "route"; other members are skipped (but must
+-- be valid JSON), a null or absent route is no rows
+SELECT * FROM esi_test_call_decode('post_route', '{"route":[30000142,30000144,30002187]}') AS t(route_id bigint);
+SELECT * FROM esi_test_call_decode('post_route', '{"note":{"x":[1,2]},"route":[30000142],"other":"x"}') AS t(route_id bigint);
+SELECT count(*) FROM esi_test_call_decode('post_route', '{"route":null}') AS t(route_id bigint);
+SELECT count(*) FROM esi_test_call_decode('post_route', '{"routes":[1,2]}') AS t(route_id bigint);
+SELECT * FROM esi_test_call_decode('post_route', '{"route":{"a":1}}') AS t(route_id bigint);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM esi_test_call_decode('post_route', '{"other":[1,],"route":[1]}') AS t(route_id bigint);
+\echo :LAST_ERROR_SQLSTATE
+-- the other layouts: a list of records, one record
+SELECT * FROM esi_test_call_decode('post_character_affiliation',
+  '[{"character_id":90000001,"corporation_id":1000001,"faction_id":500001},{"character_id":5,"corporation_id":1000002,"alliance_id":99000001}]')
+  AS t(alliance_id bigint, character_id bigint, corporation_id bigint, faction_id bigint);
+SELECT * FROM esi_test_call_decode('post_character_fittings', '{"fitting_id":7}') AS t(fitting_id bigint);
+SELECT * FROM esi_test_call_decode('post_character_fittings', '[{"fitting_id":7}]') AS t(fitting_id bigint);
+\echo :LAST_ERROR_SQLSTATE
+DROP FUNCTION esi_test_call_decode;

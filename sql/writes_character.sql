@@ -140,7 +140,7 @@ SELECT count(*) AS character_items FROM eve_sso.character_assets WHERE character
 SELECT sim.last_write() AS s \gset
 SELECT count(*) AS n, count(DISTINCT r.item_id) AS distinct_ids,
        bool_and(r.item_id = a.item_id) AS in_input_order,
-       count(*) FILTER (WHERE name <> 'None') > 0 AS some_named
+       count(*) FILTER (WHERE name <> 'None') AS named
   FROM (SELECT *, row_number() OVER () AS o
           FROM esi.post_character_assets_names(:ayla,
                  ARRAY(SELECT item_id FROM eve_sso.character_assets
@@ -165,7 +165,7 @@ SELECT count(*) AS corporation_items FROM eve_sso.corporation_assets WHERE corpo
 SELECT sim.last_write() AS s \gset
 SELECT count(*) AS n, count(DISTINCT r.item_id) AS distinct_ids,
        bool_and(r.item_id = a.item_id) AS in_input_order,
-       count(*) FILTER (WHERE name <> 'None') > 0 AS some_named
+       count(*) FILTER (WHERE name <> 'None') AS named
   FROM (SELECT *, row_number() OVER () AS o
           FROM esi.post_corporation_assets_names(:corp,
                  ARRAY(SELECT item_id FROM eve_sso.corporation_assets

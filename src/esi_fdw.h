@@ -93,7 +93,7 @@
  *				extension's owner, where the extension exists (worker_db.c)
  *
  * sql/			the extension's SQL, per subsystem, and the build of its
- *				versioned scripts (README.md, "The SQL scripts")
+ *				versioned scripts (doc/development.md, "The SQL scripts")
  *
  *-------------------------------------------------------------------------
  */

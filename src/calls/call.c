@@ -46,10 +46,7 @@
 #include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/array.h"
-/* fmgrprotos.h declares a json_object of its own: keep it out of the way */
-#define json_object pg_json_object_fn
 #include "utils/builtins.h"
-#undef json_object
 #include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
@@ -64,9 +61,8 @@
 #include "privileged_sql.h"
 #include "throttle.h"
 
-#include <json-c/json.h>
-
 PG_FUNCTION_INFO_V1(esi_call);
+PG_FUNCTION_INFO_V1(esi_test_call_decode);
 
 static const Oid coltype_oid[] = {
 	[ESI_COL_INT4] = INT4OID,
@@ -472,18 +468,56 @@ out_init(CallOut *o, const EsiCatalogCall *cc, MemoryContext fn_mcxt)
 	}
 }
 
-/* decode one JSON text of records into the output */
+/*
+ * category_name
+ *		The category of a member of POST /universe/ids's reply as
+ *		/universe/names names it ("systems" is "solar_system"); a member
+ *		of another name is its own category.
+ */
+static const char *
+category_name(const char *member)
+{
+	static const char *const plural[][2] = {
+		{"agents", "agent"}, {"alliances", "alliance"},
+		{"characters", "character"}, {"constellations", "constellation"},
+		{"corporations", "corporation"}, {"factions", "faction"},
+		{"inventory_types", "inventory_type"}, {"regions", "region"},
+		{"stations", "station"}, {"systems", "solar_system"}};
+
+	for (int i = 0; i < lengthof(plural); i++)
+		if (strcmp(member, plural[i][0]) == 0)
+			return plural[i][1];
+	return member;
+}
+
+/*
+ * decode_reply
+ *		One reply of the route into the output, through the scan's decoder
+ *		(decode.c): an array of objects, an object, an array of values or a
+ *		value as the route's shape says; "categories" (POST /universe/ids)
+ *		is an object whose members hold lists of records, the member naming
+ *		their category column; "values" with a records_key (POST /route)
+ *		the list of values under that key.  The decoder raises a malformed
+ *		reply's error (SQLSTATE HV00A), and one of another layout (HV004).
+ *		keys and key_type are a batched lookup's elements, by which its rows
+ *		are put in input order.  accepted: the reply of a write ESI took,
+ *		whose errors must not suggest running it again.
+ */
 static void
-decode_into(CallOut *o, EsiShape shape, const char *records_key, const char *json,
-			size_t len, const char *route, const char *category,
-			List *keys, EsiColType key_type)
+decode_reply(CallOut *o, const EsiCatalogCall *cc, const char *body, size_t len,
+			 List *keys, EsiColType key_type, bool accepted)
 {
 	EsiDecoder	d;
 	Datum	   *values = palloc0(sizeof(Datum) * (o->ncols + 1));
 	bool	   *nulls = palloc0(sizeof(bool) * (o->ncols + 1));
 	EsiDecodeColumn *cols = o->cols;
 	int			ncols = o->ncols;
-	char	   *copy = pnstrdup(json, len);
+	char	   *copy;
+	const char *group = NULL;
+	const char *category = NULL;
+
+	if (strcmp(cc->shape, "none") == 0)
+		return;
 
 	/* the category column is not in the JSON */
 	if (o->category_att >= 0)
@@ -494,7 +528,23 @@ decode_into(CallOut *o, EsiShape shape, const char *records_key, const char *jso
 			if (i != o->category_att)
 				cols[ncols++] = o->cols[i];
 	}
-	esi_decoder_init(&d, shape, records_key, cols, ncols, route);
+	if (strcmp(cc->shape, "categories") == 0)
+		esi_decoder_init_groups(&d, ESI_SHAPE_ARRAY, NULL, cols, ncols, cc->path);
+	else if (strcmp(cc->shape, "values") == 0 && cc->records_key)
+		esi_decoder_init_groups(&d, ESI_SHAPE_VALUES, cc->records_key, cols, ncols,
+								cc->path);
+	else
+		esi_decoder_init(&d, decode_shape(cc->shape), NULL, cols, ncols, cc->path);
+	if (accepted)
+	{
+		d.layout_hint = "ESI or a proxy sent a reply of another layout than ESI documents for the route; check with the matching GET route before sending the write again.";
+		d.syntax_hint = "ESI or a proxy broke the reply to a write ESI took; check with the matching GET route before sending the write again.";
+	}
+	else
+		d.layout_hint = "ESI or a proxy sent a reply of another layout than ESI documents for the route; run the call again, and check the server's base_url option if it persists.";
+
+	/* the decoder reads a NUL-terminated text */
+	copy = pnstrdup(body, len);
 	esi_decoder_begin_page(&d, copy, len);
 	for (;;)
 	{
@@ -504,6 +554,11 @@ decode_into(CallOut *o, EsiShape shape, const char *records_key, const char *jso
 			break;
 		if (o->category_att >= 0)
 		{
+			if (d.group != group)
+			{
+				group = d.group;
+				category = category_name(group);
+			}
 			values[o->category_att] = CStringGetTextDatum(category);
 			nulls[o->category_att] = false;
 		}
@@ -543,74 +598,6 @@ decode_into(CallOut *o, EsiShape shape, const char *records_key, const char *jso
 			tuplestore_putvalues(o->store, o->tupdesc, values, nulls);
 		o->nrows++;
 	}
-}
-
-/* one reply of the route into the output */
-static void
-decode_reply(CallOut *o, const EsiCatalogCall *cc, const char *body, size_t len,
-			 List *keys, EsiColType key_type)
-{
-	if (strcmp(cc->shape, "none") == 0)
-		return;
-	if (strcmp(cc->shape, "categories") == 0 ||
-		(strcmp(cc->shape, "values") == 0 && cc->records_key))
-	{
-		/* records under keys of an object: json-c finds them */
-		struct json_tokener *tok = json_tokener_new();
-		json_object *root;
-		bool		ok;
-
-		root = json_tokener_parse_ex(tok, body, (int) len);
-		ok = (root != NULL && json_tokener_get_error(tok) == json_tokener_success &&
-						  json_object_is_type(root, json_type_object));
-
-		json_tokener_free(tok);
-		if (!ok)
-		{
-			if (root)
-				json_object_put(root);
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
-					 errmsg("ESI's reply to %s %s is not a JSON object", cc->method, cc->path)));
-		}
-		PG_TRY();
-		{
-			json_object_object_foreach(root, key, val)
-			{
-				const char *text;
-				const char *category = key;
-
-				if (cc->records_key && strcmp(key, cc->records_key) != 0)
-					continue;
-				if (val == NULL || json_object_is_type(val, json_type_null))
-					continue;
-				text = json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN);
-				if (!cc->records_key)
-				{
-					/* the category as /universe/names names it */
-					static const char *const plural[][2] = {
-						{"agents", "agent"}, {"alliances", "alliance"},
-						{"characters", "character"}, {"constellations", "constellation"},
-						{"corporations", "corporation"}, {"factions", "faction"},
-						{"inventory_types", "inventory_type"}, {"regions", "region"},
-						{"stations", "station"}, {"systems", "solar_system"}};
-
-					for (int i = 0; i < lengthof(plural); i++)
-						if (strcmp(key, plural[i][0]) == 0)
-							category = plural[i][1];
-				}
-				decode_into(o, cc->records_key ? ESI_SHAPE_VALUES : ESI_SHAPE_ARRAY, NULL,
-							text, strlen(text), cc->path, category, keys, key_type);
-			}
-		}
-		PG_FINALLY();
-		{
-			json_object_put(root);
-		}
-		PG_END_TRY();
-		return;
-	}
-	decode_into(o, decode_shape(cc->shape), NULL, body, len, cc->path, NULL, keys, key_type);
 }
 
 /* ---------------------------------------------------------------------
@@ -808,7 +795,7 @@ run_lookup(EsiCallRoute *cr, CallArgs *ca, CallOut *o)
 			else
 			{
 				page->facts.rows = 0;
-				decode_reply(o, cc, page->body, page->len, distinct, ca->list_type);
+				decode_reply(o, cc, page->body, page->len, distinct, ca->list_type, false);
 			}
 			esi_crawl_page_done(crawl, page);
 		}
@@ -891,6 +878,21 @@ static void
 write_done_context(void *arg)
 {
 	errcontext("reading ESI's answer to %s (accepted: the write happened)", (const char *) arg);
+}
+
+/*
+ * esi_call_accepted_push
+ *		Push the error context of reading the reply to req, a write ESI
+ *		accepted: an error while reading it says that the write happened.
+ *		The caller pops it (error_context_stack = cb->previous).
+ */
+void
+esi_call_accepted_push(ErrorContextCallback *cb, EsiCallRoute *cr, EsiRequest *req)
+{
+	cb->callback = write_done_context;
+	cb->arg = psprintf("%s %s", cr->cc->method, req->path);
+	cb->previous = error_context_stack;
+	error_context_stack = cb;
 }
 
 /*
@@ -1125,11 +1127,8 @@ esi_call(PG_FUNCTION_ARGS)
 		{
 			ErrorContextCallback done;
 
-			done.callback = write_done_context;
-			done.arg = psprintf("%s %s", cc->method, req->path);
-			done.previous = error_context_stack;
-			error_context_stack = &done;
-			decode_reply(&o, cc, reply.body, reply.len, NIL, ESI_COL_INT8);
+			esi_call_accepted_push(&done, cr, req);
+			decode_reply(&o, cc, reply.body, reply.len, NIL, ESI_COL_INT8, true);
 			error_context_stack = done.previous;
 		}
 	}
@@ -1141,4 +1140,59 @@ esi_call(PG_FUNCTION_ARGS)
 	if (o.scalar_null)
 		PG_RETURN_NULL();
 	return o.scalar;
+}
+
+/*
+ * esi_test_call_decode(function_name text, reply text) returns setof record
+ *		For the tests only: the extension script does not create it; a
+ *		superuser declares it (CREATE FUNCTION ... AS 'esi_fdw',
+ *		'esi_test_call_decode'), as src/sso/sso_test.c's functions.  The
+ *		rows the generated function function_name makes of reply, ESI's
+ *		answer to it, decoded as esi_call decodes one reply (decode_reply),
+ *		in the reply's order; nothing is sent and nothing remembered.
+ *		Routes whose function returns a set only.
+ */
+Datum
+esi_test_call_decode(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	const EsiCatalogCall *cc;
+	text	   *reply;
+	CallOut		o;
+	MemoryContext old;
+	ListCell   *lc;
+
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be superuser to use esi_fdw's test functions")));
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	cc = esi_call_find(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	if (cc == NULL || strcmp(cc->shape, "none") == 0 || strcmp(cc->shape, "value") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("\"%s\" is not one of ESI's routes that return rows",
+						text_to_cstring(PG_GETARG_TEXT_PP(0)))));
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		!(rsinfo->allowedModes & SFRM_Materialize))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	reply = PG_GETARG_TEXT_PP(1);
+
+	memset(&o, 0, sizeof(o));
+	out_init(&o, cc, fcinfo->flinfo->fn_mcxt);
+	old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	o.store = tuplestore_begin_heap(true, false, work_mem);
+	o.tupdesc = CreateTupleDescCopy(o.tupdesc);
+	MemoryContextSwitchTo(old);
+	decode_reply(&o, cc, VARDATA_ANY(reply), VARSIZE_ANY_EXHDR(reply), NIL, ESI_COL_TEXT, false);
+	/* a batched lookup's rows, in the order they came */
+	foreach(lc, o.rows)
+		tuplestore_puttuple(o.store, ((RowAt *) lfirst(lc))->tuple);
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = o.store;
+	rsinfo->setDesc = o.tupdesc;
+	return (Datum) 0;
 }

@@ -35,5 +35,7 @@ extern EsiCallRoute *esi_call_route(const EsiCatalogCall *cc,
 									const char *server_name);
 extern void esi_call_write(EsiCallRoute *cr, EsiRequest *req,
 						   EsiWriteReply *out);
+extern void esi_call_accepted_push(ErrorContextCallback *cb,
+								   EsiCallRoute *cr, EsiRequest *req);
 
 #endif							/* ESI_CALL_H */

@@ -26,6 +26,9 @@
  * statement.  A table with row triggers is written row by row, so that
  * AFTER triggers never see a row ESI has not taken yet.  Fittings go one
  * request per row, as ESI takes them, and INSERT returns ESI's fitting_id.
+ * ESI's replies (the contact ids it added, the fitting_id) are read with
+ * the scan's decoder (decode.c); one that cannot be read fails as a
+ * function's write does, with the CONTEXT that the write happened.
  *
  * Each key (a character's contact or fitting) is written once a statement,
  * however many rows of a join name it.  A row that repeats a key with the
@@ -62,10 +65,7 @@
 #include "optimizer/inherit.h"
 #include "optimizer/pathnode.h"
 #include "parser/parsetree.h"
-/* fmgrprotos.h declares a json_object of its own: keep it out of the way */
-#define json_object pg_json_object_fn
 #include "utils/builtins.h"
-#undef json_object
 #include "utils/hsearch.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
@@ -74,6 +74,7 @@
 #include "utils/rel.h"
 
 #include "call.h"
+#include "decode.h"
 #include "esi_error.h"
 #include "guc.h"
 #include "modify.h"
@@ -711,14 +712,42 @@ check_character(ModifyState *ms, const char *character_id)
 	MemoryContextSwitchTo(old);
 }
 
-/* ids ESI left out of a POST's reply (it adds only known entities) */
+/*
+ * reply_decoder
+ *		A decoder of the reply to req, a write ESI accepted, as shape with
+ *		the one column col (a field of type typoid into values[0]); the
+ *		error context that says the write happened is pushed on cb (the
+ *		caller pops it).  A reply that is not JSON raises the scan's error
+ *		(HV00A), one of another layout HV004, as call.c's writes do.
+ */
 static void
-report_not_added(ModifyState *ms, ContactGroup *g, EsiWriteReply *reply)
+reply_decoder(EsiDecoder *d, EsiDecodeColumn *col, ErrorContextCallback *cb,
+			  EsiCallRoute *cr, EsiRequest *req, EsiWriteReply *reply,
+			  EsiShape shape, const char *field, Oid typoid)
 {
-	Jsonb	   *jb;
-	JsonbIterator *it;
-	JsonbValue	v;
-	JsonbIteratorToken tok;
+	esi_call_accepted_push(cb, cr, req);
+	esi_decode_column_field(col, field, 0, typoid);
+	esi_decoder_init(d, shape, NULL, col, 1, cr->cc->path);
+	d->layout_hint = "ESI or a proxy sent a reply of another layout than ESI documents for the route; check with the matching GET route before sending the write again.";
+	d->syntax_hint = "ESI or a proxy broke the reply to a write ESI took; check with the matching GET route before sending the write again.";
+	/* reply->body is NUL-terminated (esi_call_write) */
+	esi_decoder_begin_page(d, reply->body, reply->len);
+}
+
+/*
+ * report_not_added
+ *		WARNING naming the ids ESI left out of a POST's reply, the array of
+ *		the contact ids it added (it adds only known entities).
+ */
+static void
+report_not_added(ModifyState *ms, ContactGroup *g, EsiRequest *req,
+				 EsiWriteReply *reply)
+{
+	EsiDecoder	d;
+	EsiDecodeColumn col;
+	ErrorContextCallback cb;
+	Datum		v;
+	bool		isnull;
 	List	   *added = NIL;
 	StringInfoData missing;
 	int			n = 0;
@@ -726,14 +755,18 @@ report_not_added(ModifyState *ms, ContactGroup *g, EsiWriteReply *reply)
 
 	if (reply->len == 0)
 		return;
-	jb = json_value(reply->body);
-	if (!JB_ROOT_IS_ARRAY(jb) || JB_ROOT_IS_SCALAR(jb))
-		return;
-	it = JsonbIteratorInit(&jb->root);
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-		if (tok == WJB_ELEM && v.type == jbvNumeric)
-			added = lappend(added, DatumGetCString(DirectFunctionCall1(numeric_out,
-																	   NumericGetDatum(v.val.numeric))));
+	reply_decoder(&d, &col, &cb, ms->cr, req, reply, ESI_SHAPE_VALUES,
+				  "contact_id", INT8OID);
+	for (;;)
+	{
+		isnull = true;
+		if (!esi_decoder_next(&d, &v, &isnull))
+			break;
+		if (!isnull)
+			added = lappend(added, psprintf(INT64_FORMAT, DatumGetInt64(v)));
+	}
+	error_context_stack = cb.previous;
+
 	initStringInfo(&missing);
 	foreach(lc, g->ids)
 	{
@@ -796,7 +829,7 @@ send_group(ModifyState *ms, ContactGroup *g)
 	ms->requests++;
 	ms->written += n;
 	if (ms->op == CMD_INSERT)
-		report_not_added(ms, g, &reply);
+		report_not_added(ms, g, req, &reply);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(ms->tmp_cxt);
 }
@@ -960,7 +993,6 @@ insert_fitting(ModifyState *ms, TupleTableSlot *slot)
 	char	  **values = palloc0(sizeof(char *) * (cr->route->nparams + 1));
 	StringInfoData body;
 	Jsonb	   *jb;
-	JsonbValue	v;
 	EsiRequest *req;
 	EsiWriteReply reply;
 	char	   *fitting_id = NULL;
@@ -996,12 +1028,22 @@ insert_fitting(ModifyState *ms, TupleTableSlot *slot)
 
 	if (reply.len > 0)
 	{
-		jb = json_value(reply.body);
-		if (!JB_ROOT_IS_SCALAR(jb) && JB_ROOT_IS_OBJECT(jb) &&
-			getKeyJsonValueFromContainer(&jb->root, "fitting_id", strlen("fitting_id"), &v) &&
-			v.type == jbvNumeric)
-			fitting_id = DatumGetCString(DirectFunctionCall1(numeric_out,
-															 NumericGetDatum(v.val.numeric)));
+		EsiDecoder	d;
+		EsiDecodeColumn col;
+		ErrorContextCallback cb;
+		Datum		v;
+		bool		isnull = true;
+		Datum		v_end;
+		bool		isnull_end;
+
+		reply_decoder(&d, &col, &cb, cr, req, &reply, ESI_SHAPE_OBJECT,
+					  "fitting_id", INT8OID);
+		/* one record, then the end (nothing may follow it) */
+		if (esi_decoder_next(&d, &v, &isnull) &&
+			!isnull)
+			fitting_id = psprintf(INT64_FORMAT, DatumGetInt64(v));
+		(void) esi_decoder_next(&d, &v_end, &isnull_end);
+		error_context_stack = cb.previous;
 	}
 	if (fitting_id == NULL)
 		ereport(WARNING,

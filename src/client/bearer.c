@@ -26,13 +26,13 @@
  */
 #include "postgres.h"
 
-#include <json-c/json.h>
-
 #include "catalog/pg_type_d.h"
 #include "miscadmin.h"
+#include "utils/builtins.h"
 #include "utils/memutils.h"
 
 #include "bearer.h"
+#include "decode.h"
 #include "esi_error.h"
 #include "request.h"
 #include "tokens.h"
@@ -121,10 +121,11 @@ character_route(EsiRoute *route, const char *path, const char *scope,
  *		GET one of a character's routes (character_route) for the chooser:
  *		a nested crawl of one request, with the character's token when the
  *		route has a scope, in a context of its own.  ERROR as a scan of the
- *		route would raise; else ESI's JSON reply (the caller frees it).
+ *		route would raise; else ESI's reply, NUL-terminated, its length in
+ *		*len (an empty text when the crawl had no page).
  */
-static struct json_object *
-character_get(EsiServerOptions *opts, EsiRoute *r, int64 character_id)
+static char *
+character_get(EsiServerOptions *opts, EsiRoute *r, int64 character_id, size_t *len)
 {
 	char	   *values[1];
 	EsiCrawlStats stats;
@@ -132,12 +133,12 @@ character_get(EsiServerOptions *opts, EsiRoute *r, int64 character_id)
 	EsiPage    *page;
 	EsiRequest *req;
 	char	   *body = NULL;
-	struct json_object *doc;
+	MemoryContext old = CurrentMemoryContext;
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
 											  "esi_fdw character lookup",
 											  ALLOCSET_SMALL_SIZES);
-	MemoryContext old = MemoryContextSwitchTo(cxt);
 
+	MemoryContextSwitchTo(cxt);
 	values[0] = psprintf("%lld", (long long) character_id);
 	req = esi_request_build(r, values);
 	memset(&stats, 0, sizeof(stats));
@@ -145,72 +146,109 @@ character_get(EsiServerOptions *opts, EsiRoute *r, int64 character_id)
 							esi_requests_from_list(r, list_make1(req)),
 							-1, esi_token_bearers(CurrentMemoryContext, r, opts),
 							ESI_CRAWL_NESTED, &stats);
+	*len = 0;
 	while ((page = esi_crawl_next_page(crawl)) != NULL)
 	{
-		body = pnstrdup(page->body, page->len);
+		/* the reply outlives the lookup's context */
+		body = MemoryContextAlloc(old, page->len + 1);
+		memcpy(body, page->body, page->len);
+		body[page->len] = '\0';
+		*len = page->len;
 		esi_crawl_page_done(crawl, page);
 	}
 	esi_crawl_end(crawl);
-	/* json-c's objects are malloc'd: they outlive the lookup's context */
-	doc = body ? json_tokener_parse(body) : NULL;
-	if (doc == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
-				 errmsg("ESI's reply to GET %s is not JSON", req->path)));
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
-	return doc;
+	return body ? body : pstrdup("");
+}
+
+/*
+ * character_decoder
+ *		Start an initialized decoder on the reply of a character's route:
+ *		the scan's errors for a reply that is not JSON (HV00A) or of another
+ *		layout (HV004), with a HINT for a reply that is no table's; their
+ *		CONTEXT names the character being chosen (corporation_character).
+ */
+static void
+character_decoder(EsiDecoder *d, const char *body, size_t len)
+{
+	d->layout_hint = "ESI or a proxy sent a reply of another layout than ESI documents for the route; run the query again, and check the server's base_url option if it persists.";
+	esi_decoder_begin_page(d, body, len);
 }
 
 /*
  * character_corporation
- *		The corporation of a character (public /characters/{id}), 0 if
- *		ESI's reply names none.
+ *		The corporation of a character (public /characters/{id}, its
+ *		"corporation_id"), 0 if ESI's reply names none.
  */
 static int64
 character_corporation(EsiRoute *route, EsiServerOptions *opts, int64 character_id)
 {
-	struct json_object *doc = character_get(opts,
-											character_route(route, "/characters/{character_id}",
-															NULL, NULL),
-											character_id);
-	struct json_object *v;
+	const char *path = "/characters/{character_id}";
+	size_t		len;
+	char	   *body = character_get(opts, character_route(route, path, NULL, NULL),
+									 character_id, &len);
+	EsiDecoder	d;
+	EsiDecodeColumn col;
+	Datum		v;
+	bool		isnull = true;
+	Datum		v_end;
+	bool		isnull_end;
 	int64		corp = 0;
 
-	if (json_object_object_get_ex(doc, "corporation_id", &v) && json_object_is_type(v, json_type_int))
-		corp = json_object_get_int64(v);
-	json_object_put(doc);
+	esi_decode_column_field(&col, "corporation_id", 0, INT8OID);
+	esi_decoder_init(&d, ESI_SHAPE_OBJECT, NULL, &col, 1, path);
+	character_decoder(&d, body, len);
+	/* one record, then the end (nothing may follow it) */
+	if (esi_decoder_next(&d, &v, &isnull) && !isnull)
+		corp = DatumGetInt64(v);
+	(void) esi_decoder_next(&d, &v_end, &isnull_end);
 	return corp;
 }
 
 /*
  * character_holds_role
  *		Whether a character holds one of roles (comma-separated), from its
- *		corporation roles (/characters/{id}/roles, "roles"), read with its
- *		token.
+ *		corporation roles (/characters/{id}/roles, the list "roles"; the
+ *		other members, the roles at a base, at HQ or elsewhere, are not
+ *		read), read with its token.
  */
 static bool
 character_holds_role(EsiRoute *route, EsiServerOptions *opts, int64 character_id,
 					 const char *roles)
 {
-	struct json_object *doc = character_get(opts,
-											character_route(route, "/characters/{character_id}/roles",
-															ESI_ROLES_SCOPE, "char-detail"),
-											character_id);
-	struct json_object *arr;
+	const char *path = "/characters/{character_id}/roles";
+	size_t		len;
+	char	   *body = character_get(opts, character_route(route, path,
+														   ESI_ROLES_SCOPE, "char-detail"),
+									 character_id, &len);
+	EsiDecoder	d;
+	EsiDecodeColumn col;
+	Datum		v;
+	bool		isnull;
+	List	   *held = NIL;
 	char	   *rlist = pstrdup(roles);
 	bool		holds = false;
 
-	if (json_object_object_get_ex(doc, "roles", &arr) && json_object_is_type(arr, json_type_array))
-		for (char *r = strtok(rlist, ","); r && !holds; r = strtok(NULL, ","))
-			for (size_t i = 0; i < json_object_array_length(arr) && !holds; i++)
-			{
-				struct json_object *e = json_object_array_get_idx(arr, i);
+	esi_decode_column_field(&col, "roles", 0, TEXTOID);
+	esi_decoder_init_groups(&d, ESI_SHAPE_VALUES, "roles", &col, 1, path);
+	character_decoder(&d, body, len);
+	for (;;)
+	{
+		isnull = true;
+		if (!esi_decoder_next(&d, &v, &isnull))
+			break;
+		if (!isnull)
+			held = lappend(held, TextDatumGetCString(v));
+	}
+	for (char *r = strtok(rlist, ","); r && !holds; r = strtok(NULL, ","))
+	{
+		ListCell   *lc;
 
-				holds = json_object_is_type(e, json_type_string) &&
-					strcmp(json_object_get_string(e), r) == 0;
-			}
-	json_object_put(doc);
+		foreach(lc, held)
+			if (strcmp((char *) lfirst(lc), r) == 0)
+				holds = true;
+	}
 	return holds;
 }
 

@@ -52,6 +52,7 @@
 #include "esi_error.h"
 #include "guc.h"
 #include "http.h"
+#include "progress.h"
 #include "scan_report.h"
 #include "stats.h"
 #include "throttle.h"
@@ -83,6 +84,8 @@ typedef struct EsiWork
 	bool		admitted;		/* counted in flight (ticket) */
 	EsiLimitTicket ticket;
 	TimestampTz limit_since;	/* waiting for a limit since */
+	EsiLimitReason limit_why;	/* which limit */
+	EsiLimitReason retry_limit; /* waits after a 420 or 429 (esi.progress) */
 	TimestampTz sent_at;
 } EsiWork;
 
@@ -120,7 +123,13 @@ struct EsiCrawl
 	EsiRouteStats *rstats;		/* the route's shared counters, or NULL */
 	char		group[ESI_STATS_GROUP_LEN];	/* rate-limit group, "" unknown */
 	EsiBearerSource *auth;		/* who authorizes requests; NULL: public */
-	bool		nested;			/* ESI_CRAWL_NESTED: not in scan_report.h */
+	bool		nested;			/* ESI_CRAWL_NESTED: not in scan_report.h
+								 * nor in esi.progress */
+	EsiProgressScan *progress;	/* esi.progress's entry, or NULL */
+	bool		progress_moved; /* its pages known changed */
+	EsiCrawlStats base;			/* *stats when the crawl began */
+	int		   *xpages;			/* per request started: its X-Pages (0:
+								 * none yet) */
 	/* ESI_CRAWL_SEND_ONCE */
 	bool		once;
 	char	   *once_display;	/* its path?query */
@@ -153,6 +162,8 @@ crawl_cleanup(void *arg)
 	if (c->ended)
 		return;
 	c->ended = true;
+	esi_progress_scan_end(c->progress);
+	c->progress = NULL;
 	if (c->auth)
 		c->auth->release(c->auth);
 	/* first let other sessions go on: claims, then requests in flight */
@@ -207,6 +218,7 @@ esi_crawl_begin(MemoryContext parent, EsiRoute *route, EsiServerOptions *opts,
 	c->reqs = palloc0(sizeof(EsiRequest *) * c->maxreqs);
 	c->walks = palloc0(sizeof(EsiWalk *) * c->maxreqs);
 	c->page1_cached = palloc0(sizeof(bool) * c->maxreqs);
+	c->xpages = palloc0(sizeof(int) * c->maxreqs);
 	c->nslots = Max(1, opts->max_connections);
 	c->slots = palloc0(sizeof(EsiTransfer *) * c->nslots);
 	c->slot_work = palloc0(sizeof(EsiWork *) * c->nslots);
@@ -234,6 +246,9 @@ esi_crawl_begin(MemoryContext parent, EsiRoute *route, EsiServerOptions *opts,
 	c->cb.func = crawl_cleanup;
 	c->cb.arg = c;
 	MemoryContextRegisterResetCallback(cxt, &c->cb);
+	c->base = *stats;
+	if (!c->nested)
+		c->progress = esi_progress_scan_begin(route->relname, route->route);
 	c->multi = esi_http_multi_new(cxt);
 
 	MemoryContextSwitchTo(old);
@@ -284,8 +299,10 @@ start_request(EsiCrawl *c)
 		c->reqs = repalloc(c->reqs, sizeof(EsiRequest *) * c->maxreqs);
 		c->walks = repalloc(c->walks, sizeof(EsiWalk *) * c->maxreqs);
 		c->page1_cached = repalloc(c->page1_cached, sizeof(bool) * c->maxreqs);
+		c->xpages = repalloc(c->xpages, sizeof(int) * c->maxreqs);
 	}
 	c->page1_cached[c->nreqs] = false;
+	c->xpages[c->nreqs] = 0;
 	c->reqs[c->nreqs] = req;
 	c->walks[c->nreqs] = esi_walk_begin(c->route, req);
 	c->walking = lappend_int(c->walking, c->nreqs);
@@ -353,6 +370,124 @@ park(EsiCrawl *c, EsiWork *w, TimestampTz at)
 }
 
 /*
+ * progress_update
+ *		Show the crawl's counters in esi.progress (when they changed).
+ */
+static void
+progress_update(EsiCrawl *c)
+{
+	EsiProgressScanData *d;
+	int64		pages,
+				bytes,
+				requests,
+				hits,
+				retries;
+
+	if (c->progress == NULL)
+		return;
+	d = &c->progress->d;
+	pages = c->stats->pages - c->base.pages;
+	bytes = c->stats->bytes - c->base.bytes;
+	requests = c->stats->requests - c->base.requests;
+	hits = c->stats->cache_hits - c->base.cache_hits;
+	retries = c->stats->retries - c->base.retries;
+	if (d->pages_done == pages && d->bytes == bytes && d->requests == requests &&
+		d->cache_hits == hits && d->retries == retries && d->rows == c->rows_done &&
+		!c->progress_moved)
+		return;
+	d->pages_done = pages;
+	d->bytes = bytes;
+	d->requests = requests;
+	d->cache_hits = hits;
+	d->retries = retries;
+	d->rows = c->rows_done;
+	c->progress_moved = false;
+	esi_progress_scan_update(c->progress);
+}
+
+/*
+ * progress_pages
+ *		A reply of request w->reqno came: the pages known are its X-Pages
+ *		(once per request; again when a new version has another count), or
+ *		for a request without X-Pages each page that arrives.
+ */
+static void
+progress_pages(EsiCrawl *c, EsiWork *w, const char *x_pages)
+{
+	int			n = x_pages ? atoi(x_pages) : 0;
+
+	if (c->progress == NULL)
+		return;
+	if (n > 0)
+	{
+		c->progress->d.pages_total += n - c->xpages[w->reqno];
+		c->xpages[w->reqno] = n;
+	}
+	else if (c->xpages[w->reqno] == 0)
+		c->progress->d.pages_total++;
+	c->progress_moved = true;
+}
+
+/*
+ * progress_wait
+ *		Before the crawl waits: show on what.  Replies of requests in flight
+ *		(since the oldest went out), else the page parked that is due
+ *		first: a limit, another session's fetch, or a retry's back-off.
+ */
+static void
+progress_wait(EsiCrawl *c)
+{
+	const char *kind = NULL;
+	char		event[ESI_PROGRESS_EVENT_LEN] = "";
+	TimestampTz since = 0;
+	EsiWork    *first = NULL;
+	ListCell   *lc;
+
+	if (c->progress == NULL)
+		return;
+	if (c->inflight > 0)
+	{
+		kind = ESI_WAIT_ESI;
+		for (int i = 0; i < c->nslots; i++)
+			if (c->slot_work[i] && (since == 0 || c->slot_work[i]->sent_at < since))
+				since = c->slot_work[i]->sent_at;
+		esi_progress_wait(c->progress, kind, NULL, since);
+		return;
+	}
+	foreach(lc, c->retries)
+	{
+		EsiWork    *w = lfirst(lc);
+
+		if (first == NULL || w->not_before < first->not_before)
+			first = w;
+	}
+	if (first && (first->limit_since != 0 || first->retry_limit != ESI_LIMIT_NONE))
+	{
+		EsiLimitReason why = first->limit_since != 0 ? first->limit_why : first->retry_limit;
+		const char *group = c->group[0] ? c->group : "?";
+
+		kind = ESI_WAIT_LIMIT;
+		since = first->limit_since;
+		if (why == ESI_LIMIT_ERROR_WINDOW)
+			strlcpy(event, "error limit", sizeof(event));
+		else if (why == ESI_LIMIT_ERROR_BLOCKED)
+			strlcpy(event, "error limit (420)", sizeof(event));
+		else if (why == ESI_LIMIT_RATE_BLOCKED)
+			snprintf(event, sizeof(event), "rate limit %s (429)", group);
+		else
+			snprintf(event, sizeof(event), "rate limit %s", group);
+	}
+	else if (first && first->wait_since != 0)
+	{
+		kind = ESI_WAIT_COALESCING;
+		since = first->wait_since;
+	}
+	else if (first)
+		kind = ESI_WAIT_RETRY;
+	esi_progress_wait(c->progress, kind, event, since);
+}
+
+/*
  * add_ready
  *		Queue a page for the scan.
  */
@@ -404,11 +539,17 @@ serve_cached(EsiCrawl *c, EsiWork *w, EsiCacheReply *r)
 		return true;
 	}
 	if (r->status != 200)
+	{
+		/* ESI is not asked: the error is served from the cache */
+		c->stats->cache_hits++;
+		ESI_STAT_ADD(c->rstats, cache_hits, 1);
 		esi_report_http_reply(c->route, r->status, r->url ? r->url : "?",
 							  r->body, r->len, NULL, NULL, 1);
+	}
 	if (!esi_walk_matches(walk, &w->key, r->x_pages, r->last_modified))
 		return false;
 	esi_walk_reply(walk, &w->key, r->x_pages, r->last_modified);
+	progress_pages(c, w, r->x_pages);
 	if (w->key.page == 1)
 		c->page1_cached[w->reqno] = true;
 	add_ready(c, w, r->body, r->len, r->storage);
@@ -560,6 +701,7 @@ admit(EsiCrawl *c, EsiWork *w, TimestampTz now)
 							  retry_at, why, esi_route_subject(c->route));
 	if (w->limit_since == 0)
 		w->limit_since = now;
+	w->limit_why = why;
 	park(c, w, retry_at);
 	return false;
 }
@@ -581,8 +723,16 @@ prepare_transfer(EsiCrawl *c, int slot, EsiWork *w)
 		if (c->slots[slot] == NULL)
 			c->slots[slot] = esi_http_new_transfer(c->cxt, c->opts);
 		display = esi_paging_display(c->route, c->reqs[w->reqno], &w->key);
-		w->bearer = c->auth ?
-			c->auth->bearer(c->auth, request_character(c, w->reqno)) : NULL;
+		w->bearer = NULL;
+		if (c->auth)
+		{
+			const char *who = request_character(c, w->reqno);
+
+			/* may renew the access token at EVE SSO */
+			esi_progress_wait(c->progress, ESI_WAIT_TOKEN, NULL, 0);
+			w->bearer = c->auth->bearer(c->auth, who);
+			esi_progress_wait(c->progress, NULL, NULL, 0);
+		}
 		esi_http_prepare(c->slots[slot], c->opts, display, w->fresh, w->etag,
 						 w->bearer);
 		if (c->route->method)
@@ -645,6 +795,7 @@ fill_slots(EsiCrawl *c)
 		prepare_transfer(c, slot, w);
 		c->slot_work[slot] = w;
 		w->sent_at = now;
+		w->retry_limit = ESI_LIMIT_NONE;
 		esi_http_start(c->multi, c->slots[slot]);
 		if (c->once)
 		{
@@ -658,6 +809,7 @@ fill_slots(EsiCrawl *c)
 			esi_scan_report_request();
 		ESI_STAT_ADD(c->rstats, requests, 1);
 	}
+	progress_update(c);
 	MemoryContextSwitchTo(old);
 }
 
@@ -791,6 +943,7 @@ take_page(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
 	}
 
 	esi_walk_reply(walk, &w->key, x_pages, lm);
+	progress_pages(c, w, x_pages);
 	body = esi_http_take_body(t, &len);
 	add_ready(c, w, body, len, NULL);
 	c->stats->bytes += len;
@@ -815,6 +968,7 @@ hand_over_not_found(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
 	char	   *body;
 
 	esi_walk_reply(c->walks[w->reqno], &w->key, NULL, NULL);
+	progress_pages(c, w, NULL);
 	body = esi_http_take_body(t, &len);
 	add_ready(c, w, body, len, NULL);
 	((EsiPage *) llast(c->ready))->status = 404;
@@ -906,6 +1060,7 @@ error_limited(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
 	if (seconds > esi_guc_max_retry_after || w->rate_waits >= esi_guc_max_retries)
 		esi_report_http_error(c->route, t, w->rate_waits + 1);
 	w->rate_waits++;
+	w->retry_limit = ESI_LIMIT_ERROR_BLOCKED;
 	retry_later(c, w, Max(seconds, 1) * 1000);
 }
 
@@ -932,6 +1087,7 @@ rate_limited(EsiCrawl *c, EsiTransfer *t, EsiWork *w)
 	if (seconds > esi_guc_max_retry_after || w->rate_waits >= esi_guc_max_retries)
 		esi_report_http_error(c->route, t, w->rate_waits + 1);
 	w->rate_waits++;
+	w->retry_limit = ESI_LIMIT_RATE_BLOCKED;
 	if (seconds >= 0)
 		retry_later(c, w, Max(seconds, 1) * 1000);
 	else
@@ -1193,6 +1349,8 @@ wait_for_activity(EsiCrawl *c, long max_ms)
 	MemoryContext old = MemoryContextSwitchTo(c->cxt);
 
 	coalescing = coalescing_due(c);
+	if (wait > 0)
+		progress_wait(c);
 	if (wait > 0 && c->retries != NIL)
 	{
 		TimestampTz now = GetCurrentTimestamp();
@@ -1214,6 +1372,7 @@ wait_for_activity(EsiCrawl *c, long max_ms)
 	coalescing_due(c);
 	while ((t = esi_http_next_done(c->multi)) != NULL)
 		handle_done(c, t);
+	progress_update(c);
 	MemoryContextSwitchTo(old);
 }
 
@@ -1253,6 +1412,8 @@ next_page(EsiCrawl *c)
 
 			c->ready = list_delete_first(c->ready);
 			c->decoding = true;
+			/* the scan decodes it: waiting on nothing */
+			esi_progress_wait(c->progress, NULL, NULL, 0);
 			return p;
 		}
 		/* nothing to send, receive or retry: every walk is complete */
@@ -1333,6 +1494,7 @@ esi_crawl_page_done(EsiCrawl *c, EsiPage *page)
 	esi_walk_page_done(c->walks[page->reqno], &page->key, &page->facts);
 	MemoryContextSwitchTo(old);
 
+	progress_update(c);
 	if (page->stored_key)
 		c->undecoded = list_delete_ptr(c->undecoded, page->stored_key);
 	if (page->storage)

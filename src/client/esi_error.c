@@ -19,16 +19,13 @@
 
 #include <limits.h>
 
-/* fmgrprotos.h declares a json_object of its own: keep it out of the way */
-#define json_object pg_json_object_fn
+#include "catalog/pg_type_d.h"
 #include "utils/builtins.h"
-#undef json_object
-
-#include <json-c/json.h>
 
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 
+#include "decode.h"
 #include "esi_catalog.h"
 #include "esi_error.h"
 #include "guc.h"
@@ -78,110 +75,158 @@ mentions_compat_date(const char *text)
 }
 
 /*
- * append_detail
- *		One member of ESI's "details", as "location: message (value V)";
- *		the value as JSON (a string in quotes).  Sets *about_compat when
- *		its location is the compatibility date.
+ * text_of
+ *		A decoded text or json column's value as a C string, or NULL.
+ */
+static char *
+text_of(Datum v, bool isnull)
+{
+	return isnull ? NULL : TextDatumGetCString(v);
+}
+
+/*
+ * append_details
+ *		ESI's "details" (details, the array's JSON text), each as
+ *		"; location: message (value V)", the value as JSON (a string in
+ *		quotes), at most ESI_ERROR_MAX_DETAILS of them.  Sets *about_compat
+ *		when a location is the compatibility date.  Raises the decoder's
+ *		error when a member is not an object (error_text catches it).
  */
 static void
-append_detail(StringInfo buf, json_object *d, bool *about_compat)
+append_details(StringInfo buf, char *details, bool *about_compat)
 {
-	json_object *loc = NULL,
-			   *msg = NULL,
-			   *val = NULL;
-	const char *s;
+	EsiDecoder	d;
+	EsiDecodeColumn cols[3];
+	Datum		v[3];
+	bool		isnull[3];
+	int64		n = 0;
 
-	if (!json_object_is_type(d, json_type_object))
+	esi_decode_column_field(&cols[0], "location", 0, TEXTOID);
+	esi_decode_column_field(&cols[1], "message", 1, TEXTOID);
+	esi_decode_column_field(&cols[2], "value", 2, JSONOID);
+	esi_decoder_init(&d, ESI_SHAPE_ARRAY, NULL, cols, 3, "(error details)");
+	esi_decoder_begin_page(&d, details, strlen(details));
+	for (;;)
 	{
-		s = json_object_to_json_string_ext(d, JSON_C_TO_STRING_PLAIN);
-		appendStringInfoString(buf, printable(s, strlen(s)));
-		return;
+		char	   *loc;
+		char	   *msg;
+		char	   *val;
+
+		isnull[0] = isnull[1] = isnull[2] = true;
+		if (!esi_decoder_next(&d, v, isnull))
+			break;
+		if (++n > ESI_ERROR_MAX_DETAILS)
+			continue;
+		loc = text_of(v[0], isnull[0]);
+		msg = text_of(v[1], isnull[1]);
+		val = text_of(v[2], isnull[2]);
+		appendStringInfoString(buf, "; ");
+		if (loc)
+		{
+			appendStringInfo(buf, "%s: ", printable(loc, strlen(loc)));
+			if (mentions_compat_date(loc))
+				*about_compat = true;
+		}
+		appendStringInfoString(buf, msg ? printable(msg, strlen(msg)) : "(no message)");
+		if (val)
+			appendStringInfo(buf, " (value %s)", printable(val, strlen(val)));
 	}
-	if (json_object_object_get_ex(d, "location", &loc) &&
-		json_object_is_type(loc, json_type_string))
-	{
-		s = json_object_get_string(loc);
-		appendStringInfo(buf, "%s: ", printable(s, strlen(s)));
-		if (mentions_compat_date(s))
-			*about_compat = true;
-	}
-	if (json_object_object_get_ex(d, "message", &msg) &&
-		json_object_is_type(msg, json_type_string))
-		s = json_object_get_string(msg);
-	else
-		s = "(no message)";
-	appendStringInfoString(buf, printable(s, strlen(s)));
-	if (json_object_object_get_ex(d, "value", &val) && val != NULL)
-	{
-		s = json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-		appendStringInfo(buf, " (value %s)", printable(s, strlen(s)));
-	}
+	if (n > ESI_ERROR_MAX_DETAILS)
+		appendStringInfo(buf, "; and " INT64_FORMAT " more", n - ESI_ERROR_MAX_DETAILS);
+}
+
+/*
+ * error_object
+ *		ESI's message from an error body that is its Error object: "error",
+ *		then each of "details"; NULL when the body is JSON but not such an
+ *		object (no "error").  Raises the decoder's error for a body that is
+ *		not JSON or not an object (error_text catches it).
+ */
+static char *
+error_object(const char *body, size_t len, bool *about_compat)
+{
+	EsiDecoder	d;
+	EsiDecodeColumn cols[2];
+	Datum		v[2];
+	bool		isnull[2] = {true, true};
+	Datum		v_end[2];
+	bool		isnull_end[2];
+	char	   *copy = palloc(len + 1);
+	char	   *err;
+	char	   *details;
+	StringInfoData buf;
+
+	/* the decoder reads a NUL-terminated text */
+	memcpy(copy, body, len);
+	copy[len] = '\0';
+	esi_decode_column_field(&cols[0], "error", 0, TEXTOID);
+	esi_decode_column_field(&cols[1], "details", 1, JSONOID);
+	esi_decoder_init(&d, ESI_SHAPE_OBJECT, NULL, cols, 2, "(error body)");
+	esi_decoder_begin_page(&d, copy, len);
+	if (!esi_decoder_next(&d, v, isnull))
+		return NULL;
+	(void) esi_decoder_next(&d, v_end, isnull_end);
+	err = text_of(v[0], isnull[0]);
+	if (err == NULL)
+		return NULL;
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, printable(err, strlen(err)));
+	if (mentions_compat_date(err))
+		*about_compat = true;
+	details = text_of(v[1], isnull[1]);
+	/* ESI's details are an array; anything else is left out */
+	if (details && details[strspn(details, " \t\r\n")] == '[')
+		append_details(&buf, details, about_compat);
+	return buf.data;
 }
 
 /*
  * error_text
  *		ESI's message from an error body: "error", then each of "details"
  *		("error; location: message (value V); ..."); or the body itself
- *		when it is no such object.  *about_compat tells whether ESI spoke
- *		of the compatibility date.
+ *		when it is no such object (HTML from a proxy, a cut reply, ...).
+ *		*about_compat tells whether ESI spoke of the compatibility date.
+ *
+ *		Never raises for what the body holds: the body is read with the
+ *		scan's decoder (decode.c), whose errors (broken JSON, another
+ *		layout, a text the database encoding cannot hold) are caught here
+ *		and give the body itself.  That is safe because decoding only
+ *		allocates memory and converts text (no locks, buffers or files),
+ *		and error_text runs before any ereport of the report it serves,
+ *		with no error in progress.  A cancel or an out-of-memory error is
+ *		raised again.
  */
 static char *
 error_text(const char *body, size_t len, bool *about_compat)
 {
-	json_tokener *tok;
-	json_object *volatile obj = NULL;
+	MemoryContext cxt = CurrentMemoryContext;
 	char	   *volatile result = NULL;
 
 	*about_compat = false;
 	if (body == NULL || len == 0)
 		return pstrdup("(empty reply)");
 
-	tok = json_tokener_new();
-	if (tok == NULL)
-		return printable(body, len);
 	PG_TRY();
 	{
-		json_object *err;
-		json_object *details;
-
-		obj = json_tokener_parse_ex(tok, body, (int) Min(len, (size_t) INT_MAX));
-		if (obj && json_object_is_type(obj, json_type_object) &&
-			json_object_object_get_ex(obj, "error", &err) &&
-			json_object_is_type(err, json_type_string))
-		{
-			const char *s = json_object_get_string(err);
-			StringInfoData buf;
-
-			initStringInfo(&buf);
-			appendStringInfoString(&buf, printable(s, strlen(s)));
-			if (mentions_compat_date(s))
-				*about_compat = true;
-			if (json_object_object_get_ex(obj, "details", &details) &&
-				json_object_is_type(details, json_type_array))
-			{
-				size_t		n = json_object_array_length(details);
-
-				for (size_t i = 0; i < n && i < ESI_ERROR_MAX_DETAILS; i++)
-				{
-					appendStringInfoString(&buf, "; ");
-					append_detail(&buf, json_object_array_get_idx(details, i),
-								  about_compat);
-				}
-				if (n > ESI_ERROR_MAX_DETAILS)
-					appendStringInfo(&buf, "; and %zu more", n - ESI_ERROR_MAX_DETAILS);
-			}
-			result = buf.data;
-		}
-		else
-			result = printable(body, len);
+		result = error_object(body, len, about_compat);
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
-		if (obj)
-			json_object_put(obj);
-		json_tokener_free(tok);
+		int			code = geterrcode();
+
+		if (code == ERRCODE_QUERY_CANCELED || code == ERRCODE_ADMIN_SHUTDOWN ||
+			code == ERRCODE_OUT_OF_MEMORY)
+			PG_RE_THROW();
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+		result = NULL;
 	}
 	PG_END_TRY();
+	if (result == NULL)
+	{
+		*about_compat = false;
+		result = printable(body, len);
+	}
 	return result;
 }
 
@@ -288,13 +333,15 @@ esi_report_write_gateway(const char *what, EsiTransfer *t)
 {
 	size_t		len;
 	const char *body = esi_http_body(t, &len);
+	/* read before the report starts (error_text catches errors) */
+	char	   *said = esi_error_text(body, len);
 
 	ereport(ERROR,
 			(errcode(ERRCODE_TRANSACTION_RESOLUTION_UNKNOWN),
 			 errmsg("ESI answered %s with HTTP %ld: the write may have happened", what,
 					esi_http_status(t)),
 			 errdetail("ESI said: %s.  A gateway's error comes after the request was passed on; it is not sent again.",
-					   esi_error_text(body, len)),
+					   said),
 			 errhint("Check with the matching GET route before sending it again.")));
 	pg_unreachable();
 }

@@ -69,6 +69,7 @@
 
 #include "cache.h"
 #include "guc.h"
+#include "progress.h"
 #include "refresh_worker.h"
 #include "scan_report.h"
 #include "token_worker.h"
@@ -852,6 +853,8 @@ esi_refresh_step_sql(PG_FUNCTION_ARGS)
 							   GetUserNameFromId(owner, false), GetUserNameFromId(caller, false)),
 					 errhint("Refresh it as the snapshot table's owner or a role that is a member of it; for background refresh set esi.targets.refresh_role to such a role.")));
 	}
+	/* esi.progress shows the target until the step ends (or aborts) */
+	esi_progress_target_begin(target);
 	GetUserIdAndSecContext(&save_user, &save_sec);
 	if (run_as != caller)
 		SetUserIdAndSecContext(run_as, save_sec | SECURITY_LOCAL_USERID_CHANGE |
@@ -860,6 +863,7 @@ esi_refresh_step_sql(PG_FUNCTION_ARGS)
 							  false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "esi_fdw: esi._refresh_write failed");
 	SetUserIdAndSecContext(save_user, save_sec);
+	esi_progress_target_end();
 	SPI_finish();
 	esi_safe_path_end(nest);
 	PG_RETURN_VOID();

@@ -29,6 +29,13 @@
  * type's own errors.  Only those slow paths install an error context
  * callback naming the route, field and column.
  *
+ * The same decoder reads the replies of ESI's POST, PUT and DELETE routes
+ * (calls/call.c, and calls/modify.c for writable tables), among them
+ * objects whose members each hold a list of records (POST /universe/ids):
+ * esi_decoder_init_groups; and the few fields that client/bearer.c and
+ * client/esi_error.c take from a character's lookup and an error body
+ * (esi_decode_column_field).  EVE SSO's replies are not ESI's (sso/).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -54,15 +61,20 @@
 /*
  * Decoder states (d->state).  ST_ENVELOPE is or'ed into the array states
  * when the records array sits inside an envelope object, which begin_page
- * has already validated to its end.
+ * has already validated to its end; ST_GROUPS when it is a member of a
+ * groups object (esi_decoder_init_groups), read as it comes: at the end of
+ * the array the decoder goes on to the object's next member.
  */
 #define ST_DONE			0
 #define ST_ARRAY_FIRST	1		/* after '[': an element or ']' */
 #define ST_ARRAY_NEXT	2		/* after an element: ',' or ']' */
 #define ST_OBJECT		3		/* at the '{' of the single record */
 #define ST_VALUE		4		/* at the single scalar */
+#define ST_MEMBER_FIRST	5		/* groups, after '{': a member or '}' */
+#define ST_MEMBER_NEXT	6		/* groups, after a member: ',' or '}' */
 #define ST_KIND_MASK	0x0F
 #define ST_ENVELOPE		0x10
+#define ST_GROUPS		0x20
 
 /* What scan_string() saw inside a string */
 #define STR_ESCAPED		0x01	/* has backslash escapes */
@@ -122,6 +134,18 @@ static const char *skip_value(EsiDecoder *d, const char *p, int depth);
 #define IS_DIGIT(c)		((unsigned char) ((c) - '0') <= 9)
 
 /*
+ * The hint of an error about a reply of another layout than expected: the
+ * caller's (d->layout_hint), or what a foreign table's owner can change.
+ */
+static const char *
+layout_hint(const EsiDecoder *d)
+{
+	if (d->layout_hint)
+		return d->layout_hint;
+	return "Check the foreign table's shape and records_key options against the route's reply, or recreate the table with IMPORT FOREIGN SCHEMA.";
+}
+
+/*
  * Report malformed JSON at position "at", with the byte offset and a short
  * printable snippet around it.  Kept out of line: it is never on a hot path.
  */
@@ -157,7 +181,8 @@ json_error(const EsiDecoder *d, const char *at, const char *what)
 			 errmsg("invalid JSON in ESI reply for route %s", d->route),
 			 errdetail("%s at byte %zu of %zu, near \"%.*s\".",
 					   what, (size_t) (at - d->buf), len, n, snippet),
-			 errhint("ESI or a proxy sent a broken reply; run the query again, and check the server's base_url option if it persists.")));
+			 errhint("%s", d->syntax_hint ? d->syntax_hint :
+					 "ESI or a proxy sent a broken reply; run the query again, and check the server's base_url option if it persists.")));
 }
 
 /*
@@ -1728,7 +1753,7 @@ shape_error(EsiDecoder *d, const char *p, int depth, bool element)
 						found, d->route),
 				 errdetail("Element %lld of the records array is a JSON %s, but records must be objects.",
 						   (long long) d->nrecords + 1, found),
-			 errhint("Check the foreign table's shape and records_key options against the route's reply, or recreate the table with IMPORT FOREIGN SCHEMA.")));
+			 errhint("%s", layout_hint(d))));
 
 	check_trailing(d, e);
 	ereport(ERROR,
@@ -1736,11 +1761,32 @@ shape_error(EsiDecoder *d, const char *p, int depth, bool element)
 			 errmsg("unexpected JSON %s in ESI reply for route %s",
 					found, d->route),
 			 errdetail("The reply was expected to be %s.",
+					   d->groups ? "an object whose members are arrays" :
 					   d->shape == ESI_SHAPE_ARRAY ?
 					   "an array of objects, or an object holding one" :
 					   d->shape == ESI_SHAPE_OBJECT ? "an object" :
 					   "an array of values"),
-			 errhint("Check the foreign table's shape and records_key options against the route's reply, or recreate the table with IMPORT FOREIGN SCHEMA.")));
+			 errhint("%s", layout_hint(d))));
+}
+
+/*
+ * Read the key of an object member at p (its '"') and the ':' after it:
+ * the key's raw body is *ks..*ke, scan_string's flags in *kflags.  Returns
+ * the position of the member's value.  For the envelope, cursor and
+ * groups objects; records have their own, faster loop.
+ */
+static const char *
+scan_member_key(const EsiDecoder *d, const char *p, const char **ks,
+				const char **ke, int *kflags)
+{
+	if (*p != '"')
+		json_error(d, p, "expected a string as object key");
+	*ks = p + 1;
+	*ke = scan_string(d, *ks, kflags);
+	p = skip_ws(*ke + 1);
+	if (*p != ':')
+		json_error(d, p, "expected ':' after object key");
+	return skip_ws(p + 1);
 }
 
 /*
@@ -1774,14 +1820,7 @@ scan_cursor(EsiDecoder *d, const char *p)
 		int			kflags = 0;
 		bool		is_before;
 
-		if (*p != '"')
-			json_error(d, p, "expected a string as object key");
-		ks = p + 1;
-		ke = scan_string(d, ks, &kflags);
-		p = skip_ws(ke + 1);
-		if (*p != ':')
-			json_error(d, p, "expected ':' after object key");
-		p = skip_ws(p + 1);
+		p = scan_member_key(d, p, &ks, &ke, &kflags);
 		is_before = key_equals(ks, ke, kflags, "before");
 		if (*p == '"' && is_before)
 		{
@@ -1825,14 +1864,7 @@ scan_envelope(EsiDecoder *d, const char *p)
 			const char *ke;
 			int			kflags = 0;
 
-			if (*p != '"')
-				json_error(d, p, "expected a string as object key");
-			ks = p + 1;
-			ke = scan_string(d, ks, &kflags);
-			p = skip_ws(ke + 1);
-			if (*p != ':')
-				json_error(d, p, "expected ':' after object key");
-			p = skip_ws(p + 1);
+			p = scan_member_key(d, p, &ks, &ke, &kflags);
 
 			if (d->records_key ?
 				key_equals(ks, ke, kflags, d->records_key) :
@@ -1850,7 +1882,7 @@ scan_envelope(EsiDecoder *d, const char *p)
 									found, d->route),
 							 errdetail("Member \"%s\" of the reply object is a JSON %s, not an array of records.",
 									   d->records_key, found),
-			 errhint("Check the foreign table's shape and records_key options against the route's reply, or recreate the table with IMPORT FOREIGN SCHEMA.")));
+			 errhint("%s", layout_hint(d))));
 				}
 				records = (*p == '[') ? p : NULL;
 				have_records = true;
@@ -1881,14 +1913,14 @@ scan_envelope(EsiDecoder *d, const char *p)
 							d->route),
 					 errdetail("The reply object has no member \"%s\" holding the records.",
 							   d->records_key),
-			 errhint("Check the foreign table's shape and records_key options against the route's reply, or recreate the table with IMPORT FOREIGN SCHEMA.")));
+			 errhint("%s", layout_hint(d))));
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 					 errmsg("unexpected JSON object in ESI reply for route %s",
 							d->route),
 					 errdetail("The reply was expected to be an array of objects, or an object with an array-valued member holding them."),
-			 errhint("Check the foreign table's shape and records_key options against the route's reply, or recreate the table with IMPORT FOREIGN SCHEMA.")));
+			 errhint("%s", layout_hint(d))));
 	}
 	if (records)
 	{
@@ -1914,6 +1946,20 @@ esi_decoder_init(EsiDecoder *d, EsiShape shape, const char *records_key,
 	d->ncols = ncols;
 	d->route = route;
 	d->state = ST_DONE;
+}
+
+/*
+ * Prepare a decoder for an object of record arrays; see decode.h.  The
+ * records' shape stays in d->shape, so that the per-record path is the
+ * scan's; only_key takes the place of records_key.
+ */
+void
+esi_decoder_init_groups(EsiDecoder *d, EsiShape shape, const char *only_key,
+						EsiDecodeColumn *cols, int ncols, const char *route)
+{
+	Assert(shape == ESI_SHAPE_ARRAY || shape == ESI_SHAPE_VALUES);
+	esi_decoder_init(d, shape, only_key, cols, ncols, route);
+	d->groups = true;
 }
 
 /*
@@ -1979,6 +2025,22 @@ esi_decode_column_set_type(EsiDecodeColumn *col, Oid typoid, int32 typmod,
 }
 
 /*
+ * Prepare a column for one field of a reply read outside a scan (a write's
+ * answer, a character's lookup, an error body); see decode.h.
+ */
+void
+esi_decode_column_field(EsiDecodeColumn *col, const char *field, int attidx,
+						Oid typoid)
+{
+	memset(col, 0, sizeof(EsiDecodeColumn));
+	col->field = field;
+	col->fieldlen = strlen(field);
+	col->attidx = attidx;
+	col->colname = field;
+	esi_decode_column_set_type(col, typoid, -1, CurrentMemoryContext);
+}
+
+/*
  * Start decoding a page; see decode.h.  Finds where the records are and,
  * for an envelope, validates the whole of it and picks up the cursor.
  */
@@ -1995,9 +2057,18 @@ esi_decoder_begin_page(EsiDecoder *d, const char *buf, size_t len)
 	d->hint = 0;
 	d->nrecords = 0;
 	d->cursor_before = NULL;
+	d->group = NULL;
 
 	p = skip_ws(buf);
 	d->pos = p;
+	if (d->groups)
+	{
+		if (*p != '{')
+			shape_error(d, p, 0, false);
+		d->pos = p + 1;
+		d->state = ST_MEMBER_FIRST;
+		return;
+	}
 	switch (d->shape)
 	{
 		case ESI_SHAPE_ARRAY:
@@ -2029,6 +2100,96 @@ esi_decoder_begin_page(EsiDecoder *d, const char *buf, size_t len)
 }
 
 /*
+ * The group whose key is ks..ke (raw, validated; flags from scan_string)
+ * as a palloc'd string in the database encoding.
+ */
+static char *
+group_name(const char *ks, const char *ke, int flags)
+{
+	char	   *buf = palloc(ke - ks + 1);
+	int			len = ke - ks;
+
+	if (flags & STR_ESCAPED)
+		len = unescape_string(ks, ke, buf, false);
+	else
+		memcpy(buf, ks, len);
+	return utf8_to_server_cstring(buf, len, (flags & STR_HIGHBIT) != 0);
+}
+
+/*
+ * Groups: go on to the next member of the object that holds records, from
+ * d->pos (after the '{' or after a member's value), and decode its first
+ * record.  Members skipped (another key than only_key, null, an empty
+ * array) are validated on the way.  Returns false at the object's end,
+ * after checking that nothing but whitespace follows it.
+ */
+static bool
+next_group(EsiDecoder *d, Datum *values, bool *nulls)
+{
+	const char *p = skip_ws(d->pos);
+	bool		first = (d->state & ST_KIND_MASK) == ST_MEMBER_FIRST;
+
+	for (;;)
+	{
+		const char *ks;
+		const char *ke;
+		int			kflags = 0;
+
+		if (*p == '}')
+		{
+			check_trailing(d, p + 1);
+			d->pos = p + 1;
+			d->state = ST_DONE;
+			return false;
+		}
+		if (!first)
+		{
+			if (*p != ',')
+				json_error(d, p, "expected ',' or '}' after object member");
+			p = skip_ws(p + 1);
+		}
+		first = false;
+
+		p = scan_member_key(d, p, &ks, &ke, &kflags);
+
+		if ((d->records_key && !key_equals(ks, ke, kflags, d->records_key)) ||
+			*p == 'n')
+		{
+			/* not wanted, or null: no records */
+			p = skip_ws(skip_value(d, p, 1));
+			continue;
+		}
+		if (*p != '[')
+		{
+			const char *found = json_type_name(p);
+			char	   *name = group_name(ks, ke, kflags);
+
+			skip_value(d, p, 1);
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("unexpected JSON %s in ESI reply for route %s",
+							found, d->route),
+					 errdetail("Member \"%s\" of the reply object is a JSON %s, not an array of records.",
+							   name, found),
+					 errhint("%s", layout_hint(d))));
+		}
+		p = skip_ws(p + 1);
+		if (*p == ']')
+		{
+			/* an empty array */
+			p = skip_ws(p + 1);
+			continue;
+		}
+
+		/* the group's first record: not ']', so no recursion below */
+		d->group = group_name(ks, ke, kflags);
+		d->pos = p;
+		d->state = ST_ARRAY_FIRST | ST_GROUPS;
+		return esi_decoder_next(d, values, nulls);
+	}
+}
+
+/*
  * Decode the next record into values/nulls; see decode.h.
  */
 bool
@@ -2036,7 +2197,7 @@ esi_decoder_next(EsiDecoder *d, Datum *values, bool *nulls)
 {
 	const char *p = d->pos;
 	int			state = d->state & ST_KIND_MASK;
-	int			envelope = d->state & ST_ENVELOPE;
+	int			envelope = d->state & (ST_ENVELOPE | ST_GROUPS);
 
 	if (likely(state == ST_ARRAY_NEXT || state == ST_ARRAY_FIRST))
 	{
@@ -2050,6 +2211,13 @@ esi_decoder_next(EsiDecoder *d, Datum *values, bool *nulls)
 			p = skip_ws(p);
 			if (*p == ']')
 			{
+				if (unlikely(envelope & ST_GROUPS))
+				{
+					/* the group's end: on to the next member */
+					d->pos = p + 1;
+					d->state = ST_MEMBER_NEXT;
+					return next_group(d, values, nulls);
+				}
 				/* an envelope was checked to its end by begin_page */
 				if (!envelope)
 					check_trailing(d, p + 1);
@@ -2084,6 +2252,8 @@ esi_decoder_next(EsiDecoder *d, Datum *values, bool *nulls)
 		p = decode_record(d, p, 1, values, nulls);
 	else if (state == ST_VALUE)
 		p = decode_single(d, p, 0, values, nulls);
+	else if (state == ST_MEMBER_FIRST || state == ST_MEMBER_NEXT)
+		return next_group(d, values, nulls);
 	else
 		return false;
 

@@ -71,6 +71,10 @@ typedef struct EsiDecoder
 	EsiDecodeColumn *cols;
 	int			ncols;
 	const char *route;			/* route template, for messages */
+	const char *layout_hint;	/* errhint of a reply of another layout
+								 * (NULL: a foreign table's options) */
+	const char *syntax_hint;	/* errhint of a reply that is not JSON
+								 * (NULL: run the query again) */
 
 	/* per page */
 	const char *buf;
@@ -82,6 +86,14 @@ typedef struct EsiDecoder
 
 	/* envelope extras found on this page (palloc'd, or NULL) */
 	char	   *cursor_before;	/* "cursor": {"before": ..} */
+
+	/*
+	 * Groups (esi_decoder_init_groups): the reply is an object whose
+	 * members each hold an array of records; group is the name of the
+	 * member the last record came from (palloc'd, database encoding).
+	 */
+	bool		groups;
+	char	   *group;
 } EsiDecoder;
 
 /* Prepare a decoder; cols/route must outlive it */
@@ -90,9 +102,31 @@ extern void esi_decoder_init(EsiDecoder *d, EsiShape shape,
 							 EsiDecodeColumn *cols, int ncols,
 							 const char *route);
 
+/*
+ * Prepare a decoder for replies that are an object of record arrays, as
+ * POST /universe/ids answers: {"characters": [{..}], "systems": [{..}]}.
+ * shape is that of each member's array: ESI_SHAPE_ARRAY (objects) or
+ * ESI_SHAPE_VALUES (scalars).  Members are read in the reply's order and
+ * each member's records in its order; a null member holds no records.
+ * With only_key, the other members are skipped unread but validated.
+ * Any member read that is not an array or null is an error.
+ */
+extern void esi_decoder_init_groups(EsiDecoder *d, EsiShape shape,
+									const char *only_key,
+									EsiDecodeColumn *cols, int ncols,
+									const char *route);
+
 /* Fill a column's kind, typmod, typioparam and inputfn from its type */
 extern void esi_decode_column_set_type(EsiDecodeColumn *col, Oid typoid,
 									   int32 typmod, MemoryContext fn_mcxt);
+
+/*
+ * Prepare a column for a reader of a few fields of one reply (not a table):
+ * field's value of type typoid goes into values[attidx]; the column is
+ * named after the field in messages.  field must outlive the decoder.
+ */
+extern void esi_decode_column_field(EsiDecodeColumn *col, const char *field,
+									int attidx, Oid typoid);
 
 /*
  * Start decoding one page.  ESI_SHAPE_ARRAY accepts a bare array, or an
@@ -113,5 +147,6 @@ extern void esi_decoder_begin_page(EsiDecoder *d, const char *buf, size_t len);
  * error with a context line naming the route, JSON field and column.
  */
 extern bool esi_decoder_next(EsiDecoder *d, Datum *values, bool *nulls);
+/* (In groups, d->group names the member of the record just returned.) */
 
 #endif							/* ESI_DECODE_H */

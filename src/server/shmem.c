@@ -7,7 +7,7 @@
  * esi_fdw loads only through shared_preload_libraries (see _PG_init), so
  * these hooks always run in the postmaster before any backend starts, and
  * every backend finds the same cache index, limit states, statistics,
- * token slots and worker slots.
+ * token slots, worker slots and progress slots.
  *
  * A subsystem's part is one row of parts[]: the name of its area (as
  * pg_shmem_allocations shows it), the name of its locks' tranche (as
@@ -26,6 +26,7 @@
 #include "storage/shmem.h"
 
 #include "cache.h"
+#include "progress.h"
 #include "refresh_worker.h"
 #include "shmem.h"
 #include "stats.h"
@@ -47,6 +48,7 @@ static const EsiShmemPart parts[] = {
 	{"esi_fdw route statistics", "esi_fdw_stats", esi_stats_shmem_size, NULL, esi_stats_shmem_init},
 	{"esi_fdw tokens", "esi_fdw_tokens", esi_tokens_shmem_size, NULL, esi_tokens_shmem_init},
 	{"esi_fdw refresh", NULL, esi_refresh_shmem_size, NULL, esi_refresh_shmem_init},
+	{"esi_fdw progress", NULL, esi_progress_shmem_size, NULL, esi_progress_shmem_init},
 };
 
 #define ESI_SHMEM_NPARTS lengthof(parts)

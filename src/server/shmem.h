@@ -4,9 +4,9 @@
  *		  esi_fdw's shared memory: one request at server start for every
  *		  subsystem that shares state between sessions, set up in one place.
  *
- * Each subsystem (cache.c, throttle.c, stats.c, tokens.c, refresh_worker.c)
- * contributes a part: the size of its area and a function that sets up its
- * content.  shmem.c requests the space, creates each area (zeroed), gives
+ * Each subsystem (cache.c, throttle.c, stats.c, tokens.c, refresh_worker.c,
+ * progress.c) contributes a part: the size of its area and a function that
+ * sets up its content.  shmem.c requests the space, creates each area (zeroed), gives
  * it a lock tranche named for it, and calls the part's init; the
  * subsystems depend on nothing here.
  *

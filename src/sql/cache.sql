@@ -6,7 +6,7 @@
 -- by every update script that src/sql/build.sh makes: edit them here, never
 -- in a built esi_fdw--*.sql.  Tables, columns, policies and other objects
 -- that cannot be replaced are in src/sql/pre_install.sql (and an update step
--- in src/sql/updates/); see "The SQL scripts" in README.md.
+-- in src/sql/updates/); see "The SQL scripts" in doc/development.md.
 
 -- What the cache holds: one row per stored reply (a page, or a 404/403
 -- remembered for esi_fdw.negative_cache_ttl).
@@ -93,3 +93,36 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'esi_limits_reset'
 LANGUAGE C STRICT VOLATILE;
 REVOKE ALL ON FUNCTION limits_reset() FROM PUBLIC;
+
+-- The progress of long work: one row per running scan or refresh, in a
+-- backend or a background worker (as pg_stat_progress_*).  Each role sees
+-- the rows of the roles whose privileges it has (as pg_stat_activity);
+-- members of pg_read_all_stats see every row.
+CREATE OR REPLACE FUNCTION _progress(
+  OUT pid integer,
+  OUT datname text,
+  OUT usename text,
+  OUT backend_type text,
+  OUT target text,
+  OUT table_name text,
+  OUT route text,
+  OUT pages_done bigint,
+  OUT pages_total bigint,
+  OUT rows bigint,
+  OUT bytes bigint,
+  OUT requests bigint,
+  OUT cache_hits bigint,
+  OUT retries bigint,
+  OUT wait_kind text,
+  OUT wait_event text,
+  OUT wait_since timestamptz,
+  OUT scan_started timestamptz,
+  OUT refresh_started timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'esi_progress'
+LANGUAGE C STRICT VOLATILE;
+
+CREATE OR REPLACE VIEW progress AS SELECT * FROM _progress();
+COMMENT ON VIEW progress IS 'esi_fdw''s running scans and refreshes: route, pages done of pages known, rows, bytes, retries, what each waits on';
+GRANT SELECT ON progress TO PUBLIC;
+COMMENT ON FUNCTION _progress() IS 'the rows of esi.progress';

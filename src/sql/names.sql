@@ -4,7 +4,7 @@
 -- by every update script that src/sql/build.sh makes: edit them here, never
 -- in a built esi_fdw--*.sql.  Tables, columns, policies and other objects
 -- that cannot be replaced are in src/sql/pre_install.sql (and an update step
--- in src/sql/updates/); see "The SQL scripts" in README.md.
+-- in src/sql/updates/); see "The SQL scripts" in doc/development.md.
 
 -- The names of ids: from esi.names first, asking the server (POST
 -- /universe/names, batched) only for the ids it does not hold; in the order

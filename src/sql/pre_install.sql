@@ -140,13 +140,18 @@ CREATE TABLE asset_diffs (
   old_location_flag text,
   new_location_flag text,
   old_snapshot_at timestamptz NOT NULL,
-  new_snapshot_at timestamptz NOT NULL
+  new_snapshot_at timestamptz NOT NULL,
+  -- a row's key, so that the table can be published (logical replication:
+  -- untrack deletes a target's diffs) and a subscriber finds a row by it;
+  -- random, not from a sequence: nothing to dump but the rows, no grant
+  id uuid NOT NULL DEFAULT gen_random_uuid() PRIMARY KEY
 );
 CREATE INDEX ON asset_diffs (target, new_snapshot_at);
 CREATE INDEX ON asset_diffs (owner_id, new_snapshot_at);
 CREATE INDEX ON asset_diffs (type_id);
 CREATE INDEX ON asset_diffs (new_location_id);
 COMMENT ON TABLE asset_diffs IS 'Per item, what changed between two consecutive asset snapshots of a history target (both sides'' values in every row)';
+COMMENT ON COLUMN asset_diffs.id IS 'the row''s key (its replica identity: the table can be published for logical replication)';
 SELECT pg_catalog.pg_extension_config_dump('asset_diffs', '');
 
 GRANT SELECT ON targets, refresh_log, asset_diffs TO PUBLIC;

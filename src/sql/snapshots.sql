@@ -5,7 +5,7 @@
 -- by every update script that src/sql/build.sh makes: edit them here, never
 -- in a built esi_fdw--*.sql.  Tables, columns, policies and other objects
 -- that cannot be replaced are in src/sql/pre_install.sql (and an update step
--- in src/sql/updates/); see "The SQL scripts" in README.md.
+-- in src/sql/updates/); see "The SQL scripts" in doc/development.md.
 
 -- == targets: esi.track(), untrack(), set_auto(), schedule() ==
 
@@ -177,6 +177,10 @@ BEGIN
     -- a member replaces its own rows: DELETE ... WHERE each = value
     EXECUTE format('CREATE INDEX ON %s (%I)', rel, each);
   END IF;
+  IF mode = 'latest' THEN
+    -- a key, so that the table can be published (logical replication)
+    PERFORM esi._snapshot_replica_identity(rel, key);
+  END IF;
   IF mode = 'history' AND cols @> ARRAY['item_id', 'type_id', 'quantity', 'location_id', 'location_flag'] THEN
     owner_col := CASE WHEN 'character_id' = ANY (cols) THEN 'character_id'
                       WHEN 'corporation_id' = ANY (cols) THEN 'corporation_id' END;
@@ -263,7 +267,8 @@ END;
 $$;
 COMMENT ON FUNCTION set_auto(text, boolean) IS 'Turn background refresh of an esi_fdw target (or group) on or off';
 
--- a target refreshed by pg_cron is not also refreshed by background workers
+-- a target (or a group of targets, by its name, as esi.refresh() takes it)
+-- refreshed by pg_cron is not also refreshed by background workers
 CREATE OR REPLACE FUNCTION schedule(target text, cron text)
 RETURNS bigint
 LANGUAGE plpgsql
@@ -272,7 +277,8 @@ AS $$
 DECLARE
   job bigint;
 BEGIN
-  IF NOT EXISTS (SELECT FROM esi.targets t WHERE t.target = schedule.target) THEN
+  IF NOT EXISTS (SELECT FROM esi.targets t
+                  WHERE t.target = schedule.target OR t.group_name = schedule.target) THEN
     RAISE EXCEPTION 'no esi_fdw target "%"', schedule.target
       USING ERRCODE = '42704',
             HINT = 'Declare it first with esi.track(); SELECT target FROM esi.targets; lists them.';
@@ -286,10 +292,11 @@ BEGIN
   EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job
     USING 'esi_fdw refresh ' || schedule.target, schedule.cron,
           format('CALL esi.refresh(%L)', schedule.target);
-  UPDATE esi.targets t SET auto = false WHERE t.target = schedule.target;
+  UPDATE esi.targets t SET auto = false
+   WHERE t.target = schedule.target OR t.group_name = schedule.target;
   RETURN job;
 END $$;
-COMMENT ON FUNCTION schedule(text, text) IS 'Refresh an esi_fdw target with pg_cron on a cron schedule (the job is named "esi_fdw refresh <target>"; background refresh of the target is turned off); returns the job id';
+COMMENT ON FUNCTION schedule(text, text) IS 'Refresh an esi_fdw target, or group of targets, with pg_cron on a cron schedule (the job is named "esi_fdw refresh <target>"; background refresh of the target, or of the group''s targets, is turned off); returns the job id';
 
 -- remove a target's pg_cron job
 CREATE OR REPLACE FUNCTION unschedule(target text)
@@ -857,3 +864,162 @@ RETURNS bigint
 LANGUAGE C VOLATILE STRICT
 AS 'MODULE_PATHNAME', 'esi_bulk_insert';
 COMMENT ON FUNCTION _bulk_insert(regclass, text) IS 'Run a query and write its rows into a plain table as COPY FROM does (by position); returns the rows written';
+
+-- == logical replication: snapshot tables that can be published ==
+
+-- A latest-mode snapshot table is replaced by DELETE and INSERT in one
+-- transaction; published for logical replication, its deletes need a
+-- replica identity (else the refresh fails: "cannot delete from table ...
+-- because it does not have a replica identity and publishes deletes"), and
+-- a subscriber finds each deleted row by it.  The target's key (esi.track's
+-- key: ESI's own, e.g. order_id) becomes the table's primary key when its
+-- rows allow it (no NULL, no duplicate); otherwise (no key, or rows that
+-- break it) a column snapshot_row, an identity, is the key.  Either way a
+-- delete publishes only the key and a subscriber applies it by an index
+-- (REPLICA IDENTITY FULL would publish whole rows and, in PostgreSQL 15,
+-- make a subscriber scan the table for each deleted row).  A table that has
+-- a replica identity already (a primary key, REPLICA IDENTITY USING INDEX,
+-- FULL or NOTHING, set by its owner) is left as it is.  Returns what it
+-- did: kept, key or snapshot_row.
+CREATE OR REPLACE FUNCTION _snapshot_replica_identity(rel regclass, key text[])
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  kcols text;
+  fits boolean;
+BEGIN
+  IF (SELECT c.relreplident <> 'd' FROM pg_class c WHERE c.oid = rel)
+     OR EXISTS (SELECT FROM pg_index i WHERE i.indrelid = rel AND i.indisprimary) THEN
+    RETURN 'kept';
+  END IF;
+  IF cardinality(key) > 0 THEN
+    kcols := (SELECT string_agg(quote_ident(k), ', ' ORDER BY o) FROM unnest(key) WITH ORDINALITY x(k, o));
+    EXECUTE format('SELECT NOT EXISTS (SELECT FROM %1$s WHERE NOT ROW(%2$s) IS NOT NULL)
+                       AND NOT EXISTS (SELECT FROM %1$s GROUP BY %2$s HAVING count(*) > 1)',
+                   rel, kcols)
+      INTO fits;
+    IF fits THEN
+      BEGIN
+        EXECUTE format('ALTER TABLE %s ADD PRIMARY KEY (%s)', rel, kcols);
+        RETURN 'key';
+      EXCEPTION WHEN unique_violation OR not_null_violation THEN
+        NULL;                 -- rows written meanwhile break it: the surrogate
+      END;
+    END IF;
+  END IF;
+  IF EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = rel AND a.attname = 'snapshot_row'
+                                         AND NOT a.attisdropped) THEN
+    RAISE EXCEPTION '% has a column named snapshot_row but no primary key', rel USING ERRCODE = '42701',
+      DETAIL = 'A latest-mode snapshot table needs a key to be published; esi_fdw adds snapshot_row as one.',
+      HINT = format('Give the table a primary key (ALTER TABLE %s ADD PRIMARY KEY (...)) or a replica identity.', rel);
+  END IF;
+  EXECUTE format('ALTER TABLE %s ADD COLUMN snapshot_row bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY', rel);
+  EXECUTE format('COMMENT ON COLUMN %s.snapshot_row IS %L', rel,
+                 'the row''s key (its replica identity, for logical replication): a new number for every row a refresh writes');
+  RETURN 'snapshot_row';
+END;
+$$;
+COMMENT ON FUNCTION _snapshot_replica_identity(regclass, text[]) IS 'gives a latest-mode snapshot table a primary key (its key, or a snapshot_row identity) so that it can be published';
+
+-- the tables logical replication carries, by name: every snapshot table
+-- of esi.targets (that exists), esi.asset_diffs and esi.names
+CREATE OR REPLACE FUNCTION _replicated_tables()
+RETURNS SETOF regclass
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT r FROM (SELECT DISTINCT x.snapshot_table AS r
+                   FROM esi.targets x JOIN pg_class c ON c.oid = x.snapshot_table
+                 UNION SELECT 'esi.asset_diffs'::regclass
+                 UNION SELECT 'esi.names'::regclass) s
+   ORDER BY r::text
+$$;
+
+-- Create the publication (default esi_fdw) or extend it: every snapshot
+-- table of esi.targets (a history table as its root:
+-- publish_via_partition_root, so that a day's new partition needs nothing
+-- on either side), esi.asset_diffs and esi.names (the BI views' names).
+-- Returns the tables it publishes.  Run it again after esi.track() of a
+-- new target (then ALTER SUBSCRIPTION ... REFRESH PUBLICATION on the
+-- subscriber).  Needs the rights CREATE PUBLICATION needs (a superuser, or
+-- CREATE on the database and ownership of the tables).
+CREATE OR REPLACE FUNCTION publish(publication name DEFAULT 'esi_fdw')
+RETURNS SETOF regclass
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  t record;
+  rel regclass;
+BEGIN
+  IF publication IS NULL THEN
+    RAISE EXCEPTION 'no publication name given' USING ERRCODE = '22004';
+  END IF;
+  -- tables of targets tracked before 0.8.0 that the update could not reach
+  FOR t IN SELECT DISTINCT ON (x.snapshot_table) x.snapshot_table, x.key
+             FROM esi.targets x JOIN pg_class c ON c.oid = x.snapshot_table
+            WHERE x.mode = 'latest' ORDER BY x.snapshot_table, x.target LOOP
+    PERFORM esi._snapshot_replica_identity(t.snapshot_table, t.key);
+  END LOOP;
+  IF NOT EXISTS (SELECT FROM pg_publication p WHERE p.pubname = publication) THEN
+    EXECUTE format('CREATE PUBLICATION %I WITH (publish_via_partition_root = true)', publication);
+  ELSIF NOT (SELECT p.pubviaroot FROM pg_publication p WHERE p.pubname = publication) THEN
+    EXECUTE format('ALTER PUBLICATION %I SET (publish_via_partition_root = true)', publication);
+  END IF;
+  FOR rel IN SELECT r FROM esi._replicated_tables() r LOOP
+    -- pg_publication_tables: also a table that FOR ALL TABLES or TABLES IN
+    -- SCHEMA publishes (by its root)
+    IF NOT EXISTS (SELECT FROM pg_publication_tables pt
+                    WHERE pt.pubname = publication
+                      AND format('%I.%I', pt.schemaname, pt.tablename)::regclass = rel) THEN
+      EXECUTE format('ALTER PUBLICATION %I ADD TABLE %s', publication, rel);
+    END IF;
+    RETURN NEXT rel;
+  END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION publish(name) IS 'Create or extend a publication (default esi_fdw) of every snapshot table, esi.asset_diffs and esi.names for logical replication (publish_via_partition_root); returns the tables';
+
+-- On a logical subscriber, after its snapshot tables were made by the same
+-- esi.track() (or esi.bi_setup()) calls as on the publisher: background
+-- refresh is turned off for each target (this node never reads ESI), and
+-- each history table gets a DEFAULT partition <table>_default, which holds
+-- the rows of every day (the publisher's refreshes make the daily
+-- partitions there, not here).  Refuses a database whose tables already
+-- hold rows (the subscription copies them: its first copy would fail on
+-- them, and the publisher is no place for this).  Returns the tables the
+-- subscription fills.
+CREATE OR REPLACE FUNCTION prepare_subscriber()
+RETURNS SETOF regclass
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  rel regclass;
+  nonempty boolean;
+  nsp text;
+  rname text;
+BEGIN
+  FOR rel IN SELECT r FROM esi._replicated_tables() r LOOP
+    EXECUTE format('SELECT EXISTS (SELECT FROM %s)', rel) INTO nonempty;
+    IF nonempty THEN
+      RAISE EXCEPTION '% is not empty', rel USING ERRCODE = '55000',
+        DETAIL = 'A subscriber''s snapshot tables, esi.asset_diffs and esi.names are filled by the subscription; its first copy fails on rows that are already there.',
+        HINT = 'Run esi.prepare_subscriber() on the subscriber, never on the node that refreshes; on a subscriber, empty the table first (TRUNCATE).';
+    END IF;
+  END LOOP;
+  UPDATE esi.targets x SET auto = false WHERE x.auto;
+  FOR rel IN SELECT r FROM esi._replicated_tables() r LOOP
+    IF (SELECT c.relkind = 'p' FROM pg_class c WHERE c.oid = rel)
+       AND NOT EXISTS (SELECT FROM pg_partitioned_table p WHERE p.partrelid = rel AND p.partdefid <> 0) THEN
+      SELECT n.nspname, c.relname INTO nsp, rname
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = rel;
+      EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s DEFAULT', nsp, left(rname, 55) || '_default', rel);
+    END IF;
+    RETURN NEXT rel;
+  END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION prepare_subscriber() IS 'On a logical subscriber of esi.publish(): background refresh off for every target, a DEFAULT partition for each history table; returns the tables the subscription fills';

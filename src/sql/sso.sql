@@ -5,7 +5,7 @@
 -- by every update script that src/sql/build.sh makes: edit them here, never
 -- in a built esi_fdw--*.sql.  Tables, columns, policies and other objects
 -- that cannot be replaced are in src/sql/pre_install.sql (and an update step
--- in src/sql/updates/); see "The SQL scripts" in README.md.
+-- in src/sql/updates/); see "The SQL scripts" in doc/development.md.
 
 -- the characters the current role may use: its own and those granted to it
 -- (a superuser: all)

@@ -26,7 +26,7 @@
  * (being refreshed, or holding a token to store) a refresh fails before
  * SSO is asked, so nothing is rotated to be lost.  Shared memory does not
  * survive a server restart: a token still pending then is lost, and the
- * character needs a new login (README, EVE SSO).
+ * character needs a new login (doc/sso.md).
  *
  * The logins' SQL API (esi.login() and the rest) is logins.c; it uses the
  * helpers of the "shared with logins.c" part of tokens.h.  The tables are

@@ -272,7 +272,7 @@ BY_PATH = {c.path: c for c in ROUTES}
 # -- SQL columns, for the SQL self-check ---------------------------------------------------
 
 def sql_type(schema, is_param=False):
-    """The column type esi_fdw documents for a JSON schema (README, doc/tables.md)."""
+    """The column type esi_fdw documents for a JSON schema (doc/queries.md, doc/tables.md)."""
     t, fmt = schema.get("type"), schema.get("format")
     if t == "integer":
         return "integer" if fmt == "int32" else "bigint"

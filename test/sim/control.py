@@ -11,7 +11,8 @@ given); count is how many requests it affects (default 1, 0 = every one
 until /_sim/reset).  Kinds and their parameters:
 
     latency        ms: added delay before the answer
-    status         status (default 503), body=json|html|empty
+    status         status (default 503), body=json|html|empty|cut (cut:
+                   the first half of the JSON error body, not JSON)
     reset          TCP RST instead of an answer
     truncate       at: body bytes sent (default half), then FIN
     cut            at: body bytes sent (default half), then RST
@@ -283,7 +284,7 @@ def handle(name, q, state, table, ip="127.0.0.1", sso=None, world=None):
                                 status=status,
                                 retry_after=_int(q, "retry_after", None, 0),
                                 at=_int(q, "at", None, 0), chunk=_int(q, "chunk", None, 1),
-                                body=_choice(q, "body", "json", ("json", "html", "empty")),
+                                body=_choice(q, "body", "json", ("json", "html", "empty", "cut")),
                                 location=location,
                                 retry_format=_choice(q, "retry_format", "seconds",
                                                      ("seconds", "date", "none")),

@@ -68,18 +68,20 @@ expect "... a character's route has none (its character_id chooses the token)" "
 
 # --- the boss reads her fleet ----------------------------------------------------------
 s=$(last_seq)
-out=$(q "SELECT count(*) > 0, bool_and(as_character_id = $AYLA), bool_or(character_id = $AYLA)
+# (the simulator's fleet: Ayla its commander, Boris and Cira in its one wing)
+out=$(q "SELECT count(*), bool_and(as_character_id = $AYLA), string_agg(character_id::text, ',' ORDER BY character_id)
 	FROM fleet_members WHERE fleet_id = $FLEET AND as_character_id = $AYLA")
-expect "the boss's token reads the members; each row carries as_character_id" "$out" "t|t|t" "log:$s"
+expect "the boss's token reads the members; each row carries as_character_id" "$out" \
+	"3|t|$AYLA,2112625429,$CIRA" "log:$s"
 expect "... one request, without as_character_id in it" "$(sent "$s")" "/fleets/$FLEET/members -"
 out=$(q "SELECT fleet_id, as_character_id FROM fleet_details WHERE fleet_id = $FLEET AND as_character_id = $AYLA")
 expect "fleet_details as the boss" "$out" "$FLEET|$AYLA"
-out=$(q "SELECT count(*) > 0 FROM fleet_wings WHERE fleet_id = $FLEET AND as_character_id = $AYLA")
-expect "fleet_wings as the boss" "$out" "t"
-out=$(q "SELECT count(*) > 0, bool_and(m.as_character_id = v.id)
+out=$(q "SELECT id, name FROM fleet_wings WHERE fleet_id = $FLEET AND as_character_id = $AYLA")
+expect "fleet_wings as the boss" "$out" "2000000000001|Wing 1"
+out=$(q "SELECT count(*), bool_and(m.as_character_id = v.id)
 	FROM (VALUES ($AYLA::bigint)) v(id)
 	JOIN fleet_members m ON m.as_character_id = v.id AND m.fleet_id = $FLEET")
-expect "a join supplies as_character_id; the rows pass the join condition" "$out" "t|t"
+expect "a join supplies as_character_id; the rows pass the join condition" "$out" "3|t"
 
 # --- another character ---------------------------------------------------------------
 s=$(last_seq)
@@ -93,9 +95,9 @@ out=$(q "SELECT count(*) FROM fleet_members WHERE fleet_id = $FLEET")
 expect_match "two characters with the scope and no condition: HV002, HINT naming both" "$out" \
 	"ERROR:  HV002: foreign table \"fleet_members\" needs a value for column \"as_character_id\".*HINT:  Add WHERE as_character_id = <id>, with one of: $AYLA \\(Ayla Sim\\), $CIRA \\(Cira Sim\\)\."
 s=$(last_seq)
-out=$(q "SELECT count(*) > 0, bool_and(as_character_id = $AYLA)
+out=$(q "SELECT count(*), count(DISTINCT order_id), bool_and(as_character_id = $AYLA)
 	FROM market_structure_orders WHERE structure_id = $STRUCTURE")
-expect "one character with the scope: used without a condition" "$out" "t|t" "log:$s"
+expect "one character with the scope: used without a condition (the simulator's 19 orders)" "$out" "19|19|t" "log:$s"
 expect "... its pages, without as_character_id" "$(sent "$s" | sed 's/page=[0-9]*/page=N/' | sort -u)" \
 	"/markets/structures/$STRUCTURE page=N"
 out=$(q "SELECT count(*) FROM market_structure_orders WHERE structure_id = $STRUCTURE AND as_character_id = $CIRA")

@@ -121,8 +121,8 @@ expect "... with A's token (one request, A's application)" "$out" "/characters/$
 
 # --- access tokens ----------------------------------------------------------------
 s=$(sim_seq)
-out=$(as xdb_mallory $DBB "SELECT count(*) > 0 FROM m.character_assets WHERE character_id = $AYLA")
-expect "mallory reads the character's assets in B" "$out" "t"
+out=$(as xdb_mallory $DBB "SELECT count(*) FROM m.character_assets WHERE character_id = $AYLA")
+expect "mallory reads the character's assets in B (all 1820 items)" "$out" "1820"
 out=$(bearers "$s" | sort -u)
 expect "... every request carried B's own token, none A's (token slots per database and server)" "$out" \
 	"/characters/$AYLA/assets $B_CLIENT" "log:$s"
