@@ -40,6 +40,17 @@
  * error or a cancel midway marks the index "not loaded" again, so the
  * next session loads it all.
  *
+ * Spare files.  Creating a file costs far more than rewriting one (ext4
+ * allocates an inode, and without a journal skips every inode freed in the
+ * last minutes: most of what storing cost a cold scan).  So a file no entry
+ * names any more (its entry removed, or replaced by a newer copy) is not
+ * unlinked but renamed "spare.<n>", cut to one byte, and offered (a stack
+ * in shared memory, under the spinlock spare_mutex) to the next store,
+ * which writes its reply into it and renames it into place.  Up to
+ * ESI_CACHE_SPARE_FILES are kept (beyond, files are unlinked); their names
+ * are never looked up, and the index's loading removes them after a start,
+ * when the stack is empty again.
+ *
  * Least recently used entries are removed when the files pass
  * esi_fdw.cache_size (or the index esi_fdw.cache_max_entries), the victim
  * taken from the tail of the list in O(1); an entry being fetched is never
@@ -78,6 +89,7 @@
 #include <dirent.h>
 #include <libdeflate.h>
 #include <fcntl.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -113,6 +125,9 @@
 /* entries the index holds beyond cache_max_entries: dead ones in removal */
 #define ESI_CACHE_SPARE_ENTRIES 256
 
+/* emptied files kept for the next stores to write into (see Spare files) */
+#define ESI_CACHE_SPARE_FILES 4096
+
 /* the index's loading */
 #define LOAD_NOT_LOADED 0
 #define LOAD_LOADING 1
@@ -147,6 +162,10 @@ typedef struct EsiCacheShared
 	pg_atomic_uint64 changes;	/* claims given up (stored, released, gone) */
 	ConditionVariable cv;		/* broadcast with each change, and when the
 								 * index is loaded */
+	slock_t		spare_mutex;	/* the three fields below */
+	uint32		spare_next;		/* name of the next spare file */
+	int			nspare;			/* spare files ready, names in spare[] */
+	uint32		spare[ESI_CACHE_SPARE_FILES];
 } EsiCacheShared;
 
 /*
@@ -235,6 +254,9 @@ esi_cache_shmem_init(void *area, bool found, int tranche)
 		pg_atomic_init_u64(&cache->changes, 0);
 		ConditionVariableInit(&cache->cv);
 		cache->load_state = LOAD_NOT_LOADED;
+		SpinLockInit(&cache->spare_mutex);
+		cache->spare_next = 0;
+		cache->nspare = 0;
 	}
 	ctl.keysize = sizeof(uint64);
 	ctl.entrysize = sizeof(EsiCacheEntry);
@@ -246,6 +268,109 @@ static void
 cache_path(char *path, uint64 hash)
 {
 	snprintf(path, MAXPGPATH, ESI_CACHE_DIR "/%016llx", (unsigned long long) hash);
+}
+
+/*
+ * spare_path
+ *		The name of spare file id (not 16 characters long: no lookup reads
+ *		it, and the index's loading removes it).
+ */
+static void
+spare_path(char *path, uint32 id)
+{
+	snprintf(path, MAXPGPATH, ESI_CACHE_DIR "/spare.%08x", id);
+}
+
+/*
+ * spare_take
+ *		The name of a spare file this backend now owns (true), or false
+ *		when there is none.
+ */
+static bool
+spare_take(char *path)
+{
+	uint32		id = 0;
+	bool		have = false;
+
+	SpinLockAcquire(&cache->spare_mutex);
+	if (cache->nspare > 0)
+	{
+		id = cache->spare[--cache->nspare];
+		have = true;
+	}
+	SpinLockRelease(&cache->spare_mutex);
+	if (have)
+		spare_path(path, id);
+	return have;
+}
+
+/*
+ * spare_new
+ *		A name for a new spare file (false when the pool is full: then
+ *		the file is unlinked instead).
+ */
+static bool
+spare_new(char *path, uint32 *idp)
+{
+	uint32		id = 0;
+	bool		room;
+
+	SpinLockAcquire(&cache->spare_mutex);
+	room = cache->nspare < ESI_CACHE_SPARE_FILES;
+	if (room)
+		id = cache->spare_next++;
+	SpinLockRelease(&cache->spare_mutex);
+	if (room)
+		spare_path(path, id);
+	*idp = id;
+	return room;
+}
+
+/*
+ * spare_add
+ *		Cut the file at spath (spare_new's name for id, that this backend
+ *		renamed a cache file to) to one byte and offer it to the next
+ *		store; unlink it when that fails or the pool filled up meanwhile.
+ *		One byte, not none: ext4 flushes a file cut to nothing when it is
+ *		next closed (auto_da_alloc), which would make the store that
+ *		rewrites it wait for the disk.
+ */
+static void
+spare_add(const char *spath, uint32 id)
+{
+	bool		added = false;
+
+	if (truncate(spath, 1) == 0)
+	{
+		SpinLockAcquire(&cache->spare_mutex);
+		if (cache->nspare < ESI_CACHE_SPARE_FILES)
+		{
+			cache->spare[cache->nspare++] = id;
+			added = true;
+		}
+		SpinLockRelease(&cache->spare_mutex);
+	}
+	if (!added)
+		unlink(spath);
+}
+
+/*
+ * retire_file
+ *		A cache file that no entry names any more (its entry is dead, lock
+ *		not held): kept, emptied, as a spare file, or unlinked.
+ */
+static void
+retire_file(const char *path)
+{
+	char		spath[MAXPGPATH];
+	uint32		id;
+
+	if (!spare_new(spath, &id))
+		unlink(path);
+	else if (rename(path, spath) == 0)
+		spare_add(spath, id);
+	else
+		unlink(path);
 }
 
 static uint64
@@ -342,39 +467,94 @@ esi_cache_character_key(const char *key, EsiServerOptions *opts, const char *cha
 }
 
 /*
+ * gzip_member_start
+ *		Bytes of the gzip member header at gz (RFC 1952, 2.3), 0 when
+ *		there is none.
+ */
+static size_t
+gzip_member_start(const unsigned char *gz, size_t len)
+{
+	size_t		pos = 10;
+	unsigned char flg;
+
+	if (len < 10 || gz[0] != 0x1f || gz[1] != 0x8b || gz[2] != 8)
+		return 0;
+	flg = gz[3];
+	if (flg & 0xe0)
+		return 0;				/* reserved bits */
+	if (flg & 4)				/* FEXTRA */
+	{
+		if (len < pos + 2)
+			return 0;
+		pos += 2 + (gz[pos] | (gz[pos + 1] << 8));
+	}
+	for (int f = 8; f <= 16; f += 8)	/* FNAME, FCOMMENT */
+		if (flg & f)
+		{
+			while (pos < len && gz[pos] != 0)
+				pos++;
+			pos++;
+		}
+	if (flg & 2)				/* FHCRC */
+		pos += 2;
+	return pos <= len ? pos : 0;
+}
+
+/*
  * inflate_stored
  *		A new buffer holding the strs bytes at head, then the gzip body
  *		(one member or several, as it arrived) inflated to exactly bodylen
  *		bytes, and a NUL; NULL when it does not inflate so (a torn file).
+ *		Each member's deflate stream is inflated without checking the
+ *		member's CRC-32 (an eighth of the time inflating took in the
+ *		bench's warm INSERT ... SELECT): the file's
+ *		CRC-32C already checked every stored byte, and the reply's CRC-32
+ *		was checked when it arrived (http.c); the member's length (ISIZE)
+ *		is checked.  With keep, the gzip body follows the NUL, as it is.
  */
 static char *
 inflate_stored(const char *head, size_t strs, const char *gz, size_t gzlen,
-			   size_t bodylen)
+			   size_t bodylen, bool keep)
 {
 	static struct libdeflate_decompressor *inflater = NULL;
+	const unsigned char *in = (const unsigned char *) gz;
 	char	   *out;
 	size_t		in_pos = 0;
 	size_t		out_len = 0;
 
 	if (inflater == NULL && (inflater = libdeflate_alloc_decompressor()) == NULL)
 		return NULL;
-	out = palloc_extended(strs + bodylen + 1, MCXT_ALLOC_NO_OOM);
+	out = palloc_extended(strs + bodylen + 1 + (keep ? gzlen : 0), MCXT_ALLOC_NO_OOM);
 	if (out == NULL)
 		return NULL;
 	memcpy(out, head, strs);
+	if (keep)
+		memcpy(out + strs + bodylen + 1, gz, gzlen);
 	while (in_pos < gzlen)
 	{
+		size_t		hdr = gzip_member_start(in + in_pos, gzlen - in_pos);
 		size_t		used = 0,
 					produced = 0;
+		const unsigned char *trailer;
 
-		if (libdeflate_gzip_decompress_ex(inflater, gz + in_pos, gzlen - in_pos,
-										  out + strs + out_len, bodylen - out_len,
-										  &used, &produced) != LIBDEFLATE_SUCCESS)
+		if (hdr == 0 ||
+			libdeflate_deflate_decompress_ex(inflater, in + in_pos + hdr,
+											 gzlen - in_pos - hdr,
+											 out + strs + out_len, bodylen - out_len,
+											 &used, &produced) != LIBDEFLATE_SUCCESS ||
+			gzlen - in_pos - hdr - used < 8)
 		{
 			pfree(out);
 			return NULL;
 		}
-		in_pos += used;
+		trailer = in + in_pos + hdr + used;
+		if ((uint32) (trailer[4] | (trailer[5] << 8) | (trailer[6] << 16) |
+					  ((uint32) trailer[7] << 24)) != (uint32) produced)
+		{
+			pfree(out);
+			return NULL;
+		}
+		in_pos += hdr + used + 8;
 		out_len += produced;
 	}
 	if (out_len != bodylen)
@@ -388,11 +568,15 @@ inflate_stored(const char *head, size_t strs, const char *gz, size_t gzlen,
 /*
  * read_file
  *		Read a cache file: all of it, or (header_only) up to its body.
- *		false when it is missing, torn, or holds another key.
+ *		false when it is missing, torn, or holds another key.  With
+ *		keep_gzip, a body kept gzip'ed is in out->gzip too (to be stored
+ *		again as it is).
  */
 static bool
-read_file(uint64 hash, const char *key, bool header_only, EsiCacheReply *out)
+read_file(uint64 hash, const char *key, bool header_only, bool keep_gzip,
+		  EsiCacheReply *out)
 {
+	char	   *kept_gz = NULL;
 	char		path[MAXPGPATH];
 	EsiCacheFileHeader hdr;
 	EsiCacheFileCoding coding = {CACHE_CODING_IDENTITY, 0, 0};
@@ -463,12 +647,14 @@ read_file(uint64 hash, const char *key, bool header_only, EsiCacheReply *out)
 		if (coding.coding == CACHE_CODING_GZIP)
 		{
 			char	   *plain = inflate_stored(buf, strs, buf + strs, coding.storedlen,
-											   hdr.bodylen);
+											   hdr.bodylen, keep_gzip);
 
 			pfree(buf);
 			if (plain == NULL)
 				return false;
 			buf = plain;
+			if (keep_gzip)
+				kept_gz = buf + strs + hdr.bodylen + 1;
 		}
 	}
 	p = buf;
@@ -487,7 +673,9 @@ read_file(uint64 hash, const char *key, bool header_only, EsiCacheReply *out)
 		}
 		p += hdr.lens[i];
 	}
-	if (key && (strv[STR_KEY] == NULL || strcmp(strv[STR_KEY], key) != 0))
+	/* without a key to compare: its own (an inode reused as a spare file) */
+	if (key ? (strv[STR_KEY] == NULL || strcmp(strv[STR_KEY], key) != 0) :
+		(strv[STR_KEY] != NULL && key_hash(strv[STR_KEY]) != hash))
 	{
 		pfree(buf);
 		return false;
@@ -508,6 +696,8 @@ read_file(uint64 hash, const char *key, bool header_only, EsiCacheReply *out)
 		out->body = p;
 		out->len = hdr.bodylen;
 		p[hdr.bodylen] = '\0';
+		out->gzip = kept_gz;
+		out->gzip_len = kept_gz ? coding.storedlen : 0;
 	}
 	return true;
 }
@@ -626,7 +816,7 @@ finish_removals(void)
 	for (int i = 0; i < ndoomed_files; i++)
 	{
 		cache_path(path, doomed_files[i]);
-		unlink(path);
+		retire_file(path);
 	}
 	LWLockAcquire(&cache->lock, LW_EXCLUSIVE);
 	for (int i = 0; i < ndoomed_files; i++)
@@ -800,7 +990,7 @@ read_directory(DIR *dir, LoadedFiles *lf)
 		}
 		hash = strtoull(de->d_name, &end, 16);
 		if (*end != '\0' || stat(path, &st) != 0 ||
-			!read_file(hash, NULL, true, &r))
+			!read_file(hash, NULL, true, false, &r))
 		{
 			unlink(path);
 			continue;
@@ -1147,7 +1337,7 @@ esi_cache_lookup(const char *key, EsiCacheMode mode, TimestampTz accept_since,
 				finish_removals();
 				*claimed = true;
 
-				if (stale_copy && !read_file(hash, key, true, reply))
+				if (stale_copy && !read_file(hash, key, true, false, reply))
 					memset(reply, 0, sizeof(EsiCacheReply));
 				return ESI_CACHE_FETCH;
 			}
@@ -1155,7 +1345,7 @@ esi_cache_lookup(const char *key, EsiCacheMode mode, TimestampTz accept_since,
 			finish_removals();
 		}
 
-		if (read_file(hash, key, false, reply))
+		if (read_file(hash, key, false, false, reply))
 			return ESI_CACHE_HIT;
 		/* gone or torn: drop it (unless replaced meanwhile), again */
 		LWLockAcquire(&cache->lock, LW_EXCLUSIVE);
@@ -1232,31 +1422,54 @@ esi_cache_wait_end(void)
 
 /*
  * esi_cache_read
- *		The stored reply of an entry this session claimed (after a 304).
+ *		The stored reply of an entry this session claimed (after a 304),
+ *		with its gzip'ed body when the file kept one, so that the file
+ *		written anew keeps it too (not the body inflated, eight times the
+ *		bytes).
  */
 bool
 esi_cache_read(const char *key, EsiCacheReply *reply)
 {
-	return read_file(key_hash(key), key, false, reply);
+	return read_file(key_hash(key), key, false, true, reply);
 }
 
 /*
- * write_all
- *		write(2) until done; false on failure.
+ * write_iov
+ *		Write the niov pieces (total bytes in all) in order, in one
+ *		writev(2) when it takes them all; false on failure.
  */
 static bool
-write_all(int fd, const void *data, size_t len)
+write_iov(int fd, struct iovec *iov, int niov, size_t total)
 {
-	const char *p = data;
+	ssize_t		n = writev(fd, iov, niov);
 
-	while (len > 0)
+	if (n == (ssize_t) total)
+		return true;
+	if (n < 0)
+		return false;
+	/* a short write: the rest piece by piece */
+	for (int i = 0; i < niov; i++)
 	{
-		ssize_t		n = write(fd, p, len);
+		const char *p = iov[i].iov_base;
+		size_t		len = iov[i].iov_len;
 
-		if (n <= 0)
-			return false;
+		if ((size_t) n >= len)
+		{
+			n -= len;
+			continue;
+		}
 		p += n;
 		len -= n;
+		n = 0;
+		while (len > 0)
+		{
+			ssize_t		w = write(fd, p, len);
+
+			if (w <= 0)
+				return false;
+			p += w;
+			len -= w;
+		}
 	}
 	return true;
 }
@@ -1299,6 +1512,12 @@ esi_cache_store(const char *key, const char *route, const char *url,
 	const char *stored;
 	char		tmp[MAXPGPATH];
 	char		path[MAXPGPATH];
+	char		old[MAXPGPATH];
+	uint32		old_id = 0;
+	bool		keep_old;
+	struct iovec iov[10];
+	int			niov = 0;
+	size_t		total = 0;
 	int			fd;
 	bool		ok;
 	int64		size;
@@ -1348,19 +1567,51 @@ esi_cache_store(const char *key, const char *route, const char *url,
 		return false;
 	}
 
-	snprintf(tmp, MAXPGPATH, ESI_CACHE_DIR "/tmp.%d.%016llx", MyProcPid,
-			 (unsigned long long) hash);
+	/*
+	 * Written into a spare file (one byte long: overwritten, not cut) or a
+	 * new one, under a name no lookup reads, then renamed into place: a
+	 * half-written file is never served.
+	 */
+	if (spare_take(tmp))
+		fd = OpenTransientFile(tmp, O_WRONLY | O_CREAT | PG_BINARY);
+	else
+	{
+		snprintf(tmp, MAXPGPATH, ESI_CACHE_DIR "/tmp.%d.%016llx", MyProcPid,
+				 (unsigned long long) hash);
+		fd = OpenTransientFile(tmp, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY);
+	}
 	cache_path(path, hash);
-	fd = OpenTransientFile(tmp, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY);
-	ok = fd >= 0 && write_all(fd, &hdr, sizeof(hdr)) &&
-		write_all(fd, &coding, sizeof(coding));
-	for (int i = 0; ok && i < 6; i++)
+	iov[niov].iov_base = &hdr;
+	iov[niov++].iov_len = sizeof(hdr);
+	iov[niov].iov_base = &coding;
+	iov[niov++].iov_len = sizeof(coding);
+	for (int i = 0; i < 6; i++)
 		if (strv[i])
-			ok = write_all(fd, strv[i], hdr.lens[i]);
-	ok = ok && write_all(fd, stored, coding.storedlen) && write_all(fd, &nul, 1);
+		{
+			iov[niov].iov_base = unconstify(char *, strv[i]);
+			iov[niov++].iov_len = hdr.lens[i];
+		}
+	iov[niov].iov_base = unconstify(char *, stored);
+	iov[niov++].iov_len = coding.storedlen;
+	iov[niov].iov_base = unconstify(char *, &nul);
+	iov[niov++].iov_len = 1;
+	for (int i = 0; i < niov; i++)
+		total += iov[i].iov_len;
+	ok = fd >= 0 && write_iov(fd, iov, niov, total);
 	if (fd >= 0 && CloseTransientFile(fd) != 0)
 		ok = false;
+
+	/*
+	 * The file this one replaces (a stale copy, or the copy a 304 renewed)
+	 * is moved aside first and kept as a spare: renaming over it would make
+	 * ext4 flush the new file (auto_da_alloc).  Meanwhile a lookup finds no
+	 * file, but the entry is claimed (others wait for it), and a crash then
+	 * loses a stale copy only.
+	 */
+	keep_old = ok && spare_new(old, &old_id) && rename(path, old) == 0;
 	ok = ok && rename(tmp, path) == 0;
+	if (keep_old)
+		spare_add(old, old_id);
 	if (!ok)
 	{
 		unlink(tmp);
@@ -1683,7 +1934,7 @@ esi_cache_entries(PG_FUNCTION_ARGS)
 		bool		have;
 
 		CHECK_FOR_INTERRUPTS();
-		have = read_file(copy[i].hash, NULL, true, &r);
+		have = read_file(copy[i].hash, NULL, true, false, &r);
 		if (have)
 		{
 			route = r.route;
