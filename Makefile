@@ -11,7 +11,7 @@ OBJS = \
 	src/scan/paging.o \
 	src/scan/decode.o \
 	src/scan/decode_test.o \
-	src/client/http.o \
+	src/http/http.o \
 	src/client/crawl.o \
 	src/client/scan_report.o \
 	src/client/bearer.o \
@@ -56,7 +56,7 @@ REGRESS_OPTS =
 DEFLATE_CFLAGS := $(shell pkg-config --cflags libdeflate 2>/dev/null)
 DEFLATE_LIBS := $(shell pkg-config --libs libdeflate 2>/dev/null || echo -ldeflate)
 # one folder a subsystem (doc/development.md, "Layout"); headers are included by name
-ESI_SUBDIRS = settings scan client sso refresh calls catalog server
+ESI_SUBDIRS = settings http scan client sso refresh calls catalog server
 PG_CPPFLAGS = -I$(srcdir)/src $(addprefix -I$(srcdir)/src/,$(ESI_SUBDIRS)) $(shell pkg-config --cflags libcurl json-c libcrypto) $(DEFLATE_CFLAGS)
 SHLIB_LINK = $(shell pkg-config --libs libcurl json-c libcrypto) $(DEFLATE_LIBS)
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare

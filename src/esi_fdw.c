@@ -41,6 +41,7 @@
 #include "utils/ruleutils.h"
 
 #include "bearer.h"
+#include "cache.h"
 #include "catalog.h"
 #include "crawl.h"
 #include "decode.h"
@@ -48,10 +49,13 @@
 #include "guc.h"
 #include "modify.h"
 #include "option.h"
+#include "progress.h"
 #include "refresh_worker.h"
 #include "request.h"
 #include "route.h"
 #include "shmem.h"
+#include "stats.h"
+#include "throttle.h"
 #include "tokens.h"
 
 PG_MODULE_MAGIC;
@@ -133,6 +137,20 @@ void		_PG_init(void);
 PG_FUNCTION_INFO_V1(esi_fdw_handler);
 
 /*
+ * Every subsystem's part of shared memory (server/shmem.c sets them up):
+ * the cache index, ESI's limits, the route statistics, the token slots,
+ * the refresh's worker slots and the progress slots.
+ */
+static const EsiShmemPart shmem_parts[] = {
+	{"esi_fdw cache", "esi_fdw_cache", esi_cache_shmem_size, esi_cache_index_size, esi_cache_shmem_init},
+	{"esi_fdw limits", "esi_fdw_limits", esi_limits_shmem_size, NULL, esi_limits_shmem_init},
+	{"esi_fdw route statistics", "esi_fdw_stats", esi_stats_shmem_size, NULL, esi_stats_shmem_init},
+	{"esi_fdw tokens", "esi_fdw_tokens", esi_tokens_shmem_size, NULL, esi_tokens_shmem_init},
+	{"esi_fdw refresh", NULL, esi_refresh_shmem_size, NULL, esi_refresh_shmem_init},
+	{"esi_fdw progress", NULL, esi_progress_shmem_size, NULL, esi_progress_shmem_init},
+};
+
+/*
  * _PG_init
  *		Module load: define the settings (guc.c, every one of them).
  *		esi_fdw keeps cluster-wide state (the cache, ESI's limits,
@@ -149,7 +167,7 @@ _PG_init(void)
 				 errdetail("esi_fdw shares ESI's cache and limits between all sessions of the cluster, which needs shared memory set up when the server starts."),
 				 errhint("Add esi_fdw to shared_preload_libraries in postgresql.conf, for example: ALTER SYSTEM SET shared_preload_libraries = 'esi_fdw'; then restart the server.")));
 	esi_guc_define();
-	esi_shmem_register();
+	esi_shmem_register(shmem_parts, lengthof(shmem_parts));
 	esi_refresh_register();
 }
 

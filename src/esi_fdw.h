@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * esi_fdw.h
- *		  Constants shared by the files of esi_fdw, and a map of its modules.
+ *		  A map of esi_fdw's modules (the header holds nothing else).
  *
  * A folder per subsystem under src/, a file per concern; each module's
  * header is its whole face (headers are included by name: the Makefile puts
@@ -17,8 +17,12 @@
  *	valid.h		the rules for values that reach ESI's wire, shared by
  *				settings and options (valid.c)
  *
+ * http/		the transport under ESI's client and EVE SSO alike
+ *	http.h		libcurl: transfers, headers, bodies, gzip (http.c)
+ *
  * scan/		a foreign table's scan, before and after the client
- *	route.h		a foreign table's options turned into an EsiRoute (route.c)
+ *	route.h		a foreign table's options turned into an EsiRoute; how
+ *				messages name it (route.c)
  *	request.h	quals turned into ESI parameters; the requests of a scan
  *				(request.c)
  *	paging.h	the next page of a paged result, for every paging style
@@ -35,7 +39,6 @@
  *				sso/tokens.h's characters and access tokens; for a
  *				corporation's route it chooses the character, asking ESI
  *				through nested one-request crawls (bearer.c)
- *	http.h		libcurl: transfers, headers, bodies (http.c)
  *	esi_error.h ESI's HTTP errors turned into ereport()s (esi_error.c)
  *	scan_report.h	what this backend's scans sent and read (requests,
  *				earliest expiry): filled by the crawl, read by the
@@ -80,9 +83,10 @@
  *
  * server/		esi_fdw's life inside the server
  *	shmem.h		the one shared-memory set-up at server start: cache,
- *				limits, stats, tokens and the refresh workers' slots each
- *				give a size and an init; shmem.c creates the areas and
- *				their lock tranches (shmem.c)
+ *				limits, stats, tokens, the refresh workers' and the
+ *				progress slots each give a size and an init, listed in
+ *				esi_fdw.c; shmem.c creates the areas and their lock
+ *				tranches, knowing no subsystem (shmem.c)
  *	privileged_sql.h	SQL run with rights the caller lacks (the
  *				bootstrap superuser in a backend), search_path pinned
  *				and every setting its code changed undone
@@ -100,7 +104,5 @@
 #ifndef ESI_FDW_H
 #define ESI_FDW_H
 
-#define ESI_FDW_VERSION "0.8.0"
-#define ESI_DEFAULT_BASE_URL "https://esi.evetech.net"
 
 #endif							/* ESI_FDW_H */

@@ -244,30 +244,6 @@ esi_error_text(const char *body, size_t len)
 }
 
 /*
- * esi_route_method
- *		The HTTP method of a route's requests: GET for a foreign table's.
- */
-const char *
-esi_route_method(EsiRoute *route)
-{
-	return route->method ? route->method : "GET";
-}
-
-/*
- * esi_route_subject
- *		What the user called, for messages: `foreign table "t"`, or
- *		`function f` for ESI's POST, PUT and DELETE routes (call.c), whose
- *		relname is the function's name.
- */
-char *
-esi_route_subject(EsiRoute *route)
-{
-	if (route->is_function)
-		return psprintf("function %s", route->relname);
-	return psprintf("foreign table \"%s\"", route->relname);
-}
-
-/*
  * esi_report_http_error
  *		An HTTP status that ends the scan, after attempts tries.
  */

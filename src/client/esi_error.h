@@ -28,7 +28,5 @@ extern void esi_report_write_gateway(const char *what,
 									 EsiTransfer *t) pg_attribute_noreturn();
 extern bool esi_reply_refuses_token(EsiTransfer *t, long status);
 extern char *esi_error_text(const char *body, size_t len);
-extern const char *esi_route_method(EsiRoute *route);
-extern char *esi_route_subject(EsiRoute *route);
 
 #endif							/* ESI_ESI_ERROR_H */

@@ -20,14 +20,7 @@
 
 #include "fmgr.h"
 
-/* How the reply is laid out */
-typedef enum EsiShape
-{
-	ESI_SHAPE_ARRAY,			/* [ {..}, {..} ] (or an envelope, see below) */
-	ESI_SHAPE_OBJECT,			/* { .. }: one record */
-	ESI_SHAPE_VALUES,			/* [ 1, 2, 3 ]: one record per element */
-	ESI_SHAPE_VALUE				/* 42.5: one record holding the scalar */
-} EsiShape;
+#include "option.h"				/* EsiShape: how the reply is laid out */
 
 /* How a column's value is produced from JSON (the column's SQL type) */
 typedef enum EsiValueKind

@@ -51,7 +51,6 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
-#include "esi_error.h"
 #include "guc.h"
 #include "request.h"
 

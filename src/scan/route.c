@@ -288,3 +288,27 @@ esi_route_corporation_param(EsiRoute *route)
 			return i;
 	return -1;
 }
+
+/*
+ * esi_route_method
+ *		The HTTP method of a route's requests: GET for a foreign table's.
+ */
+const char *
+esi_route_method(EsiRoute *route)
+{
+	return route->method ? route->method : "GET";
+}
+
+/*
+ * esi_route_subject
+ *		What the user called, for messages: `foreign table "t"`, or
+ *		`function f` for ESI's POST, PUT and DELETE routes (call.c), whose
+ *		relname is the function's name.
+ */
+char *
+esi_route_subject(EsiRoute *route)
+{
+	if (route->is_function)
+		return psprintf("function %s", route->relname);
+	return psprintf("foreign table \"%s\"", route->relname);
+}

@@ -71,5 +71,7 @@ extern EsiRoute *esi_get_route(Oid relid);
 extern EsiParamCol *esi_route_param_for_att(EsiRoute *route, AttrNumber attnum);
 extern int	esi_route_character_param(EsiRoute *route);
 extern int	esi_route_corporation_param(EsiRoute *route);
+extern const char *esi_route_method(EsiRoute *route);
+extern char *esi_route_subject(EsiRoute *route);
 
 #endif							/* ESI_ROUTE_H */

@@ -9,10 +9,11 @@
  * every backend finds the same cache index, limit states, statistics,
  * token slots, worker slots and progress slots.
  *
- * A subsystem's part is one row of parts[]: the name of its area (as
- * pg_shmem_allocations shows it), the name of its locks' tranche (as
- * pg_stat_activity's wait_event shows it), the size of its area, what more
- * its init allocates itself (a shared hash table), and its init.  The
+ * A subsystem's part is one row of the table _PG_init passes in (esi_fdw.c,
+ * which knows every subsystem, so this file knows none): the name of its
+ * area (as pg_shmem_allocations shows it), the name of its locks' tranche
+ * (as pg_stat_activity's wait_event shows it), the size of its area, what
+ * more its init allocates itself (a shared hash table), and its init.  The
  * tranche ids live in this file's own area, so that every process
  * registers the same ones.
  *
@@ -25,38 +26,16 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 
-#include "cache.h"
-#include "progress.h"
-#include "refresh_worker.h"
 #include "shmem.h"
-#include "stats.h"
-#include "throttle.h"
-#include "tokens.h"
 
-typedef struct EsiShmemPart
-{
-	const char *name;			/* its area */
-	const char *tranche;		/* its locks' tranche, or NULL: none */
-	Size		(*size) (void); /* bytes of its area */
-	Size		(*more) (void); /* what init allocates itself, or NULL */
-	EsiShmemInit init;
-} EsiShmemPart;
-
-static const EsiShmemPart parts[] = {
-	{"esi_fdw cache", "esi_fdw_cache", esi_cache_shmem_size, esi_cache_index_size, esi_cache_shmem_init},
-	{"esi_fdw limits", "esi_fdw_limits", esi_limits_shmem_size, NULL, esi_limits_shmem_init},
-	{"esi_fdw route statistics", "esi_fdw_stats", esi_stats_shmem_size, NULL, esi_stats_shmem_init},
-	{"esi_fdw tokens", "esi_fdw_tokens", esi_tokens_shmem_size, NULL, esi_tokens_shmem_init},
-	{"esi_fdw refresh", NULL, esi_refresh_shmem_size, NULL, esi_refresh_shmem_init},
-	{"esi_fdw progress", NULL, esi_progress_shmem_size, NULL, esi_progress_shmem_init},
-};
-
-#define ESI_SHMEM_NPARTS lengthof(parts)
+/* the parts, from esi_shmem_register() */
+static const EsiShmemPart *parts = NULL;
+static int	nparts = 0;
 
 /* the tranche id of each part (0: none), set when the area is created */
 typedef struct EsiShmemTranches
 {
-	int			tranche[ESI_SHMEM_NPARTS];
+	int			tranche[ESI_SHMEM_MAX_PARTS];
 } EsiShmemTranches;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -73,7 +52,7 @@ esi_shmem_request(void)
 
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	for (int i = 0; i < ESI_SHMEM_NPARTS; i++)
+	for (int i = 0; i < nparts; i++)
 	{
 		size = add_size(size, MAXALIGN(parts[i].size()));
 		if (parts[i].more)
@@ -99,7 +78,7 @@ esi_shmem_startup(void)
 	tranches = ShmemInitStruct("esi_fdw tranches", sizeof(EsiShmemTranches), &found);
 	if (!found)
 		memset(tranches, 0, sizeof(EsiShmemTranches));
-	for (int i = 0; i < ESI_SHMEM_NPARTS; i++)
+	for (int i = 0; i < nparts; i++)
 	{
 		const EsiShmemPart *part = &parts[i];
 		Size		size = part->size();
@@ -120,11 +99,16 @@ esi_shmem_startup(void)
 
 /*
  * esi_shmem_register
- *		Install the hooks (from _PG_init, while preloading).
+ *		Install the hooks (from _PG_init, while preloading) that set up the
+ *		n parts of table p (static storage: kept, not copied).
  */
 void
-esi_shmem_register(void)
+esi_shmem_register(const EsiShmemPart *p, int n)
 {
+	if (n > ESI_SHMEM_MAX_PARTS)
+		elog(ERROR, "esi_fdw: %d shared memory parts, at most %d", n, ESI_SHMEM_MAX_PARTS);
+	parts = p;
+	nparts = n;
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = esi_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;

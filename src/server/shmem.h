@@ -6,7 +6,8 @@
  *
  * Each subsystem (cache.c, throttle.c, stats.c, tokens.c, refresh_worker.c,
  * progress.c) contributes a part: the size of its area and a function that
- * sets up its content.  shmem.c requests the space, creates each area (zeroed), gives
+ * sets up its content; esi_fdw.c lists them.  shmem.c requests the space,
+ * creates each area (zeroed), gives
  * it a lock tranche named for it, and calls the part's init; the
  * subsystems depend on nothing here.
  *
@@ -23,7 +24,19 @@
  */
 typedef void (*EsiShmemInit) (void *area, bool found, int tranche);
 
-/* from _PG_init: install the hooks */
-extern void esi_shmem_register(void);
+/* a subsystem's part of esi_fdw's shared memory */
+typedef struct EsiShmemPart
+{
+	const char *name;			/* its area */
+	const char *tranche;		/* its locks' tranche, or NULL: none */
+	Size		(*size) (void); /* bytes of its area */
+	Size		(*more) (void); /* what init allocates itself, or NULL */
+	EsiShmemInit init;
+} EsiShmemPart;
+
+#define ESI_SHMEM_MAX_PARTS 16
+
+/* from _PG_init: install the hooks that set up the parts (esi_fdw.c's table) */
+extern void esi_shmem_register(const EsiShmemPart *parts, int nparts);
 
 #endif							/* ESI_SHMEM_H */

@@ -19,7 +19,6 @@
 #include "utils/memutils.h"
 
 #include "esi_catalog.h"
-#include "esi_fdw.h"
 #include "guc.h"
 #include "valid.h"
 

@@ -12,6 +12,11 @@
 #ifndef ESI_GUC_H
 #define ESI_GUC_H
 
+/* the extension's version (esi_fdw.control's default_version), in the User-Agent */
+#define ESI_FDW_VERSION "0.8.0"
+/* ESI itself: the default base URL */
+#define ESI_DEFAULT_BASE_URL "https://esi.evetech.net"
+
 /* the most connections one scan may use: the setting's and the option's range */
 #define ESI_MAX_CONNECTIONS 64
 

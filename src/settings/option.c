@@ -35,7 +35,6 @@
 #include "utils/builtins.h"
 #include "utils/varlena.h"
 
-#include "esi_fdw.h"
 #include "guc.h"
 #include "option.h"
 #include "valid.h"

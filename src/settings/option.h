@@ -18,8 +18,17 @@
 #include "foreign/foreign.h"
 #include "nodes/pg_list.h"
 
-#include "decode.h"
 #include "guc.h"				/* EsiCacheMode, EsiHttpVersion; the defaults */
+
+/* How a route's reply is laid out (the table option shape; decode.c reads it) */
+typedef enum EsiShape
+{
+	ESI_SHAPE_ARRAY,			/* [ {..}, {..} ] (or an envelope, see below) */
+	ESI_SHAPE_OBJECT,			/* { .. }: one record */
+	ESI_SHAPE_VALUES,			/* [ 1, 2, 3 ]: one record per element */
+	ESI_SHAPE_VALUE				/* 42.5: one record holding the scalar */
+} EsiShape;
+
 
 /* Settings of one foreign server (GUC defaults applied) */
 typedef struct EsiServerOptions

@@ -29,7 +29,6 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "esi_error.h"
 #include "http.h"
 #include "sso.h"
 
