@@ -565,12 +565,7 @@ BEGIN
     -- published (logical replication), its deletes need a key: the first
     -- refresh after a CREATE PUBLICATION gives it (esi.publish() at once);
     -- a table nobody publishes is spared the key's index
-    IF EXISTS (SELECT FROM pg_publication_tables pt
-                 JOIN pg_publication p ON p.pubname OPERATOR(pg_catalog.=) pt.pubname
-                 JOIN pg_class c ON c.relname OPERATOR(pg_catalog.=) pt.tablename
-                 JOIN pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-                                    AND n.nspname OPERATOR(pg_catalog.=) pt.schemaname
-                WHERE p.pubdelete AND c.oid OPERATOR(pg_catalog.=) t.snapshot_table) THEN
+    IF esi._published(t.snapshot_table) THEN
       PERFORM esi._snapshot_replica_identity(t.snapshot_table, t.key);
     END IF;
     -- row locks only: a SELECT sees the old rows until the commit
@@ -937,6 +932,42 @@ END;
 $$;
 COMMENT ON FUNCTION _snapshot_replica_identity(regclass, text[]) IS 'gives a latest-mode snapshot table a primary key (its key, or a snapshot_row identity) so that it can be published';
 
+-- whether a publication publishes rel's deletes (FOR TABLE, FOR ALL TABLES
+-- or TABLES IN SCHEMA alike: pg_publication_tables lists them all)
+CREATE OR REPLACE FUNCTION _published(rel regclass)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT EXISTS (SELECT FROM pg_publication_tables pt
+                   JOIN pg_publication p ON p.pubname OPERATOR(pg_catalog.=) pt.pubname
+                   JOIN pg_class c ON c.relname OPERATOR(pg_catalog.=) pt.tablename
+                   JOIN pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+                                      AND n.nspname OPERATOR(pg_catalog.=) pt.schemaname
+                  WHERE p.pubdelete AND c.oid OPERATOR(pg_catalog.=) rel)
+$$;
+
+-- every latest-mode snapshot table (only the published ones when
+-- only_published) gets its key (esi._snapshot_replica_identity())
+CREATE OR REPLACE FUNCTION _key_latest_tables(only_published boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  t record;
+BEGIN
+  FOR t IN SELECT DISTINCT ON (x.snapshot_table) x.snapshot_table, x.key
+             FROM esi.targets x JOIN pg_class c ON c.oid OPERATOR(pg_catalog.=) x.snapshot_table
+            WHERE x.mode OPERATOR(pg_catalog.=) 'latest'
+            ORDER BY x.snapshot_table, x.target LOOP
+    IF NOT only_published OR esi._published(t.snapshot_table) THEN
+      PERFORM esi._snapshot_replica_identity(t.snapshot_table, t.key);
+    END IF;
+  END LOOP;
+END;
+$$;
+
 -- the tables logical replication carries, by name: every snapshot table
 -- of esi.targets (that exists), esi.asset_diffs and esi.names
 CREATE OR REPLACE FUNCTION _replicated_tables()
@@ -965,18 +996,13 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  t record;
   rel regclass;
 BEGIN
   IF publication IS NULL THEN
     RAISE EXCEPTION 'no publication name given' USING ERRCODE = '22004';
   END IF;
   -- tables of targets tracked before 0.8.0 that the update could not reach
-  FOR t IN SELECT DISTINCT ON (x.snapshot_table) x.snapshot_table, x.key
-             FROM esi.targets x JOIN pg_class c ON c.oid = x.snapshot_table
-            WHERE x.mode = 'latest' ORDER BY x.snapshot_table, x.target LOOP
-    PERFORM esi._snapshot_replica_identity(t.snapshot_table, t.key);
-  END LOOP;
+  PERFORM esi._key_latest_tables(false);
   IF NOT EXISTS (SELECT FROM pg_publication p WHERE p.pubname = publication) THEN
     EXECUTE format('CREATE PUBLICATION %I WITH (publish_via_partition_root = true)', publication);
   ELSIF NOT (SELECT p.pubviaroot FROM pg_publication p WHERE p.pubname = publication) THEN
@@ -1013,7 +1039,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   rel regclass;
-  t record;
   nonempty boolean;
   nsp text;
   rname text;
@@ -1029,11 +1054,7 @@ BEGIN
   UPDATE esi.targets x SET auto = false WHERE x.auto;
   -- the key esi.publish() gives the publisher's tables, so that their
   -- columns (snapshot_row) and replica identity match
-  FOR t IN SELECT DISTINCT ON (x.snapshot_table) x.snapshot_table, x.key
-             FROM esi.targets x JOIN pg_class c ON c.oid = x.snapshot_table
-            WHERE x.mode = 'latest' ORDER BY x.snapshot_table, x.target LOOP
-    PERFORM esi._snapshot_replica_identity(t.snapshot_table, t.key);
-  END LOOP;
+  PERFORM esi._key_latest_tables(false);
   FOR rel IN SELECT r FROM esi._replicated_tables() r LOOP
     IF (SELECT c.relkind = 'p' FROM pg_class c WHERE c.oid = rel)
        AND NOT EXISTS (SELECT FROM pg_partitioned_table p WHERE p.partrelid = rel AND p.partdefid <> 0) THEN
